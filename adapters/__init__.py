@@ -1,0 +1,1 @@
+"""Renkei adapters layer (see docs/architecture.md)."""

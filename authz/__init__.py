@@ -1,0 +1,1 @@
+"""Renkei authz layer (see docs/architecture.md)."""

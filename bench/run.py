@@ -1,0 +1,205 @@
+"""Benchmark: the hub against a bare aiohttp + asyncpg server doing the same SQL.
+
+    .venv/bin/python bench/run.py [--entities 100000] [--requests 3000] [--concurrency 32]
+
+Both servers run as subprocesses on this machine, on one PostgreSQL (RENKEI_BENCH_DATABASE_URL,
+or a fresh embedded one); the load generator is this process. Prints one line per scenario
+with the hub's figure, the bare server's figure and their ratio. Not a test: no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+HUB_PORT, BARE_PORT = 18026, 18027
+HUB = f"http://127.0.0.1:{HUB_PORT}/ngsi-ld/v1"
+BARE = f"http://127.0.0.1:{BARE_PORT}"
+JSON = {"Content-Type": "application/json"}
+
+
+def entity(i: int, prefix: str = "g") -> dict:
+    rnd = random.Random(i)
+    return {
+        "id": f"urn:ngsi-ld:WeatherObserved:{prefix}{i}",
+        "type": "WeatherObserved",
+        "precipitation": {"type": "Property", "value": round(rnd.uniform(0, 100), 2),
+                          "unitCode": "MMT", "observedAt": "2026-11-22T09:00:00Z"},
+        "temperature": {"type": "Property", "value": round(rnd.uniform(-10, 30), 1),
+                        "unitCode": "CEL"},
+        "location": {"type": "GeoProperty", "value": {
+            "type": "Point",
+            "coordinates": [round(rnd.uniform(137.3, 138.8), 5),
+                            round(rnd.uniform(35.2, 37.0), 5)]}},
+        "refDevice": {"type": "Relationship", "object": f"urn:ngsi-ld:Device:d{i}"},
+    }
+
+
+async def wait_port(url: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        for _ in range(300):
+            try:
+                async with s.get(url) as r:
+                    await r.read()
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def drive(
+    n: int, concurrency: int, make: Callable[[aiohttp.ClientSession, int], Awaitable[int]]
+) -> tuple[float, list[float]]:
+    """Run ``n`` requests with ``concurrency`` workers; (requests/s, latencies in ms)."""
+    latencies: list[float] = []
+    counter = iter(range(n))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
+        async def worker() -> None:
+            for i in counter:
+                t0 = time.perf_counter()
+                status = await make(s, i)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if status >= 300:
+                    raise RuntimeError(f"request {i} answered {status}")
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return n / elapsed, latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 1 else values[0]
+
+
+async def post(s: aiohttp.ClientSession, url: str, body: object) -> int:
+    async with s.post(url, data=orjson.dumps(body), headers=JSON) as r:
+        await r.read()
+        return r.status
+
+
+async def get(s: aiohttp.ClientSession, url: str) -> int:
+    async with s.get(url) as r:
+        await r.read()
+        return r.status
+
+
+async def patch(s: aiohttp.ClientSession, url: str, body: object) -> int:
+    async with s.patch(url, data=orjson.dumps(body), headers=JSON) as r:
+        await r.read()
+        return r.status
+
+
+def report(name: str, unit: str, hub: float, bare: float) -> None:
+    ratio = hub / bare if unit.endswith("/s") else bare / hub
+    print(f"{name:<34} hub {hub:>10.1f} {unit:<10} bare {bare:>10.1f} {unit:<10} "
+          f"ratio {ratio:5.2f}", flush=True)
+
+
+async def scenarios(args: argparse.Namespace) -> None:
+    c, n = args.concurrency, args.requests
+    # 1. single creates
+    hub_rate, _ = await drive(n, c, lambda s, i: post(s, HUB + "/entities", entity(i, "c")))
+    bare_rate, _ = await drive(n, c, lambda s, i: post(s, BARE + "/entities", entity(i, "c")))
+    report("create (single entity)", "req/s", hub_rate, bare_rate)
+    # 2. batch upsert, 1,000 entities per batch, until --entities are stored
+    batches = args.entities // 1000
+
+    def batch(i: int) -> list[dict]:
+        return [entity(i * 1000 + k) for k in range(1000)]
+
+    hub_rate, _ = await drive(batches, 2, lambda s, i: post(
+        s, HUB + "/entityOperations/upsert", batch(i)))
+    bare_rate, _ = await drive(batches, 2, lambda s, i: post(s, BARE + "/upsert", batch(i)))
+    report("batch upsert (1,000/batch)", "ent/s", hub_rate * 1000, bare_rate * 1000)
+    await analyze()
+    # 3. retrieve by id
+    ids = [f"urn:ngsi-ld:WeatherObserved:g{random.randrange(args.entities)}" for _ in range(n)]
+    hub_rate, _ = await drive(n, c, lambda s, i: get(s, f"{HUB}/entities/{ids[i]}"))
+    bare_rate, _ = await drive(n, c, lambda s, i: get(s, f"{BARE}/entities/{ids[i]}"))
+    report("retrieve by id", "req/s", hub_rate, bare_rate)
+    # 4. type + q over the stored entities (selective: about 0.5 % match)
+    q = n // 3
+    _, hub_lat = await drive(q, 8, lambda s, i: get(
+        s, f"{HUB}/entities?type=WeatherObserved&q=precipitation>99.5&limit=20"))
+    _, bare_lat = await drive(q, 8, lambda s, i: get(
+        s, f"{BARE}/query?type=WeatherObserved&above=99.5"))
+    report(f"type+q query p50 ({args.entities:,})", "ms", pct(hub_lat, 50), pct(bare_lat, 50))
+    report(f"type+q query p95 ({args.entities:,})", "ms", pct(hub_lat, 95), pct(bare_lat, 95))
+    # 5. attribute updates
+    hub_rate, _ = await drive(n, c, lambda s, i: patch(
+        s, f"{HUB}/entities/{ids[i]}/attrs/precipitation", {"value": i % 100}))
+    bare_rate, _ = await drive(n, c, lambda s, i: patch(
+        s, f"{BARE}/entities/{ids[i]}/attrs/precipitation", {"value": i % 100}))
+    report("attribute update", "req/s", hub_rate, bare_rate)
+
+
+DB_URL = ""
+
+
+async def analyze() -> None:
+    con = await asyncpg.connect(DB_URL)
+    await con.execute("ANALYZE")
+    await con.close()
+
+
+async def reset(url: str) -> None:
+    con = await asyncpg.connect(url)
+    await con.execute("DROP SCHEMA IF EXISTS ngsild CASCADE; DROP SCHEMA IF EXISTS bare CASCADE;"
+                      "DROP SCHEMA IF EXISTS renkei CASCADE")
+    await con.close()
+
+
+def main() -> None:
+    global DB_URL
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    url = os.environ.get("RENKEI_BENCH_DATABASE_URL")
+    embedded = None
+    if not url:
+        from hub.db.embedded import EmbeddedPostgres
+
+        embedded = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="renkei-bench-")))
+        url = embedded.start()
+    DB_URL = url
+    asyncio.run(reset(url))
+    env = {**os.environ, "RENKEI_LOG_LEVEL": "WARNING"}
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "hub", "serve", "--database-url", url,
+                          "--port", str(HUB_PORT), "--max-body-bytes", str(64 << 20)],
+                         env=env, cwd=ROOT),
+        subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_server.py"),
+                          "--database-url", url, "--port", str(BARE_PORT)], env=env, cwd=ROOT),
+    ]
+    try:
+        asyncio.run(wait_port(HUB + "/types"))
+        asyncio.run(wait_port(BARE + "/entities/x"))
+        print(f"# {os.cpu_count()} CPUs; {args.entities:,} entities; concurrency "
+              f"{args.concurrency}; database {'embedded' if embedded else url}")
+        asyncio.run(scenarios(args))
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+        if embedded is not None:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Renkei contracts layer (see docs/architecture.md)."""

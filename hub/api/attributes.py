@@ -1,0 +1,125 @@
+"""/entities/{entityId}/attrs[/{attrId}] (GS CIM 009 6.6, 6.7): append, update,
+partial update, replace and delete of attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from hub.api import tx
+from hub.api.common import read_json, request_context, tenant_schema
+from hub.api.entities import BASE, entity_id
+from hub.api.params import csv
+from hub.errors import BadRequestData
+from hub.jsonld.active import ActiveContext
+from hub.ngsild.attributes import parse_attribute, parse_fragment
+from hub.ngsild.checks import is_uri, now_iso, valid_attr_name
+from hub.ngsild.entity import parse_entity
+from hub.ngsild.merge import NotUpdated
+from hub.service import entities as svc
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+def _update_result(
+    updated: list[str], skipped: NotUpdated, ctx: ActiveContext
+) -> web.Response:
+    """204 when everything was applied, else 207 with an UpdateResult (5.2.18)."""
+    if not skipped:
+        return web.Response(status=204)
+    body = {
+        "updated": [ctx.compact(i) for i in updated],
+        "notUpdated": [{"attributeName": ctx.compact(i), "reason": r} for i, r in skipped],
+    }
+    return web.json_response(body, status=207)
+
+
+def _attr_name(request: web.Request, ctx: ActiveContext) -> str:
+    name = request.match_info["attrId"]
+    if not valid_attr_name(name):
+        raise BadRequestData(f"invalid attribute name {name!r}")
+    return ctx.expand(name)
+
+
+def _fragment_body(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: v for k, v in body.items() if k != "@context"}
+    return body
+
+
+@routes.post(BASE + "/entities/{entityId}/attrs")
+async def append_attrs(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    body, media = await read_json(request)
+    rc = await request_context(request, body, media)
+    opts = set(csv(request.query.get("options")))
+    now = now_iso()
+    doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        updated, skipped = await svc.append(con, schema, doc, now,
+                                            no_overwrite="noOverwrite" in opts)
+    return _update_result(updated, skipped, rc.active)
+
+
+@routes.patch(BASE + "/entities/{entityId}/attrs")
+async def update_attrs(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    body, media = await read_json(request)
+    rc = await request_context(request, body, media)
+    now = now_iso()
+    doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        updated, skipped = await svc.update_attributes(con, schema, doc, now)
+    return _update_result(updated, skipped, rc.active)
+
+
+@routes.patch(BASE + "/entities/{entityId}/attrs/{attrId}")
+async def partial_update_attr(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    body, media = await read_json(request)
+    rc = await request_context(request, body, media)
+    iri = _attr_name(request, rc.active)
+    now = now_iso()
+    raw = _fragment_body(body)
+    items = raw if isinstance(raw, list) else [raw]
+    patch = [parse_fragment(iri, item, rc.active, now, merge=False) for item in items]
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await svc.partial_update_attribute(con, schema, eid, iri, patch, now)
+    return web.Response(status=204)
+
+
+@routes.put(BASE + "/entities/{entityId}/attrs/{attrId}")
+async def replace_attr(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    body, media = await read_json(request)
+    rc = await request_context(request, body, media)
+    iri = _attr_name(request, rc.active)
+    now = now_iso()
+    parsed = parse_attribute(request.match_info["attrId"], iri, _fragment_body(body),
+                             rc.active, now)
+    assert isinstance(parsed, list)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await svc.replace_attribute(con, schema, eid, iri, parsed, now)
+    return web.Response(status=204)
+
+
+@routes.delete(BASE + "/entities/{entityId}/attrs/{attrId}")
+async def delete_attr(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    rc = await request_context(request)
+    iri = _attr_name(request, rc.active)
+    dataset_id = request.query.get("datasetId")
+    if dataset_id is not None and not is_uri(dataset_id):
+        raise BadRequestData(f"datasetId {dataset_id!r} is not a URI")
+    delete_all = request.query.get("deleteAll") == "true"
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await svc.delete_attribute(con, schema, eid, iri, dataset_id, delete_all, now_iso())
+    return web.Response(status=204)

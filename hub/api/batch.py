@@ -1,0 +1,244 @@
+"""/entityOperations/* (GS CIM 009 6.14-6.19, 6.31): batch create, upsert, update, delete,
+merge and query. Each batch runs in one transaction; per-entity failures are reported in a
+BatchOperationResult (5.2.16) with 207 and never abort the entities that succeeded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from hub import keys
+from hub.api import tx
+from hub.api.common import (
+    JSON,
+    JSONLD,
+    RequestContext,
+    accepted_type,
+    json_response,
+    read_json,
+    request_context,
+    tenant_schema,
+)
+from hub.api.entities import BASE
+from hub.api.params import csv, parse_pagination, parse_render
+from hub.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
+from hub.ngsild import merge as rules
+from hub.ngsild.checks import is_uri, now_iso
+from hub.ngsild.entity import EntityDoc, parse_entity
+from hub.ngsild.render import render_entity
+from hub.service import entities as svc
+from hub.service.selection import selection_from_body
+from hub.store import entities as store
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+class BatchResult:
+    def __init__(self) -> None:
+        self.success: list[str] = []
+        self.errors: list[dict[str, Any]] = []
+
+    def fail(self, entity_id: Any, err: NgsiLdError) -> None:
+        self.errors.append({"entityId": entity_id, "error": err.to_problem()})
+
+    def response(self, ok_status: int, ok_body: Any = None) -> web.Response:
+        if self.errors:
+            return web.json_response({"success": self.success, "errors": self.errors},
+                                     status=207)
+        if ok_body is None:
+            return web.Response(status=ok_status)
+        return web.json_response(ok_body, status=ok_status)
+
+
+async def _entities_body(request: web.Request) -> tuple[list[Any], RequestContext, str]:
+    body, media = await read_json(request)
+    if not isinstance(body, list):
+        raise BadRequestData("a batch body must be a JSON array")
+    if len(body) > request.app[keys.SETTINGS].max_batch:
+        raise BadRequestData(f"a batch holds at most {request.app[keys.SETTINGS].max_batch}")
+    if media == JSONLD:
+        # every element carries its own @context; the first one is echoed in responses
+        if not all(isinstance(e, dict) and "@context" in e for e in body):
+            raise BadRequestData("every entity of an application/ld+json batch needs @context")
+        rc = await request_context(request, body[:1] or [{"@context": None}], media)
+    else:
+        rc = await request_context(request, body, media)
+    return body, rc, media
+
+
+async def _parse_all(
+    request: web.Request, body: list[Any], rc: RequestContext, media: str, now: str,
+    result: BatchResult, **kwargs: Any,
+) -> list[EntityDoc]:
+    docs: list[EntityDoc] = []
+    cache = request.app[keys.CONTEXT_CACHE]
+    loader = request.app[keys.CONTEXTS]
+    for raw in body:
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        try:
+            ctx = rc.active
+            if media == JSONLD and raw.get("@context") != rc.raw:
+                ctx = await cache.get(raw["@context"], loader)
+            docs.append(parse_entity(raw, ctx, now, **kwargs))
+        except NgsiLdError as err:
+            result.fail(raw_id, err)
+    return docs
+
+
+def _dedupe(docs: list[EntityDoc], result: BatchResult, *, fail: bool) -> list[EntityDoc]:
+    seen: dict[str, EntityDoc] = {}
+    for d in docs:
+        if d.id in seen and fail:
+            result.fail(d.id, AlreadyExists(f"entity {d.id} appears twice in the batch"))
+            continue
+        seen[d.id] = d  # upserts: the last occurrence wins
+    return list(seen.values())
+
+
+@routes.post(BASE + "/entityOperations/create")
+async def batch_create(request: web.Request) -> web.Response:
+    body, rc, media = await _entities_body(request)
+    now, result = now_iso(), BatchResult()
+    docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=True)
+    schema = await tenant_schema(request, create=True)
+    async with tx.write(request) as con:
+        written = await store.write_entities(
+            con, schema, [svc.new_entity(d, now) for d in docs], create_only=True
+        )
+    for d in docs:
+        if d.id in written:
+            result.success.append(d.id)
+        else:
+            result.fail(d.id, AlreadyExists(f"entity {d.id} already exists"))
+    return result.response(201, result.success)
+
+
+@routes.post(BASE + "/entityOperations/upsert")
+async def batch_upsert(request: web.Request) -> web.Response:
+    opts = set(csv(request.query.get("options")))
+    if opts - {"replace", "update"} or opts == {"replace", "update"}:
+        raise BadRequestData("options must be replace or update")
+    body, rc, media = await _entities_body(request)
+    now, result = now_iso(), BatchResult()
+    docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=False)
+    schema = await tenant_schema(request, create=True)
+    async with tx.write(request) as con:
+        existing = await store.fetch_many(con, schema, [d.id for d in docs], for_update=True)
+        rows = []
+        for d in docs:
+            old = existing.get(d.id)
+            if old is None:
+                rows.append(svc.new_entity(d, now))
+            elif "update" in opts:
+                old["types"] = list(dict.fromkeys([*old["types"], *d.types]))
+                rules.append_attrs(old["attrs"], d.attrs, no_overwrite=False)
+                old["modifiedAt"] = now
+                rows.append(old)
+            else:
+                old["types"], old["scopes"], old["attrs"] = d.types, d.scopes, d.attrs
+                old["modifiedAt"] = now
+                rows.append(old)
+        written = await store.write_entities(con, schema, rows, create_only=False)
+    created = [i for i, inserted in written.items() if inserted]
+    result.success.extend(d.id for d in docs)
+    if result.errors:
+        return result.response(201)
+    return web.json_response(created, status=201) if created else web.Response(status=204)
+
+
+async def _modify(
+    request: web.Request, merge: bool
+) -> web.Response:
+    opts = set(csv(request.query.get("options")))
+    body, rc, media = await _entities_body(request)
+    now, result = now_iso(), BatchResult()
+    docs = await _parse_all(request, body, rc, media, now, result,
+                            require_type=False, merge=merge)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        existing = await store.fetch_many(con, schema, [d.id for d in docs], for_update=True)
+        rows: dict[str, dict[str, Any]] = {}
+        for d in docs:
+            ent = rows.get(d.id) or existing.get(d.id)
+            if ent is None:
+                result.fail(d.id, ResourceNotFound(f"entity {d.id} not found"))
+                continue
+            if merge:
+                svc.apply_merge(ent, d, now)
+            else:
+                if d.types:
+                    ent["types"] = list(dict.fromkeys([*ent["types"], *d.types]))
+                _, _skipped = rules.append_attrs(ent["attrs"], d.attrs,
+                                                no_overwrite="noOverwrite" in opts)
+            ent["modifiedAt"] = now
+            rows[d.id] = ent
+            if d.id not in result.success:
+                result.success.append(d.id)
+        await store.write_entities(con, schema, list(rows.values()), create_only=False)
+    return result.response(204)
+
+
+@routes.post(BASE + "/entityOperations/update")
+async def batch_update(request: web.Request) -> web.Response:
+    return await _modify(request, merge=False)
+
+
+@routes.post(BASE + "/entityOperations/merge")
+async def batch_merge(request: web.Request) -> web.Response:
+    return await _modify(request, merge=True)
+
+
+@routes.post(BASE + "/entityOperations/delete")
+async def batch_delete(request: web.Request) -> web.Response:
+    body, _media = await read_json(request)
+    if not isinstance(body, list):
+        raise BadRequestData("a batch delete body must be a JSON array of entity ids")
+    result = BatchResult()
+    ids: list[str] = []
+    for eid in body:
+        if is_uri(eid):
+            ids.append(eid)
+        else:
+            result.fail(eid, BadRequestData(f"entity id {eid!r} is not a URI"))
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        deleted = set(await store.delete_entities(con, schema, ids))
+    for eid in ids:
+        if eid in deleted:
+            result.success.append(eid)
+        else:
+            result.fail(eid, ResourceNotFound(f"entity {eid} not found"))
+    return result.response(204)
+
+
+@routes.post(BASE + "/entityOperations/query")
+async def batch_query(request: web.Request) -> web.Response:
+    media = accepted_type(request, (JSON, JSONLD))
+    body, body_media = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be a Query object")
+    rc = await request_context(request, body, body_media)
+    settings = request.app[keys.SETTINGS]
+    query = dict(request.query)
+    for key in ("lang",):
+        if key in body and key not in query:
+            query[key] = body[key]
+    params = parse_render(query, rc.active)
+    page = parse_pagination(query, settings.default_limit, settings.max_limit, params.options)
+    sel = selection_from_body(body, rc.active)
+    if params.attrs_filter is not None and not sel.attrs:
+        sel.attrs = params.attrs_filter
+    if sel.attrs and params.render.attrs is None:
+        params.render.attrs = frozenset(sel.attrs)
+    schema = await tenant_schema(request)
+    async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
+        rows, total = await svc.query(con, schema, sel, rc.active, limit=page.limit,
+                                      offset=page.offset, count=page.count)
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    data = [render_entity(r, rc.active, params.render) for r in rows]
+    return json_response(data, rc, media, headers=headers)
+
+

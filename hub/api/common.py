@@ -1,0 +1,198 @@
+"""Request plumbing every NGSI-LD handler shares (GS CIM 009 clause 6.3).
+
+Media types in and out, the JSON body, the request's @context (Link header or inline), the
+tenant, and rendering a JSON result with the right @context placement.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from hub import keys
+from hub.errors import (
+    BadRequestData,
+    InvalidRequest,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from hub.jsonld.active import ActiveContext
+from hub.jsonld.core import CORE_CONTEXT_URL
+
+__all__ = [
+    "GEOJSON",
+    "JSON",
+    "JSONLD",
+    "MERGE_PATCH",
+    "RequestContext",
+    "accepted_type",
+    "json_response",
+    "read_json",
+    "request_context",
+    "tenant_schema",
+]
+
+JSON = "application/json"
+JSONLD = "application/ld+json"
+GEOJSON = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
+LD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """The active context to expand/compact with, and what to echo back to the client."""
+
+    active: ActiveContext
+    raw: Any  # what the client supplied (URL, list, dict) or None for core only
+
+    def link_url(self) -> str:
+        if isinstance(self.raw, str):
+            return self.raw
+        return CORE_CONTEXT_URL
+
+    def body_context(self) -> Any:
+        return self.raw if self.raw is not None else CORE_CONTEXT_URL
+
+
+def _media_type(request: web.Request) -> str:
+    return request.content_type.lower() if request.body_exists else ""
+
+
+async def read_json(request: web.Request, *, merge_patch: bool = False) -> tuple[Any, str]:
+    """The parsed body and its media type; 415 / 400 / 413 on the wrong kind of body."""
+    media = _media_type(request)
+    allowed = {JSON, JSONLD} | ({MERGE_PATCH} if merge_patch else set())
+    if media not in allowed:
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'} is not supported; use one of {sorted(allowed)}"
+        )
+    limit = request.app[keys.SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body exceeds {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body exceeds {limit} bytes")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+    return body, media
+
+
+def _link_context(request: web.Request) -> str | None:
+    header = request.headers.getall("Link", [])
+    found: list[str] = []
+    for value in header:
+        for match in _LINK.finditer(value):
+            params = match.group(2)
+            if re.search(r'rel\s*=\s*"?' + re.escape(LD_CONTEXT_REL) + '"?', params):
+                found.append(match.group(1).strip())
+    if len(found) > 1:
+        raise BadRequestData("more than one JSON-LD context Link header")
+    return found[0] if found else None
+
+
+async def request_context(
+    request: web.Request, body: Any = None, media: str | None = None
+) -> RequestContext:
+    """Resolve the request's @context (6.3.5): Link header for JSON, body for JSON-LD."""
+    link = _link_context(request)
+    raw: Any = None
+    if media == JSONLD:
+        if link is not None:
+            raise BadRequestData("a JSON-LD Link header must not accompany application/ld+json")
+        if not isinstance(body, (dict, list)):
+            raise BadRequestData("an application/ld+json body must carry @context")
+        items = body if isinstance(body, list) else [body]
+        contexts = [i.get("@context") for i in items if isinstance(i, dict)]
+        if not contexts or any(c is None for c in contexts):
+            raise BadRequestData("an application/ld+json body must carry @context")
+        raw = contexts[0]
+    else:
+        if media in (JSON, MERGE_PATCH) and _has_context(body):
+            raise BadRequestData("@context in an application/json body; use the Link header")
+        raw = link
+    cache = request.app[keys.CONTEXT_CACHE]
+    active = await cache.get(raw, request.app[keys.CONTEXTS])
+    return RequestContext(active=active, raw=raw)
+
+
+def _has_context(body: Any) -> bool:
+    if isinstance(body, dict):
+        return "@context" in body
+    if isinstance(body, list):
+        return any(isinstance(i, dict) and "@context" in i for i in body)
+    return False
+
+
+def accepted_type(request: web.Request, offered: tuple[str, ...] = (JSON, JSONLD)) -> str:
+    """Pick the response media type from ``Accept`` (6.3.4); 406 when none fits."""
+    header = request.headers.get("Accept", "").strip()
+    if not header:
+        return offered[0]
+    best: tuple[float, int, str] | None = None
+    for pos, part in enumerate(header.split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        q = 1.0
+        for p in pieces[1:]:
+            if p.startswith("q="):
+                try:
+                    q = float(p[2:])
+                except ValueError:
+                    q = 0.0
+        if q <= 0:
+            continue
+        if media in ("*/*", "application/*"):
+            choice = offered[0]
+        elif media in offered:
+            choice = media
+        else:
+            continue
+        key = (q, -pos, choice)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    if best is None:
+        raise NotAcceptable(f"none of {header!r} can be produced; offered {list(offered)}")
+    return best[2]
+
+
+async def tenant_schema(request: web.Request, *, create: bool = False) -> str:
+    tenant = request.headers.get("NGSILD-Tenant")
+    return await request.app[keys.TENANTS].resolve(request.app[keys.POOL], tenant, create)
+
+
+def json_response(
+    data: Any,
+    rc: RequestContext | None,
+    media: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """Serialize ``data``; JSON-LD gets ``@context`` in the body, JSON gets a Link header."""
+    out_headers = dict(headers or {})
+    if rc is not None:
+        if media == JSONLD:
+            ctx = rc.body_context()
+            if isinstance(data, list):
+                data = [{"@context": ctx, **item} for item in data]
+            elif isinstance(data, dict):
+                data = {"@context": ctx, **data}
+        else:
+            out_headers["Link"] = (
+                f'<{rc.link_url()}>; rel="{LD_CONTEXT_REL}"; type="application/ld+json"'
+            )
+    return web.Response(
+        status=status,
+        body=orjson.dumps(data),
+        content_type=media,
+        headers=out_headers,
+    )

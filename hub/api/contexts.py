@@ -1,0 +1,111 @@
+"""/jsonldContexts (GS CIM 009 5.13, 6.29-6.30): hosted and cached @context documents."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from aiohttp import web
+
+from hub import keys
+from hub.api.common import JSON, JSONLD, accepted_type, read_json
+from hub.api.entities import BASE
+from hub.errors import BadRequestData, ResourceNotFound
+from hub.jsonld.core import CORE_CONTEXT_URL, CORE_CONTEXT_URLS, core_context_document
+from hub.store import contexts as sql
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+_KINDS = ("Hosted", "Cached", "ImplicitlyCreated")
+
+
+def _iso(value: Any) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value is not None else None
+
+
+def _info(row: sql.ContextRow) -> dict[str, Any]:
+    info = {"URL": row["url"], "localId": row["id"], "kind": row["kind"],
+            "createdAt": _iso(row["created_at"])}
+    if row["kind"] != "Hosted":
+        info["lastUsage"] = _iso(row["last_used"])
+        info["numberOfHits"] = row["uses"]
+    return info
+
+
+def _core_info() -> dict[str, Any]:
+    return {"URL": CORE_CONTEXT_URL, "localId": "core", "kind": "Cached"}
+
+
+@routes.post(BASE + "/jsonldContexts")
+async def add_context(request: web.Request) -> web.Response:
+    body, _media = await read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("@context"), (dict, list, str)):
+        raise BadRequestData("the body must be a JSON-LD document with an @context member")
+    ctx_id = uuid.uuid4().hex
+    path = f"{BASE}/jsonldContexts/{ctx_id}"
+    url = f"{request.url.origin()}{path}"
+    await sql.put_context(request.app[keys.POOL], ctx_id, url, "Hosted", body)
+    return web.Response(status=201, headers={"Location": path})
+
+
+@routes.get(BASE + "/jsonldContexts")
+async def list_contexts(request: web.Request) -> web.Response:
+    kind = request.query.get("kind")
+    if kind is not None and kind not in _KINDS:
+        raise BadRequestData(f"kind must be one of {', '.join(_KINDS)}")
+    details = request.query.get("details") == "true"
+    rows = await sql.list_contexts(request.app[keys.POOL], kind)
+    items: list[Any] = [_info(r) if details else r["url"] for r in rows]
+    if kind in (None, "Cached"):
+        items.insert(0, _core_info() if details else CORE_CONTEXT_URL)
+    return web.Response(body=orjson.dumps(items), content_type=JSON)
+
+
+async def _find(request: web.Request) -> sql.ContextRow | None:
+    ident = unquote(request.match_info["contextId"])
+    return await sql.get_context(request.app[keys.POOL], ctx_id=ident, url=ident)
+
+
+def _is_core(request: web.Request) -> bool:
+    ident = unquote(request.match_info["contextId"])
+    return ident in CORE_CONTEXT_URLS or ident == "core"
+
+
+@routes.get(BASE + "/jsonldContexts/{contextId:.+}")
+async def serve_context(request: web.Request) -> web.Response:
+    media = accepted_type(request, (JSONLD, JSON))
+    details = request.query.get("details") == "true"
+    if _is_core(request):
+        data: Any = _core_info() if details else core_context_document()
+        return web.Response(body=orjson.dumps(data), content_type=JSON if details else media)
+    row = await _find(request)
+    if row is None:
+        raise ResourceNotFound(f"no @context {request.match_info['contextId']}")
+    if details:
+        return web.Response(body=orjson.dumps(_info(row)), content_type=JSON)
+    return web.Response(body=orjson.dumps(row["body"]), content_type=media)
+
+
+@routes.delete(BASE + "/jsonldContexts/{contextId:.+}")
+async def delete_context(request: web.Request) -> web.Response:
+    if _is_core(request):
+        raise BadRequestData("the core @context cannot be deleted")
+    reload = request.query.get("reload") == "true"
+    row = await _find(request)
+    if row is None:
+        raise ResourceNotFound(f"no @context {request.match_info['contextId']}")
+    store = request.app[keys.CONTEXTS]
+    pool = request.app[keys.POOL]
+    if reload:
+        if row["kind"] == "Hosted":
+            raise BadRequestData("a hosted @context cannot be reloaded")
+        doc = await store.fetch(row["url"])  # 503 LdContextNotAvailable if unreachable
+        await sql.put_context(pool, row["id"], row["url"], row["kind"], doc)
+    else:
+        await sql.delete_context(pool, row["id"])
+    store.forget(row["url"])
+    request.app[keys.CONTEXT_CACHE].forget(row["url"])
+    return web.Response(status=204)

@@ -1,0 +1,108 @@
+"""/types and /attributes (GS CIM 009 6.25-6.28): what kinds of data the hub holds."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from hub import keys
+from hub.api.common import (
+    JSON,
+    JSONLD,
+    accepted_type,
+    json_response,
+    request_context,
+    tenant_schema,
+)
+from hub.api.entities import BASE
+from hub.errors import ResourceNotFound
+from hub.store import discovery as sql
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+def _details(request: web.Request) -> bool:
+    return request.query.get("details") == "true"
+
+
+@routes.get(BASE + "/types")
+async def list_types(request: web.Request) -> web.Response:
+    media = accepted_type(request, (JSON, JSONLD))
+    rc = await request_context(request)
+    ctx = rc.active
+    schema = await tenant_schema(request)
+    async with request.app[keys.POOL].acquire() as con:
+        if _details(request):
+            rows = await sql.type_details(con, schema)
+            data: object = [
+                {"id": t, "type": "EntityType", "typeName": ctx.compact(t),
+                 "attributeNames": [ctx.compact(a) for a in attrs]}
+                for t, attrs in rows
+            ]
+        else:
+            names = await sql.type_names(con, schema)
+            data = {"id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}", "type": "EntityTypeList",
+                    "typeList": [ctx.compact(t) for t in names]}
+    return json_response(data, rc, media)
+
+
+@routes.get(BASE + "/types/{type}")
+async def get_type(request: web.Request) -> web.Response:
+    media = accepted_type(request, (JSON, JSONLD))
+    rc = await request_context(request)
+    ctx = rc.active
+    iri = ctx.expand(request.match_info["type"])
+    schema = await tenant_schema(request)
+    async with request.app[keys.POOL].acquire() as con:
+        count, attrs = await sql.type_info(con, schema, iri)
+    if count == 0:
+        raise ResourceNotFound(f"no entity of type {request.match_info['type']}")
+    data = {
+        "id": iri, "type": "EntityTypeInfo", "typeName": ctx.compact(iri), "entityCount": count,
+        "attributeDetails": [
+            {"id": a, "type": "Attribute", "attributeName": ctx.compact(a), "attributeTypes": k}
+            for a, k in attrs
+        ],
+    }
+    return json_response(data, rc, media)
+
+
+@routes.get(BASE + "/attributes")
+async def list_attributes(request: web.Request) -> web.Response:
+    media = accepted_type(request, (JSON, JSONLD))
+    rc = await request_context(request)
+    ctx = rc.active
+    schema = await tenant_schema(request)
+    async with request.app[keys.POOL].acquire() as con:
+        if _details(request):
+            rows = await sql.attribute_details(con, schema)
+            data: object = [
+                {"id": a, "type": "Attribute", "attributeName": ctx.compact(a),
+                 "typeNames": [ctx.compact(t) for t in types]}
+                for a, _n, _k, types in rows
+            ]
+        else:
+            names = await sql.attribute_names(con, schema)
+            data = {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}", "type": "AttributeList",
+                    "attributeList": [ctx.compact(a) for a in names]}
+    return json_response(data, rc, media)
+
+
+@routes.get(BASE + "/attributes/{attrId}")
+async def get_attribute(request: web.Request) -> web.Response:
+    media = accepted_type(request, (JSON, JSONLD))
+    rc = await request_context(request)
+    ctx = rc.active
+    iri = ctx.expand(request.match_info["attrId"])
+    schema = await tenant_schema(request)
+    async with request.app[keys.POOL].acquire() as con:
+        rows = await sql.attribute_details(con, schema, iri)
+    if not rows:
+        raise ResourceNotFound(f"no attribute {request.match_info['attrId']}")
+    a, n, kinds, types = rows[0]
+    data = {"id": a, "type": "Attribute", "attributeName": ctx.compact(a), "attributeCount": n,
+            "attributeTypes": kinds, "typeNames": [ctx.compact(t) for t in types]}
+    return json_response(data, rc, media)

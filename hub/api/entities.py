@@ -1,0 +1,145 @@
+"""/entities and /entities/{entityId} (GS CIM 009 6.4, 6.5): create, retrieve, query,
+replace, merge, delete, purge."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from aiohttp import web
+
+from hub import keys
+from hub.api import tx
+from hub.api.common import (
+    GEOJSON,
+    JSON,
+    JSONLD,
+    accepted_type,
+    json_response,
+    read_json,
+    request_context,
+    tenant_schema,
+)
+from hub.api.params import parse_pagination, parse_render
+from hub.errors import BadRequestData
+from hub.ngsild.checks import is_uri, now_iso
+from hub.ngsild.entity import parse_entity
+from hub.ngsild.render import render_entity, render_geojson
+from hub.service import entities as svc
+from hub.service.selection import selection_from_query
+from hub.store import entities as store
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+BASE = "/ngsi-ld/v1"
+
+
+def entity_id(request: web.Request) -> str:
+    eid = request.match_info["entityId"]
+    if not is_uri(eid):
+        raise BadRequestData(f"entity id {eid!r} is not a URI")
+    return eid
+
+
+@routes.post(BASE + "/entities")
+async def create_entity(request: web.Request) -> web.Response:
+    body, media = await read_json(request)
+    rc = await request_context(request, body, media)
+    now = now_iso()
+    doc = parse_entity(body, rc.active, now)
+    schema = await tenant_schema(request, create=True)
+    async with tx.write(request) as con:
+        await svc.create(con, schema, doc, now)
+    return web.Response(
+        status=201, headers={"Location": f"{BASE}/entities/{quote(doc.id, safe=':')}"}
+    )
+
+
+@routes.get(BASE + "/entities/{entityId}")
+async def retrieve_entity(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    media = accepted_type(request, (JSON, JSONLD, GEOJSON))
+    rc = await request_context(request)
+    params = parse_render(request.query, rc.active)
+    schema = await tenant_schema(request)
+    async with request.app[keys.POOL].acquire() as con:
+        ent = await svc.retrieve(con, schema, eid)
+    if media == GEOJSON:
+        data = render_geojson(ent, rc.active, params.render)
+        return json_response(data, rc, media)
+    return json_response(render_entity(ent, rc.active, params.render), rc, media)
+
+
+@routes.get(BASE + "/entities")
+async def query_entities(request: web.Request) -> web.Response:
+    media = accepted_type(request, (JSON, JSONLD, GEOJSON))
+    rc = await request_context(request)
+    settings = request.app[keys.SETTINGS]
+    params = parse_render(request.query, rc.active)
+    page = parse_pagination(request.query, settings.default_limit, settings.max_limit,
+                            params.options)
+    sel = selection_from_query(request.query, rc.active, attrs=params.attrs_filter)
+    if sel.is_empty() and "local" not in request.query:
+        raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q, "
+                             "scopeQ or a geo-query")
+    schema = await tenant_schema(request)
+    async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
+        rows, total = await svc.query(con, schema, sel, rc.active, limit=page.limit,
+                                      offset=page.offset, count=page.count)
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    if media == GEOJSON:
+        features = [render_geojson(r, rc.active, params.render) for r in rows]
+        data = {"type": "FeatureCollection", "features": features}
+        return json_response(data, rc, media, headers=headers)
+    data = [render_entity(r, rc.active, params.render) for r in rows]
+    return json_response(data, rc, media, headers=headers)
+
+
+@routes.delete(BASE + "/entities")
+async def purge_entities(request: web.Request) -> web.Response:
+    """Delete every entity a query selects (the spec's purge, 5.6.21)."""
+    rc = await request_context(request)
+    sel = selection_from_query(request.query, rc.active, attrs=None)
+    if sel.is_empty():
+        raise BadRequestData("purge needs at least one of type, id, idPattern, q or scopeQ")
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        rows, _ = await svc.query(con, schema, sel, rc.active, limit=10**9, offset=0,
+                                  count=False)
+        await store.delete_entities(con, schema, [r["id"] for r in rows])
+    return web.Response(status=204)
+
+
+@routes.delete(BASE + "/entities/{entityId}")
+async def delete_entity(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await svc.delete(con, schema, eid)
+    return web.Response(status=204)
+
+
+@routes.put(BASE + "/entities/{entityId}")
+async def replace_entity(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    body, media = await read_json(request)
+    rc = await request_context(request, body, media)
+    now = now_iso()
+    doc = parse_entity(body, rc.active, now, entity_id=eid)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await svc.replace(con, schema, doc, now)
+    return web.Response(status=204)
+
+
+@routes.patch(BASE + "/entities/{entityId}")
+async def merge_entity(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    body, media = await read_json(request, merge_patch=True)
+    rc = await request_context(request, body, media)
+    now = now_iso()
+    doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False, merge=True)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await svc.merge(con, schema, doc, now)
+    return web.Response(status=204)

@@ -1,0 +1,34 @@
+"""One request, one transaction: a failed request leaves nothing half-written."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from aiohttp import web
+
+from hub import keys
+
+__all__ = ["read", "write"]
+
+
+@asynccontextmanager
+async def write(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
+    async with request.app[keys.POOL].acquire() as con, con.transaction():
+        yield con
+
+
+@asynccontextmanager
+async def read(request: web.Request, *, snapshot: bool = True) -> AsyncIterator[asyncpg.Connection]:
+    """Reads that issue several statements (page + count) see one snapshot.
+
+    A single-statement read is already consistent, so ``snapshot=False`` saves the
+    BEGIN/COMMIT round trips on the hot query path.
+    """
+    async with request.app[keys.POOL].acquire() as con:
+        if not snapshot:
+            yield con
+            return
+        async with con.transaction(isolation="repeatable_read", readonly=True):
+            yield con

@@ -1,0 +1,100 @@
+"""``create_app(settings)``: the one factory that wires the hub.
+
+The PostgreSQL pool, the HTTP client and the @context store start and stop through
+``app.cleanup_ctx``, in dependency order; handlers reach them through ``hub.keys``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from hub import keys
+from hub.api import attributes, batch, contexts, discovery, entities
+from hub.db.embedded import EmbeddedPostgres
+from hub.db.migrations import apply_global
+from hub.db.pool import create_pool
+from hub.db.tenants import TenantDirectory
+from hub.jsonld.process import ContextCache
+from hub.jsonld.remote import ContextStore
+from hub.middleware import error_middleware
+from hub.settings import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("renkei.hub")
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    embedded: EmbeddedPostgres | None = None
+    url = settings.database_url
+    if not url:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = await asyncio.get_running_loop().run_in_executor(None, embedded.start)
+        log.info("using the embedded PostgreSQL", extra={"data_dir": str(embedded.data_dir)})
+    pool = await create_pool(url, settings.pool_min, settings.pool_max)
+    async with pool.acquire() as con:
+        await apply_global(con)
+    app[keys.POOL] = pool
+    app[keys.TENANTS] = TenantDirectory()
+    await app[keys.TENANTS].resolve(pool, None, create=True)
+    try:
+        yield
+    finally:
+        await pool.close()
+        if embedded is not None:
+            await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as session:
+        app[keys.HTTP] = session
+        yield
+
+
+async def _context_store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    store = ContextStore(app[keys.POOL], app[keys.HTTP], settings.context_fetch_timeout,
+                         settings.max_context_bytes)
+    app[keys.CONTEXTS] = store
+    app[keys.CONTEXT_CACHE] = ContextCache()
+
+    async def flush_forever() -> None:
+        while True:
+            await asyncio.sleep(10)
+            try:
+                await store.flush_usage()
+            except Exception:  # usage counters are best effort
+                log.warning("could not record @context usage", exc_info=True)
+
+    task = asyncio.create_task(flush_forever())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await store.flush_usage()
+
+
+async def _sample_data(app: web.Application) -> AsyncIterator[None]:
+    if app[keys.SETTINGS].sample_data:
+        from hub.sample import load_sample_data
+
+        n = await load_sample_data(app)
+        log.info("sample data loaded", extra={"entities": n})
+    yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware],
+                          client_max_size=settings.max_body_bytes)
+    app[keys.SETTINGS] = settings
+    for ctx in (_database, _http_client, _context_store, _sample_data):
+        app.cleanup_ctx.append(ctx)
+    for module in (batch, attributes, entities, discovery, contexts):
+        app.add_routes(module.routes)
+    return app

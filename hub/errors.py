@@ -1,0 +1,150 @@
+"""The one NGSI-LD error hierarchy (GS CIM 009 clause 5.5.2).
+
+Every failure a client can see is one of these classes; each carries the problem
+``type`` URI and HTTP status the spec assigns, and the single error middleware in
+``hub/middleware.py`` renders it as ``application/json`` problem details (RFC 7807).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_BASE = "https://uri.etsi.org/ngsi-ld/errors/"
+
+__all__ = [
+    "AlreadyExists",
+    "BadRequestData",
+    "InternalError",
+    "InvalidRequest",
+    "LdContextNotAvailable",
+    "MethodNotAllowed",
+    "NgsiLdError",
+    "NonexistentTenant",
+    "NotAcceptable",
+    "OperationNotSupported",
+    "PayloadTooLarge",
+    "ResourceNotFound",
+    "TooComplexQuery",
+    "TooManyResults",
+    "UnsupportedMediaType",
+]
+
+
+class NgsiLdError(Exception):
+    """Base class: subclasses fix ``problem_type``, ``status`` and ``title``."""
+
+    problem_type: str = _BASE + "InternalError"
+    status: int = 500
+    title: str = "Internal error"
+
+    def __init__(self, detail: str = "", **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+    def to_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.problem_type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+class InvalidRequest(NgsiLdError):
+    """The request is syntactically wrong: bad JSON, bad parameters, bad query syntax."""
+
+    problem_type = _BASE + "InvalidRequest"
+    status = 400
+    title = "Invalid request"
+
+
+class BadRequestData(NgsiLdError):
+    """The request is well formed but its content breaks an NGSI-LD rule."""
+
+    problem_type = _BASE + "BadRequestData"
+    status = 400
+    title = "Bad request data"
+
+
+class AlreadyExists(NgsiLdError):
+    problem_type = _BASE + "AlreadyExists"
+    status = 409
+    title = "Already exists"
+
+
+class OperationNotSupported(NgsiLdError):
+    problem_type = _BASE + "OperationNotSupported"
+    status = 422
+    title = "Operation not supported"
+
+
+class ResourceNotFound(NgsiLdError):
+    problem_type = _BASE + "ResourceNotFound"
+    status = 404
+    title = "Resource not found"
+
+
+class InternalError(NgsiLdError):
+    problem_type = _BASE + "InternalError"
+    status = 500
+    title = "Internal error"
+
+
+class TooComplexQuery(NgsiLdError):
+    problem_type = _BASE + "TooComplexQuery"
+    status = 403
+    title = "Too complex query"
+
+
+class TooManyResults(NgsiLdError):
+    problem_type = _BASE + "TooManyResults"
+    status = 403
+    title = "Too many results"
+
+
+class LdContextNotAvailable(NgsiLdError):
+    problem_type = _BASE + "LdContextNotAvailable"
+    status = 503
+    title = "JSON-LD @context not available"
+
+
+class NonexistentTenant(NgsiLdError):
+    problem_type = _BASE + "NonexistentTenant"
+    status = 404
+    title = "Nonexistent tenant"
+
+
+class UnsupportedMediaType(NgsiLdError):
+    """HTTP 415: the request body's Content-Type is not one the operation accepts (6.3.4)."""
+
+    problem_type = _BASE + "InvalidRequest"
+    status = 415
+    title = "Unsupported media type"
+
+
+class NotAcceptable(NgsiLdError):
+    """HTTP 406: none of the media types in ``Accept`` can be produced (6.3.4)."""
+
+    problem_type = _BASE + "InvalidRequest"
+    status = 406
+    title = "Not acceptable"
+
+
+class PayloadTooLarge(NgsiLdError):
+    """HTTP 413: the body exceeds the configured ``max_body_bytes``."""
+
+    problem_type = _BASE + "InvalidRequest"
+    status = 413
+    title = "Payload too large"
+
+
+class MethodNotAllowed(NgsiLdError):
+    """HTTP 405 for a known resource with a method it does not implement (6.3.3)."""
+
+    problem_type = _BASE + "InvalidRequest"
+    status = 405
+    title = "Method not allowed"

@@ -1,0 +1,25 @@
+"""Typed application keys: every object shared across requests is reached through these."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from hub.db.tenants import TenantDirectory
+from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.jsonld.process import ContextCache
+    from hub.jsonld.remote import ContextStore
+
+__all__ = ["CONTEXTS", "CONTEXT_CACHE", "HTTP", "POOL", "SETTINGS", "TENANTS"]
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+TENANTS = web.AppKey("tenants", TenantDirectory)
+CONTEXTS: web.AppKey[ContextStore] = web.AppKey("contexts")
+CONTEXT_CACHE: web.AppKey[ContextCache] = web.AppKey("context_cache")

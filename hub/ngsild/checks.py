@@ -1,0 +1,44 @@
+"""Small validators shared by payload parsing and query parameters (GS CIM 009 clause 4.6)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+__all__ = [
+    "is_datetime",
+    "is_uri",
+    "now_iso",
+    "valid_attr_name",
+]
+
+# RFC 3986 scheme, then at least one character that is not whitespace or a forbidden char.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+# 4.6.2: names shall not contain these characters (they break the query language or JSON-LD).
+_FORBIDDEN = re.compile(r"[<>\"'=;()\s\x00-\x1f\x7f]")
+_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def is_uri(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= 2048 and _URI.match(value) is not None
+
+
+def valid_attr_name(name: str) -> bool:
+    return bool(name) and len(name) <= 2048 and _FORBIDDEN.search(name) is None
+
+
+def is_datetime(value: object) -> bool:
+    if not isinstance(value, str) or _DATETIME.match(value) is None:
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def now_iso() -> str:
+    """The current instant as the spec's DateTime (UTC, ``Z``, microseconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

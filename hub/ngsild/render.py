@@ -1,0 +1,166 @@
+"""Render stored entities for a response: normalized, concise, keyValues, GeoJSON (4.5, 4.5.17).
+
+Compaction happens here, against the request's active context, so the store never sees short
+names and every response uses the terms the client itself sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["Compactor", "RenderOptions", "render_entity", "render_geojson"]
+
+_VALUE_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
+_KEY_MEMBER = {
+    "Property": "value",
+    "GeoProperty": "value",
+    "Relationship": "object",
+    "LanguageProperty": "languageMap",
+    "VocabProperty": "vocab",
+    "JsonProperty": "json",
+    "ListProperty": "valueList",
+    "ListRelationship": "objectList",
+}
+
+
+class Compactor(Protocol):
+    def compact(self, iri: str) -> str: ...
+
+
+@dataclass(slots=True)
+class RenderOptions:
+    fmt: str = "normalized"  # normalized | concise | keyValues
+    sys_attrs: bool = False
+    attrs: frozenset[str] | None = None  # expanded attribute IRIs to keep
+    omit: frozenset[str] = frozenset()  # expanded attribute IRIs (or "id"/"type") to drop
+    pick_core: frozenset[str] | None = None  # of {"id", "type", "scope", ...} when pick used
+    lang: str | None = None
+    dataset_ids: frozenset[str | None] | None = None
+    geometry_property: str = "https://uri.etsi.org/ngsi-ld/location"
+
+
+def _choose_lang(lmap: dict[str, Any], lang: str) -> tuple[str, Any]:
+    """Best language for ``lang`` (a tag, a comma list with q-values, or ``*``)."""
+    wanted = [part.split(";")[0].strip() for part in lang.split(",") if part.strip()]
+    for tag in wanted:
+        if tag == "*":
+            break
+        if tag in lmap:
+            return tag, lmap[tag]
+        for key in lmap:  # 'en' matches 'en-GB' and vice versa
+            if key.split("-")[0] == tag.split("-")[0]:
+                return key, lmap[key]
+    if "@none" in lmap:
+        return "@none", lmap["@none"]
+    first = next(iter(lmap))
+    return first, lmap[first]
+
+
+def _compact_vocab(value: Any, ctx: Compactor) -> Any:
+    if isinstance(value, list):
+        return [ctx.compact(v) for v in value]
+    return ctx.compact(value)
+
+
+def _instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> Any:
+    typ = inst.get("type", "Property")
+    out: dict[str, Any] = {"type": typ}
+    for key, val in inst.items():
+        if key == "type":
+            continue
+        if key in ("createdAt", "modifiedAt"):
+            if opts.sys_attrs:
+                out[key] = val
+        elif key == "vocab":
+            out[key] = _compact_vocab(val, ctx)
+        elif ":" in key:
+            out[ctx.compact(key)] = _instance(val, ctx, opts)
+        else:
+            out[key] = val
+    if typ == "LanguageProperty" and opts.lang is not None and "languageMap" in out:
+        tag, text = _choose_lang(out.pop("languageMap"), opts.lang)
+        out["type"] = "Property"
+        out["value"] = text
+        if tag != "@none":
+            out["lang"] = tag
+    if opts.fmt == "concise":
+        return _concise(out)
+    return out
+
+
+def _concise(out: dict[str, Any]) -> Any:
+    """4.5.?: drop ``type``; a lone simple value stands for itself."""
+    typ = out.pop("type")
+    if typ in ("Property", "GeoProperty") and len(out) == 1 and "value" in out:
+        value = out["value"]
+        if typ == "GeoProperty" or not isinstance(value, dict):
+            return value
+    return out
+
+
+def _key_value(instances: list[dict[str, Any]], ctx: Compactor, opts: RenderOptions) -> Any:
+    inst = instances[0]
+    for candidate in instances:
+        if "datasetId" not in candidate:
+            inst = candidate
+            break
+    typ = inst.get("type", "Property")
+    val = inst.get(_KEY_MEMBER.get(typ, "value"))
+    if typ == "VocabProperty":
+        return _compact_vocab(val, ctx)
+    if typ == "ListRelationship":
+        return [item.get("object") if isinstance(item, dict) else item for item in val or []]
+    if typ == "LanguageProperty" and opts.lang is not None and isinstance(val, dict):
+        return _choose_lang(val, opts.lang)[1]
+    return val
+
+
+def _selected(iri: str, opts: RenderOptions) -> bool:
+    if opts.attrs is not None and iri not in opts.attrs:
+        return False
+    return iri not in opts.omit
+
+
+def render_entity(ent: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> dict[str, Any]:
+    """``ent`` is the stored dict: id, types, scopes, attrs, createdAt, modifiedAt."""
+    out: dict[str, Any] = {}
+    core = opts.pick_core
+    if (core is None or "id" in core) and "id" not in opts.omit:
+        out["id"] = ent["id"]
+    if (core is None or "type" in core) and "type" not in opts.omit:
+        types = [ctx.compact(t) for t in ent["types"]]
+        out["type"] = types[0] if len(types) == 1 else types
+    if ent.get("scopes") and (core is None or "scope" in core) and "scope" not in opts.omit:
+        scopes = ent["scopes"]
+        out["scope"] = scopes[0] if len(scopes) == 1 else scopes
+    if opts.sys_attrs and opts.fmt != "keyValues":
+        out["createdAt"] = ent["createdAt"]
+        out["modifiedAt"] = ent["modifiedAt"]
+    for iri, instances in ent["attrs"].items():
+        if not _selected(iri, opts):
+            continue
+        if opts.dataset_ids is not None:
+            instances = [i for i in instances if i.get("datasetId") in opts.dataset_ids]
+        if not instances:
+            continue
+        name = ctx.compact(iri)
+        if opts.fmt == "keyValues":
+            out[name] = _key_value(instances, ctx, opts)
+        else:
+            rendered = [_instance(i, ctx, opts) for i in instances]
+            out[name] = rendered[0] if len(rendered) == 1 else rendered
+    return out
+
+
+def render_geojson(
+    ent: dict[str, Any], ctx: Compactor, opts: RenderOptions
+) -> dict[str, Any]:
+    """One GeoJSON Feature (4.5.17): geometry from ``geometryProperty``, the rest as properties."""
+    props = render_entity(ent, ctx, opts)
+    ent_id = props.pop("id", ent["id"])
+    geometry = None
+    instances = ent["attrs"].get(opts.geometry_property)
+    if instances:
+        geometry = instances[0].get("value")
+    return {"id": ent_id, "type": "Feature", "geometry": geometry, "properties": props}

@@ -1,0 +1,151 @@
+"""Scopes and the scope query language (GS CIM 009 4.18, 4.19).
+
+A scope is a path such as ``/Nagano/Rain``; ``/Nagano/#`` selects it and every descendant,
+``+`` stands for one level, ``/#`` for every scoped entity. ``;`` is and, ``,`` is or.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hub.errors import BadRequestData, InvalidRequest
+
+__all__ = ["ScopeAnd", "ScopeOr", "ScopePattern", "compile_scope_q", "evaluate_scope_q",
+           "parse_scope_q", "validate_scope"]
+
+_SEGMENT = re.compile(r"^[^/#+;,()\s]+$")
+_TOKEN = re.compile(r"\s*([(),;]|[^(),;\s]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class SqlFragment:
+    sql: str
+    params: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopePattern:
+    text: str
+
+    @property
+    def exact(self) -> bool:
+        return "#" not in self.text and "+" not in self.text
+
+    def regex(self) -> str:
+        if self.text == "/#":
+            return "^/.*$"
+        parts = self.text.strip("/").split("/")
+        out = ""
+        for part in parts:
+            if part == "#":
+                return "^" + out + "(/.*)?$"
+            out += "/[^/]+" if part == "+" else "/" + re.escape(part)
+        return "^" + out + "$"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeAnd:
+    items: tuple[ScopeExpr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeOr:
+    items: tuple[ScopeExpr, ...]
+
+
+ScopeExpr = ScopePattern | ScopeAnd | ScopeOr
+
+
+def validate_scope(scope: str) -> None:
+    """A stored scope: absolute path of non-empty segments without wildcards."""
+    if not scope.startswith("/") or scope == "/" or scope.endswith("/"):
+        raise BadRequestData(f"invalid scope {scope!r}")
+    if not all(_SEGMENT.match(s) for s in scope[1:].split("/")):
+        raise BadRequestData(f"invalid scope {scope!r}")
+
+
+def _validate_pattern(text: str) -> ScopePattern:
+    if text == "/#":
+        return ScopePattern(text)
+    if not text.startswith("/") or text.endswith("/"):
+        raise InvalidRequest(f"invalid scope pattern {text!r}")
+    parts = text[1:].split("/")
+    for i, part in enumerate(parts):
+        if part == "#" and i == len(parts) - 1:
+            continue
+        if part == "+" or _SEGMENT.match(part):
+            continue
+        raise InvalidRequest(f"invalid scope pattern {text!r}")
+    return ScopePattern(text)
+
+
+def parse_scope_q(text: str) -> ScopeExpr:
+    tokens = [m.group(1) for m in _TOKEN.finditer(text)]
+    if not tokens or "".join(tokens) != re.sub(r"\s+", "", text):
+        raise InvalidRequest(f"invalid scopeQ {text!r}")
+    pos = 0
+
+    def parse_or() -> ScopeExpr:
+        nonlocal pos
+        items = [parse_and()]
+        while pos < len(tokens) and tokens[pos] == ",":
+            pos += 1
+            items.append(parse_and())
+        return items[0] if len(items) == 1 else ScopeOr(tuple(items))
+
+    def parse_and() -> ScopeExpr:
+        nonlocal pos
+        items = [parse_atom()]
+        while pos < len(tokens) and tokens[pos] == ";":
+            pos += 1
+            items.append(parse_atom())
+        return items[0] if len(items) == 1 else ScopeAnd(tuple(items))
+
+    def parse_atom() -> ScopeExpr:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise InvalidRequest(f"scopeQ {text!r} ends early")
+        tok = tokens[pos]
+        pos += 1
+        if tok == "(":
+            inner = parse_or()
+            if pos >= len(tokens) or tokens[pos] != ")":
+                raise InvalidRequest(f"unbalanced parentheses in scopeQ {text!r}")
+            pos += 1
+            return inner
+        if tok in "),;":
+            raise InvalidRequest(f"unexpected {tok!r} in scopeQ {text!r}")
+        return _validate_pattern(tok)
+
+    expr = parse_or()
+    if pos != len(tokens):
+        raise InvalidRequest(f"unexpected {tokens[pos]!r} in scopeQ {text!r}")
+    return expr
+
+
+def compile_scope_q(expr: ScopeExpr, alias: str = "e", first_param: int = 1) -> SqlFragment:
+    params: list[Any] = []
+
+    def walk(e: ScopeExpr) -> str:
+        if isinstance(e, ScopePattern):
+            if e.exact:
+                params.append([e.text])
+                return f"{alias}.scopes @> ${first_param + len(params) - 1}::text[]"
+            params.append(e.regex())
+            return (f"EXISTS (SELECT 1 FROM unnest({alias}.scopes) AS s"
+                    f" WHERE s ~ ${first_param + len(params) - 1})")
+        joiner = " AND " if isinstance(e, ScopeAnd) else " OR "
+        return "(" + joiner.join(walk(i) for i in e.items) + ")"
+
+    return SqlFragment(walk(expr), params)
+
+
+def evaluate_scope_q(expr: ScopeExpr, scopes: list[str] | None) -> bool:
+    if isinstance(expr, ScopePattern):
+        rx = re.compile(expr.regex())
+        return any(rx.match(s) for s in scopes or [])
+    if isinstance(expr, ScopeAnd):
+        return all(evaluate_scope_q(i, scopes) for i in expr.items)
+    return any(evaluate_scope_q(i, scopes) for i in expr.items)

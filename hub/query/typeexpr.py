@@ -1,0 +1,118 @@
+"""Entity type selection (GS CIM 009 4.17): ``A,B`` and ``A|B`` mean or, ``A;B`` means and.
+
+Compiles to GIN-indexable array operators on ``e.types`` (``&&`` for or, ``@>`` for and).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub.errors import BadRequestData, InvalidRequest
+
+__all__ = ["TypeAnd", "TypeExpr", "TypeName", "TypeOr", "compile_types", "evaluate_types",
+           "parse_types_expr"]
+
+_TOKEN = re.compile(r"\s*([(),;|]|[^(),;|\s]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class TypeName:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypeOr:
+    items: tuple[TypeExpr, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeAnd:
+    items: tuple[TypeExpr, ...]
+
+
+TypeExpr = TypeName | TypeOr | TypeAnd
+
+
+def parse_types_expr(text: str) -> TypeExpr:
+    tokens = [m.group(1) for m in _TOKEN.finditer(text.strip())]
+    if not tokens or "".join(tokens) != re.sub(r"\s+", "", text):
+        raise BadRequestData(f"invalid type expression {text!r}")
+    pos = 0
+
+    def parse_or() -> TypeExpr:
+        nonlocal pos
+        items = [parse_and()]
+        while pos < len(tokens) and tokens[pos] in (",", "|"):
+            pos += 1
+            items.append(parse_and())
+        return items[0] if len(items) == 1 else TypeOr(tuple(items))
+
+    def parse_and() -> TypeExpr:
+        nonlocal pos
+        items = [parse_atom()]
+        while pos < len(tokens) and tokens[pos] == ";":
+            pos += 1
+            items.append(parse_atom())
+        return items[0] if len(items) == 1 else TypeAnd(tuple(items))
+
+    def parse_atom() -> TypeExpr:
+        nonlocal pos
+        if pos >= len(tokens):
+            raise BadRequestData(f"type expression {text!r} ends early")
+        tok = tokens[pos]
+        pos += 1
+        if tok == "(":
+            inner = parse_or()
+            if pos >= len(tokens) or tokens[pos] != ")":
+                raise BadRequestData(f"unbalanced parentheses in type expression {text!r}")
+            pos += 1
+            return inner
+        if tok in "),;|":
+            raise BadRequestData(f"unexpected {tok!r} in type expression {text!r}")
+        return TypeName(tok)
+
+    expr = parse_or()
+    if pos != len(tokens):
+        raise BadRequestData(f"unexpected {tokens[pos]!r} in type expression {text!r}")
+    return expr
+
+
+def compile_types(
+    expr: TypeExpr, expand: Callable[[str], str], first_param: int
+) -> tuple[str, list[object]]:
+    """SQL over ``e.types`` and its parameters, numbered from ``first_param``."""
+    params: list[object] = []
+
+    def leaves(items: tuple[TypeExpr, ...]) -> list[str] | None:
+        if all(isinstance(i, TypeName) for i in items):
+            return [expand(i.name) for i in items]  # type: ignore[union-attr]
+        return None
+
+    def walk(e: TypeExpr) -> str:
+        if isinstance(e, TypeName):
+            params.append([expand(e.name)])
+            return f"e.types && ${first_param + len(params) - 1}::text[]"
+        names = leaves(e.items)
+        op = "&&" if isinstance(e, TypeOr) else "@>"
+        if names is not None:
+            params.append(names)
+            return f"e.types {op} ${first_param + len(params) - 1}::text[]"
+        joiner = " OR " if isinstance(e, TypeOr) else " AND "
+        return "(" + joiner.join(walk(i) for i in e.items) + ")"
+
+    return walk(expr), params
+
+
+def evaluate_types(expr: TypeExpr, types: list[str], expand: Callable[[str], str]) -> bool:
+    if isinstance(expr, TypeName):
+        return expand(expr.name) in types
+    if isinstance(expr, TypeOr):
+        return any(evaluate_types(i, types, expand) for i in expr.items)
+    return all(evaluate_types(i, types, expand) for i in expr.items)
+
+
+def check_not_empty(text: str | None) -> None:
+    if text is not None and not text.strip():
+        raise InvalidRequest("empty type parameter")

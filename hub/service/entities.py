@@ -1,0 +1,201 @@
+"""Entity operations, each run inside the caller's transaction (GS CIM 009 5.6, 5.7).
+
+Single-entity and batch endpoints call the same functions, so a rule is implemented once.
+The read-modify-write operations lock the row (``FOR UPDATE``) so concurrent writers from
+several hub processes never lose each other's changes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import asyncpg
+
+from hub.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from hub.jsonld.active import ActiveContext
+from hub.ngsild import merge as rules
+from hub.ngsild.attributes import DELETE
+from hub.ngsild.entity import EntityDoc
+from hub.service.selection import Selection, build_filter
+from hub.store import entities as store
+
+__all__ = [
+    "append",
+    "create",
+    "delete",
+    "delete_attribute",
+    "merge",
+    "partial_update_attribute",
+    "query",
+    "replace",
+    "replace_attribute",
+    "retrieve",
+    "update_attributes",
+]
+
+Entity = dict[str, Any]
+
+
+def new_entity(doc: EntityDoc, now: str) -> Entity:
+    return {
+        "id": doc.id,
+        "types": doc.types,
+        "scopes": doc.scopes,
+        "attrs": doc.attrs,
+        "createdAt": now,
+        "modifiedAt": now,
+    }
+
+
+async def create(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str) -> None:
+    written = await store.write_entities(con, schema, [new_entity(doc, now)], create_only=True)
+    if doc.id not in written:
+        raise AlreadyExists(f"entity {doc.id} already exists")
+
+
+async def _load(con: asyncpg.Connection, schema: str, entity_id: str) -> Entity:
+    ent = await store.fetch_entity(con, schema, entity_id, for_update=True)
+    if ent is None:
+        raise ResourceNotFound(f"entity {entity_id} not found")
+    return ent
+
+
+async def _save(con: asyncpg.Connection, schema: str, ent: Entity, now: str) -> None:
+    ent["modifiedAt"] = now
+    await store.write_entities(con, schema, [ent], create_only=False)
+
+
+async def retrieve(con: asyncpg.Connection, schema: str, entity_id: str) -> Entity:
+    ent = await store.fetch_entity(con, schema, entity_id)
+    if ent is None:
+        raise ResourceNotFound(f"entity {entity_id} not found")
+    return ent
+
+
+async def replace(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str) -> None:
+    """5.6.18: everything but id and createdAt is replaced."""
+    ent = await _load(con, schema, doc.id)
+    ent["types"], ent["scopes"], ent["attrs"] = doc.types, doc.scopes, doc.attrs
+    await _save(con, schema, ent, now)
+
+
+def apply_merge(ent: Entity, doc: EntityDoc, now: str) -> None:
+    if doc.types:
+        ent["types"] = list(dict.fromkeys([*ent["types"], *doc.types]))
+    if doc.scopes is not None:
+        ent["scopes"] = doc.scopes
+    rules.merge_attrs(ent["attrs"], doc.attrs, now)
+
+
+async def merge(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str) -> None:
+    """5.6.17 merge-patch of an entity."""
+    ent = await _load(con, schema, doc.id)
+    apply_merge(ent, doc, now)
+    await _save(con, schema, ent, now)
+
+
+async def append(
+    con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str, *, no_overwrite: bool
+) -> tuple[list[str], rules.NotUpdated]:
+    """5.6.3: add attributes (and types); existing ones are overwritten unless noOverwrite."""
+    ent = await _load(con, schema, doc.id)
+    if doc.types:
+        ent["types"] = list(dict.fromkeys([*ent["types"], *doc.types]))
+    if doc.scopes is not None:
+        ent["scopes"] = list(dict.fromkeys([*(ent["scopes"] or []), *doc.scopes]))
+    updated, skipped = rules.append_attrs(ent["attrs"], doc.attrs, no_overwrite=no_overwrite)
+    await _save(con, schema, ent, now)
+    return updated, skipped
+
+
+async def update_attributes(
+    con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str
+) -> tuple[list[str], rules.NotUpdated]:
+    """5.6.2: update existing attributes only."""
+    ent = await _load(con, schema, doc.id)
+    updated, skipped = rules.update_attrs(ent["attrs"], doc.attrs)
+    if updated:
+        await _save(con, schema, ent, now)
+    return updated, skipped
+
+
+async def partial_update_attribute(
+    con: asyncpg.Connection, schema: str, entity_id: str, iri: str,
+    patch: list[dict[str, Any]], now: str,
+) -> None:
+    """5.6.4: the given members of the instance (matched by datasetId) are changed."""
+    ent = await _load(con, schema, entity_id)
+    current = ent["attrs"].get(iri)
+    if not current:
+        raise ResourceNotFound(f"attribute {iri} not found in {entity_id}")
+    for inst in patch:
+        ds = inst.get("datasetId")
+        idx = next((i for i, c in enumerate(current) if c.get("datasetId") == ds), -1)
+        if idx < 0:
+            raise ResourceNotFound(f"no instance of {iri} with datasetId {ds}")
+        current[idx] = rules.merge_instance(current[idx], inst, now)
+    await _save(con, schema, ent, now)
+
+
+async def replace_attribute(
+    con: asyncpg.Connection, schema: str, entity_id: str, iri: str,
+    instances: list[dict[str, Any]], now: str,
+) -> None:
+    """5.6.19: the attribute (per datasetId) is replaced as a whole."""
+    ent = await _load(con, schema, entity_id)
+    current = ent["attrs"].get(iri)
+    if not current:
+        raise ResourceNotFound(f"attribute {iri} not found in {entity_id}")
+    for inst in instances:
+        if not any(c.get("datasetId") == inst.get("datasetId") for c in current):
+            raise ResourceNotFound(f"no instance of {iri} with datasetId {inst.get('datasetId')}")
+    rules.append_attrs(ent["attrs"], {iri: instances}, no_overwrite=False)
+    await _save(con, schema, ent, now)
+
+
+async def delete_attribute(
+    con: asyncpg.Connection, schema: str, entity_id: str, iri: str,
+    dataset_id: str | None, delete_all: bool, now: str,
+) -> None:
+    ent = await _load(con, schema, entity_id)
+    if not rules.delete_attr(ent["attrs"], iri, dataset_id, delete_all=delete_all):
+        raise ResourceNotFound(f"attribute {iri} not found in {entity_id}")
+    await _save(con, schema, ent, now)
+
+
+async def delete(con: asyncpg.Connection, schema: str, entity_id: str) -> None:
+    if not await store.delete_entities(con, schema, [entity_id]):
+        raise ResourceNotFound(f"entity {entity_id} not found")
+
+
+async def query(
+    con: asyncpg.Connection, schema: str, sel: Selection, ctx: ActiveContext,
+    *, limit: int, offset: int, count: bool,
+) -> tuple[list[Entity], int | None]:
+    """Entities matching ``sel`` in a stable order, and their total when ``count``."""
+    flt = build_filter(sel, ctx, schema)
+    if sel.geo is None:
+        rows = await store.fetch_entities(con, schema, flt, limit, offset) if limit else []
+        total = await store.count_entities(con, schema, flt) if count else None
+        return rows, total
+    # geo: the bbox index pre-filters, the exact predicate runs here; then paginate
+    attr = ctx.expand(sel.geo.geoproperty) if sel.geo.geoproperty else (
+        "https://uri.etsi.org/ngsi-ld/location")
+    matching = [
+        pk for pk, instances in await store.geo_candidates(con, schema, flt, attr)
+        if any(i.get("type") == "GeoProperty" and sel.geo.matches(i.get("value"))
+               for i in instances)
+    ]
+    page = matching[offset:offset + limit] if limit else []
+    rows = await store.fetch_by_pks(con, schema, page) if page else []
+    return rows, (len(matching) if count else None)
+
+
+def copy_entity(ent: Entity) -> Entity:
+    return copy.deepcopy(ent)
+
+
+def reject_deletes(doc: EntityDoc) -> None:
+    if any(v is DELETE for v in doc.attrs.values()):
+        raise BadRequestData("null values are only allowed in merge operations")

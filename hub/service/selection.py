@@ -1,0 +1,168 @@
+"""Which entities a request selects: ids, idPattern, type expression, attrs, q, scopeQ, geo.
+
+One place turns GET parameters and POST Query bodies (5.7.2, 5.10.2 ``Query``) into the same
+``Selection``, and one function compiles a ``Selection`` to SQL, so query, batch query,
+purge and (later) subscriptions agree on what matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.errors import BadRequestData
+from hub.jsonld.active import ActiveContext
+from hub.ngsild.checks import is_uri
+from hub.query.geo import GeoQuery, parse_geo_query
+from hub.query.qlang import parse_q
+from hub.query.qlang_sql import compile_q
+from hub.query.scopeq import compile_scope_q, parse_scope_q
+from hub.query.typeexpr import TypeExpr, compile_types, parse_types_expr
+from hub.store.entities import Filter
+
+__all__ = ["EntitySelector", "Selection", "build_filter", "selection_from_body",
+           "selection_from_query"]
+
+
+@dataclass(slots=True)
+class EntitySelector:
+    id: str | None = None
+    id_pattern: str | None = None
+    types: TypeExpr | None = None
+
+
+@dataclass(slots=True)
+class Selection:
+    selectors: list[EntitySelector] = field(default_factory=list)
+    attrs: list[str] = field(default_factory=list)  # expanded; entity must have one of them
+    q: Any = None
+    scope_q: Any = None
+    geo: GeoQuery | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.selectors or self.attrs or self.q is not None
+                    or self.scope_q is not None or self.geo is not None)
+
+
+def _check_pattern(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise BadRequestData(f"invalid idPattern {pattern!r}: {exc}") from None
+    return pattern
+
+
+def _ids(raw: str) -> list[str]:
+    ids = [i.strip() for i in raw.split(",") if i.strip()]
+    for i in ids:
+        if not is_uri(i):
+            raise BadRequestData(f"id {i!r} is not a URI")
+    return ids
+
+
+def selection_from_query(
+    query: Mapping[str, str], ctx: ActiveContext, *, attrs: list[str] | None
+) -> Selection:
+    sel = Selection()
+    types = parse_types_expr(query["type"]) if "type" in query else None
+    pattern = _check_pattern(query["idPattern"]) if "idPattern" in query else None
+    if "id" in query:
+        sel.selectors = [EntitySelector(id=i, id_pattern=pattern, types=types)
+                         for i in _ids(query["id"])]
+    elif types is not None or pattern is not None:
+        sel.selectors = [EntitySelector(id_pattern=pattern, types=types)]
+    sel.attrs = attrs or []
+    if "q" in query:
+        sel.q = parse_q(query["q"])
+    if "scopeQ" in query:
+        sel.scope_q = parse_scope_q(query["scopeQ"])
+    sel.geo = parse_geo_query(
+        query.get("georel"), query.get("geometry"), query.get("coordinates"),
+        query.get("geoproperty"),
+    )
+    return sel
+
+
+def selection_from_body(body: dict[str, Any], ctx: ActiveContext) -> Selection:
+    """A ``Query`` data type (5.2.23) posted to /entityOperations/query."""
+    if body.get("type") != "Query":
+        raise BadRequestData("the body must be a Query (type Query)")
+    sel = Selection()
+    entities = body.get("entities")
+    if entities is not None:
+        if not isinstance(entities, list):
+            raise BadRequestData("Query.entities must be an array")
+        for item in entities:
+            if not isinstance(item, dict):
+                raise BadRequestData("Query.entities items must be objects")
+            if "id" in item and not is_uri(item["id"]):
+                raise BadRequestData(f"id {item['id']!r} is not a URI")
+            types = parse_types_expr(item["type"]) if isinstance(item.get("type"), str) else None
+            if "type" in item and types is None:
+                raise BadRequestData("EntitySelector.type must be a string")
+            pattern = item.get("idPattern")
+            sel.selectors.append(EntitySelector(
+                id=item.get("id"),
+                id_pattern=_check_pattern(pattern) if pattern else None,
+                types=types,
+            ))
+    attrs = body.get("attrs")
+    if attrs is not None:
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise BadRequestData("Query.attrs must be an array of strings")
+        sel.attrs = [ctx.expand(a) for a in attrs]
+    if body.get("q") is not None:
+        sel.q = parse_q(body["q"])
+    if body.get("scopeQ") is not None:
+        sel.scope_q = parse_scope_q(body["scopeQ"])
+    geo = body.get("geoQ")
+    if geo is not None:
+        if not isinstance(geo, dict):
+            raise BadRequestData("Query.geoQ must be an object")
+        sel.geo = parse_geo_query(geo.get("georel"), geo.get("geometry"),
+                                  geo.get("coordinates"), geo.get("geoproperty"))
+    return sel
+
+
+def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
+    flt = Filter()
+    ors: list[str] = []
+    for s in sel.selectors:
+        parts: list[str] = []
+        if s.id is not None:
+            flt.params.append(s.id)
+            parts.append(f"e.id = ${len(flt.params)}")
+        if s.id_pattern is not None:
+            flt.params.append(s.id_pattern)
+            parts.append(f"e.id ~ ${len(flt.params)}")
+        if s.types is not None:
+            sql, params = compile_types(s.types, ctx.expand, flt.next_param())
+            flt.params.extend(params)
+            parts.append(sql)
+        ors.append(" AND ".join(parts) if parts else "TRUE")
+    if ors:
+        flt.conditions.append(" OR ".join(f"({o})" for o in ors))
+    if sel.attrs:
+        flt.add("e.attrs ?| {}::text[]", sel.attrs)
+    if sel.q is not None:
+        frag = compile_q(sel.q, ctx.expand, alias="e", first_param=flt.next_param(),
+                         schema=schema)
+        flt.add_fragment(frag.sql, frag.params)
+    if sel.scope_q is not None:
+        frag = compile_scope_q(sel.scope_q, alias="e", first_param=flt.next_param())
+        flt.add_fragment(frag.sql, frag.params)
+    if sel.geo is not None:
+        attr = ctx.expand(sel.geo.geoproperty) if sel.geo.geoproperty else (
+            "https://uri.etsi.org/ngsi-ld/location")
+        bbox = sel.geo.bbox()
+        if bbox is not None:
+            flt.add(
+                f"EXISTS (SELECT 1 FROM {schema}.entity_geo g WHERE g.eid = e.pk"
+                " AND g.attr = {} AND g.bbox && box(point({}, {}), point({}, {})))",
+                attr, *bbox,
+            )
+        else:
+            flt.add("e.attrs ? {}", attr)
+    return flt

@@ -1,0 +1,83 @@
+"""Every hub setting in one place, read from ``RENKEI_*`` environment variables and CLI flags.
+
+Flags override the environment; the environment overrides the defaults. ``docs/configuration.md``
+and the README's table are checked against ``SETTINGS_HELP`` by a test, so a new setting
+cannot stay undocumented.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SETTINGS_HELP", "Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".renkei")
+    host: str = "127.0.0.1"
+    port: int = 1026
+    log_level: str = "INFO"
+    log_format: str = "json"
+    pool_min: int = 2
+    pool_max: int = 10
+    max_body_bytes: int = 1_048_576
+    max_limit: int = 1000
+    default_limit: int = 20
+    max_batch: int = 10_000
+    context_fetch_timeout: float = 3.0
+    max_context_bytes: int = 1_048_576
+    sample_data: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``RENKEI_<NAME>`` variables, then apply non-None overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get("RENKEI_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _coerce(name: str, raw: str) -> Any:
+    default = getattr(Settings, name, None)
+    if name == "database_url":
+        return raw
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw
+
+
+SETTINGS_HELP: dict[str, str] = {
+    "database_url": "PostgreSQL URL; unset = start the embedded PostgreSQL in data_dir",
+    "data_dir": "directory of the embedded PostgreSQL cluster",
+    "host": "interface the HTTP server binds",
+    "port": "TCP port of the HTTP server",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "log_format": "json (one object per line) or text",
+    "pool_min": "minimum PostgreSQL connections per process",
+    "pool_max": "maximum PostgreSQL connections per process",
+    "max_body_bytes": "largest accepted request body; larger answers 413",
+    "max_limit": "largest accepted `limit`; larger answers 403 TooManyResults",
+    "default_limit": "`limit` when the request gives none",
+    "max_batch": "most entities in one batch request",
+    "context_fetch_timeout": "seconds allowed to fetch a remote @context",
+    "max_context_bytes": "largest remote @context document accepted",
+    "sample_data": "load the Nagano sample entities at start-up (idempotent)",
+}

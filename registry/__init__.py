@@ -1,0 +1,1 @@
+"""Renkei registry layer (see docs/architecture.md)."""

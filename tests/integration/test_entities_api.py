@@ -1,0 +1,181 @@
+"""Entity endpoints over HTTP against a real PostgreSQL: happy paths and every error path."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from tests.integration.helpers import JSON, assert_problem, gauge
+
+E = "/ngsi-ld/v1/entities"
+
+
+async def test_create_then_retrieve_normalized(client: TestClient) -> None:
+    resp = await client.post(E, json=gauge(1, 12.5), headers=JSON)
+    assert resp.status == 201
+    assert resp.headers["Location"] == f"{E}/urn:ngsi-ld:WeatherObserved:g1"
+    resp = await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["id"] == "urn:ngsi-ld:WeatherObserved:g1"
+    assert body["type"] == "WeatherObserved"
+    assert body["precipitation"] == {"type": "Property", "value": 12.5, "unitCode": "MMT"}
+    assert body["location"]["value"]["coordinates"] == [138.19, 36.65]
+    assert "createdAt" not in body
+    assert 'rel="http://www.w3.org/ns/json-ld#context"' in resp.headers["Link"]
+
+
+async def test_key_values_and_sys_attrs(client: TestClient) -> None:
+    await client.post(E, json=gauge(1, 3.0), headers=JSON)
+    body = await (await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1?options=keyValues")).json()
+    assert body["precipitation"] == 3.0
+    body = await (await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1?options=sysAttrs")).json()
+    assert body["createdAt"].endswith("Z") and body["modifiedAt"] >= body["createdAt"]
+    assert "createdAt" in body["precipitation"]
+
+
+async def test_create_duplicate_is_409(client: TestClient) -> None:
+    assert (await client.post(E, json=gauge(1), headers=JSON)).status == 201
+    await assert_problem(await client.post(E, json=gauge(1, 99), headers=JSON), 409,
+                         "AlreadyExists")
+    body = await (await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1")).json()
+    assert body["precipitation"]["value"] == 1.0  # the stored entity is untouched
+
+
+async def test_bad_inputs_answer_problem_details(client: TestClient) -> None:
+    await assert_problem(await client.post(E, data=b"{not json", headers=JSON), 400,
+                         "InvalidRequest")
+    bad_id = {**gauge(1), "id": "not a uri"}
+    await assert_problem(await client.post(E, json=bad_id, headers=JSON), 400, "BadRequestData")
+    no_type = {k: v for k, v in gauge(1).items() if k != "type"}
+    await assert_problem(await client.post(E, json=no_type, headers=JSON), 400, "BadRequestData")
+    bad_name = {**gauge(1), "bad(name)": {"type": "Property", "value": 1}}
+    await assert_problem(await client.post(E, json=bad_name, headers=JSON), 400,
+                         "BadRequestData")
+    null_value = {**gauge(1), "x": {"type": "Property", "value": None}}
+    await assert_problem(await client.post(E, json=null_value, headers=JSON), 400,
+                         "BadRequestData")
+    bad_rel = {**gauge(1), "r": {"type": "Relationship", "object": "nope"}}
+    await assert_problem(await client.post(E, json=bad_rel, headers=JSON), 400,
+                         "BadRequestData")
+    bad_geo = {**gauge(1), "location": {"type": "GeoProperty",
+                                        "value": {"type": "Point", "coordinates": [500, 1]}}}
+    await assert_problem(await client.post(E, json=bad_geo, headers=JSON), 400,
+                         "BadRequestData")
+    resp = await client.post(E, data=b"{}", headers={"Content-Type": "text/plain"})
+    assert resp.status == 415
+    with_ctx = {**gauge(1), "@context": "https://example.org/ctx.jsonld"}
+    await assert_problem(await client.post(E, json=with_ctx, headers=JSON), 400,
+                         "BadRequestData")
+    # nothing of the failed requests was stored
+    resp = await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1")
+    await assert_problem(resp, 404, "ResourceNotFound")
+
+
+async def test_oversized_body_is_413(client: TestClient) -> None:
+    big = {**gauge(1), "blob": {"type": "Property", "value": "x" * 300_000}}
+    resp = await client.post(E, json=big, headers=JSON)
+    assert resp.status == 413
+    await assert_problem(await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1"), 404,
+                         "ResourceNotFound")
+
+
+async def test_not_acceptable(client: TestClient) -> None:
+    await client.post(E, json=gauge(1), headers=JSON)
+    resp = await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1",
+                            headers={"Accept": "text/html"})
+    assert resp.status == 406
+
+
+async def test_query_type_q_count_and_pagination(client: TestClient) -> None:
+    for i in range(10):
+        assert (await client.post(E, json=gauge(i, float(i)), headers=JSON)).status == 201
+    resp = await client.get(E, params={"type": "WeatherObserved", "q": "precipitation>6",
+                                       "count": "true"})
+    assert resp.status == 200
+    body = await resp.json()
+    assert sorted(e["precipitation"]["value"] for e in body) == [7.0, 8.0, 9.0]
+    assert resp.headers["NGSILD-Results-Count"] == "3"
+    resp = await client.get(E, params={"type": "WeatherObserved", "limit": "4", "offset": "8",
+                                       "count": "true"})
+    assert len(await resp.json()) == 2
+    assert resp.headers["NGSILD-Results-Count"] == "10"
+    await assert_problem(await client.get(E, params={"type": "X", "limit": "100000"}), 403,
+                         "TooManyResults")
+    await assert_problem(await client.get(E, params={"type": "X", "q": "a>>3"}), 400,
+                         "InvalidRequest")
+    await assert_problem(await client.get(E), 400, "BadRequestData")
+
+
+async def test_geo_query_near_and_within(client: TestClient) -> None:
+    await client.post(E, json=gauge(1, lon=138.19, lat=36.65), headers=JSON)  # Nagano
+    await client.post(E, json=gauge(2, lon=137.97, lat=36.24), headers=JSON)  # Matsumoto
+    resp = await client.get(E, params={
+        "type": "WeatherObserved", "georel": "near;maxDistance==5000",
+        "geometry": "Point", "coordinates": "[138.2,36.66]"})
+    assert [e["id"] for e in await resp.json()] == ["urn:ngsi-ld:WeatherObserved:g1"]
+    poly = "[[[137.9,36.2],[138.0,36.2],[138.0,36.3],[137.9,36.3],[137.9,36.2]]]"
+    resp = await client.get(E, params={"type": "WeatherObserved", "georel": "within",
+                                       "geometry": "Polygon", "coordinates": poly})
+    assert [e["id"] for e in await resp.json()] == ["urn:ngsi-ld:WeatherObserved:g2"]
+
+
+async def test_merge_replace_and_delete(client: TestClient) -> None:
+    await client.post(E, json=gauge(1, 1.0), headers=JSON)
+    url = f"{E}/urn:ngsi-ld:WeatherObserved:g1"
+    patch = {"precipitation": {"type": "Property", "value": 5.0},
+             "note": {"type": "Property", "value": "checked"}}
+    assert (await client.patch(url, json=patch, headers=JSON)).status == 204
+    body = await (await client.get(url)).json()
+    assert body["precipitation"]["value"] == 5.0 and body["note"]["value"] == "checked"
+    assert (await client.patch(url, json={"note": None}, headers=JSON)).status == 204
+    assert "note" not in await (await client.get(url)).json()
+    replacement = {"id": "urn:ngsi-ld:WeatherObserved:g1", "type": "Station",
+                   "height": {"type": "Property", "value": 371}}
+    assert (await client.put(url, json=replacement, headers=JSON)).status == 204
+    body = await (await client.get(url)).json()
+    assert body["type"] == "Station" and "precipitation" not in body
+    assert (await client.delete(url)).status == 204
+    await assert_problem(await client.delete(url), 404, "ResourceNotFound")
+
+
+async def test_attribute_operations(client: TestClient) -> None:
+    await client.post(E, json=gauge(1, 1.0), headers=JSON)
+    attrs = f"{E}/urn:ngsi-ld:WeatherObserved:g1/attrs"
+    new = {"precipitation": {"type": "Property", "value": 9.0},
+           "temperature": {"type": "Property", "value": 4.5}}
+    resp = await client.post(attrs + "?options=noOverwrite", json=new, headers=JSON)
+    assert resp.status == 207
+    result = await resp.json()
+    assert result["updated"] == ["temperature"]
+    assert result["notUpdated"][0]["attributeName"] == "precipitation"
+    resp = await client.patch(attrs + "/temperature", json={"value": 5.5}, headers=JSON)
+    assert resp.status == 204
+    two = {"humidity": {"type": "Property", "value": 80}}
+    resp = await client.patch(attrs, json=two, headers=JSON)
+    assert resp.status == 207
+    second = {"type": "Property", "value": 2.0, "datasetId": "urn:ngsi-ld:Dataset:radar"}
+    resp = await client.post(attrs, json={"precipitation": second}, headers=JSON)
+    assert resp.status == 204
+    body = await (await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1")).json()
+    assert isinstance(body["precipitation"], list) and len(body["precipitation"]) == 2
+    assert body["temperature"]["value"] == 5.5
+    resp = await client.delete(attrs + "/precipitation?datasetId=urn:ngsi-ld:Dataset:radar")
+    assert resp.status == 204
+    body = await (await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1")).json()
+    assert body["precipitation"]["value"] == 1.0
+    await assert_problem(await client.delete(attrs + "/nothing"), 404, "ResourceNotFound")
+
+
+async def test_tenants_are_isolated(client: TestClient) -> None:
+    a = {**JSON, "NGSILD-Tenant": "nagano-city"}
+    assert (await client.post(E, json=gauge(1), headers=a)).status == 201
+    await assert_problem(await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1"), 404,
+                         "ResourceNotFound")
+    resp = await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1",
+                            headers={"NGSILD-Tenant": "nagano-city"})
+    assert resp.status == 200
+    await assert_problem(
+        await client.get(E, params={"type": "WeatherObserved"},
+                         headers={"NGSILD-Tenant": "never-written"}),
+        404, "NonexistentTenant",
+    )
