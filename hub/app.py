@@ -97,4 +97,10 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts):
         app.add_routes(module.routes)
+        # clients (the ETSI suite among them) also call collection URLs with a trailing slash
+        app.add_routes(
+            web.route(r.method, r.path + "/", r.handler)
+            for r in module.routes
+            if isinstance(r, web.RouteDef) and not r.path.endswith("+}")
+        )
     return app

@@ -10,7 +10,7 @@ from aiohttp import web
 from hub.api import tx
 from hub.api.common import read_json, request_context, tenant_schema
 from hub.api.entities import BASE, entity_id
-from hub.api.params import csv
+from hub.api.params import check_params, csv
 from hub.errors import BadRequestData
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_attribute, parse_fragment
@@ -52,6 +52,7 @@ def _fragment_body(body: Any) -> Any:
 
 @routes.post(BASE + "/entities/{entityId}/attrs")
 async def append_attrs(request: web.Request) -> web.Response:
+    check_params(request.query, "append")
     eid = entity_id(request)
     body, media = await read_json(request)
     rc = await request_context(request, body, media)
@@ -67,6 +68,7 @@ async def append_attrs(request: web.Request) -> web.Response:
 
 @routes.patch(BASE + "/entities/{entityId}/attrs")
 async def update_attrs(request: web.Request) -> web.Response:
+    check_params(request.query, "update")
     eid = entity_id(request)
     body, media = await read_json(request)
     rc = await request_context(request, body, media)
@@ -80,8 +82,9 @@ async def update_attrs(request: web.Request) -> web.Response:
 
 @routes.patch(BASE + "/entities/{entityId}/attrs/{attrId}")
 async def partial_update_attr(request: web.Request) -> web.Response:
+    check_params(request.query, "attr")
     eid = entity_id(request)
-    body, media = await read_json(request)
+    body, media = await read_json(request, merge_patch=True)
     rc = await request_context(request, body, media)
     iri = _attr_name(request, rc.active)
     now = now_iso()
@@ -96,6 +99,7 @@ async def partial_update_attr(request: web.Request) -> web.Response:
 
 @routes.put(BASE + "/entities/{entityId}/attrs/{attrId}")
 async def replace_attr(request: web.Request) -> web.Response:
+    check_params(request.query, "attr")
     eid = entity_id(request)
     body, media = await read_json(request)
     rc = await request_context(request, body, media)
@@ -112,6 +116,7 @@ async def replace_attr(request: web.Request) -> web.Response:
 
 @routes.delete(BASE + "/entities/{entityId}/attrs/{attrId}")
 async def delete_attr(request: web.Request) -> web.Response:
+    check_params(request.query, "attr")
     eid = entity_id(request)
     rc = await request_context(request)
     iri = _attr_name(request, rc.active)

@@ -11,23 +11,23 @@ from aiohttp import web
 from hub import keys
 from hub.api import tx
 from hub.api.common import (
+    GEOJSON,
     JSON,
     JSONLD,
     RequestContext,
     accepted_type,
-    json_response,
     read_json,
     request_context,
     tenant_schema,
 )
-from hub.api.entities import BASE
-from hub.api.params import csv, parse_pagination, parse_render
+from hub.api.entities import BASE, render_list
+from hub.api.params import check_params, csv, parse_pagination, parse_render
 from hub.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
 from hub.ngsild import merge as rules
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import EntityDoc, parse_entity
-from hub.ngsild.render import render_entity
 from hub.service import entities as svc
+from hub.service.linked import load_linked
 from hub.service.selection import selection_from_body
 from hub.store import entities as store
 
@@ -60,10 +60,12 @@ async def _entities_body(request: web.Request) -> tuple[list[Any], RequestContex
     if len(body) > request.app[keys.SETTINGS].max_batch:
         raise BadRequestData(f"a batch holds at most {request.app[keys.SETTINGS].max_batch}")
     if media == JSONLD:
-        # every element carries its own @context; the first one is echoed in responses
+        # every element carries its own @context, resolved per entity in _parse_all so an
+        # unavailable context fails that entity only (207), not the whole batch
         if not all(isinstance(e, dict) and "@context" in e for e in body):
             raise BadRequestData("every entity of an application/ld+json batch needs @context")
-        rc = await request_context(request, body[:1] or [{"@context": None}], media)
+        core = await request.app[keys.CONTEXT_CACHE].get(None, request.app[keys.CONTEXTS])
+        rc = RequestContext(active=core, raw=body[0]["@context"] if body else None)
     else:
         rc = await request_context(request, body, media)
     return body, rc, media
@@ -80,7 +82,7 @@ async def _parse_all(
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         try:
             ctx = rc.active
-            if media == JSONLD and raw.get("@context") != rc.raw:
+            if media == JSONLD:
                 ctx = await cache.get(raw["@context"], loader)
             docs.append(parse_entity(raw, ctx, now, **kwargs))
         except NgsiLdError as err:
@@ -100,6 +102,7 @@ def _dedupe(docs: list[EntityDoc], result: BatchResult, *, fail: bool) -> list[E
 
 @routes.post(BASE + "/entityOperations/create")
 async def batch_create(request: web.Request) -> web.Response:
+    check_params(request.query, "batch")
     body, rc, media = await _entities_body(request)
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=True)
@@ -118,6 +121,7 @@ async def batch_create(request: web.Request) -> web.Response:
 
 @routes.post(BASE + "/entityOperations/upsert")
 async def batch_upsert(request: web.Request) -> web.Response:
+    check_params(request.query, "batch")
     opts = set(csv(request.query.get("options")))
     if opts - {"replace", "update"} or opts == {"replace", "update"}:
         raise BadRequestData("options must be replace or update")
@@ -152,6 +156,7 @@ async def batch_upsert(request: web.Request) -> web.Response:
 async def _modify(
     request: web.Request, merge: bool
 ) -> web.Response:
+    check_params(request.query, "batch")
     opts = set(csv(request.query.get("options")))
     body, rc, media = await _entities_body(request)
     now, result = now_iso(), BatchResult()
@@ -193,6 +198,7 @@ async def batch_merge(request: web.Request) -> web.Response:
 
 @routes.post(BASE + "/entityOperations/delete")
 async def batch_delete(request: web.Request) -> web.Response:
+    check_params(request.query, "batch")
     body, _media = await read_json(request)
     if not isinstance(body, list):
         raise BadRequestData("a batch delete body must be a JSON array of entity ids")
@@ -216,7 +222,8 @@ async def batch_delete(request: web.Request) -> web.Response:
 
 @routes.post(BASE + "/entityOperations/query")
 async def batch_query(request: web.Request) -> web.Response:
-    media = accepted_type(request, (JSON, JSONLD))
+    check_params(request.query, "batch_query")
+    media = accepted_type(request, (JSON, JSONLD, GEOJSON))
     body, body_media = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequestData("the body must be a Query object")
@@ -237,8 +244,6 @@ async def batch_query(request: web.Request) -> web.Response:
     async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
         rows, total = await svc.query(con, schema, sel, rc.active, limit=page.limit,
                                       offset=page.offset, count=page.count)
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
-    data = [render_entity(r, rc.active, params.render) for r in rows]
-    return json_response(data, rc, media, headers=headers)
-
-
+        linked = await load_linked(con, schema, rows, params.render) if params.render.join \
+            else {}
+    return render_list(rows, rc, params.render, media, total, linked)

@@ -58,7 +58,9 @@ class RequestContext:
         return CORE_CONTEXT_URL
 
     def body_context(self) -> Any:
-        return self.raw if self.raw is not None else CORE_CONTEXT_URL
+        """The @context member for JSON-LD bodies: always an array, as clients expect."""
+        raw = self.raw if self.raw is not None else CORE_CONTEXT_URL
+        return raw if isinstance(raw, list) else [raw]
 
 
 def _media_type(request: web.Request) -> str:
@@ -180,7 +182,7 @@ def json_response(
     """Serialize ``data``; JSON-LD gets ``@context`` in the body, JSON gets a Link header."""
     out_headers = dict(headers or {})
     if rc is not None:
-        if media == JSONLD:
+        if media in (JSONLD, GEOJSON):
             ctx = rc.body_context()
             if isinstance(data, list):
                 data = [{"@context": ctx, **item} for item in data]

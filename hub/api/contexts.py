@@ -12,6 +12,7 @@ from aiohttp import web
 from hub import keys
 from hub.api.common import JSON, JSONLD, accepted_type, read_json
 from hub.api.entities import BASE
+from hub.api.params import check_params
 from hub.errors import BadRequestData, ResourceNotFound
 from hub.jsonld.core import CORE_CONTEXT_URL, CORE_CONTEXT_URLS, core_context_document
 from hub.store import contexts as sql
@@ -41,6 +42,7 @@ def _core_info() -> dict[str, Any]:
 
 @routes.post(BASE + "/jsonldContexts")
 async def add_context(request: web.Request) -> web.Response:
+    check_params(request.query, "contexts")
     body, _media = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("@context"), (dict, list, str)):
         raise BadRequestData("the body must be a JSON-LD document with an @context member")
@@ -53,6 +55,7 @@ async def add_context(request: web.Request) -> web.Response:
 
 @routes.get(BASE + "/jsonldContexts")
 async def list_contexts(request: web.Request) -> web.Response:
+    check_params(request.query, "contexts")
     kind = request.query.get("kind")
     if kind is not None and kind not in _KINDS:
         raise BadRequestData(f"kind must be one of {', '.join(_KINDS)}")
@@ -76,6 +79,7 @@ def _is_core(request: web.Request) -> bool:
 
 @routes.get(BASE + "/jsonldContexts/{contextId:.+}")
 async def serve_context(request: web.Request) -> web.Response:
+    check_params(request.query, "contexts")
     media = accepted_type(request, (JSONLD, JSON))
     details = request.query.get("details") == "true"
     if _is_core(request):
@@ -91,6 +95,7 @@ async def serve_context(request: web.Request) -> web.Response:
 
 @routes.delete(BASE + "/jsonldContexts/{contextId:.+}")
 async def delete_context(request: web.Request) -> web.Response:
+    check_params(request.query, "contexts")
     if _is_core(request):
         raise BadRequestData("the core @context cannot be deleted")
     reload = request.query.get("reload") == "true"

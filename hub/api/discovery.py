@@ -16,6 +16,7 @@ from hub.api.common import (
     tenant_schema,
 )
 from hub.api.entities import BASE
+from hub.api.params import check_params
 from hub.errors import ResourceNotFound
 from hub.store import discovery as sql
 
@@ -30,6 +31,7 @@ def _details(request: web.Request) -> bool:
 
 @routes.get(BASE + "/types")
 async def list_types(request: web.Request) -> web.Response:
+    check_params(request.query, "discovery")
     media = accepted_type(request, (JSON, JSONLD))
     rc = await request_context(request)
     ctx = rc.active
@@ -51,6 +53,7 @@ async def list_types(request: web.Request) -> web.Response:
 
 @routes.get(BASE + "/types/{type}")
 async def get_type(request: web.Request) -> web.Response:
+    check_params(request.query, "discovery")
     media = accepted_type(request, (JSON, JSONLD))
     rc = await request_context(request)
     ctx = rc.active
@@ -72,6 +75,7 @@ async def get_type(request: web.Request) -> web.Response:
 
 @routes.get(BASE + "/attributes")
 async def list_attributes(request: web.Request) -> web.Response:
+    check_params(request.query, "discovery")
     media = accepted_type(request, (JSON, JSONLD))
     rc = await request_context(request)
     ctx = rc.active
@@ -93,6 +97,7 @@ async def list_attributes(request: web.Request) -> web.Response:
 
 @routes.get(BASE + "/attributes/{attrId}")
 async def get_attribute(request: web.Request) -> web.Response:
+    check_params(request.query, "discovery")
     media = accepted_type(request, (JSON, JSONLD))
     rc = await request_context(request)
     ctx = rc.active

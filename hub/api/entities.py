@@ -3,6 +3,7 @@ replace, merge, delete, purge."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -13,18 +14,20 @@ from hub.api.common import (
     GEOJSON,
     JSON,
     JSONLD,
+    RequestContext,
     accepted_type,
     json_response,
     read_json,
     request_context,
     tenant_schema,
 )
-from hub.api.params import parse_pagination, parse_render
-from hub.errors import BadRequestData
+from hub.api.params import check_params, parse_pagination, parse_render
+from hub.errors import BadRequestData, ResourceNotFound
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import parse_entity
-from hub.ngsild.render import render_entity, render_geojson
+from hub.ngsild.render import RenderOptions, render_entity, render_flat, render_geojson
 from hub.service import entities as svc
+from hub.service.linked import load_linked
 from hub.service.selection import selection_from_query
 from hub.store import entities as store
 
@@ -43,6 +46,7 @@ def entity_id(request: web.Request) -> str:
 
 @routes.post(BASE + "/entities")
 async def create_entity(request: web.Request) -> web.Response:
+    check_params(request.query, "create")
     body, media = await read_json(request)
     rc = await request_context(request, body, media)
     now = now_iso()
@@ -57,21 +61,31 @@ async def create_entity(request: web.Request) -> web.Response:
 
 @routes.get(BASE + "/entities/{entityId}")
 async def retrieve_entity(request: web.Request) -> web.Response:
+    check_params(request.query, "retrieve")
     eid = entity_id(request)
     media = accepted_type(request, (JSON, JSONLD, GEOJSON))
     rc = await request_context(request)
     params = parse_render(request.query, rc.active)
     schema = await tenant_schema(request)
+    opts = params.render
     async with request.app[keys.POOL].acquire() as con:
         ent = await svc.retrieve(con, schema, eid)
+        if params.attrs_filter and not any(a in ent["attrs"] for a in params.attrs_filter):
+            raise ResourceNotFound(f"entity {eid} has none of the requested attributes")
+        linked = await load_linked(con, schema, [ent], opts) if opts.join else {}
     if media == GEOJSON:
-        data = render_geojson(ent, rc.active, params.render)
-        return json_response(data, rc, media)
-    return json_response(render_entity(ent, rc.active, params.render), rc, media)
+        return json_response(render_geojson(ent, rc.active, opts), rc, media)
+    if opts.join == "flat":
+        return json_response(render_flat([ent], rc.active, opts, linked), rc, media)
+    data = render_entity(ent, rc.active, opts, linked)
+    if not data:
+        raise ResourceNotFound(f"nothing of entity {eid} is left after pick/omit")
+    return json_response(data, rc, media)
 
 
 @routes.get(BASE + "/entities")
 async def query_entities(request: web.Request) -> web.Response:
+    check_params(request.query, "query")
     media = accepted_type(request, (JSON, JSONLD, GEOJSON))
     rc = await request_context(request)
     settings = request.app[keys.SETTINGS]
@@ -79,24 +93,37 @@ async def query_entities(request: web.Request) -> web.Response:
     page = parse_pagination(request.query, settings.default_limit, settings.max_limit,
                             params.options)
     sel = selection_from_query(request.query, rc.active, attrs=params.attrs_filter)
-    if sel.is_empty() and "local" not in request.query:
-        raise BadRequestData("a query needs at least one of type, id, idPattern, attrs, q, "
-                             "scopeQ or a geo-query")
+    if not sel.is_constrained():
+        raise BadRequestData("a query needs at least one of type, attrs, q, scopeQ or a "
+                             "geo-query")
     schema = await tenant_schema(request)
     async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
         rows, total = await svc.query(con, schema, sel, rc.active, limit=page.limit,
                                       offset=page.offset, count=page.count)
+        linked = await load_linked(con, schema, rows, params.render) if params.render.join \
+            else {}
+    return render_list(rows, rc, params.render, media, total, linked)
+
+
+def render_list(
+    rows: list[dict[str, Any]], rc: RequestContext, opts: RenderOptions, media: str,
+    total: int | None, linked: dict[str, dict[str, Any]],
+) -> web.Response:
+    """A query result in the negotiated representation, with the count header if asked."""
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
     if media == GEOJSON:
-        features = [render_geojson(r, rc.active, params.render) for r in rows]
-        data = {"type": "FeatureCollection", "features": features}
-        return json_response(data, rc, media, headers=headers)
-    data = [render_entity(r, rc.active, params.render) for r in rows]
+        features = [render_geojson(r, rc.active, opts) for r in rows]
+        data: Any = {"type": "FeatureCollection", "features": features}
+    elif opts.join == "flat":
+        data = render_flat(rows, rc.active, opts, linked)
+    else:
+        data = [render_entity(r, rc.active, opts, linked) for r in rows]
     return json_response(data, rc, media, headers=headers)
 
 
 @routes.delete(BASE + "/entities")
 async def purge_entities(request: web.Request) -> web.Response:
+    check_params(request.query, "purge")
     """Delete every entity a query selects (the spec's purge, 5.6.21)."""
     rc = await request_context(request)
     sel = selection_from_query(request.query, rc.active, attrs=None)
@@ -112,6 +139,7 @@ async def purge_entities(request: web.Request) -> web.Response:
 
 @routes.delete(BASE + "/entities/{entityId}")
 async def delete_entity(request: web.Request) -> web.Response:
+    check_params(request.query, "delete")
     eid = entity_id(request)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
@@ -121,6 +149,7 @@ async def delete_entity(request: web.Request) -> web.Response:
 
 @routes.put(BASE + "/entities/{entityId}")
 async def replace_entity(request: web.Request) -> web.Response:
+    check_params(request.query, "replace")
     eid = entity_id(request)
     body, media = await read_json(request)
     rc = await request_context(request, body, media)
@@ -134,6 +163,7 @@ async def replace_entity(request: web.Request) -> web.Response:
 
 @routes.patch(BASE + "/entities/{entityId}")
 async def merge_entity(request: web.Request) -> web.Response:
+    check_params(request.query, "merge")
     eid = entity_id(request)
     body, media = await read_json(request, merge_patch=True)
     rc = await request_context(request, body, media)

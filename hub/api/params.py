@@ -9,6 +9,7 @@ from typing import Any
 from hub.errors import BadRequestData, InvalidRequest, TooManyResults
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.render import RenderOptions
+from hub.query.projection import Projection, parse_projection
 
 __all__ = [
     "ListParams",
@@ -46,7 +47,7 @@ def _options(query: Mapping[str, str]) -> set[str]:
     opts = set(csv(query.get("options")))
     unknown = opts - _OPTIONS
     if unknown:
-        raise BadRequestData(f"unknown options {sorted(unknown)}")
+        raise InvalidRequest(f"unknown options {sorted(unknown)}")
     return opts
 
 
@@ -61,39 +62,57 @@ def parse_render(query: Mapping[str, str], ctx: ActiveContext) -> RenderParams:
     if "format" in query:
         f = query["format"]
         if f not in _FORMATS:
-            raise BadRequestData(f"unknown format {f!r}")
+            raise InvalidRequest(f"unknown format {f!r}")
         fmt = _FORMATS[f]
     attrs = csv(query.get("attrs"))
-    pick = csv(query.get("pick"))
-    omit = csv(query.get("omit"))
-    if attrs and pick:
-        raise BadRequestData("attrs and pick cannot be used together")
-    if pick and omit:
-        raise BadRequestData("pick and omit cannot be used together")
-    pick_core = None
+    if attrs and ("pick" in query or "omit" in query):
+        raise BadRequestData("attrs cannot be combined with pick or omit")
+    pick = _projection(query.get("pick"), ctx)
+    omit = _projection(query.get("omit"), ctx)
+    if pick is not None and omit is not None and set(pick) & set(omit):
+        raise BadRequestData("the same member cannot be in pick and omit")
+    for name in attrs:
+        if name in _CORE_MEMBERS:
+            raise BadRequestData(f"{name!r} is not an attribute name")
     selected: list[str] | None = None
-    if pick:
-        pick_core = frozenset(p for p in pick if p in _CORE_MEMBERS)
-        selected = [ctx.expand(p) for p in pick if p not in _CORE_MEMBERS]
+    if pick is not None:
+        selected = [k for k in pick if k not in _CORE_MEMBERS]
     elif attrs:
         selected = [ctx.expand(a) for a in attrs]
-    omit_set = frozenset(o if o in _CORE_MEMBERS else ctx.expand(o) for o in omit)
     dataset_ids = None
     if "datasetId" in query:
         dataset_ids = frozenset(None if d == "@none" else d for d in csv(query["datasetId"]))
     geometry = query.get("geometryProperty")
+    join = query.get("join")
+    if join not in (None, "inline", "flat", "@none"):
+        raise BadRequestData("join must be inline, flat or @none")
     render = RenderOptions(
         fmt=fmt,
         sys_attrs="sysAttrs" in opts,
         attrs=frozenset(selected) if selected is not None else None,
-        omit=omit_set,
-        pick_core=pick_core,
         lang=query.get("lang"),
         dataset_ids=dataset_ids,
         geometry_property=ctx.expand(geometry) if geometry else
         "https://uri.etsi.org/ngsi-ld/location",
-    )
-    return RenderParams(render=render, attrs_filter=selected, options=opts)
+        join=None if join == "@none" else join,
+        join_level=_int(query, "joinLevel", 1),
+    ).with_projection(pick, omit)
+    attrs_filter = [ctx.expand(a) for a in attrs] if attrs else None
+    return RenderParams(render=render, attrs_filter=attrs_filter, options=opts)
+
+
+def _projection(text: str | None, ctx: ActiveContext) -> Projection | None:
+    """Parse pick/omit and expand attribute names (core member names stay as they are)."""
+    if text is None:
+        return None
+    if not text:
+        raise BadRequestData("pick and omit must not be empty")
+
+    def expand(p: Projection) -> Projection:
+        return {(k if k in _CORE_MEMBERS else ctx.expand(k)): (expand(v) if v else None)
+                for k, v in p.items()}
+
+    return expand(parse_projection(text))
 
 
 @dataclass(slots=True)
@@ -137,3 +156,33 @@ def require(value: Any, message: str) -> Any:
     if value is None:
         raise InvalidRequest(message)
     return value
+
+
+_QUERY_COMMON = {"attrs", "pick", "omit", "lang", "options", "format", "datasetId", "local",
+                 "join", "joinLevel", "containedBy", "entityMap", "geometryProperty",
+                 "jsonKeys", "via", "expandValues", "collect"}
+_SELECT = {"id", "idPattern", "type", "q", "scopeQ", "georel", "geometry", "coordinates",
+           "geoproperty", "csf"}
+ALLOWED = {
+    "create": {"local"},
+    "query": _QUERY_COMMON | _SELECT | {"limit", "offset", "count", "orderBy"},
+    "retrieve": _QUERY_COMMON | {"type"},
+    "delete": {"type", "local", "via"},
+    "purge": _SELECT | {"local", "via"},
+    "merge": {"options", "type", "local", "format", "observedAt", "lang"},
+    "replace": {"type", "local", "lang", "format"},
+    "append": {"options", "type", "local"},
+    "update": {"type", "local", "options"},
+    "attr": {"type", "local", "lang", "datasetId", "deleteAll", "options", "format"},
+    "batch": {"options", "local", "format"},
+    "batch_query": _QUERY_COMMON | {"limit", "offset", "count", "orderBy"},
+    "discovery": {"details", "local", "via", "type"},
+    "contexts": {"details", "kind", "reload"},
+}
+
+
+def check_params(query: Mapping[str, str], endpoint: str) -> None:
+    """An unknown query parameter is an InvalidRequest (6.3.6 via the ETSI suite, 059_01)."""
+    unknown = set(query) - ALLOWED[endpoint]
+    if unknown:
+        raise InvalidRequest(f"unknown query parameters {sorted(unknown)}")

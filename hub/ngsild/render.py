@@ -6,8 +6,10 @@ names and every response uses the terms the client itself sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
+
+from hub.query.projection import Projection
 
 __all__ = ["Compactor", "RenderOptions", "render_entity", "render_geojson"]
 
@@ -38,6 +40,37 @@ class RenderOptions:
     lang: str | None = None
     dataset_ids: frozenset[str | None] | None = None
     geometry_property: str = "https://uri.etsi.org/ngsi-ld/location"
+    # linked entities (4.5.23): join mode, depth, nested projections by relationship IRI
+    join: str | None = None
+    join_level: int = 1
+    link_pick: dict[str, Projection] = field(default_factory=dict)
+    link_omit: dict[str, Projection] = field(default_factory=dict)
+
+    def with_projection(self, pick: Projection | None, omit: Projection | None) -> RenderOptions:
+        """Options for one level: ``pick``/``omit`` keys are expanded IRIs or core names."""
+        attrs = self.attrs
+        pick_core = self.pick_core
+        link_pick: dict[str, Projection] = {}
+        if pick is not None:
+            pick_core = frozenset(k for k in pick if k in CORE_MEMBERS)
+            attrs = frozenset(k for k in pick if k not in CORE_MEMBERS)
+            link_pick = {k: v for k, v in pick.items() if v is not None}
+        omit_set = self.omit
+        link_omit: dict[str, Projection] = {}
+        if omit is not None:
+            omit_set = frozenset(k for k, v in omit.items() if v is None)
+            link_omit = {k: v for k, v in omit.items() if v is not None}
+        return replace(self, attrs=attrs, pick_core=pick_core, omit=omit_set,
+                       link_pick=link_pick, link_omit=link_omit)
+
+    def for_link(self, iri: str) -> RenderOptions:
+        """Options for an entity reached through relationship ``iri``, one level down."""
+        base = replace(self, attrs=None, pick_core=None, omit=frozenset(),
+                       join_level=self.join_level - 1)
+        return base.with_projection(self.link_pick.get(iri), self.link_omit.get(iri))
+
+
+CORE_MEMBERS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt"})
 
 
 def _choose_lang(lmap: dict[str, Any], lang: str) -> tuple[str, Any]:
@@ -122,8 +155,26 @@ def _selected(iri: str, opts: RenderOptions) -> bool:
     return iri not in opts.omit
 
 
-def render_entity(ent: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> dict[str, Any]:
-    """``ent`` is the stored dict: id, types, scopes, attrs, createdAt, modifiedAt."""
+def _inline(
+    iri: str, inst: dict[str, Any], ctx: Compactor, opts: RenderOptions,
+    linked: dict[str, dict[str, Any]],
+) -> Any:
+    """The rendered entity a Relationship instance points to, for ``join=inline``."""
+    target = inst.get("object")
+    if isinstance(target, str) and target in linked:
+        return render_entity(linked[target], ctx, opts.for_link(iri), linked)
+    return None
+
+
+def render_entity(
+    ent: dict[str, Any], ctx: Compactor, opts: RenderOptions,
+    linked: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """``ent`` is the stored dict: id, types, scopes, attrs, createdAt, modifiedAt.
+
+    ``linked`` holds the entities relationships point to, for ``join=inline``.
+    """
+    inline = linked is not None and opts.join == "inline" and opts.join_level > 0
     out: dict[str, Any] = {}
     core = opts.pick_core
     if (core is None or "id" in core) and "id" not in opts.omit:
@@ -147,9 +198,60 @@ def render_entity(ent: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> d
         name = ctx.compact(iri)
         if opts.fmt == "keyValues":
             out[name] = _key_value(instances, ctx, opts)
+            if inline and instances[0].get("type") == "Relationship":
+                entity = _inline(iri, instances[0], ctx, opts, linked or {})
+                if entity is not None:
+                    out[name] = entity
         else:
             rendered = [_instance(i, ctx, opts) for i in instances]
+            if inline:
+                for raw, shown in zip(instances, rendered, strict=True):
+                    if raw.get("type") == "Relationship" and isinstance(shown, dict):
+                        entity = _inline(iri, raw, ctx, opts, linked or {})
+                        if entity is not None:
+                            shown["entity"] = entity
             out[name] = rendered[0] if len(rendered) == 1 else rendered
+    return out
+
+
+def relationship_targets(ent: dict[str, Any], opts: RenderOptions) -> list[tuple[str, str]]:
+    """(relationship IRI, target id) for every relationship the projection keeps."""
+    found: list[tuple[str, str]] = []
+    for iri, instances in ent["attrs"].items():
+        if not _selected(iri, opts):
+            continue
+        for inst in instances:
+            if inst.get("type") == "Relationship":
+                obj = inst.get("object")
+                for target in obj if isinstance(obj, list) else [obj]:
+                    if isinstance(target, str):
+                        found.append((iri, target))
+            elif inst.get("type") == "ListRelationship":
+                for item in inst.get("objectList") or []:
+                    if isinstance(item, dict) and isinstance(item.get("object"), str):
+                        found.append((iri, item["object"]))
+    return found
+
+
+def render_flat(
+    roots: list[dict[str, Any]], ctx: Compactor, opts: RenderOptions,
+    linked: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """``join=flat``: the roots, then every linked entity once, each with its own projection."""
+    out = [render_entity(r, ctx, opts) for r in roots]
+    seen = {r["id"] for r in roots}
+    frontier = [(r, opts) for r in roots]
+    for _ in range(opts.join_level):
+        following: list[tuple[dict[str, Any], RenderOptions]] = []
+        for ent, level_opts in frontier:
+            for iri, target in relationship_targets(ent, level_opts):
+                if target in seen or target not in linked:
+                    continue
+                seen.add(target)
+                sub = level_opts.for_link(iri)
+                out.append(render_entity(linked[target], ctx, sub))
+                following.append((linked[target], sub))
+        frontier = following
     return out
 
 

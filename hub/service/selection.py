@@ -16,6 +16,7 @@ from hub.errors import BadRequestData
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import is_uri
 from hub.query.geo import GeoQuery, parse_geo_query
+from hub.query.orderby import compile_order_by
 from hub.query.qlang import parse_q
 from hub.query.qlang_sql import compile_q
 from hub.query.scopeq import compile_scope_q, parse_scope_q
@@ -40,6 +41,12 @@ class Selection:
     q: Any = None
     scope_q: Any = None
     geo: GeoQuery | None = None
+    order_by: str | None = None
+
+    def is_constrained(self) -> bool:
+        """6.4.3.2: a query names a type, attrs, q, scopeQ or a geo-query (ids alone do not)."""
+        return bool(any(s.types is not None for s in self.selectors) or self.attrs
+                    or self.q is not None or self.scope_q is not None or self.geo is not None)
 
     def is_empty(self) -> bool:
         return not (self.selectors or self.attrs or self.q is not None
@@ -82,6 +89,7 @@ def selection_from_query(
         query.get("georel"), query.get("geometry"), query.get("coordinates"),
         query.get("geoproperty"),
     )
+    sel.order_by = query.get("orderBy")
     return sel
 
 
@@ -165,4 +173,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             )
         else:
             flt.add("e.attrs ? {}", attr)
+    if sel.order_by:
+        exprs, params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
+        flt.order, flt.order_params = exprs, params
     return flt

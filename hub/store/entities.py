@@ -151,6 +151,8 @@ class Filter:
 
     conditions: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+    order_params: list[Any] = field(default_factory=list)  # numbered after ``params``
 
     def next_param(self) -> int:
         return len(self.params) + 1
@@ -173,11 +175,12 @@ class Filter:
 async def fetch_entities(
     con: asyncpg.Connection, schema: str, flt: Filter, limit: int, offset: int
 ) -> list[dict[str, Any]]:
-    n = len(flt.params)
+    params = [*flt.params, *flt.order_params]
+    n = len(params)
     rows = await con.fetch(
         f"SELECT {_COLUMNS} FROM {schema}.entities e WHERE {flt.where()}"
-        f" ORDER BY e.pk LIMIT ${n + 1} OFFSET ${n + 2}",
-        *flt.params,
+        f" ORDER BY {', '.join([*flt.order, 'e.pk'])} LIMIT ${n + 1} OFFSET ${n + 2}",
+        *params,
         limit,
         offset,
     )

@@ -179,3 +179,28 @@ async def test_tenants_are_isolated(client: TestClient) -> None:
                          headers={"NGSILD-Tenant": "never-written"}),
         404, "NonexistentTenant",
     )
+
+
+async def test_order_by_and_linked_entities(client: TestClient) -> None:
+    for i, mm in enumerate([5.0, 1.0, 3.0]):
+        ent = {**gauge(i, mm), "refCity": {"type": "Relationship", "object": "urn:ngsi-ld:City:n"}}
+        await client.post(E, json=ent, headers=JSON)
+    city = {"id": "urn:ngsi-ld:City:n", "type": "City", "name": {"type": "Property",
+                                                                  "value": "Nagano"}}
+    await client.post(E, json=city, headers=JSON)
+    resp = await client.get(E, params={"type": "WeatherObserved", "orderBy": "precipitation;desc",
+                                       "count": "true"})
+    assert [e["precipitation"]["value"] for e in await resp.json()] == [5.0, 3.0, 1.0]
+    assert resp.headers["NGSILD-Results-Count"] == "3"
+    url = f"{E}/urn:ngsi-ld:WeatherObserved:g0"
+    inline = await (await client.get(url, params={"join": "inline"})).json()
+    assert inline["refCity"]["entity"]["name"]["value"] == "Nagano"
+    flat = await (await client.get(url, params={"join": "flat", "pick": "id,refCity{name}"})).json()
+    assert flat == [{"id": "urn:ngsi-ld:WeatherObserved:g0",
+                     "refCity": {"type": "Relationship", "object": "urn:ngsi-ld:City:n"}},
+                    {"name": {"type": "Property", "value": "Nagano"}}]
+    for bad in ("id;name", "id,refCity{name", "id,,name", "id,refCity{}"):
+        await assert_problem(await client.get(url, params={"pick": bad}), 400, "BadRequestData")
+    await assert_problem(await client.get(url, params={"pick": "unknown"}), 404,
+                         "ResourceNotFound")
+    await assert_problem(await client.get(url, params={"bogus": "1"}), 400, "InvalidRequest")
