@@ -11,6 +11,7 @@ from aiohttp import web
 
 from hub.errors import (
     AlreadyExists,
+    BadRequestData,
     InternalError,
     InvalidRequest,
     MethodNotAllowed,
@@ -56,8 +57,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPRequestEntityTooLarge:
         return problem_response(PayloadTooLarge("the request body is too large"))
     except web.HTTPNotFound:
+        if "/entities//" in request.path:
+            return problem_response(BadRequestData("the entity id is missing from the path"))
         return problem_response(ResourceNotFound(f"no resource at {request.path}"))
     except web.HTTPMethodNotAllowed as exc:
+        if request.path.rstrip("/").endswith("/entities") and request.method in ("PUT", "PATCH"):
+            return problem_response(BadRequestData("the entity id is missing from the path"))
         err = MethodNotAllowed(f"{request.method} is not allowed on {request.path}")
         err.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
         return problem_response(err)

@@ -31,10 +31,14 @@ def _update_result(
     if not skipped:
         return web.Response(status=204)
     body = {
-        "updated": [ctx.compact(i) for i in updated],
-        "notUpdated": [{"attributeName": ctx.compact(i), "reason": r} for i, r in skipped],
+        "updated": [_name(i, ctx) for i in updated],
+        "notUpdated": [{"attributeName": _name(i, ctx), "reason": r} for i, r in skipped],
     }
     return web.json_response(body, status=207)
+
+
+def _name(iri: str, ctx: ActiveContext) -> str:
+    return iri if iri in ("type", "scope") else ctx.compact(iri)
 
 
 def _attr_name(request: web.Request, ctx: ActiveContext) -> str:
@@ -73,7 +77,7 @@ async def update_attrs(request: web.Request) -> web.Response:
     body, media = await read_json(request)
     rc = await request_context(request, body, media)
     now = now_iso()
-    doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False)
+    doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False, merge=True)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
         updated, skipped = await svc.update_attributes(con, schema, doc, now)
@@ -90,7 +94,7 @@ async def partial_update_attr(request: web.Request) -> web.Response:
     now = now_iso()
     raw = _fragment_body(body)
     items = raw if isinstance(raw, list) else [raw]
-    patch = [parse_fragment(iri, item, rc.active, now, merge=False) for item in items]
+    patch = [parse_fragment(iri, item, rc.active, now, merge=True) for item in items]
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
         await svc.partial_update_attribute(con, schema, eid, iri, patch, now)

@@ -14,6 +14,7 @@ from hub.api.common import (
     GEOJSON,
     JSON,
     JSONLD,
+    LD_CONTEXT_REL,
     RequestContext,
     accepted_type,
     read_json,
@@ -55,19 +56,21 @@ class BatchResult:
 
 async def _entities_body(request: web.Request) -> tuple[list[Any], RequestContext, str]:
     body, media = await read_json(request)
-    if not isinstance(body, list):
-        raise BadRequestData("a batch body must be a JSON array")
+    if not isinstance(body, list) or not body:
+        raise BadRequestData("a batch body must be a non-empty JSON array")
     if len(body) > request.app[keys.SETTINGS].max_batch:
         raise BadRequestData(f"a batch holds at most {request.app[keys.SETTINGS].max_batch}")
     if media == JSONLD:
         # every element carries its own @context, resolved per entity in _parse_all so an
-        # unavailable context fails that entity only (207), not the whole batch
-        if not all(isinstance(e, dict) and "@context" in e for e in body):
-            raise BadRequestData("every entity of an application/ld+json batch needs @context")
+        # unavailable or missing context fails that entity only (207), not the whole batch
+        if "Link" in request.headers and LD_CONTEXT_REL in request.headers["Link"]:
+            raise BadRequestData("a JSON-LD Link header must not accompany application/ld+json")
         core = await request.app[keys.CONTEXT_CACHE].get(None, request.app[keys.CONTEXTS])
-        rc = RequestContext(active=core, raw=body[0]["@context"] if body else None)
+        first = body[0].get("@context") if isinstance(body[0], dict) else None
+        rc = RequestContext(active=core, raw=first)
     else:
-        rc = await request_context(request, body, media)
+        no_ctx = [e for e in body if not (isinstance(e, dict) and "@context" in e)]
+        rc = await request_context(request, no_ctx, media)
     return body, rc, media
 
 
@@ -82,8 +85,14 @@ async def _parse_all(
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         try:
             ctx = rc.active
+            if not isinstance(raw, dict):
+                raise BadRequestData("a batch element must be a JSON object")
             if media == JSONLD:
+                if "@context" not in raw:
+                    raise BadRequestData("an application/ld+json entity needs @context")
                 ctx = await cache.get(raw["@context"], loader)
+            elif "@context" in raw:
+                raise BadRequestData("@context in an application/json body; use the Link header")
             docs.append(parse_entity(raw, ctx, now, **kwargs))
         except NgsiLdError as err:
             result.fail(raw_id, err)
@@ -176,11 +185,16 @@ async def _modify(
             else:
                 if d.types:
                     ent["types"] = list(dict.fromkeys([*ent["types"], *d.types]))
-                _, _skipped = rules.append_attrs(ent["attrs"], d.attrs,
+                _, skipped = rules.append_attrs(ent["attrs"], d.attrs,
                                                 no_overwrite="noOverwrite" in opts)
+                if skipped:
+                    names = ", ".join(rc.active.compact(i) for i, _ in skipped)
+                    result.fail(d.id, BadRequestData(f"attributes not overwritten: {names}"))
             ent["modifiedAt"] = now
             rows[d.id] = ent
-            if d.id not in result.success:
+            if d.id not in result.success and not any(
+                e["entityId"] == d.id for e in result.errors
+            ):
                 result.success.append(d.id)
         await store.write_entities(con, schema, list(rows.values()), create_only=False)
     return result.response(204)
@@ -200,15 +214,17 @@ async def batch_merge(request: web.Request) -> web.Response:
 async def batch_delete(request: web.Request) -> web.Response:
     check_params(request.query, "batch")
     body, _media = await read_json(request)
-    if not isinstance(body, list):
-        raise BadRequestData("a batch delete body must be a JSON array of entity ids")
+    if not isinstance(body, list) or not body:
+        raise BadRequestData("a batch delete body must be a non-empty JSON array of entity ids")
     result = BatchResult()
     ids: list[str] = []
     for eid in body:
-        if is_uri(eid):
-            ids.append(eid)
-        else:
+        if not is_uri(eid):
             result.fail(eid, BadRequestData(f"entity id {eid!r} is not a URI"))
+        elif eid in ids:
+            result.fail(eid, ResourceNotFound(f"entity {eid} appears twice in the batch"))
+        else:
+            ids.append(eid)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
         deleted = set(await store.delete_entities(con, schema, ids))

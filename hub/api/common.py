@@ -57,10 +57,10 @@ class RequestContext:
             return self.raw
         return CORE_CONTEXT_URL
 
-    def body_context(self) -> Any:
-        """The @context member for JSON-LD bodies: always an array, as clients expect."""
+    def body_context(self, as_list: bool = False) -> Any:
+        """The @context member for JSON-LD bodies, in the shape the client sent it."""
         raw = self.raw if self.raw is not None else CORE_CONTEXT_URL
-        return raw if isinstance(raw, list) else [raw]
+        return [raw] if as_list and not isinstance(raw, list) else raw
 
 
 def _media_type(request: web.Request) -> str:
@@ -122,7 +122,11 @@ async def request_context(
             raise BadRequestData("@context in an application/json body; use the Link header")
         raw = link
     cache = request.app[keys.CONTEXT_CACHE]
-    active = await cache.get(raw, request.app[keys.CONTEXTS])
+    store = request.app[keys.CONTEXTS]
+    active = await cache.get(raw, store)
+    for url in raw if isinstance(raw, list) else [raw]:
+        if isinstance(url, str):
+            store.count_use(url)
     return RequestContext(active=active, raw=raw)
 
 
@@ -183,7 +187,7 @@ def json_response(
     out_headers = dict(headers or {})
     if rc is not None:
         if media in (JSONLD, GEOJSON):
-            ctx = rc.body_context()
+            ctx = rc.body_context(as_list=media == GEOJSON)
             if isinstance(data, list):
                 data = [{"@context": ctx, **item} for item in data]
             elif isinstance(data, dict):

@@ -13,7 +13,7 @@ from hub import keys
 from hub.api.common import JSON, JSONLD, accepted_type, read_json
 from hub.api.entities import BASE
 from hub.api.params import check_params
-from hub.errors import BadRequestData, ResourceNotFound
+from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from hub.jsonld.core import CORE_CONTEXT_URL, CORE_CONTEXT_URLS, core_context_document
 from hub.store import contexts as sql
 
@@ -40,12 +40,19 @@ def _core_info() -> dict[str, Any]:
     return {"URL": CORE_CONTEXT_URL, "localId": "core", "kind": "Cached"}
 
 
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name)
+    if value not in (None, "true", "false"):
+        raise BadRequestData(f"{name} must be true or false")
+    return value == "true"
+
+
 @routes.post(BASE + "/jsonldContexts")
 async def add_context(request: web.Request) -> web.Response:
     check_params(request.query, "contexts")
     body, _media = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("@context"), (dict, list, str)):
-        raise BadRequestData("the body must be a JSON-LD document with an @context member")
+        raise InvalidRequest("the body must be a JSON-LD document with an @context member")
     ctx_id = uuid.uuid4().hex
     path = f"{BASE}/jsonldContexts/{ctx_id}"
     url = f"{request.url.origin()}{path}"
@@ -59,7 +66,8 @@ async def list_contexts(request: web.Request) -> web.Response:
     kind = request.query.get("kind")
     if kind is not None and kind not in _KINDS:
         raise BadRequestData(f"kind must be one of {', '.join(_KINDS)}")
-    details = request.query.get("details") == "true"
+    details = _flag(request, "details")
+    await request.app[keys.CONTEXTS].flush_usage()
     rows = await sql.list_contexts(request.app[keys.POOL], kind)
     items: list[Any] = [_info(r) if details else r["url"] for r in rows]
     if kind in (None, "Cached"):
@@ -80,14 +88,18 @@ def _is_core(request: web.Request) -> bool:
 @routes.get(BASE + "/jsonldContexts/{contextId:.+}")
 async def serve_context(request: web.Request) -> web.Response:
     check_params(request.query, "contexts")
-    media = accepted_type(request, (JSONLD, JSON))
-    details = request.query.get("details") == "true"
+    media = accepted_type(request, (JSON, JSONLD))
+    details = _flag(request, "details")
     if _is_core(request):
         data: Any = _core_info() if details else core_context_document()
-        return web.Response(body=orjson.dumps(data), content_type=JSON if details else media)
+        return web.Response(body=orjson.dumps(data), content_type=media)
+    store = request.app[keys.CONTEXTS]
+    await store.flush_usage()
     row = await _find(request)
     if row is None:
         raise ResourceNotFound(f"no @context {request.match_info['contextId']}")
+    if row["kind"] != "Hosted":
+        store.count_use(row["url"])  # serving a cached context is a use of it too
     if details:
         return web.Response(body=orjson.dumps(_info(row)), content_type=JSON)
     return web.Response(body=orjson.dumps(row["body"]), content_type=media)
@@ -96,11 +108,15 @@ async def serve_context(request: web.Request) -> web.Response:
 @routes.delete(BASE + "/jsonldContexts/{contextId:.+}")
 async def delete_context(request: web.Request) -> web.Response:
     check_params(request.query, "contexts")
+    reload = _flag(request, "reload")
     if _is_core(request):
+        if reload:  # the core context is built in: reloading it is a no-op
+            return web.Response(status=204)
         raise BadRequestData("the core @context cannot be deleted")
-    reload = request.query.get("reload") == "true"
     row = await _find(request)
     if row is None:
+        if reload:
+            raise BadRequestData(f"{request.match_info['contextId']} is no cached @context")
         raise ResourceNotFound(f"no @context {request.match_info['contextId']}")
     store = request.app[keys.CONTEXTS]
     pool = request.app[keys.POOL]

@@ -21,7 +21,7 @@ from hub.api.common import (
     request_context,
     tenant_schema,
 )
-from hub.api.params import check_params, parse_pagination, parse_render
+from hub.api.params import check_params, csv, parse_pagination, parse_render
 from hub.errors import BadRequestData, ResourceNotFound
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import parse_entity
@@ -123,17 +123,29 @@ def render_list(
 
 @routes.delete(BASE + "/entities")
 async def purge_entities(request: web.Request) -> web.Response:
+    """Purge (6.4.3.3): delete the selected entities, or only ``drop`` / all but ``keep``."""
     check_params(request.query, "purge")
-    """Delete every entity a query selects (the spec's purge, 5.6.21)."""
     rc = await request_context(request)
+    if "keep" in request.query and "drop" in request.query:
+        raise BadRequestData("keep and drop cannot be used together")
     sel = selection_from_query(request.query, rc.active, attrs=None)
-    if sel.is_empty():
+    if sel.is_empty() and request.query.get("local") != "true":
         raise BadRequestData("purge needs at least one of type, id, idPattern, q or scopeQ")
+    keep = {rc.active.expand(a) for a in csv(request.query.get("keep"))}
+    drop = {rc.active.expand(a) for a in csv(request.query.get("drop"))}
     schema = await tenant_schema(request)
+    now = now_iso()
     async with tx.write(request) as con:
         rows, _ = await svc.query(con, schema, sel, rc.active, limit=10**9, offset=0,
                                   count=False)
-        await store.delete_entities(con, schema, [r["id"] for r in rows])
+        if not keep and not drop:
+            await store.delete_entities(con, schema, [r["id"] for r in rows])
+        else:
+            for ent in rows:
+                ent["attrs"] = {k: v for k, v in ent["attrs"].items()
+                                if (k in keep if keep else k not in drop)}
+                ent["modifiedAt"] = now
+            await store.write_entities(con, schema, rows, create_only=False)
     return web.Response(status=204)
 
 

@@ -168,7 +168,7 @@ ALLOWED = {
     "query": _QUERY_COMMON | _SELECT | {"limit", "offset", "count", "orderBy"},
     "retrieve": _QUERY_COMMON | {"type"},
     "delete": {"type", "local", "via"},
-    "purge": _SELECT | {"local", "via"},
+    "purge": _SELECT | {"local", "via", "keep", "drop"},
     "merge": {"options", "type", "local", "format", "observedAt", "lang"},
     "replace": {"type", "local", "lang", "format"},
     "append": {"options", "type", "local"},

@@ -1,194 +1,224 @@
-"""Context processing: turn what a request supplied as @context into an ``ActiveContext``.
+"""Context processing: turn the @context a request supplied into an ``ActiveContext``.
 
-Follows the part of JSON-LD 1.1 context processing NGSI-LD relies on (term definitions,
-``@vocab``, prefixes and compact IRIs, remote and nested contexts, ``null`` resets). The
-core context is always applied last and its terms cannot be redefined (GS CIM 009 5.5.7:
-the core context is protected); a user term that collides with a core term is ignored.
+Implements the part of the JSON-LD 1.1 Context Processing and Create Term Definition
+algorithms (JSON-LD 1.1 API §4.1, §4.2) that gives names their IRIs: simple and expanded
+term definitions (``@id``, ``@type``, ``@container``, ``@prefix``, ``@protected``),
+``@vocab``, prefixes and compact IRIs (a term may use a prefix defined anywhere in the same
+context object, or earlier), ``null`` resets, ``@version``, ``@import``, and remote contexts
+(relative references resolved against the referring document). This module walks arrays,
+remote documents and ``@import``; ``hub.jsonld.terms`` defines the terms of each object.
+
+NGSI-LD rules layered on top (GS CIM 009 V1.9.1):
+
+* The core context is implicitly present and has absolute precedence (4.4, 5.5.7): core URLs
+  in a request are recognised and never loaded, the core terms are applied as if last, and a
+  user term with a core term's name is shadowed, silently. (JSON-LD ``@protected`` would only
+  raise if the core came *first*; 4.4 says to treat it as last, where the JSON-LD outcome is
+  the same shadowing.) While a user context is processed, the core terms stay visible
+  underneath it, so ``"temp": "ngsi-ld:temperature"`` works without redefining ``ngsi-ld``.
+* A user ``@vocab`` replaces the core's default ``@vocab``, which 4.4 calls a fallback.
+* A remote context that cannot be loaded is ``LdContextNotAvailable`` (raised by the
+  loader); one that is loaded but is not a valid context is ``BadRequestData`` (5.5.6), and
+  so is an invalid inline context, since it is the same defect arriving by another route.
+
+Deliberate simplifications: scoped contexts (``@context`` inside a term definition) are
+ignored, which keeps them from reshaping core terms, the danger 5.5.7 cites; ``@reverse``
+terms are left undefined; a term mapped to ``null`` is removed rather than made to drop the
+property; ``@base``, ``@language``, ``@direction`` and ``@propagate`` are type-checked and
+otherwise ignored; an inline object carrying ``@context`` is taken as a whole document.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
+from urllib.parse import urljoin
 
 import orjson
 
-from hub.errors import BadRequestData, LdContextNotAvailable
-from hub.jsonld.active import ActiveContext, TermDefinition, is_prefix_iri
-from hub.jsonld.core import CORE_CONTEXT_URLS, CORE_TERMS, DEFAULT_VOCAB
+from hub.jsonld.active import ActiveContext, has_scheme
+from hub.jsonld.core import CORE_CONTEXT, CORE_CONTEXT_URLS, DEFAULT_VOCAB
+from hub.jsonld.terms import TermBuilder, invalid_context
 
-__all__ = ["ContextCache", "ContextLoader", "build_active_context"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_REMOTE_CONTEXTS",
+    "ContextCache",
+    "ContextLoader",
+    "build_active_context",
+    "core_active_context",
+]
 
-_MAX_DEPTH = 8
-_IGNORED_KEYWORDS = {"@version", "@protected", "@propagate", "@base", "@language",
-                     "@direction", "@import"}
+MAX_DEPTH: Final = 8
+"""Nesting limit for remote (and inline-document) contexts; JSON-LD's ``context overflow``."""
+MAX_REMOTE_CONTEXTS: Final = 32
+"""Distinct remote documents one request may pull in, against fan-out as well as depth."""
 
 
 class ContextLoader(Protocol):
-    async def load(self, url: str) -> Any: ...
+    """Fetches remote context documents; ``hub.jsonld.remote.ContextStore`` in the hub."""
 
-
-class _Builder:
-    def __init__(self, loader: ContextLoader) -> None:
-        self.loader = loader
-        self.terms: dict[str, TermDefinition] = {}
-        self.vocab: str | None = None
-
-    async def process(self, ctx: Any, chain: tuple[str, ...] = ()) -> None:
-        if len(chain) > _MAX_DEPTH:
-            raise BadRequestData(f"@context nesting deeper than {_MAX_DEPTH}")
-        if ctx is None:
-            self.terms.clear()
-            self.vocab = None
-        elif isinstance(ctx, list):
-            for item in ctx:
-                await self.process(item, chain)
-        elif isinstance(ctx, str):
-            await self._remote(ctx, chain)
-        elif isinstance(ctx, dict):
-            self._local(ctx)
-        else:
-            raise BadRequestData(f"invalid @context entry {ctx!r}")
-
-    async def _remote(self, url: str, chain: tuple[str, ...]) -> None:
-        if url in CORE_CONTEXT_URLS:
-            return
-        if url in chain:
-            raise BadRequestData(f"@context {url} includes itself")
-        doc = await self.loader.load(url)
-        if not isinstance(doc, dict) or "@context" not in doc:
-            raise LdContextNotAvailable(f"{url} is not a JSON-LD document with @context")
-        await self.process(doc["@context"], (*chain, url))
-
-    def _local(self, ctx: dict[str, Any]) -> None:
-        if "@vocab" in ctx:
-            vocab = ctx["@vocab"]
-            if vocab is not None and not isinstance(vocab, str):
-                raise BadRequestData("@vocab must be a string or null")
-            self.vocab = self._expand_value(vocab) if vocab else None
-        pending = {k: v for k, v in ctx.items() if not k.startswith("@")}
-        for key in ctx:
-            if key.startswith("@") and key not in _IGNORED_KEYWORDS and key != "@vocab":
-                raise BadRequestData(f"unsupported keyword {key!r} in @context")
-        # define terms in dependency order: a value may use a prefix defined alongside it
-        for _ in range(len(pending) + 1):
-            progressed = False
-            for term, value in list(pending.items()):
-                if self._depends_on_pending(value, pending, term):
-                    continue
-                self._define(term, value)
-                del pending[term]
-                progressed = True
-            if not pending or not progressed:
-                break
-        for term, value in pending.items():  # cyclic leftovers: define as they stand
-            self._define(term, value)
-
-    def _depends_on_pending(self, value: Any, pending: dict[str, Any], term: str) -> bool:
-        iri = value.get("@id") if isinstance(value, dict) else value
-        if not isinstance(iri, str) or ":" not in iri:
-            return False
-        prefix = iri.split(":", 1)[0]
-        return prefix != term and prefix in pending
-
-    def _define(self, term: str, value: Any) -> None:
-        if value is None:
-            self.terms.pop(term, None)
-            return
-        coercion = None
-        explicit_prefix = False
-        if isinstance(value, dict):
-            iri = value.get("@id", term if ":" in term else None)
-            coercion = value.get("@type")
-            explicit_prefix = bool(value.get("@prefix"))
-            if value.get("@container") == "@list" and coercion is None:
-                coercion = "@list"
-            if iri is None:
-                iri = (self.vocab or DEFAULT_VOCAB) + term
-        else:
-            iri = value
-        if not isinstance(iri, str) or (coercion is not None and not isinstance(coercion, str)):
-            raise BadRequestData(f"invalid definition of term {term!r} in @context")
-        full = self._expand_value(iri)
-        if isinstance(coercion, str) and not coercion.startswith("@"):
-            coercion = self._expand_value(coercion)
-        simple = not isinstance(value, dict)
-        self.terms[term] = TermDefinition(
-            full, coercion, prefix=explicit_prefix or (simple and is_prefix_iri(full))
-        )
-
-    def _expand_value(self, iri: str) -> str:
-        if iri.startswith("@"):
-            return iri
-        if ":" in iri:
-            prefix, suffix = iri.split(":", 1)
-            definition = self.terms.get(prefix)
-            if definition is not None and not suffix.startswith("//"):
-                return definition.iri + suffix
-            return iri
-        definition = self.terms.get(iri)
-        if definition is not None:
-            return definition.iri
-        return (self.vocab or DEFAULT_VOCAB) + iri
-
-    def build(self) -> ActiveContext:
-        user_vocab = self.vocab
-        terms = dict(self.terms)
-        core = _core_terms()
-        terms.update(core)  # core terms are protected: they win over user definitions
-        return ActiveContext(terms, user_vocab or DEFAULT_VOCAB)
-
-
-_CORE_CACHE: dict[str, TermDefinition] = {}
-
-
-def _core_terms() -> dict[str, TermDefinition]:
-    if not _CORE_CACHE:
-        builder = _Builder(_NoLoader())
-        builder._local(CORE_TERMS)
-        _CORE_CACHE.update(builder.terms)
-    return _CORE_CACHE
-
-
-class _NoLoader:
     async def load(self, url: str) -> Any:
-        raise LdContextNotAvailable(url)
+        """The parsed JSON document at ``url`` (a dict whose ``@context`` is a URL, list or
+        dict); raises ``LdContextNotAvailable`` when it cannot be retrieved (5.5.6)."""
+        ...
+
+
+def _resolve(ref: str, base: str) -> str:
+    """A context reference made absolute against the document it appears in (API §4.1.2
+    step 5.2.1); references in the request itself have no base and stay as given."""
+    return urljoin(base, ref) if base and not has_scheme(ref) else ref
+
+
+def _context_member(doc: Any, url: str) -> Any:
+    if not isinstance(doc, dict) or "@context" not in doc:
+        raise invalid_context(f"{url} is not a JSON-LD document with an @context member")
+    return doc["@context"]
+
+
+class _Processor:
+    """The context processing algorithm (API §4.1) over one ``TermBuilder``."""
+
+    def __init__(self, loader: ContextLoader, builder: TermBuilder) -> None:
+        self._loader = loader
+        self._builder = builder
+        self._documents: dict[str, Any] = {}
+
+    async def apply(self, context: Any, chain: tuple[str, ...], depth: int, base: str) -> None:
+        """Process ``context`` (null, URL, object or array of those) on top of the state.
+
+        ``chain`` holds the remote URLs being processed (cycle detection), ``base`` the URL
+        relative references resolve against (empty for what the request itself supplied).
+        """
+        for item in context if isinstance(context, list) else (context,):
+            if item is None:
+                self._builder.nullify()
+            elif isinstance(item, str):
+                await self._remote(item, chain, depth, base)
+            elif isinstance(item, dict):
+                if "@context" in item:  # a whole document given inline
+                    if depth >= MAX_DEPTH:
+                        raise invalid_context(f"contexts nested deeper than {MAX_DEPTH}")
+                    await self.apply(item["@context"], chain, depth + 1, base)
+                    continue
+                if "@import" in item:
+                    item = await self._import(item, chain, depth, base)
+                self._builder.define_local(item)
+            else:
+                raise invalid_context(f"{item!r} is neither null, a URL nor a context object")
+
+    async def _fetch(self, url: str, chain: tuple[str, ...], depth: int) -> Any:
+        """The ``@context`` member of the document at ``url`` (loaded once per build)."""
+        if url in chain:
+            raise invalid_context(f"{url} includes itself (recursive context inclusion)")
+        if depth >= MAX_DEPTH:
+            raise invalid_context(f"remote contexts nested deeper than {MAX_DEPTH}")
+        if url not in self._documents:
+            if len(self._documents) >= MAX_REMOTE_CONTEXTS:
+                raise invalid_context(f"more than {MAX_REMOTE_CONTEXTS} remote contexts")
+            self._documents[url] = await self._loader.load(url)
+        return _context_member(self._documents[url], url)
+
+    async def _remote(self, ref: str, chain: tuple[str, ...], depth: int, base: str) -> None:
+        url = _resolve(ref, base)
+        if url in CORE_CONTEXT_URLS:
+            return  # built in, and applied last anyway
+        context = await self._fetch(url, chain, depth)
+        await self.apply(context, (*chain, url), depth + 1, url)
+
+    async def _import(
+        self, item: dict[str, Any], chain: tuple[str, ...], depth: int, base: str
+    ) -> dict[str, Any]:
+        """``@import`` (API §4.1.2 step 5.6): the named context object, overridden by
+        ``item``'s own entries."""
+        ref = item["@import"]
+        if not isinstance(ref, str):
+            raise invalid_context("@import must be a URL")
+        own = {k: v for k, v in item.items() if k != "@import"}
+        url = _resolve(ref, base)
+        if url in CORE_CONTEXT_URLS:
+            return own
+        imported = await self._fetch(url, chain, depth)
+        if not isinstance(imported, dict) or "@import" in imported:
+            raise invalid_context(f"@import {ref} must name one context object without @import")
+        return {**imported, **own}
+
+
+def _build_core() -> ActiveContext:
+    builder = TermBuilder({})
+    builder.define_local(CORE_CONTEXT)
+    return ActiveContext({}, builder.terms, builder.vocab or DEFAULT_VOCAB)
+
+
+_CORE: Final = _build_core()
+
+
+def core_active_context() -> ActiveContext:
+    """The shared active context of the core alone (5.5.5: no user @context given)."""
+    return _CORE
 
 
 async def build_active_context(context: Any, loader: ContextLoader) -> ActiveContext:
-    builder = _Builder(loader)
-    if context is not None:
-        await builder.process(context)
-    return builder.build()
+    """Process what a request supplied as @context (None, a URL, a context object, or a
+    list of those) into an active context with the core terms on top (4.4, 5.5.7).
+
+    Raises ``LdContextNotAvailable`` (from ``loader``) for a remote context that cannot be
+    retrieved and ``BadRequestData`` for anything that is not a valid context (5.5.6).
+    """
+    if context is None:
+        return _CORE
+    builder = TermBuilder(_CORE.terms)
+    await _Processor(loader, builder).apply(context, (), 0, "")
+    if not builder.terms and builder.vocab is None:
+        return _CORE
+    return ActiveContext(builder.terms, _CORE.terms, builder.vocab or _CORE.vocab)
 
 
 class ContextCache:
-    """Active contexts by request key, LRU: one dict lookup per request with a known context."""
+    """Built active contexts by request @context, least recently used out.
 
-    def __init__(self, size: int = 256) -> None:
+    The key of a URL (the usual Link header) is the URL itself; an inline context is keyed
+    by its canonical JSON (sorted keys: member order inside a context object has no meaning)
+    as bytes, which never equal a ``str`` key. Inline contexts larger than ``max_key_bytes``
+    are processed every time rather than pinned in memory. Only successes are cached, so an
+    unreachable context is retried on the next request.
+    """
+
+    def __init__(self, size: int = 256, *, max_key_bytes: int = 65536) -> None:
         self._size = size
-        self._items: OrderedDict[str, ActiveContext] = OrderedDict()
+        self._max_key_bytes = max_key_bytes
+        self._items: OrderedDict[str | bytes | None, ActiveContext] = OrderedDict()
 
-    @staticmethod
-    def key(context: Any) -> str:
-        if context is None:
-            return ""
-        if isinstance(context, str):
+    def key(self, context: Any) -> str | bytes | None:
+        """The cache key of ``context``, or None for the core alone."""
+        if context is None or isinstance(context, str):
             return context
-        return orjson.dumps(context, option=orjson.OPT_SORT_KEYS).decode()
+        try:
+            return orjson.dumps(context, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError as exc:
+            raise invalid_context(str(exc)) from exc
 
     async def get(self, context: Any, loader: ContextLoader) -> ActiveContext:
+        if context is None:
+            return _CORE
         key = self.key(context)
         hit = self._items.get(key)
         if hit is not None:
             self._items.move_to_end(key)
             return hit
         active = await build_active_context(context, loader)
-        self._items[key] = active
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
+        if not isinstance(key, bytes) or len(key) <= self._max_key_bytes:
+            self._items[key] = active
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
         return active
 
     def forget(self, url: str | None = None) -> None:
-        """Drop cached contexts (all of them: a URL may be nested inside any of them)."""
+        """Drop cached contexts after a context document changed (``DELETE /jsonldContexts``).
+
+        All of them, whatever ``url`` is: the URL may be nested inside any cached context.
+        """
         self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)

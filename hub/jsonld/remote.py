@@ -46,9 +46,12 @@ class ContextStore:
         self._hits: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    def count_use(self, url: str) -> None:
+        """Record one use of a remote context (5.13.3 numberOfHits), flushed in batches."""
+        self._hits[url] = self._hits.get(url, 0) + 1
+
     async def load(self, url: str) -> Any:
         if url in self._memory:
-            self._hits[url] = self._hits.get(url, 0) + 1
             return self._memory[url]
         lock = self._locks.setdefault(url, asyncio.Lock())
         async with lock:

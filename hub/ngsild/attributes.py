@@ -18,6 +18,7 @@ __all__ = [
     "GEO_ATTRS",
     "META_KEYS",
     "Expander",
+    "is_deletion",
     "parse_attribute",
     "parse_fragment",
     "parse_instance",
@@ -78,7 +79,15 @@ def _infer_type(raw: dict[str, Any]) -> str:
 
 
 def _is_null(value: Any) -> bool:
+    """NGSI-LD null (4.5.0): JSON null, ``urn:ngsi-ld:null``, or a languageMap of it."""
+    if isinstance(value, dict) and len(value) == 1 and "@none" in value:
+        return _is_null(value["@none"])
     return value is None or value == NULL_URI
+
+
+def is_deletion(inst: dict[str, Any]) -> bool:
+    """True for an instance whose value member is the null marker: delete that instance."""
+    return any(inst.get(m) is DELETE for m in ATTR_TYPES.values())
 
 
 def parse_attribute(
@@ -101,7 +110,7 @@ def parse_attribute(
         return instances
     if merge:
         inst = parse_fragment(iri, raw, ctx, now)
-        if any(inst.get(m) is DELETE for m in ATTR_TYPES.values()):
+        if is_deletion(inst) and "datasetId" not in inst:
             return DELETE
         return [inst]
     return [parse_instance(iri, raw, ctx, now)]

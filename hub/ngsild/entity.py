@@ -47,6 +47,8 @@ def parse_types(raw: Any, ctx: Expander) -> list[str]:
         if not isinstance(t, str) or not valid_attr_name(t):
             raise BadRequestData(f"invalid entity type {t!r}")
         iri = ctx.expand(t)
+        if iri.startswith("@"):
+            raise BadRequestData(f"{t!r} is a JSON-LD keyword, not an entity type")
         if iri not in out:
             out.append(iri)
     return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.ngsild.attributes import DELETE
+from hub.ngsild.attributes import DELETE, is_deletion
 
 __all__ = [
     "append_attrs",
@@ -69,11 +69,17 @@ def update_attrs(stored: Attrs, new: Attrs) -> tuple[list[str], NotUpdated]:
             continue
         changed = False
         for inst in instances:
-            if _find(current, inst.get("datasetId")) < 0:
+            i = _find(current, inst.get("datasetId"))
+            if i < 0:
                 skipped.append((iri, "no instance with this datasetId"))
                 continue
-            _put(current, inst)
+            if is_deletion(inst):
+                del current[i]
+            else:
+                _put(current, inst)
             changed = True
+        if not current:
+            del stored[iri]
         if changed:
             updated.append(iri)
     return updated, skipped
@@ -111,10 +117,15 @@ def merge_attrs(stored: Attrs, patch: dict[str, Any], now: str) -> list[str]:
         current = stored.setdefault(iri, [])
         for inst in instances:
             i = _find(current, inst.get("datasetId"))
-            if i < 0:
+            if is_deletion(inst):
+                if i >= 0:
+                    del current[i]
+            elif i < 0:
                 current.append(_strip_deletes(inst))
             else:
                 current[i] = merge_instance(current[i], inst, now)
+        if not current:
+            del stored[iri]
     return touched
 
 

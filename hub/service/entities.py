@@ -15,7 +15,7 @@ import asyncpg
 from hub.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from hub.jsonld.active import ActiveContext
 from hub.ngsild import merge as rules
-from hub.ngsild.attributes import DELETE
+from hub.ngsild.attributes import DELETE, is_deletion
 from hub.ngsild.entity import EntityDoc
 from hub.service.selection import Selection, build_filter
 from hub.store import entities as store
@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 Entity = dict[str, Any]
+SCOPE_IRI = "https://uri.etsi.org/ngsi-ld/scope"
 
 
 def new_entity(doc: EntityDoc, now: str) -> Entity:
@@ -102,8 +103,8 @@ async def append(
     ent = await _load(con, schema, doc.id)
     if doc.types:
         ent["types"] = list(dict.fromkeys([*ent["types"], *doc.types]))
-    if doc.scopes is not None:
-        ent["scopes"] = list(dict.fromkeys([*(ent["scopes"] or []), *doc.scopes]))
+    if doc.scopes is not None and (not no_overwrite or not ent["scopes"]):
+        ent["scopes"] = doc.scopes
     updated, skipped = rules.append_attrs(ent["attrs"], doc.attrs, no_overwrite=no_overwrite)
     await _save(con, schema, ent, now)
     return updated, skipped
@@ -112,9 +113,30 @@ async def append(
 async def update_attributes(
     con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str
 ) -> tuple[list[str], rules.NotUpdated]:
-    """5.6.2: update existing attributes only."""
+    """5.6.2: update existing attributes only; NGSI-LD null deletes (4.5.0)."""
     ent = await _load(con, schema, doc.id)
-    updated, skipped = rules.update_attrs(ent["attrs"], doc.attrs)
+    deletions = {k for k, v in doc.attrs.items() if v is DELETE}
+    updated: list[str] = []
+    skipped: rules.NotUpdated = []
+    for iri in deletions:
+        if ent["attrs"].pop(iri, None) is not None:
+            updated.append(iri)
+        else:
+            skipped.append((iri, "attribute does not exist"))
+    more, more_skipped = rules.update_attrs(
+        ent["attrs"], {k: v for k, v in doc.attrs.items() if k not in deletions}
+    )
+    updated += more
+    skipped += more_skipped
+    if doc.types:
+        ent["types"] = list(dict.fromkeys([*ent["types"], *doc.types]))
+        updated.append("type")
+    if doc.scopes is not None:
+        if ent["scopes"]:
+            ent["scopes"] = doc.scopes
+            updated.append("scope")
+        else:
+            skipped.append(("scope", "the entity has no scope to update"))
     if updated:
         await _save(con, schema, ent, now)
     return updated, skipped
@@ -134,7 +156,16 @@ async def partial_update_attribute(
         idx = next((i for i, c in enumerate(current) if c.get("datasetId") == ds), -1)
         if idx < 0:
             raise ResourceNotFound(f"no instance of {iri} with datasetId {ds}")
-        current[idx] = rules.merge_instance(current[idx], inst, now)
+        if inst.get("type") and inst["type"] != current[idx].get("type"):
+            raise BadRequestData(
+                f"{iri} is a {current[idx].get('type')}, the update gives a {inst['type']}"
+            )
+        if is_deletion(inst):
+            del current[idx]
+        else:
+            current[idx] = rules.merge_instance(current[idx], inst, now)
+    if not current:
+        del ent["attrs"][iri]
     await _save(con, schema, ent, now)
 
 
@@ -159,7 +190,9 @@ async def delete_attribute(
     dataset_id: str | None, delete_all: bool, now: str,
 ) -> None:
     ent = await _load(con, schema, entity_id)
-    if not rules.delete_attr(ent["attrs"], iri, dataset_id, delete_all=delete_all):
+    if iri == SCOPE_IRI and ent["scopes"]:
+        ent["scopes"] = None
+    elif not rules.delete_attr(ent["attrs"], iri, dataset_id, delete_all=delete_all):
         raise ResourceNotFound(f"attribute {iri} not found in {entity_id}")
     await _save(con, schema, ent, now)
 

@@ -76,4 +76,4 @@ async def test_hosted_context_round_trip(client: TestClient) -> None:
     assert (await client.delete(location)).status == 204
     await assert_problem(await client.get(location), 404, "ResourceNotFound")
     await assert_problem(await client.post(C, json={"x": 1}, headers=JSON), 400,
-                         "BadRequestData")
+                         "InvalidRequest")

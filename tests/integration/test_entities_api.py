@@ -204,3 +204,40 @@ async def test_order_by_and_linked_entities(client: TestClient) -> None:
     await assert_problem(await client.get(url, params={"pick": "unknown"}), 404,
                          "ResourceNotFound")
     await assert_problem(await client.get(url, params={"bogus": "1"}), 400, "InvalidRequest")
+
+
+async def test_ngsi_ld_null_deletes_instances(client: TestClient) -> None:
+    ent = {**gauge(1), "name": [
+        {"type": "Property", "value": "a"},
+        {"type": "Property", "value": "b", "datasetId": "urn:ngsi-ld:Dataset:b"}]}
+    await client.post(E, json=ent, headers=JSON)
+    url = f"{E}/urn:ngsi-ld:WeatherObserved:g1"
+    null_b = {"name": {"type": "Property", "value": "urn:ngsi-ld:null",
+                       "datasetId": "urn:ngsi-ld:Dataset:b"}}
+    assert (await client.patch(url + "/attrs", json=null_b, headers=JSON)).status == 204
+    body = await (await client.get(url)).json()
+    assert body["name"] == {"type": "Property", "value": "a"}
+    geo_null = {"type": "GeoProperty", "value": "urn:ngsi-ld:null"}
+    resp = await client.patch(url + "/attrs/location", json=geo_null, headers=JSON)
+    assert resp.status == 204
+    assert "location" not in await (await client.get(url)).json()
+    wrong_type = {"type": "Relationship", "object": "urn:x:1"}
+    await assert_problem(await client.patch(url + "/attrs/precipitation", json=wrong_type,
+                                            headers=JSON), 400, "BadRequestData")
+    await assert_problem(await client.patch(f"{E}//attrs", json=null_b, headers=JSON), 400,
+                         "BadRequestData")
+
+
+async def test_purge_keep_and_drop(client: TestClient) -> None:
+    for i in range(3):
+        ent = {**gauge(i), "note": {"type": "Property", "value": i}}
+        await client.post(E, json=ent, headers=JSON)
+    assert (await client.delete(E, params={"type": "WeatherObserved", "drop": "note"})).status \
+        == 204
+    body = await (await client.get(f"{E}/urn:ngsi-ld:WeatherObserved:g1")).json()
+    assert "note" not in body and "precipitation" in body
+    await assert_problem(await client.delete(E, params={"type": "WeatherObserved", "keep": "a",
+                                                       "drop": "b"}), 400, "BadRequestData")
+    assert (await client.delete(E, params={"q": "precipitation==1.0"})).status == 204
+    resp = await client.get(E, params={"type": "WeatherObserved", "count": "true"})
+    assert resp.headers["NGSILD-Results-Count"] == "0"

@@ -62,7 +62,7 @@ async def test_errors() -> None:
         await build_active_context("http://ctx/loop.jsonld", Loader())
     with pytest.raises(LdContextNotAvailable):
         await build_active_context("http://ctx/missing.jsonld", Loader())
-    with pytest.raises(LdContextNotAvailable):
+    with pytest.raises(BadRequestData):  # reachable, but not a JSON-LD context document
         await build_active_context("http://ctx/bad.jsonld", Loader())
     with pytest.raises(BadRequestData):
         await build_active_context([42], Loader())
