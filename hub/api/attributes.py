@@ -43,7 +43,7 @@ def _name(iri: str, ctx: ActiveContext) -> str:
 
 def _attr_name(request: web.Request, ctx: ActiveContext) -> str:
     name = request.match_info["attrId"]
-    if not valid_attr_name(name):
+    if not valid_attr_name(name) or name.startswith("@"):
         raise BadRequestData(f"invalid attribute name {name!r}")
     return ctx.expand(name)
 

@@ -22,7 +22,7 @@ from hub.api.common import (
     tenant_schema,
 )
 from hub.api.params import check_params, csv, parse_pagination, parse_render
-from hub.errors import BadRequestData, ResourceNotFound
+from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import parse_entity
 from hub.ngsild.render import RenderOptions, render_entity, render_flat, render_geojson
@@ -48,6 +48,8 @@ def entity_id(request: web.Request) -> str:
 async def create_entity(request: web.Request) -> web.Response:
     check_params(request.query, "create")
     body, media = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidRequest("an entity must be a JSON object")
     rc = await request_context(request, body, media)
     now = now_iso()
     doc = parse_entity(body, rc.active, now)
@@ -76,7 +78,8 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     if media == GEOJSON:
         return json_response(render_geojson(ent, rc.active, opts), rc, media)
     if opts.join == "flat":
-        return json_response(render_flat([ent], rc.active, opts, linked), rc, media)
+        flat = render_flat([ent], rc.active, opts, linked)
+        return json_response(flat if len(flat) > 1 else flat[0], rc, media)
     data = render_entity(ent, rc.active, opts, linked)
     if not data:
         raise ResourceNotFound(f"nothing of entity {eid} is left after pick/omit")
@@ -93,7 +96,7 @@ async def query_entities(request: web.Request) -> web.Response:
     page = parse_pagination(request.query, settings.default_limit, settings.max_limit,
                             params.options)
     sel = selection_from_query(request.query, rc.active, attrs=params.attrs_filter)
-    if not sel.is_constrained():
+    if not sel.is_constrained() and request.query.get("local") != "true":
         raise BadRequestData("a query needs at least one of type, attrs, q, scopeQ or a "
                              "geo-query")
     schema = await tenant_schema(request)
@@ -117,7 +120,8 @@ def render_list(
     elif opts.join == "flat":
         data = render_flat(rows, rc.active, opts, linked)
     else:
-        data = [render_entity(r, rc.active, opts, linked) for r in rows]
+        rendered = (render_entity(r, rc.active, opts, linked) for r in rows)
+        data = [d for d in rendered if d]  # nothing left after pick/omit: not listed
     return json_response(data, rc, media, headers=headers)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["ActiveContext", "TermDefinition", "has_scheme", "is_prefix_iri"]
+__all__ = ["MEMO_LIMIT", "ActiveContext", "TermDefinition", "has_scheme", "is_prefix_iri"]
 
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _GEN_DELIMS: Final = (":", "/", "?", "#", "[", "]", "@")

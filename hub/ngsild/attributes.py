@@ -79,10 +79,14 @@ def _infer_type(raw: dict[str, Any]) -> str:
 
 
 def _is_null(value: Any) -> bool:
-    """NGSI-LD null (4.5.0): JSON null, ``urn:ngsi-ld:null``, or a languageMap of it."""
+    """NGSI-LD null (4.5.0): ``urn:ngsi-ld:null``, or a languageMap of it.
+
+    A JSON ``null`` as a value member stays an error; only a whole attribute set to JSON
+    ``null`` in a merge-patch means "remove the attribute" (RFC 7396).
+    """
     if isinstance(value, dict) and len(value) == 1 and "@none" in value:
         return _is_null(value["@none"])
-    return value is None or value == NULL_URI
+    return value == NULL_URI
 
 
 def is_deletion(inst: dict[str, Any]) -> bool:
@@ -96,7 +100,7 @@ def parse_attribute(
     """All instances of one attribute; ``DELETE`` for a merge-mode null."""
     if not valid_attr_name(name):
         raise BadRequestData(f"invalid attribute name {name!r}")
-    if merge and _is_null(raw):
+    if merge and (raw is None or _is_null(raw)):
         return DELETE
     if isinstance(raw, list) and raw and all(_looks_like_instance(x) for x in raw):
         parse = parse_fragment if merge else parse_instance
@@ -109,10 +113,7 @@ def parse_attribute(
             seen.add(ds)
         return instances
     if merge:
-        inst = parse_fragment(iri, raw, ctx, now)
-        if is_deletion(inst) and "datasetId" not in inst:
-            return DELETE
-        return [inst]
+        return [parse_fragment(iri, raw, ctx, now)]
     return [parse_instance(iri, raw, ctx, now)]
 
 

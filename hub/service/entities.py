@@ -103,8 +103,9 @@ async def append(
     ent = await _load(con, schema, doc.id)
     if doc.types:
         ent["types"] = list(dict.fromkeys([*ent["types"], *doc.types]))
-    if doc.scopes is not None and (not no_overwrite or not ent["scopes"]):
-        ent["scopes"] = doc.scopes
+    if doc.scopes is not None:
+        ent["scopes"] = (list(dict.fromkeys([*(ent["scopes"] or []), *doc.scopes]))
+                         if no_overwrite else doc.scopes)
     updated, skipped = rules.append_attrs(ent["attrs"], doc.attrs, no_overwrite=no_overwrite)
     await _save(con, schema, ent, now)
     return updated, skipped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.errors import BadRequestData
-from hub.ngsild.attributes import DELETE, parse_attribute
+from hub.ngsild.attributes import DELETE, is_deletion, parse_attribute
 from hub.ngsild.entity import parse_entity
 
 NOW = "2026-11-22T00:00:00.000000Z"
@@ -71,9 +71,15 @@ def test_invalid_attributes(raw: object) -> None:
 
 
 def test_merge_null_means_delete() -> None:
+    # a whole attribute set to null (merge-patch) removes it; an NGSI-LD null value
+    # removes one instance (the default one, or the one of its datasetId)
     assert parse_attribute("a", "https://ex.org/a", None, CTX, NOW, merge=True) is DELETE
-    assert parse_attribute("a", "https://ex.org/a", {"value": "urn:ngsi-ld:null"}, CTX, NOW,
-                           merge=True) is DELETE
+    parsed = parse_attribute("a", "https://ex.org/a", {"value": "urn:ngsi-ld:null"}, CTX, NOW,
+                             merge=True)
+    assert isinstance(parsed, list) and is_deletion(parsed[0])
+    with pytest.raises(BadRequestData):  # JSON null is no NGSI-LD null
+        parse_attribute("a", "https://ex.org/a", {"type": "Property", "value": None}, CTX, NOW,
+                        merge=True)
 
 
 def test_entity_needs_uri_id_and_type() -> None:
