@@ -87,7 +87,9 @@ def pct(values: list[float], p: float) -> float:
 
 async def post(s: aiohttp.ClientSession, url: str, body: object) -> int:
     async with s.post(url, data=orjson.dumps(body), headers=JSON) as r:
-        await r.read()
+        text = await r.read()
+        if r.status >= 300:
+            print(f"POST {url} -> {r.status}: {text[:300]!r}", file=sys.stderr)
         return r.status
 
 

@@ -38,7 +38,8 @@ def _update_result(
 
 
 def _name(iri: str, ctx: ActiveContext) -> str:
-    return iri if iri in ("type", "scope") else ctx.compact(iri)
+    """UpdateResult names attributes by their expanded IRI: the body carries no @context."""
+    return iri
 
 
 def _attr_name(request: web.Request, ctx: ActiveContext) -> str:

@@ -246,9 +246,11 @@ async def batch_query(request: web.Request) -> web.Response:
     rc = await request_context(request, body, body_media)
     settings = request.app[keys.SETTINGS]
     query = dict(request.query)
-    for key in ("lang",):
+    # Query members that mirror GET parameters (5.2.23): the body's value applies
+    for key in ("lang", "join", "joinLevel", "geometryProperty", "pick", "omit", "datasetId"):
         if key in body and key not in query:
-            query[key] = body[key]
+            value = body[key]
+            query[key] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     params = parse_render(query, rc.active)
     page = parse_pagination(query, settings.default_limit, settings.max_limit, params.options)
     sel = selection_from_body(body, rc.active)

@@ -78,9 +78,10 @@ async def read_json(request: web.Request, *, merge_patch: bool = False) -> tuple
     limit = request.app[keys.SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body exceeds {limit} bytes")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"the body exceeds {limit} bytes")
+    try:
+        raw = await request.read()  # bounded by client_max_size == max_body_bytes
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"the body exceeds {limit} bytes") from None
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

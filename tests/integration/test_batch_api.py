@@ -73,3 +73,11 @@ async def test_batch_query(client: TestClient) -> None:
                                                      "urn:ngsi-ld:WeatherObserved:g4"}
     await assert_problem(await client.post(f"{B}/query", json={"type": "X"}, headers=JSON),
                          400, "BadRequestData")
+
+
+async def test_large_batch_is_read_whole(client: TestClient) -> None:
+    """A body arriving in many TCP chunks is read completely (a regression the bench found)."""
+    batch = [{**gauge(i), "note": {"type": "Property", "value": "x" * 200}} for i in range(500)]
+    resp = await client.post(f"{B}/upsert", json=batch[:400], headers=JSON)
+    assert resp.status == 201, await resp.text()
+    assert len(await resp.json()) == 400

@@ -146,8 +146,9 @@ async def test_attribute_operations(client: TestClient) -> None:
     resp = await client.post(attrs + "?options=noOverwrite", json=new, headers=JSON)
     assert resp.status == 207
     result = await resp.json()
-    assert result["updated"] == ["temperature"]
-    assert result["notUpdated"][0]["attributeName"] == "precipitation"
+    vocab = "https://uri.etsi.org/ngsi-ld/default-context/"
+    assert result["updated"] == [vocab + "temperature"]
+    assert result["notUpdated"][0]["attributeName"] == vocab + "precipitation"
     resp = await client.patch(attrs + "/temperature", json={"value": 5.5}, headers=JSON)
     assert resp.status == 204
     two = {"humidity": {"type": "Property", "value": 80}}
