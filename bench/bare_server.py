@@ -37,7 +37,7 @@ def _entity(raw: dict, now: str) -> dict:
 
 async def create(request: web.Request) -> web.Response:
     raw = orjson.loads(await request.read())
-    async with request.app["pool"].acquire() as con, con.transaction():
+    async with request.app["pool"].acquire() as con:
         await store.write_entities(con, SCHEMA, [_entity(raw, _now())], create_only=True)
     return web.Response(status=201)
 
@@ -45,8 +45,7 @@ async def create(request: web.Request) -> web.Response:
 async def upsert(request: web.Request) -> web.Response:
     raw = orjson.loads(await request.read())
     now = _now()
-    async with request.app["pool"].acquire() as con, con.transaction():
-        await store.fetch_many(con, SCHEMA, [e["id"] for e in raw], for_update=True)
+    async with request.app["pool"].acquire() as con:
         await store.write_entities(con, SCHEMA, [_entity(e, now) for e in raw],
                                    create_only=False)
     return web.Response(status=204)

@@ -116,7 +116,7 @@ async def batch_create(request: web.Request) -> web.Response:
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=True)
     schema = await tenant_schema(request, create=True)
-    async with tx.write(request) as con:
+    async with tx.single(request) as con:
         written = await store.write_entities(
             con, schema, [svc.new_entity(d, now) for d in docs], create_only=True
         )
@@ -138,23 +138,27 @@ async def batch_upsert(request: web.Request) -> web.Response:
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=False)
     schema = await tenant_schema(request, create=True)
-    async with tx.write(request) as con:
-        existing = await store.fetch_many(con, schema, [d.id for d in docs], for_update=True)
-        rows = []
-        for d in docs:
-            old = existing.get(d.id)
-            if old is None:
-                rows.append(svc.new_entity(d, now))
-            elif "update" in opts:
+    if "update" not in opts:
+        # replace: one INSERT .. ON CONFLICT DO UPDATE keeps createdAt and swaps the rest
+        async with tx.single(request) as con:
+            written = await store.write_entities(
+                con, schema, [svc.new_entity(d, now) for d in docs], create_only=False
+            )
+    else:
+        async with tx.write(request) as con:
+            existing = await store.fetch_many(con, schema, [d.id for d in docs],
+                                              for_update=True)
+            rows = []
+            for d in docs:
+                old = existing.get(d.id)
+                if old is None:
+                    rows.append(svc.new_entity(d, now))
+                    continue
                 old["types"] = list(dict.fromkeys([*old["types"], *d.types]))
                 rules.append_attrs(old["attrs"], d.attrs, no_overwrite=False)
                 old["modifiedAt"] = now
                 rows.append(old)
-            else:
-                old["types"], old["scopes"], old["attrs"] = d.types, d.scopes, d.attrs
-                old["modifiedAt"] = now
-                rows.append(old)
-        written = await store.write_entities(con, schema, rows, create_only=False)
+            written = await store.write_entities(con, schema, rows, create_only=False)
     created = [i for i, inserted in written.items() if inserted]
     result.success.extend(d.id for d in docs)
     if result.errors:

@@ -54,7 +54,7 @@ async def create_entity(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now)
     schema = await tenant_schema(request, create=True)
-    async with tx.write(request) as con:
+    async with tx.single(request) as con:
         await svc.create(con, schema, doc, now)
     return web.Response(
         status=201, headers={"Location": f"{BASE}/entities/{quote(doc.id, safe=':')}"}
@@ -158,7 +158,7 @@ async def delete_entity(request: web.Request) -> web.Response:
     check_params(request.query, "delete")
     eid = entity_id(request)
     schema = await tenant_schema(request)
-    async with tx.write(request) as con:
+    async with tx.single(request) as con:
         await svc.delete(con, schema, eid)
     return web.Response(status=204)
 
