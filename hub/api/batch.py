@@ -21,14 +21,13 @@ from hub.api.common import (
     request_context,
     tenant_schema,
 )
-from hub.api.entities import BASE, render_list
+from hub.api.entities import BASE, answer_query
 from hub.api.params import check_params, csv, parse_pagination, parse_render
 from hub.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
 from hub.ngsild import merge as rules
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import EntityDoc, parse_entity
 from hub.service import entities as svc
-from hub.service.linked import load_linked
 from hub.service.selection import selection_from_body
 from hub.store import entities as store
 
@@ -262,10 +261,4 @@ async def batch_query(request: web.Request) -> web.Response:
         sel.attrs = params.attrs_filter
     if sel.attrs and params.render.attrs is None:
         params.render.attrs = frozenset(sel.attrs)
-    schema = await tenant_schema(request)
-    async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
-        rows, total = await svc.query(con, schema, sel, rc.active, limit=page.limit,
-                                      offset=page.offset, count=page.count)
-        linked = await load_linked(con, schema, rows, params.render) if params.render.join \
-            else {}
-    return render_list(rows, rc, params.render, media, total, linked)
+    return await answer_query(request, rc, sel, params, page, media)

@@ -21,14 +21,21 @@ from hub.api.common import (
     request_context,
     tenant_schema,
 )
-from hub.api.params import check_params, csv, parse_pagination, parse_render
+from hub.api.params import (
+    ListParams,
+    RenderParams,
+    check_params,
+    csv,
+    parse_pagination,
+    parse_render,
+)
 from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import parse_entity
 from hub.ngsild.render import RenderOptions, render_entity, render_flat, render_geojson
 from hub.service import entities as svc
 from hub.service.linked import load_linked
-from hub.service.selection import selection_from_query
+from hub.service.selection import Selection, selection_from_query
 from hub.store import entities as store
 
 __all__ = ["routes"]
@@ -99,6 +106,14 @@ async def query_entities(request: web.Request) -> web.Response:
     if not sel.is_constrained() and request.query.get("local") != "true":
         raise BadRequestData("a query needs at least one of type, attrs, q, scopeQ or a "
                              "geo-query")
+    return await answer_query(request, rc, sel, params, page, media)
+
+
+async def answer_query(
+    request: web.Request, rc: RequestContext, sel: Selection, params: RenderParams,
+    page: ListParams, media: str,
+) -> web.Response:
+    """Run a query (GET /entities and POST /entityOperations/query alike) and render it."""
     schema = await tenant_schema(request)
     async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
         rows, total = await svc.query(con, schema, sel, rc.active, limit=page.limit,

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.errors import BadRequestData, InvalidRequest
+from hub.query.boolexpr import parse_boolean
 
 __all__ = ["ScopeAnd", "ScopeOr", "ScopePattern", "compile_scope_q", "evaluate_scope_q",
            "parse_scope_q", "validate_scope"]
 
 _SEGMENT = re.compile(r"^[^/#+;,()\s]+$")
-_TOKEN = re.compile(r"\s*([(),;]|[^(),;\s]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,47 +82,10 @@ def _validate_pattern(text: str) -> ScopePattern:
 
 
 def parse_scope_q(text: str) -> ScopeExpr:
-    tokens = [m.group(1) for m in _TOKEN.finditer(text)]
-    if not tokens or "".join(tokens) != re.sub(r"\s+", "", text):
-        raise InvalidRequest(f"invalid scopeQ {text!r}")
-    pos = 0
-
-    def parse_or() -> ScopeExpr:
-        nonlocal pos
-        items = [parse_and()]
-        while pos < len(tokens) and tokens[pos] == ",":
-            pos += 1
-            items.append(parse_and())
-        return items[0] if len(items) == 1 else ScopeOr(tuple(items))
-
-    def parse_and() -> ScopeExpr:
-        nonlocal pos
-        items = [parse_atom()]
-        while pos < len(tokens) and tokens[pos] == ";":
-            pos += 1
-            items.append(parse_atom())
-        return items[0] if len(items) == 1 else ScopeAnd(tuple(items))
-
-    def parse_atom() -> ScopeExpr:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise InvalidRequest(f"scopeQ {text!r} ends early")
-        tok = tokens[pos]
-        pos += 1
-        if tok == "(":
-            inner = parse_or()
-            if pos >= len(tokens) or tokens[pos] != ")":
-                raise InvalidRequest(f"unbalanced parentheses in scopeQ {text!r}")
-            pos += 1
-            return inner
-        if tok in "),;":
-            raise InvalidRequest(f"unexpected {tok!r} in scopeQ {text!r}")
-        return _validate_pattern(tok)
-
-    expr = parse_or()
-    if pos != len(tokens):
-        raise InvalidRequest(f"unexpected {tokens[pos]!r} in scopeQ {text!r}")
-    return expr
+    return parse_boolean(
+        text, name="scopeQ", and_op=";", or_ops=(",",), atom=_validate_pattern,
+        make_and=ScopeAnd, make_or=ScopeOr, error=InvalidRequest,
+    )
 
 
 def compile_scope_q(expr: ScopeExpr, alias: str = "e", first_param: int = 1) -> SqlFragment:

@@ -5,16 +5,15 @@ Compiles to GIN-indexable array operators on ``e.types`` (``&&`` for or, ``@>`` 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from hub.errors import BadRequestData, InvalidRequest
+from hub.query.boolexpr import parse_boolean
 
 __all__ = ["TypeAnd", "TypeExpr", "TypeName", "TypeOr", "compile_types", "evaluate_types",
            "parse_types_expr"]
 
-_TOKEN = re.compile(r"\s*([(),;|]|[^(),;|\s]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,47 +35,10 @@ TypeExpr = TypeName | TypeOr | TypeAnd
 
 
 def parse_types_expr(text: str) -> TypeExpr:
-    tokens = [m.group(1) for m in _TOKEN.finditer(text.strip())]
-    if not tokens or "".join(tokens) != re.sub(r"\s+", "", text):
-        raise BadRequestData(f"invalid type expression {text!r}")
-    pos = 0
-
-    def parse_or() -> TypeExpr:
-        nonlocal pos
-        items = [parse_and()]
-        while pos < len(tokens) and tokens[pos] in (",", "|"):
-            pos += 1
-            items.append(parse_and())
-        return items[0] if len(items) == 1 else TypeOr(tuple(items))
-
-    def parse_and() -> TypeExpr:
-        nonlocal pos
-        items = [parse_atom()]
-        while pos < len(tokens) and tokens[pos] == ";":
-            pos += 1
-            items.append(parse_atom())
-        return items[0] if len(items) == 1 else TypeAnd(tuple(items))
-
-    def parse_atom() -> TypeExpr:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise BadRequestData(f"type expression {text!r} ends early")
-        tok = tokens[pos]
-        pos += 1
-        if tok == "(":
-            inner = parse_or()
-            if pos >= len(tokens) or tokens[pos] != ")":
-                raise BadRequestData(f"unbalanced parentheses in type expression {text!r}")
-            pos += 1
-            return inner
-        if tok in "),;|":
-            raise BadRequestData(f"unexpected {tok!r} in type expression {text!r}")
-        return TypeName(tok)
-
-    expr = parse_or()
-    if pos != len(tokens):
-        raise BadRequestData(f"unexpected {tokens[pos]!r} in type expression {text!r}")
-    return expr
+    return parse_boolean(
+        text, name="type expression", and_op=";", or_ops=(",", "|"), atom=TypeName,
+        make_and=TypeAnd, make_or=TypeOr, error=BadRequestData,
+    )
 
 
 def compile_types(
