@@ -13,6 +13,8 @@ import argparse
 import asyncio
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -81,6 +83,56 @@ async def drive(
     return n / elapsed, latencies
 
 
+WRK = shutil.which("wrk")
+LUA = {
+    "create": """
+math.randomseed(os.time() + os.clock() * 1e6)
+local prefix = "{prefix}"
+request = function()
+  local id = "w" .. math.random(1, 2000000000) .. "x" .. math.random(1, 2000000000)
+  local body = '{"id":"urn:ngsi-ld:WeatherObserved:' .. id .. '","type":"WeatherObserved",'
+    .. '"precipitation":{"type":"Property","value":12.5,"unitCode":"MMT",'
+    .. '"observedAt":"2026-11-22T09:00:00Z"},"temperature":{"type":"Property",'
+    .. '"value":4.5,"unitCode":"CEL"},"location":{"type":"GeoProperty","value":'
+    .. '{"type":"Point","coordinates":[138.19,36.65]}},"refDevice":{"type":"Relationship",'
+    .. '"object":"urn:ngsi-ld:Device:d1"}}'
+  return wrk.format("POST", prefix .. "/entities", {["Content-Type"]="application/json"}, body)
+end
+""",
+    "retrieve": """
+local prefix = "{prefix}"
+request = function()
+  return wrk.format("GET", prefix .. "/entities/urn:ngsi-ld:WeatherObserved:g"
+    .. math.random(0, {n} - 1))
+end
+""",
+    "update": """
+local prefix = "{prefix}"
+request = function()
+  local path = prefix .. "/entities/urn:ngsi-ld:WeatherObserved:g" .. math.random(0, {n} - 1)
+    .. "/attrs/precipitation"
+  return wrk.format("PATCH", path, {["Content-Type"]="application/json"},
+    '{"value":' .. math.random(0, 100) .. '}')
+end
+""",
+}
+
+
+def wrk_rate(base: str, prefix: str, scenario: str, n: int, seconds: int, conns: int) -> float:
+    """Requests/s measured by wrk (a C load generator that leaves the CPU to the servers)."""
+    script = LUA[scenario].replace("{prefix}", prefix).replace("{n}", str(n))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    out = subprocess.run(
+        [WRK or "wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", f.name, base],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    os.unlink(f.name)
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk {scenario} against {base}{prefix} saw errors:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
 def pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 1 else values[0]
 
@@ -113,9 +165,15 @@ def report(name: str, unit: str, hub: float, bare: float) -> None:
 
 async def scenarios(args: argparse.Namespace) -> None:
     c, n = args.concurrency, args.requests
+    hub_base, bare_base = f"http://127.0.0.1:{HUB_PORT}", BARE
     # 1. single creates
-    hub_rate, _ = await drive(n, c, lambda s, i: post(s, HUB + "/entities", entity(i, "c")))
-    bare_rate, _ = await drive(n, c, lambda s, i: post(s, BARE + "/entities", entity(i, "c")))
+    if WRK:
+        hub_rate = wrk_rate(hub_base, "/ngsi-ld/v1", "create", 0, args.seconds, c)
+        bare_rate = wrk_rate(bare_base, "", "create", 0, args.seconds, c)
+    else:
+        hub_rate, _ = await drive(n, c, lambda s, i: post(s, HUB + "/entities", entity(i, "c")))
+        bare_rate, _ = await drive(n, c, lambda s, i: post(s, BARE + "/entities",
+                                                           entity(i, "c")))
     report("create (single entity)", "req/s", hub_rate, bare_rate)
     # 2. batch upsert, 1,000 entities per batch, until --entities are stored
     batches = args.entities // 1000
@@ -130,8 +188,12 @@ async def scenarios(args: argparse.Namespace) -> None:
     await analyze()
     # 3. retrieve by id
     ids = [f"urn:ngsi-ld:WeatherObserved:g{random.randrange(args.entities)}" for _ in range(n)]
-    hub_rate, _ = await drive(n, c, lambda s, i: get(s, f"{HUB}/entities/{ids[i]}"))
-    bare_rate, _ = await drive(n, c, lambda s, i: get(s, f"{BARE}/entities/{ids[i]}"))
+    if WRK:
+        hub_rate = wrk_rate(hub_base, "/ngsi-ld/v1", "retrieve", args.entities, args.seconds, c)
+        bare_rate = wrk_rate(bare_base, "", "retrieve", args.entities, args.seconds, c)
+    else:
+        hub_rate, _ = await drive(n, c, lambda s, i: get(s, f"{HUB}/entities/{ids[i]}"))
+        bare_rate, _ = await drive(n, c, lambda s, i: get(s, f"{BARE}/entities/{ids[i]}"))
     report("retrieve by id", "req/s", hub_rate, bare_rate)
     # 4. type + q over the stored entities (selective: about 0.5 % match)
     q = n // 3
@@ -142,10 +204,14 @@ async def scenarios(args: argparse.Namespace) -> None:
     report(f"type+q query p50 ({args.entities:,})", "ms", pct(hub_lat, 50), pct(bare_lat, 50))
     report(f"type+q query p95 ({args.entities:,})", "ms", pct(hub_lat, 95), pct(bare_lat, 95))
     # 5. attribute updates
-    hub_rate, _ = await drive(n, c, lambda s, i: patch(
-        s, f"{HUB}/entities/{ids[i]}/attrs/precipitation", {"value": i % 100}))
-    bare_rate, _ = await drive(n, c, lambda s, i: patch(
-        s, f"{BARE}/entities/{ids[i]}/attrs/precipitation", {"value": i % 100}))
+    if WRK:
+        hub_rate = wrk_rate(hub_base, "/ngsi-ld/v1", "update", args.entities, args.seconds, c)
+        bare_rate = wrk_rate(bare_base, "", "update", args.entities, args.seconds, c)
+    else:
+        hub_rate, _ = await drive(n, c, lambda s, i: patch(
+            s, f"{HUB}/entities/{ids[i]}/attrs/precipitation", {"value": i % 100}))
+        bare_rate, _ = await drive(n, c, lambda s, i: patch(
+            s, f"{BARE}/entities/{ids[i]}/attrs/precipitation", {"value": i % 100}))
     report("attribute update", "req/s", hub_rate, bare_rate)
 
 
@@ -171,6 +237,7 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk scenario")
     args = parser.parse_args()
     url = os.environ.get("RENKEI_BENCH_DATABASE_URL")
     embedded = None
@@ -192,8 +259,10 @@ def main() -> None:
     try:
         asyncio.run(wait_port(HUB + "/types"))
         asyncio.run(wait_port(BARE + "/entities/x"))
+        loadgen = "wrk for single requests, Python aiohttp" if WRK else "Python aiohttp"
         print(f"# {os.cpu_count()} CPUs; {args.entities:,} entities; concurrency "
-              f"{args.concurrency}; database {'embedded' if embedded else url}")
+              f"{args.concurrency}; database {'embedded' if embedded else url}; "
+              f"load generator: {loadgen}")
         asyncio.run(scenarios(args))
     finally:
         for p in procs:

@@ -24,7 +24,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     pool_min: int = 2
-    pool_max: int = 10
+    pool_max: int = 5
     max_body_bytes: int = 1_048_576
     max_limit: int = 1000
     default_limit: int = 20
@@ -50,7 +50,7 @@ class Settings:
 
 
 def _coerce(name: str, raw: str) -> Any:
-    default = getattr(Settings, name, None)
+    default = _DEFAULTS[name]
     if name == "database_url":
         return raw
     if isinstance(default, bool):
@@ -63,6 +63,8 @@ def _coerce(name: str, raw: str) -> Any:
         return Path(raw)
     return raw
 
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
 
 SETTINGS_HELP: dict[str, str] = {
     "database_url": "PostgreSQL URL; unset = start the embedded PostgreSQL in data_dir",

@@ -21,17 +21,18 @@ async def write(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
 
 @asynccontextmanager
 async def read(request: web.Request, *, snapshot: bool = True) -> AsyncIterator[asyncpg.Connection]:
-    """Reads that issue several statements (page + count) see one snapshot.
+    """A read-only transaction for entity queries, planned per execution.
 
-    A single-statement read is already consistent, so ``snapshot=False`` saves the
-    BEGIN/COMMIT round trips on the hot query path.
+    ``force_custom_plan`` keeps selective q/geo/type queries on their indexes whatever the
+    parameter values (see ``hub/db/pool.py``); ``snapshot`` makes the page and its count
+    see the same data.
     """
-    async with request.app[keys.POOL].acquire() as con:
-        if not snapshot:
-            yield con
-            return
-        async with con.transaction(isolation="repeatable_read", readonly=True):
-            yield con
+    isolation = "repeatable_read" if snapshot else "read_committed"
+    async with request.app[keys.POOL].acquire() as con, con.transaction(
+        isolation=isolation, readonly=True
+    ):
+        await con.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        yield con
 
 
 @asynccontextmanager

@@ -41,4 +41,4 @@ def is_datetime(value: object) -> bool:
 
 def now_iso() -> str:
     """The current instant as the spec's DateTime (UTC, ``Z``, microseconds)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
