@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from hub import keys
-from hub.api import attributes, batch, contexts, discovery, entities
+from hub.api import attributes, batch, contexts, discovery, entities, temporal
 from hub.db.embedded import EmbeddedPostgres
 from hub.db.migrations import apply_global
 from hub.db.pool import create_pool
@@ -95,7 +95,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     for ctx in (_database, _http_client, _context_store, _sample_data):
         app.cleanup_ctx.append(ctx)
-    for module in (batch, attributes, entities, discovery, contexts):
+    for module in (batch, attributes, entities, discovery, contexts, temporal):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(

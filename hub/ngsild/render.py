@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from hub.query.projection import Projection
 
-__all__ = ["Compactor", "RenderOptions", "render_entity", "render_geojson"]
+__all__ = ["Compactor", "RenderOptions", "render_entity", "render_geojson", "render_instance"]
 
 _VALUE_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
 _KEY_MEMBER = {
@@ -120,6 +120,11 @@ def _instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> Any:
     if opts.fmt == "concise":
         return _concise(out)
     return out
+
+
+def render_instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> Any:
+    """One attribute instance, compacted (used by the temporal representation)."""
+    return _instance(inst, ctx, opts)
 
 
 def _concise(out: dict[str, Any]) -> Any:

@@ -1,0 +1,221 @@
+"""/temporal/entities (GS CIM 009 6.18-6.22): the temporal representation of entities.
+
+Instances are stored as given (one row each, with a generated ``instanceId``) in tables of
+their own; provision and retrieval are implemented, temporal queries (``timerel``) and
+aggregation are not yet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from hub.api import tx
+from hub.api.common import (
+    GEOJSON,
+    JSON,
+    JSONLD,
+    accepted_type,
+    json_response,
+    read_json,
+    request_context,
+    tenant_schema,
+)
+from hub.api.entities import BASE, entity_id
+from hub.api.params import check_params, csv
+from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
+from hub.jsonld.active import ActiveContext
+from hub.ngsild.attributes import parse_fragment, parse_instance
+from hub.ngsild.checks import is_uri, now_iso, valid_attr_name
+from hub.ngsild.entity import parse_types
+from hub.ngsild.merge import merge_instance
+from hub.ngsild.render import RenderOptions, render_instance
+from hub.store import temporal as sql
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+T = BASE + "/temporal/entities"
+_SKIP = frozenset({"id", "@id", "type", "@type", "@context", "scope", "createdAt", "modifiedAt"})
+
+
+def _instance_id() -> str:
+    return f"urn:ngsi-ld:attribute:instance:{uuid.uuid4()}"
+
+
+def _instances(body: Any, ctx: ActiveContext, now: str) -> list[tuple[str, str, Any]]:
+    """Every attribute instance of a temporal payload, validated like any attribute."""
+    if not isinstance(body, dict):
+        raise BadRequestData("a temporal entity must be a JSON object")
+    rows: list[tuple[str, str, Any]] = []
+    for key, raw in body.items():
+        if key in _SKIP:
+            continue
+        if not valid_attr_name(key):
+            raise BadRequestData(f"invalid attribute name {key!r}")
+        iri = ctx.expand(key)
+        for item in raw if isinstance(raw, list) else [raw]:
+            inst = parse_instance(iri, item, ctx, now)
+            rows.append((iri, _instance_id(), inst))
+    return rows
+
+
+@routes.post(T)
+async def create_or_update(request: web.Request) -> web.Response:
+    """5.6.11: 201 when the temporal entity is new, 204 when instances were added."""
+    check_params(request.query, "create")
+    body, media = await read_json(request)
+    if not isinstance(body, dict) or not body:
+        raise InvalidRequest("a temporal entity must be a non-empty JSON object")
+    rc = await request_context(request, body, media)
+    eid = body.get("id")
+    if not is_uri(eid):
+        raise BadRequestData(f"entity id must be a URI, got {eid!r}")
+    if "type" not in body:
+        raise BadRequestData("the temporal entity has no type")
+    types = parse_types(body["type"], rc.active)
+    rows = _instances(body, rc.active, now_iso())
+    schema = await tenant_schema(request, create=True)
+    async with tx.write(request) as con:
+        created = await sql.upsert_entity(con, schema, eid, types)
+        await sql.add_instances(con, schema, eid, rows)
+    if created:
+        return web.Response(status=201, headers={"Location": f"{T}/{quote(eid, safe=':')}"})
+    return web.Response(status=204)
+
+
+@routes.get(T + "/{entityId}")
+async def retrieve(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    media = accepted_type(request, (JSON, JSONLD, GEOJSON))
+    rc = await request_context(request)
+    attrs = {rc.active.expand(a) for a in csv(request.query.get("attrs"))}
+    opts = RenderOptions(sys_attrs="sysAttrs" in csv(request.query.get("options")))
+    schema = await tenant_schema(request)
+    async with tx.single(request) as con:
+        found = await sql.fetch(con, schema, eid)
+    if found is None:
+        raise ResourceNotFound(f"no temporal representation of {eid}")
+    types, rows = found
+    compact_types = [rc.active.compact(t) for t in types]
+    out: dict[str, Any] = {"id": eid,
+                           "type": compact_types[0] if len(compact_types) == 1 else compact_types}
+    for row in rows:
+        if attrs and row["attr"] not in attrs:
+            continue
+        shown = render_instance(row["data"], rc.active, opts)
+        shown["instanceId"] = row["instance_id"]
+        out.setdefault(rc.active.compact(row["attr"]), []).append(shown)
+    return json_response(out, rc, JSON if media == GEOJSON else media)
+
+
+@routes.delete(T + "/{entityId}")
+async def delete(request: web.Request) -> web.Response:
+    eid = entity_id(request)
+    schema = await tenant_schema(request)
+    async with tx.single(request) as con:
+        if not await sql.delete_entity(con, schema, eid):
+            raise ResourceNotFound(f"no temporal representation of {eid}")
+    return web.Response(status=204)
+
+
+async def _require_entity(con: Any, schema: str, eid: str) -> None:
+    if not await sql.exists(con, schema, eid):
+        raise ResourceNotFound(f"no temporal representation of {eid}")
+
+
+@routes.post(T + "/{entityId}/attrs")
+async def add_attributes(request: web.Request) -> web.Response:
+    """5.6.12: add attribute instances to an existing temporal entity."""
+    eid = entity_id(request)
+    body, media = await read_json(request)
+    if not isinstance(body, dict) or not [k for k in body if k not in _SKIP]:
+        raise BadRequestData("the body must hold at least one attribute")
+    rc = await request_context(request, body, media)
+    rows = _instances(body, rc.active, now_iso())
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await _require_entity(con, schema, eid)
+        await sql.add_instances(con, schema, eid, rows)
+    return web.Response(status=204)
+
+
+def _attr(request: web.Request, ctx: ActiveContext) -> str:
+    name = request.match_info["attrId"]
+    if not valid_attr_name(name) or name.startswith("@"):
+        raise BadRequestData(f"invalid attribute name {name!r}")
+    return ctx.expand(name)
+
+
+def _instance_param(request: web.Request) -> str:
+    iid = request.match_info["instanceId"]
+    if not is_uri(iid):
+        raise BadRequestData(f"instanceId {iid!r} is not a URI")
+    return iid
+
+
+@routes.delete(T + "/{entityId}/attrs/{attrId}")
+async def delete_attribute(request: web.Request) -> web.Response:
+    """5.6.13: delete the instances of an attribute (default, one datasetId, or all)."""
+    eid = entity_id(request)
+    rc = await request_context(request)
+    iri = _attr(request, rc.active)
+    dataset_id = request.query.get("datasetId")
+    if dataset_id is not None and not is_uri(dataset_id):
+        raise BadRequestData(f"datasetId {dataset_id!r} is not a URI")
+    delete_all = request.query.get("deleteAll") == "true"
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await _require_entity(con, schema, eid)
+        if not await sql.has_attribute(con, schema, eid, iri):
+            raise ResourceNotFound(f"{eid} has no attribute {request.match_info['attrId']}")
+        await sql.delete_attribute(con, schema, eid, iri, dataset_id, delete_all)
+    return web.Response(status=204)
+
+
+@routes.patch(T + "/{entityId}/attrs/{attrId}/{instanceId}")
+async def modify_instance(request: web.Request) -> web.Response:
+    """5.6.14: change members of one attribute instance."""
+    eid = entity_id(request)
+    body, media = await read_json(request)
+    rc = await request_context(request, body, media)
+    iri = _attr(request, rc.active)
+    iid = _instance_param(request)
+    if not isinstance(body, dict):
+        raise BadRequestData("the body must be an attribute fragment")
+    fragment = body.get(request.match_info["attrId"], body)
+    if isinstance(fragment, list):
+        fragment = fragment[0] if fragment else {}
+    fragment = {k: v for k, v in fragment.items() if k != "@context"}
+    if not fragment:
+        raise BadRequestData("the attribute fragment is empty")
+    patch = parse_fragment(iri, fragment, rc.active, now_iso(), merge=False)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await _require_entity(con, schema, eid)
+        found = await sql.fetch(con, schema, eid)
+        current = next((r["data"] for r in (found[1] if found else [])
+                        if r["attr"] == iri and r["instance_id"] == iid), None)
+        if current is None:
+            raise ResourceNotFound(f"no instance {iid} of {request.match_info['attrId']}")
+        await sql.replace_instance(con, schema, eid, iri, iid,
+                                   merge_instance(current, patch, now_iso()))
+    return web.Response(status=204)
+
+
+@routes.delete(T + "/{entityId}/attrs/{attrId}/{instanceId}")
+async def delete_instance(request: web.Request) -> web.Response:
+    """5.6.15: delete one attribute instance."""
+    eid = entity_id(request)
+    rc = await request_context(request)
+    iri = _attr(request, rc.active)
+    iid = _instance_param(request)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        await _require_entity(con, schema, eid)
+        if not await sql.delete_instance(con, schema, eid, iri, iid):
+            raise ResourceNotFound(f"no instance {iid} of {request.match_info['attrId']}")
+    return web.Response(status=204)

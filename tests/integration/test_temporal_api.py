@@ -1,0 +1,58 @@
+"""Temporal representation: provision, retrieval, instance edits and their errors."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from tests.integration.helpers import JSON, assert_problem
+
+T = "/ngsi-ld/v1/temporal/entities"
+GAUGE = {
+    "id": "urn:ngsi-ld:WeatherObserved:t1",
+    "type": "WeatherObserved",
+    "precipitation": [
+        {"type": "Property", "value": 1.5, "observedAt": "2026-11-22T09:00:00Z"},
+        {"type": "Property", "value": 7.0, "observedAt": "2026-11-22T10:00:00Z"},
+    ],
+}
+
+
+async def test_temporal_round_trip(client: TestClient) -> None:
+    resp = await client.post(T, json=GAUGE, headers=JSON)
+    assert resp.status == 201
+    url = f"{T}/urn:ngsi-ld:WeatherObserved:t1"
+    more = {"precipitation": {"type": "Property", "value": 3.0,
+                              "observedAt": "2026-11-22T11:00:00Z"}}
+    assert (await client.post(url + "/attrs", json=more, headers=JSON)).status == 204
+    body = await (await client.get(url)).json()
+    values = [i["value"] for i in body["precipitation"]]
+    assert values == [1.5, 7.0, 3.0]
+    first = body["precipitation"][0]["instanceId"]
+    patch = {"value": 2.5}
+    resp = await client.patch(f"{url}/attrs/precipitation/{first}", json=patch, headers=JSON)
+    assert resp.status == 204
+    body = await (await client.get(url)).json()
+    assert body["precipitation"][0]["value"] == 2.5
+    assert (await client.delete(f"{url}/attrs/precipitation/{first}")).status == 204
+    body = await (await client.get(url)).json()
+    assert [i["value"] for i in body["precipitation"]] == [7.0, 3.0]
+    assert (await client.post(T, json=GAUGE, headers=JSON)).status == 204  # adds instances
+    assert (await client.delete(f"{url}/attrs/precipitation")).status == 204
+    assert "precipitation" not in await (await client.get(url)).json()
+    assert (await client.delete(url)).status == 204
+    await assert_problem(await client.get(url), 404, "ResourceNotFound")
+
+
+async def test_temporal_errors(client: TestClient) -> None:
+    await assert_problem(await client.post(T, json={**GAUGE, "id": "nope"}, headers=JSON),
+                         400, "BadRequestData")
+    await assert_problem(await client.post(T, json={}, headers=JSON), 400, "InvalidRequest")
+    await client.post(T, json=GAUGE, headers=JSON)
+    url = f"{T}/urn:ngsi-ld:WeatherObserved:t1"
+    await assert_problem(await client.delete(f"{url}/attrs/nothing"), 404, "ResourceNotFound")
+    await assert_problem(await client.delete(f"{url}/attrs/precipitation/bad id"), 400,
+                         "BadRequestData")
+    await assert_problem(await client.delete(f"{url}/attrs/precipitation/urn:x:none"), 404,
+                         "ResourceNotFound")
+    await assert_problem(await client.post(f"{T}/urn:x:missing/attrs", json=GAUGE, headers=JSON),
+                         404, "ResourceNotFound")
