@@ -2,8 +2,8 @@
 """Developer bootstrap that needs nothing but Python 3.11+: ``python3 dev.py <command> [args]``.
 
     serve [args]   run the hub on http://127.0.0.1:1026 with the Nagano sample data
-    test [args]    ruff, import-layer contracts, then pytest (args go to pytest)
-    check          ruff, import-layer contracts and mypy; informational, always exits 0
+    test [args]    ruff, import-layer contracts, mypy, then pytest (args go to pytest)
+    check          the same checks plus ruff format; informational, always exits 0
 
 The first run creates ``.venv`` next to this file; ``pip install -e '.[test]'`` runs again
 only when ``pyproject.toml`` changes (its hash is kept in ``.venv/.renkei-installed``).
@@ -69,8 +69,10 @@ def ensure_venv() -> None:
 
 
 def checks(last: list[str]) -> list[str]:
-    """Run ruff, lint-imports, then ``last``; a failure does not stop the next. Return failures."""
-    steps = [[tool("ruff"), "check", "."], [tool("lint-imports")], last]
+    """Run ruff, lint-imports, mypy, then ``last``; a failure does not stop the next.
+
+    Return the failed steps."""
+    steps = [[tool("ruff"), "check", "."], [tool("lint-imports")], [tool("mypy"), "hub"], last]
     return [Path(step[0]).stem for step in steps if run(step)]
 
 
@@ -99,7 +101,7 @@ def main(argv: list[str]) -> int:
         failed = checks([tool("pytest"), *extra])
         say(f"FAILED: {', '.join(failed)}" if failed else "all passed")
         return 1 if failed else 0
-    failed = checks([tool("mypy"), "hub"])
+    failed = checks([tool("ruff"), "format", "--check", "hub"])
     say(f"failed (informational): {', '.join(failed)}" if failed else "all clean")
     return 0
 

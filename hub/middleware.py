@@ -63,14 +63,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPMethodNotAllowed as exc:
         if request.path.rstrip("/").endswith("/entities") and request.method in ("PUT", "PATCH"):
             return problem_response(BadRequestData("the entity id is missing from the path"))
-        err = MethodNotAllowed(f"{request.method} is not allowed on {request.path}")
-        err.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
-        return problem_response(err)
+        not_allowed = MethodNotAllowed(f"{request.method} is not allowed on {request.path}")
+        not_allowed.headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return problem_response(not_allowed)
     except asyncpg.PostgresError as exc:
-        err = _from_database(exc)
-        if isinstance(err, InternalError):
+        mapped = _from_database(exc)
+        if isinstance(mapped, InternalError):
             log.exception("database error", extra={"path": request.path})
-        return problem_response(err)
+        return problem_response(mapped)
     except web.HTTPException:
         raise
     except Exception:

@@ -71,9 +71,10 @@ async def create_or_update(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or not body:
         raise InvalidRequest("a temporal entity must be a non-empty JSON object")
     rc = await request_context(request, body, media)
-    eid = body.get("id")
-    if not is_uri(eid):
-        raise BadRequestData(f"entity id must be a URI, got {eid!r}")
+    raw_id = body.get("id")
+    if not is_uri(raw_id):
+        raise BadRequestData(f"entity id must be a URI, got {raw_id!r}")
+    eid = str(raw_id)
     if "type" not in body:
         raise BadRequestData("the temporal entity has no type")
     types = parse_types(body["type"], rc.active)

@@ -229,9 +229,9 @@ def parse_fragment(
     if not isinstance(raw, dict):
         return parse_instance(iri, raw, ctx, now, merge=merge)
     if raw.get("type") in ATTR_TYPES or any(k in raw for k in _VALUE_KEYS):
-        inst = parse_instance(iri, raw, ctx, now, merge=merge)
-        inst.pop("createdAt", None)
-        return inst
+        full = parse_instance(iri, raw, ctx, now, merge=merge)
+        full.pop("createdAt", None)
+        return full
     if "type" in raw:
         raise BadRequestData(f"unknown attribute type {raw['type']!r}")
     inst: dict[str, Any] = {}

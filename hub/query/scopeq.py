@@ -12,17 +12,12 @@ from typing import Any
 
 from hub.errors import BadRequestData, InvalidRequest
 from hub.query.boolexpr import parse_boolean
+from hub.query.qlang_sql import SqlFragment
 
 __all__ = ["ScopeAnd", "ScopeOr", "ScopePattern", "compile_scope_q", "evaluate_scope_q",
            "parse_scope_q", "validate_scope"]
 
 _SEGMENT = re.compile(r"^[^/#+;,()\s]+$")
-
-
-@dataclass(frozen=True, slots=True)
-class SqlFragment:
-    sql: str
-    params: list[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +77,18 @@ def _validate_pattern(text: str) -> ScopePattern:
 
 
 def parse_scope_q(text: str) -> ScopeExpr:
+    def make_and(items: tuple[ScopeExpr, ...]) -> ScopeExpr:
+        return ScopeAnd(items)
+
+    def make_or(items: tuple[ScopeExpr, ...]) -> ScopeExpr:
+        return ScopeOr(items)
+
+    def atom(text: str) -> ScopeExpr:
+        return _validate_pattern(text)
+
     return parse_boolean(
-        text, name="scopeQ", and_op=";", or_ops=(",",), atom=_validate_pattern,
-        make_and=ScopeAnd, make_or=ScopeOr, error=InvalidRequest,
+        text, name="scopeQ", and_op=";", or_ops=(",",), atom=atom,
+        make_and=make_and, make_or=make_or, error=InvalidRequest,
     )
 
 

@@ -35,9 +35,18 @@ TypeExpr = TypeName | TypeOr | TypeAnd
 
 
 def parse_types_expr(text: str) -> TypeExpr:
+    def atom(name: str) -> TypeExpr:
+        return TypeName(name)
+
+    def make_and(items: tuple[TypeExpr, ...]) -> TypeExpr:
+        return TypeAnd(items)
+
+    def make_or(items: tuple[TypeExpr, ...]) -> TypeExpr:
+        return TypeOr(items)
+
     return parse_boolean(
-        text, name="type expression", and_op=";", or_ops=(",", "|"), atom=TypeName,
-        make_and=TypeAnd, make_or=TypeOr, error=BadRequestData,
+        text, name="type expression", and_op=";", or_ops=(",", "|"), atom=atom,
+        make_and=make_and, make_or=make_or, error=BadRequestData,
     )
 
 

@@ -174,6 +174,6 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
         else:
             flt.add("e.attrs ? {}", attr)
     if sel.order_by:
-        exprs, params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
-        flt.order, flt.order_params = exprs, params
+        exprs, order_params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
+        flt.order, flt.order_params = exprs, list(order_params)
     return flt
