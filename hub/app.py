@@ -16,7 +16,7 @@ from aiohttp import web
 from hub import keys
 from hub.api import attributes, batch, contexts, discovery, entities, temporal
 from hub.db.embedded import EmbeddedPostgres
-from hub.db.migrations import apply_global
+from hub.db.migrations import apply_all
 from hub.db.pool import create_pool
 from hub.db.tenants import TenantDirectory
 from hub.jsonld.process import ContextCache
@@ -39,7 +39,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         log.info("using the embedded PostgreSQL", extra={"data_dir": str(embedded.data_dir)})
     pool = await create_pool(url, settings.pool_min, settings.pool_max)
     async with pool.acquire() as con:
-        await apply_global(con)
+        applied = await apply_all(con)
+    if applied:
+        log.info("migrations applied", extra={"count": applied})
     app[keys.POOL] = pool
     app[keys.TENANTS] = TenantDirectory()
     await app[keys.TENANTS].resolve(pool, None, create=True)

@@ -12,7 +12,7 @@ from importlib import resources
 
 import asyncpg
 
-__all__ = ["apply_global", "apply_tenant", "quote_ident"]
+__all__ = ["apply_all", "apply_global", "apply_tenant", "quote_ident", "tenant_versions"]
 
 _LOCK_KEY = 0x52454E4B  # "RENK"
 
@@ -62,3 +62,15 @@ async def apply_global(con: asyncpg.Connection) -> int:
 
 async def apply_tenant(con: asyncpg.Connection, schema: str) -> int:
     return await _apply(con, "tenant:" + schema, "tenant", schema)
+
+
+def tenant_versions() -> list[str]:
+    return [name for name, _ in _files("tenant")]
+
+
+async def apply_all(con: asyncpg.Connection) -> int:
+    """Start-up: the global migrations, then every existing tenant's pending ones."""
+    applied = await apply_global(con)
+    for row in await con.fetch("SELECT schema_name FROM renkei.tenants ORDER BY schema_name"):
+        applied += await apply_tenant(con, row["schema_name"])
+    return applied
