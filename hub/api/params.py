@@ -178,6 +178,10 @@ ALLOWED = {
     "batch_query": _QUERY_COMMON | {"limit", "offset", "count", "orderBy"},
     "discovery": {"details", "local", "via", "type"},
     "contexts": {"details", "kind", "reload"},
+    "temporal_query": _SELECT | {"attrs", "options", "format", "lang", "limit", "offset",
+                                 "count", "timerel", "timeAt", "endTimeAt", "timeproperty",
+                                 "lastN", "local", "aggrMethods", "aggrPeriodDuration",
+                                 "datasetId"},
 }
 
 

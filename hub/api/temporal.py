@@ -8,11 +8,13 @@ aggregation are not yet.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
+from hub import keys
 from hub.api import tx
 from hub.api.common import (
     GEOJSON,
@@ -25,11 +27,11 @@ from hub.api.common import (
     tenant_schema,
 )
 from hub.api.entities import BASE, entity_id
-from hub.api.params import check_params, csv
+from hub.api.params import check_params, csv, parse_pagination
 from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_fragment, parse_instance
-from hub.ngsild.checks import is_uri, now_iso, valid_attr_name
+from hub.ngsild.checks import is_datetime, is_uri, now_iso, valid_attr_name
 from hub.ngsild.entity import parse_types
 from hub.ngsild.merge import merge_instance
 from hub.ngsild.render import RenderOptions, render_instance
@@ -100,17 +102,80 @@ async def retrieve(request: web.Request) -> web.Response:
         found = await sql.fetch(con, schema, eid)
     if found is None:
         raise ResourceNotFound(f"no temporal representation of {eid}")
-    types, rows = found
-    compact_types = [rc.active.compact(t) for t in types]
+    window = _time_window(request)
+    out = _representation(eid, *found, rc.active, attrs, opts, window)
+    return json_response(out, rc, JSON if media == GEOJSON else media)
+
+
+def _time_window(request: web.Request) -> tuple[str, str | None, str | None] | None:
+    """``timerel`` with ``timeAt``/``endTimeAt`` (4.11), compared on observedAt."""
+    rel = request.query.get("timerel")
+    if rel is None:
+        return None
+    if rel not in ("before", "after", "between"):
+        raise BadRequestData("timerel must be before, after or between")
+    start, end = request.query.get("timeAt"), request.query.get("endTimeAt")
+    if not is_datetime(start) or (rel == "between" and not is_datetime(end)):
+        raise BadRequestData("timerel needs a DateTime timeAt (and endTimeAt for between)")
+    return rel, start, end
+
+
+def _in_window(inst: dict[str, Any], window: tuple[str, str | None, str | None] | None) -> bool:
+    if window is None:
+        return True
+    at = inst.get("observedAt")
+    if not isinstance(at, str):
+        return False
+    rel, start, end = window
+    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    lo = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+    if rel == "before":
+        return moment < lo
+    if rel == "after":
+        return moment >= lo
+    return lo <= moment < datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+
+
+def _representation(
+    eid: str, types: list[str], rows: list[Any], ctx: ActiveContext, attrs: set[str],
+    opts: RenderOptions, window: tuple[str, str | None, str | None] | None,
+) -> dict[str, Any]:
+    compact_types = [ctx.compact(t) for t in types]
     out: dict[str, Any] = {"id": eid,
                            "type": compact_types[0] if len(compact_types) == 1 else compact_types}
     for row in rows:
-        if attrs and row["attr"] not in attrs:
+        if (attrs and row["attr"] not in attrs) or not _in_window(row["data"], window):
             continue
-        shown = render_instance(row["data"], rc.active, opts)
+        shown = render_instance(row["data"], ctx, opts)
         shown["instanceId"] = row["instance_id"]
-        out.setdefault(rc.active.compact(row["attr"]), []).append(shown)
-    return json_response(out, rc, JSON if media == GEOJSON else media)
+        out.setdefault(ctx.compact(row["attr"]), []).append(shown)
+    return out
+
+
+@routes.get(T)
+async def query(request: web.Request) -> web.Response:
+    """5.7.4 (subset): temporal representations selected by type and/or id, timerel window."""
+    check_params(request.query, "temporal_query")
+    media = accepted_type(request, (JSON, JSONLD))
+    rc = await request_context(request)
+    settings = request.app[keys.SETTINGS]
+    page = parse_pagination(request.query, settings.default_limit, settings.max_limit, set())
+    types = ([rc.active.expand(t) for t in csv(request.query["type"])]
+             if "type" in request.query else None)
+    ids = csv(request.query["id"]) if "id" in request.query else None
+    if types is None and ids is None:
+        raise BadRequestData("a temporal query needs type or id")
+    window = _time_window(request)
+    attrs = {rc.active.expand(a) for a in csv(request.query.get("attrs"))}
+    opts = RenderOptions(sys_attrs="sysAttrs" in csv(request.query.get("options")))
+    schema = await tenant_schema(request)
+    out = []
+    async with tx.read(request) as con:
+        for eid in await sql.entity_ids(con, schema, types, ids, page.limit, page.offset):
+            found = await sql.fetch(con, schema, eid)
+            if found is not None:
+                out.append(_representation(eid, *found, rc.active, attrs, opts, window))
+    return json_response(out, rc, media)
 
 
 @routes.delete(T + "/{entityId}")

@@ -12,6 +12,7 @@ __all__ = [
     "delete_attribute",
     "delete_entity",
     "delete_instance",
+    "entity_ids",
     "fetch",
     "replace_instance",
     "upsert_entity",
@@ -114,3 +115,15 @@ async def replace_instance(con: asyncpg.Connection, schema: str, entity_id: str,
         _ts(inst.get("observedAt")),
     )
     return status.endswith(" 1")
+
+
+async def entity_ids(
+    con: asyncpg.Connection, schema: str, types: list[str] | None, ids: list[str] | None,
+    limit: int, offset: int,
+) -> list[str]:
+    rows = await con.fetch(
+        f"SELECT id FROM {schema}.temporal_entities WHERE ($1::text[] IS NULL OR types && $1)"
+        " AND ($2::text[] IS NULL OR id = ANY($2)) ORDER BY id LIMIT $3 OFFSET $4",
+        types, ids, limit, offset,
+    )
+    return [r["id"] for r in rows]

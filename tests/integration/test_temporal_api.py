@@ -56,3 +56,15 @@ async def test_temporal_errors(client: TestClient) -> None:
                          "ResourceNotFound")
     await assert_problem(await client.post(f"{T}/urn:x:missing/attrs", json=GAUGE, headers=JSON),
                          404, "ResourceNotFound")
+
+
+async def test_temporal_query_and_window(client: TestClient) -> None:
+    await client.post(T, json=GAUGE, headers=JSON)
+    resp = await client.get(T, params={"type": "WeatherObserved", "timerel": "after",
+                                       "timeAt": "2026-11-22T09:30:00Z"})
+    assert resp.status == 200
+    body = await resp.json()
+    assert [i["value"] for i in body[0]["precipitation"]] == [7.0]
+    await assert_problem(await client.get(T, params={"type": "X", "timerel": "soon"}), 400,
+                         "BadRequestData")
+    await assert_problem(await client.get(T, params={"bogus": "1"}), 400, "InvalidRequest")
