@@ -57,8 +57,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPRequestEntityTooLarge:
         return problem_response(PayloadTooLarge("the request body is too large"))
     except web.HTTPNotFound:
-        if "/entities//" in request.path:
-            return problem_response(BadRequestData("the entity id is missing from the path"))
+        if "/entities//" in request.path or "/attrs//" in request.path:
+            return problem_response(BadRequestData("an id is missing from the path"))
         return problem_response(ResourceNotFound(f"no resource at {request.path}"))
     except web.HTTPMethodNotAllowed as exc:
         if request.path.rstrip("/").endswith("/entities") and request.method in ("PUT", "PATCH"):

@@ -69,6 +69,8 @@ def _media_type(request: web.Request) -> str:
 
 async def read_json(request: web.Request, *, merge_patch: bool = False) -> tuple[Any, str]:
     """The parsed body and its media type; 415 / 400 / 413 on the wrong kind of body."""
+    if not request.body_exists:
+        raise InvalidRequest("the request needs a JSON body")
     media = _media_type(request)
     allowed = {JSON, JSONLD} | ({MERGE_PATCH} if merge_patch else set())
     if media not in allowed:
