@@ -45,7 +45,20 @@ async def exists(con: asyncpg.Connection, schema: str, entity_id: str) -> bool:
 async def add_instances(
     con: asyncpg.Connection, schema: str, entity_id: str, rows: list[tuple[str, str, Any]]
 ) -> None:
-    """``rows``: (attribute IRI, instanceId, stored instance)."""
+    """``rows``: (attribute IRI, instanceId, stored instance).
+
+    An instance observed at the same instant as a stored one of the same attribute and
+    datasetId replaces it (5.6.11 update: a corrected reading, not a second one).
+    """
+    await con.execute(
+        f"DELETE FROM {schema}.temporal_instances WHERE entity_id = $1"
+        " AND (attr, coalesce(dataset_id, ''), observed_at) IN"
+        " (SELECT * FROM unnest($2::text[], $3::text[], $4::timestamptz[]))",
+        entity_id,
+        [attr for attr, _, _ in rows],
+        [inst.get("datasetId") or "" for _, _, inst in rows],
+        [_ts(inst.get("observedAt")) for _, _, inst in rows],
+    )
     await con.executemany(
         f"INSERT INTO {schema}.temporal_instances"
         " (entity_id, attr, instance_id, dataset_id, observed_at, data)"

@@ -36,7 +36,11 @@ async def test_temporal_round_trip(client: TestClient) -> None:
     assert (await client.delete(f"{url}/attrs/precipitation/{first}")).status == 204
     body = await (await client.get(url)).json()
     assert [i["value"] for i in body["precipitation"]] == [7.0, 3.0]
-    assert (await client.post(T, json=GAUGE, headers=JSON)).status == 204  # adds instances
+    corrected = {"id": GAUGE["id"], "type": "WeatherObserved", "precipitation": {
+        "type": "Property", "value": 7.5, "observedAt": "2026-11-22T10:00:00Z"}}
+    assert (await client.post(T, json=corrected, headers=JSON)).status == 204
+    body = await (await client.get(url)).json()  # same instant: the reading is replaced
+    assert sorted(i["value"] for i in body["precipitation"]) == [3.0, 7.5]
     assert (await client.delete(f"{url}/attrs/precipitation")).status == 204
     assert "precipitation" not in await (await client.get(url)).json()
     assert (await client.delete(url)).status == 204
