@@ -2,6 +2,9 @@
 
 Every write goes through ``write_entities``: one statement that upserts the entity rows and
 rebuilds their value and geo index rows, so the indexes can never disagree with ``attrs``.
+The batch travels as one ``json`` parameter (not ``jsonb``): PostgreSQL only validates
+``json`` on input, which measured about 2.5x cheaper than building ``jsonb`` for a
+1,000-entity batch that is immediately taken apart again.
 Callers hold a transaction; this module never opens one.
 """
 
@@ -79,9 +82,9 @@ def _write_sql(schema: str, create_only: bool) -> str:
     )
     return f"""
 WITH input AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+  SELECT * FROM json_to_recordset($1::json) AS x(
     id text, types text[], scopes text[], attrs jsonb,
-    created_at timestamptz, modified_at timestamptz, vals jsonb, geo jsonb)
+    created_at timestamptz, modified_at timestamptz, vals json, geo json)
 ), up AS (
   INSERT INTO {schema}.entities AS e (id, types, scopes, attrs, created_at, modified_at)
   SELECT id, types, scopes, attrs, created_at, modified_at FROM input
@@ -94,12 +97,12 @@ WITH input AS (
 ), ins_v AS (
   INSERT INTO {schema}.entity_values (eid, attr, num, txt)
   SELECT up.pk, r->>0, (r->>1)::float8, r->>2
-  FROM up JOIN input USING (id), jsonb_array_elements(input.vals) AS r
+  FROM up JOIN input USING (id), json_array_elements(input.vals) AS r
 ), ins_g AS (
   INSERT INTO {schema}.entity_geo (eid, attr, bbox)
   SELECT up.pk, g->>0, box(point((g->>1)::float8, (g->>2)::float8),
                            point((g->>3)::float8, (g->>4)::float8))
-  FROM up JOIN input USING (id), jsonb_array_elements(input.geo) AS g
+  FROM up JOIN input USING (id), json_array_elements(input.geo) AS g
 )
 SELECT id, inserted FROM up"""
 
