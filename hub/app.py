@@ -38,16 +38,19 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         url = await asyncio.get_running_loop().run_in_executor(None, embedded.start)
         log.info("using the embedded PostgreSQL", extra={"data_dir": str(embedded.data_dir)})
     pool = await create_pool(url, settings.pool_min, settings.pool_max)
+    query_pool = await create_pool(url, 1, max(2, settings.pool_max // 2), custom_plans=True)
     async with pool.acquire() as con:
         applied = await apply_all(con)
     if applied:
         log.info("migrations applied", extra={"count": applied})
     app[keys.POOL] = pool
+    app[keys.QUERY_POOL] = query_pool
     app[keys.TENANTS] = TenantDirectory()
     await app[keys.TENANTS].resolve(pool, None, create=True)
     try:
         yield
     finally:
+        await query_pool.close()
         await pool.close()
         if embedded is not None:
             await asyncio.get_running_loop().run_in_executor(None, embedded.stop)

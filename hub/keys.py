@@ -15,10 +15,11 @@ if TYPE_CHECKING:
     from hub.jsonld.process import ContextCache
     from hub.jsonld.remote import ContextStore
 
-__all__ = ["CONTEXTS", "CONTEXT_CACHE", "HTTP", "POOL", "SETTINGS", "TENANTS"]
+__all__ = ["CONTEXTS", "CONTEXT_CACHE", "HTTP", "POOL", "QUERY_POOL", "SETTINGS", "TENANTS"]
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
+QUERY_POOL = web.AppKey("query_pool", asyncpg.Pool)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 TENANTS = web.AppKey("tenants", TenantDirectory)
 CONTEXTS: web.AppKey[ContextStore] = web.AppKey("contexts")

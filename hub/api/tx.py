@@ -21,18 +21,18 @@ async def write(request: web.Request) -> AsyncIterator[asyncpg.Connection]:
 
 @asynccontextmanager
 async def read(request: web.Request, *, snapshot: bool = True) -> AsyncIterator[asyncpg.Connection]:
-    """A read-only transaction for entity queries, planned per execution.
+    """A connection of the query pool, whose statements are planned per execution.
 
-    ``force_custom_plan`` keeps selective q/geo/type queries on their indexes whatever the
-    parameter values (see ``hub/db/pool.py``); ``snapshot`` makes the page and its count
-    see the same data.
+    Custom plans keep selective q/geo/type queries on their indexes whatever the parameter
+    values (see ``hub/db/pool.py``); ``snapshot`` makes a page and its count see the same
+    data (a single statement is consistent by itself).
     """
-    isolation = "repeatable_read" if snapshot else "read_committed"
-    async with request.app[keys.POOL].acquire() as con, con.transaction(
-        isolation=isolation, readonly=True
-    ):
-        await con.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        yield con
+    async with request.app[keys.QUERY_POOL].acquire() as con:
+        if not snapshot:
+            yield con
+            return
+        async with con.transaction(isolation="repeatable_read", readonly=True):
+            yield con
 
 
 @asynccontextmanager

@@ -2,9 +2,10 @@
 
 asyncpg prepares every statement. The session keeps PostgreSQL's ``plan_cache_mode = auto``
 so the big write statement is planned once per connection (forcing custom plans there cost
-~30 % of create throughput, measured); entity *queries* run with ``force_custom_plan`` set
-locally (``hub/api/tx.py``), because after five executions a selective
-``attr > $1 LIMIT 20`` may otherwise switch to a generic plan that scans. JIT is off because
+~30 % of create throughput, measured); entity *queries* use a second, smaller pool whose
+sessions have ``force_custom_plan`` (``keys.QUERY_POOL``), because after five executions a
+selective ``attr > $1 LIMIT 20`` may otherwise switch to a generic plan that scans; a
+``SET LOCAL`` per query instead cost two extra round trips on every query. JIT is off because
 every hub statement is short and JIT compilation would cost more than it saves.
 """
 
@@ -27,16 +28,19 @@ async def _init_connection(con: asyncpg.Connection) -> None:
     await con.set_type_codec("json", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
-async def create_pool(url: str, min_size: int, max_size: int) -> asyncpg.Pool:
+async def create_pool(
+    url: str, min_size: int, max_size: int, *, custom_plans: bool = False
+) -> asyncpg.Pool:
+    """A pool; ``custom_plans`` makes every statement planned for its parameter values."""
+    settings = {"jit": "off", "application_name": "renkei-hub"}
+    if custom_plans:
+        settings["plan_cache_mode"] = "force_custom_plan"
     pool = await asyncpg.create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
-        server_settings={
-            "jit": "off",
-            "application_name": "renkei-hub",
-        },
+        server_settings=settings,
     )
     assert pool is not None
     return pool
