@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.api import tx
-from hub.api.common import read_json, request_context, tenant_schema
+from hub.api.common import dumps, read_json, request_context, tenant_schema
 from hub.api.entities import BASE, entity_id
 from hub.api.params import check_params, csv
 from hub.errors import BadRequestData
@@ -34,7 +34,7 @@ def _update_result(
         "updated": [_name(i, ctx) for i in updated],
         "notUpdated": [{"attributeName": _name(i, ctx), "reason": r} for i, r in skipped],
     }
-    return web.json_response(body, status=207)
+    return web.json_response(body, status=207, dumps=dumps)
 
 
 def _name(iri: str, ctx: ActiveContext) -> str:

@@ -17,6 +17,7 @@ from hub.api.common import (
     LD_CONTEXT_REL,
     RequestContext,
     accepted_type,
+    dumps,
     read_json,
     request_context,
     tenant_schema,
@@ -47,10 +48,10 @@ class BatchResult:
     def response(self, ok_status: int, ok_body: Any = None) -> web.Response:
         if self.errors:
             return web.json_response({"success": self.success, "errors": self.errors},
-                                     status=207)
+                                     status=207, dumps=dumps)
         if ok_body is None:
             return web.Response(status=ok_status)
-        return web.json_response(ok_body, status=ok_status)
+        return web.json_response(ok_body, status=ok_status, dumps=dumps)
 
 
 async def _entities_body(request: web.Request) -> tuple[list[Any], RequestContext, str]:
@@ -162,7 +163,9 @@ async def batch_upsert(request: web.Request) -> web.Response:
     result.success.extend(d.id for d in docs)
     if result.errors:
         return result.response(201)
-    return web.json_response(created, status=201) if created else web.Response(status=204)
+    if created:
+        return web.json_response(created, status=201, dumps=dumps)
+    return web.Response(status=204)
 
 
 async def _modify(

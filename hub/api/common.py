@@ -31,6 +31,7 @@ __all__ = [
     "MERGE_PATCH",
     "RequestContext",
     "accepted_type",
+    "dumps",
     "json_response",
     "read_json",
     "request_context",
@@ -176,6 +177,11 @@ def accepted_type(request: web.Request, offered: tuple[str, ...] = (JSON, JSONLD
 async def tenant_schema(request: web.Request, *, create: bool = False) -> str:
     tenant = request.headers.get("NGSILD-Tenant")
     return await request.app[keys.TENANTS].resolve(request.app[keys.POOL], tenant, create)
+
+
+def dumps(data: Any) -> str:
+    """JSON text as aiohttp's ``json_response`` wants it, serialized by orjson."""
+    return orjson.dumps(data).decode()
 
 
 def json_response(
