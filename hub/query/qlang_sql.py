@@ -48,8 +48,10 @@ def value_members(path: Path) -> list[str]:
     compound = "".join("." + _key(c) for c in path.compound)
     if path.compound:
         return ["@.value" + compound, "@.json" + compound]
+    # exactly the members hub.query.values.compared_values indexes (JsonProperty values are
+    # opaque JSON, reached only through a compound path), so the index can stand alone
     return ["@.value", '@.value."@value"', "@.object", "@.vocab", "@.languageMap.*",
-            "@.valueList", "@.objectList.object", "@.json"]
+            "@.valueList", "@.objectList.object"]
 
 
 def _instances(path: Path, expand: Callable[[str], str]) -> str:
@@ -129,6 +131,12 @@ class _Compiler:
         system = self._system(e)
         if system is not None:
             return system
+        if _index_is_exact(e):
+            # the value index holds exactly the values this comparison reads (values.py):
+            # answering from it alone saves re-reading every candidate's attrs
+            exact = self.index_condition(e)
+            if exact is not None:
+                return exact
         jp = f"{_instances(e.path, self.expand)} ? ({self.predicate(e.path, e)})"
         matched = f"{self.alias}.attrs @? {self.param(jp, '::jsonpath')}"
         if e.op in ("!=", "!~="):
@@ -162,6 +170,17 @@ class _Compiler:
             cond = f"v.{column} {_INDEX_OPS[e.op]} {self.param(values[0])}"
         return (f"EXISTS (SELECT 1 FROM {self.schema}.entity_values v"
                 f" WHERE v.eid = {self.alias}.pk AND v.attr = {attr} AND {cond})")
+
+
+def _index_is_exact(e: Comparison) -> bool:
+    """Numbers within float8's exact range, or string equality the index can hold."""
+    if not e.path.simple or e.op not in _INDEX_OPS or not e.values:
+        return False
+    kinds = {v.kind for v in e.values}
+    if kinds == {"number"}:
+        return all(abs(v.value) < 2**53 for v in e.values)
+    return (kinds <= {"string", "uri", "datetime"} and e.op == "==" and not e.range
+            and all(len(str(v.value)) <= 200 for v in e.values))
 
 
 def compile_q(
