@@ -10,11 +10,10 @@ from aiohttp import web
 from hub.api import tx
 from hub.api.common import dumps, read_json, request_context, tenant_schema
 from hub.api.entities import BASE, entity_id
-from hub.api.params import check_params, csv
-from hub.errors import BadRequestData
+from hub.api.params import attribute_iri, check_params, csv, dataset_id_param
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_attribute, parse_fragment
-from hub.ngsild.checks import is_uri, now_iso, valid_attr_name
+from hub.ngsild.checks import now_iso
 from hub.ngsild.entity import parse_entity
 from hub.ngsild.merge import NotUpdated
 from hub.service import entities as svc
@@ -40,13 +39,6 @@ def _update_result(
 def _name(iri: str, ctx: ActiveContext) -> str:
     """UpdateResult names attributes by their expanded IRI: the body carries no @context."""
     return iri
-
-
-def _attr_name(request: web.Request, ctx: ActiveContext) -> str:
-    name = request.match_info["attrId"]
-    if not valid_attr_name(name) or name.startswith("@"):
-        raise BadRequestData(f"invalid attribute name {name!r}")
-    return ctx.expand(name)
 
 
 def _fragment_body(body: Any) -> Any:
@@ -91,7 +83,7 @@ async def partial_update_attr(request: web.Request) -> web.Response:
     eid = entity_id(request)
     body, media = await read_json(request, merge_patch=True)
     rc = await request_context(request, body, media)
-    iri = _attr_name(request, rc.active)
+    iri = attribute_iri(request.match_info["attrId"], rc.active)
     now = now_iso()
     raw = _fragment_body(body)
     items = raw if isinstance(raw, list) else [raw]
@@ -108,7 +100,7 @@ async def replace_attr(request: web.Request) -> web.Response:
     eid = entity_id(request)
     body, media = await read_json(request)
     rc = await request_context(request, body, media)
-    iri = _attr_name(request, rc.active)
+    iri = attribute_iri(request.match_info["attrId"], rc.active)
     now = now_iso()
     parsed = parse_attribute(request.match_info["attrId"], iri, _fragment_body(body),
                              rc.active, now)
@@ -124,10 +116,8 @@ async def delete_attr(request: web.Request) -> web.Response:
     check_params(request.query, "attr")
     eid = entity_id(request)
     rc = await request_context(request)
-    iri = _attr_name(request, rc.active)
-    dataset_id = request.query.get("datasetId")
-    if dataset_id is not None and not is_uri(dataset_id):
-        raise BadRequestData(f"datasetId {dataset_id!r} is not a URI")
+    iri = attribute_iri(request.match_info["attrId"], rc.active)
+    dataset_id = dataset_id_param(request.query)
     delete_all = request.query.get("deleteAll") == "true"
     schema = await tenant_schema(request)
     async with tx.write(request) as con:

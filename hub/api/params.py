@@ -8,6 +8,7 @@ from typing import Any
 
 from hub.errors import BadRequestData, InvalidRequest, TooManyResults
 from hub.jsonld.active import ActiveContext
+from hub.ngsild.checks import is_uri, valid_attr_name
 from hub.ngsild.render import RenderOptions
 from hub.query.projection import Projection, parse_projection
 
@@ -190,3 +191,18 @@ def check_params(query: Mapping[str, str], endpoint: str) -> None:
     unknown = set(query) - ALLOWED[endpoint]
     if unknown:
         raise InvalidRequest(f"unknown query parameters {sorted(unknown)}")
+
+
+def attribute_iri(name: str, ctx: ActiveContext) -> str:
+    """An attribute name from the path (``{attrId}``), validated and expanded."""
+    if not valid_attr_name(name) or name.startswith("@"):
+        raise BadRequestData(f"invalid attribute name {name!r}")
+    return ctx.expand(name)
+
+
+def dataset_id_param(query: Mapping[str, str]) -> str | None:
+    """``datasetId`` for attribute deletion: a URI or absent (the default instance)."""
+    dataset_id = query.get("datasetId")
+    if dataset_id is not None and not is_uri(dataset_id):
+        raise BadRequestData(f"datasetId {dataset_id!r} is not a URI")
+    return dataset_id

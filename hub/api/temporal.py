@@ -27,7 +27,13 @@ from hub.api.common import (
     tenant_schema,
 )
 from hub.api.entities import BASE, entity_id
-from hub.api.params import check_params, csv, parse_pagination
+from hub.api.params import (
+    attribute_iri,
+    check_params,
+    csv,
+    dataset_id_param,
+    parse_pagination,
+)
 from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_fragment, parse_instance
@@ -209,13 +215,6 @@ async def add_attributes(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _attr(request: web.Request, ctx: ActiveContext) -> str:
-    name = request.match_info["attrId"]
-    if not valid_attr_name(name) or name.startswith("@"):
-        raise BadRequestData(f"invalid attribute name {name!r}")
-    return ctx.expand(name)
-
-
 def _instance_param(request: web.Request) -> str:
     iid = request.match_info["instanceId"]
     if not is_uri(iid):
@@ -228,10 +227,8 @@ async def delete_attribute(request: web.Request) -> web.Response:
     """5.6.13: delete the instances of an attribute (default, one datasetId, or all)."""
     eid = entity_id(request)
     rc = await request_context(request)
-    iri = _attr(request, rc.active)
-    dataset_id = request.query.get("datasetId")
-    if dataset_id is not None and not is_uri(dataset_id):
-        raise BadRequestData(f"datasetId {dataset_id!r} is not a URI")
+    iri = attribute_iri(request.match_info["attrId"], rc.active)
+    dataset_id = dataset_id_param(request.query)
     delete_all = request.query.get("deleteAll") == "true"
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
@@ -248,7 +245,7 @@ async def modify_instance(request: web.Request) -> web.Response:
     eid = entity_id(request)
     body, media = await read_json(request)
     rc = await request_context(request, body, media)
-    iri = _attr(request, rc.active)
+    iri = attribute_iri(request.match_info["attrId"], rc.active)
     iid = _instance_param(request)
     if not isinstance(body, dict):
         raise BadRequestData("the body must be an attribute fragment")
@@ -277,7 +274,7 @@ async def delete_instance(request: web.Request) -> web.Response:
     """5.6.15: delete one attribute instance."""
     eid = entity_id(request)
     rc = await request_context(request)
-    iri = _attr(request, rc.active)
+    iri = attribute_iri(request.match_info["attrId"], rc.active)
     iid = _instance_param(request)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
