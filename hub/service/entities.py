@@ -7,7 +7,6 @@ several hub processes never lose each other's changes.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import asyncpg
@@ -224,12 +223,3 @@ async def query(
     page = matching[offset:offset + limit] if limit else []
     rows = await store.fetch_by_pks(con, schema, page) if page else []
     return rows, (len(matching) if count else None)
-
-
-def copy_entity(ent: Entity) -> Entity:
-    return copy.deepcopy(ent)
-
-
-def reject_deletes(doc: EntityDoc) -> None:
-    if any(v is DELETE for v in doc.attrs.values()):
-        raise BadRequestData("null values are only allowed in merge operations")

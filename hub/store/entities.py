@@ -143,7 +143,15 @@ async def fetch_many(
 
 async def delete_entities(con: asyncpg.Connection, schema: str, ids: list[str]) -> list[str]:
     rows = await con.fetch(
-        f"DELETE FROM {schema}.entities WHERE id = ANY($1::text[]) RETURNING id", ids
+        f"""WITH gone AS (
+              DELETE FROM {schema}.entities WHERE id = ANY($1::text[]) RETURNING pk, id
+            ), v AS (
+              DELETE FROM {schema}.entity_values x USING gone WHERE x.eid = gone.pk
+            ), g AS (
+              DELETE FROM {schema}.entity_geo x USING gone WHERE x.eid = gone.pk
+            )
+            SELECT id FROM gone""",
+        ids,
     )
     return [r["id"] for r in rows]
 

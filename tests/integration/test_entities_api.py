@@ -242,3 +242,20 @@ async def test_purge_keep_and_drop(client: TestClient) -> None:
     assert (await client.delete(E, params={"q": "precipitation==1.0"})).status == 204
     resp = await client.get(E, params={"type": "WeatherObserved", "count": "true"})
     assert resp.headers["NGSILD-Results-Count"] == "0"
+
+
+async def test_deleting_entities_leaves_no_index_rows(client: TestClient,
+                                                       database_url: str) -> None:
+    import asyncpg
+
+    for i in range(3):
+        await client.post(E, json=gauge(i, float(i)), headers=JSON)
+    assert (await client.delete(f"{E}/urn:ngsi-ld:WeatherObserved:g0")).status == 204
+    assert (await client.delete(E, params={"type": "WeatherObserved"})).status == 204
+    con = await asyncpg.connect(database_url)
+    try:
+        values = await con.fetchval("SELECT count(*) FROM ngsild.entity_values")
+        geo = await con.fetchval("SELECT count(*) FROM ngsild.entity_geo")
+    finally:
+        await con.close()
+    assert (values, geo) == (0, 0)
