@@ -1,7 +1,9 @@
 """One parser for the small and/or languages NGSI-LD uses (type expressions, scopeQ).
 
 Both are atoms joined by an *and* operator and *or* operators, with parentheses; *and* binds
-tighter. Each language supplies its operators, how to build its nodes, and its error class.
+tighter (GS CIM 009 4.17, 4.19, which borrow the logical operators of 4.9). Each language
+supplies its operators, how to build its nodes, and its error class. Error messages name the
+offending token and its position in the text.
 """
 
 from __future__ import annotations
@@ -28,16 +30,22 @@ def parse_boolean(
     make_or: Callable[[tuple[T, ...]], T],
     error: type[NgsiLdError],
 ) -> T:
+    """Parse ``text``; ``atom`` gets each maximal run of other non-space characters."""
     ops = "".join(re.escape(o) for o in (and_op, *or_ops))
-    tokens = [m.group(1) for m in re.finditer(rf"\s*([(){ops}]|[^(){ops}\s]+)", text)]
-    if not tokens or "".join(tokens) != re.sub(r"\s+", "", text):
-        raise error(f"invalid {name} {text!r}")
+    tokens: list[tuple[str, int]] = [
+        (m.group(0), m.start()) for m in re.finditer(rf"[(){ops}]|[^(){ops}\s]+", text)
+    ]
+    if not tokens:
+        raise error(f"{name} must not be empty")
     pos = 0
+
+    def fail(message: str, at: int) -> NgsiLdError:
+        return error(f"{name}: {message} at position {at} in {text!r}")
 
     def parse_or() -> T:
         nonlocal pos
         items = [parse_and()]
-        while pos < len(tokens) and tokens[pos] in or_ops:
+        while pos < len(tokens) and tokens[pos][0] in or_ops:
             pos += 1
             items.append(parse_and())
         return items[0] if len(items) == 1 else make_or(tuple(items))
@@ -45,7 +53,7 @@ def parse_boolean(
     def parse_and() -> T:
         nonlocal pos
         items = [parse_atom()]
-        while pos < len(tokens) and tokens[pos] == and_op:
+        while pos < len(tokens) and tokens[pos][0] == and_op:
             pos += 1
             items.append(parse_atom())
         return items[0] if len(items) == 1 else make_and(tuple(items))
@@ -53,20 +61,23 @@ def parse_boolean(
     def parse_atom() -> T:
         nonlocal pos
         if pos >= len(tokens):
-            raise error(f"{name} {text!r} ends early")
-        tok = tokens[pos]
+            raise fail("operand expected", len(text))
+        tok, at = tokens[pos]
         pos += 1
         if tok == "(":
             inner = parse_or()
-            if pos >= len(tokens) or tokens[pos] != ")":
-                raise error(f"unbalanced parentheses in {name} {text!r}")
+            if pos >= len(tokens) or tokens[pos][0] != ")":
+                found = repr(tokens[pos][0]) if pos < len(tokens) else "end of input"
+                where = tokens[pos][1] if pos < len(tokens) else len(text)
+                raise fail(f"')' expected for '(' at {at}, found {found}", where)
             pos += 1
             return inner
         if tok == ")" or tok == and_op or tok in or_ops:
-            raise error(f"unexpected {tok!r} in {name} {text!r}")
+            raise fail(f"unexpected {tok!r}", at)
         return atom(tok)
 
     expr = parse_or()
     if pos != len(tokens):
-        raise error(f"unexpected {tokens[pos]!r} in {name} {text!r}")
+        tok, at = tokens[pos]
+        raise fail(f"unexpected {tok!r}", at)
     return expr

@@ -1,66 +1,72 @@
-"""Compile a ``q`` AST to SQL over the stored form (docs/architecture.md).
+"""Compile a ``q`` AST to SQL over the stored form (GS CIM 009 4.9; docs/architecture.md).
 
-Each comparison becomes a jsonpath predicate on ``e.attrs`` (``@?``; GIN-indexable for
-equality) that tries every value member an attribute type can have, so the compiler needs
-no knowledge of the stored attribute's type. For a plain comparison on a top-level attribute
-an ``EXISTS`` on the ``entity_values`` btree index is added in front as a necessary
-condition, so selective range queries do not scan.
+Each comparison becomes one SQL/JSON path predicate on ``e.attrs`` (``@?``), passed as a
+bound ``$n::jsonpath`` parameter whose text is built here with every key and string
+JSON-escaped. The path tries every value member an instance can have (``qlang_plan``), so
+the compiler needs no knowledge of an attribute's type; ``qlang_eval`` applies the same
+rules in Python.
+
+For a plain comparison on a top-level attribute (``==``, ``>``, ``>=``, ``<``, ``<=``,
+ranges and lists of numbers or strings) an ``EXISTS`` on the btree-indexed
+``entity_values`` table (``values.index_rows``) is put in front as a necessary condition,
+so selective queries do not scan. When the index holds exactly the compared values (see
+``_exact``) the ``EXISTS`` alone is the answer and ``attrs`` is not read again.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-import orjson
+from hub.query.qlang import And, Comparison, Exists, Literal, Match, Or, Path, QExpr
+from hub.query.qlang_eval import instant
+from hub.query.qlang_plan import Member, Step, literal_forms, members
+from hub.query.values import TXT_PREFIX, index_float, index_text
 
-from hub.query.qlang import And, Comparison, Exists, Literal, Or, Path, QExpr
+__all__ = ["SqlFragment", "compile_q"]
 
-__all__ = ["SqlFragment", "compile_q", "value_members"]
+# Switches for tests and diagnosis: the value index as a pre-filter, and as the only
+# condition where it is exact. Answers never depend on them, only plans do.
+USE_VALUE_INDEX = True
+INDEX_ONLY_WHEN_EXACT = True
 
-_JP_OPS = {"==": "==", "!=": "==", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
-_INDEX_OPS = {"==": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+_SQL_OPS = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+_NON_STRICT = {">": ">=", ">=": ">=", "<": "<=", "<=": "<=", "==": "="}
+_EXACT_FLOAT = Decimal(2**53)
 
 
 @dataclass(frozen=True, slots=True)
 class SqlFragment:
+    """A SQL boolean expression and its parameters, numbered from the ``first_param``
+    the compiler was given."""
+
     sql: str
     params: list[Any]
 
 
-def _key(name: str) -> str:
-    return orjson.dumps(name).decode()
+def _string(s: str) -> str:
+    """A jsonpath string literal or quoted key: JSON escaping is a subset of jsonpath's."""
+    return json.dumps(s, ensure_ascii=False)
 
 
-def _lit(lit: Literal) -> str:
-    if lit.kind == "bool":
-        return "true" if lit.value else "false"
+def _accessor(steps: tuple[Step, ...]) -> str:
+    return "@" + "".join(".*" if s is None else "." + _string(s) for s in steps)
+
+
+def _literal(lit: Literal, form: Any) -> str:
     if lit.kind == "number":
-        return repr(lit.value) if isinstance(lit.value, float) else str(lit.value)
-    return orjson.dumps(lit.value).decode()
+        return lit.text
+    if lit.kind == "bool":
+        return "true" if form else "false"
+    return _string(str(form))
 
 
-def value_members(path: Path) -> list[str]:
-    """jsonpath accessors (relative to an instance ``@``) for the compared values."""
-    if path.meta is not None:
-        return ["@." + _key(path.meta)]
-    compound = "".join("." + _key(c) for c in path.compound)
-    if path.compound:
-        return ["@.value" + compound, "@.json" + compound]
-    # exactly the members hub.query.values.compared_values indexes (JsonProperty values are
-    # opaque JSON, reached only through a compound path), so the index can stand alone
-    return ["@.value", '@.value."@value"', "@.object", "@.vocab", "@.languageMap.*",
-            "@.valueList", "@.objectList.object"]
-
-
-def _instances(path: Path, expand: Callable[[str], str]) -> str:
-    jp = "$." + _key(expand(path.attr)) + "[*]"
-    for sub in path.subs:
-        if sub in ("observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"):
-            break
-        jp += "." + _key(expand(sub))
-    return jp
+def _exists_any(mems: tuple[Member, ...]) -> str:
+    return " || ".join(f"exists({_accessor(m.steps)})" for m in mems)
 
 
 class _Compiler:
@@ -81,113 +87,182 @@ class _Compiler:
         if isinstance(e, Or):
             return "(" + " OR ".join(self.walk(i) for i in e.items) + ")"
         if isinstance(e, Exists):
-            sql = self.exists(e.path)
+            sql = "TRUE" if e.path.system else self.exists(e.path)
             return f"NOT ({sql})" if e.negated else sql
+        if isinstance(e, Match):
+            return self.match(e)
+        if e.path.system:
+            return self.system(e)
         return self.comparison(e)
+
+    # -- jsonpath ------------------------------------------------------------------------
+
+    def head(self, path: Path) -> str:
+        """``$."attr"[*]."sub"...``: the instances (or sub-attributes) a term tests."""
+        jp = "$." + _string(self.expand(path.attr)) + "[*]"
+        return jp + "".join("." + _string(self.expand(s)) for s in path.subs)
+
+    def jsonpath(self, text: str) -> str:
+        return f"{self.alias}.attrs @? {self.param(text, '::jsonpath')}"
 
     def exists(self, path: Path) -> str:
         if path.simple:
             return f"{self.alias}.attrs ? {self.param(self.expand(path.attr))}"
-        jp = _instances(path, self.expand)
-        if path.meta is not None:
-            jp += "." + _key(path.meta)
-        elif path.compound:
-            jp += ".value" + "".join("." + _key(c) for c in path.compound)
-        return f"{self.alias}.attrs @? {self.param(jp, '::jsonpath')}"
+        if path.meta is None and not path.compound:
+            return self.jsonpath(self.head(path))
+        return self.jsonpath(f"{self.head(path)} ? ({_exists_any(members(path, '=='))})")
 
-    def _system(self, e: Comparison) -> str | None:
-        if e.path.simple and e.path.attr in ("createdAt", "modifiedAt") and not e.range:
-            column = "created_at" if e.path.attr == "createdAt" else "modified_at"
-            op = {"==": "="}.get(e.op, e.op)
-            if op in ("=", "!=", ">", ">=", "<", "<="):
-                values = [str(v.value) for v in e.values]
-                if len(values) == 1:
-                    return f"{self.alias}.{column} {op} {self.param(values[0], '::timestamptz')}"
-        return None
-
-    def predicate(self, path: Path, e: Comparison) -> str:
-        members = value_members(path)
-        if e.op in ("~=", "!~="):
-            pattern = str(e.values[0].value)
-            flag = ""
-            if pattern.startswith("(?i)"):
-                pattern, flag = pattern[4:], ' flag "i"'
-            rx = orjson.dumps(pattern).decode()
-            return " || ".join(f"{m} like_regex {rx}{flag}" for m in members)
-        if e.range:
-            low, high = (_lit(v) for v in e.values)
-            return " || ".join(f"({m} >= {low} && {m} <= {high})" for m in members)
-        op = _JP_OPS[e.op]
-        literals = []
-        for v in e.values:
-            literals.append(_lit(v))
-            if v.kind in ("string", "uri") and not path.meta:
-                expanded = self.expand(str(v.value))  # vocab values are stored expanded
-                if expanded != v.value:
-                    literals.append(orjson.dumps(expanded).decode())
-        return " || ".join(f"{m} {op} {lit}" for m in members for lit in literals)
+    def equal_any(self, e: Comparison, mems: tuple[Member, ...]) -> str:
+        """One instance has a compared value satisfying ``e`` (``==`` for ``!=``)."""
+        preds = []
+        for m in mems:
+            if e.range:
+                low, high = (_literal(v, literal_forms(v, m, self.expand)) for v in e.values)
+                test = f"@ >= {low} && @ <= {high}"
+            else:
+                op = "==" if e.op == "!=" else e.op
+                test = " || ".join(
+                    f"@ {op} {_literal(v, literal_forms(v, m, self.expand))}" for v in e.values
+                )
+            preds.append(f"exists({_accessor(m.steps)} ? ({test}))")
+        return " || ".join(preds)
 
     def comparison(self, e: Comparison) -> str:
-        system = self._system(e)
-        if system is not None:
-            return system
-        if _index_is_exact(e):
-            # the value index holds exactly the values this comparison reads (values.py):
-            # answering from it alone saves re-reading every candidate's attrs
-            exact = self.index_condition(e)
-            if exact is not None:
-                return exact
-        jp = f"{_instances(e.path, self.expand)} ? ({self.predicate(e.path, e)})"
-        matched = f"{self.alias}.attrs @? {self.param(jp, '::jsonpath')}"
-        if e.op in ("!=", "!~="):
-            return f"({self.exists(e.path)} AND NOT ({matched}))"
-        index = self.index_condition(e)
-        return f"({index} AND {matched})" if index else matched
+        mems = members(e.path, e.op)
+        equal = self.equal_any(e, mems)
+        if e.op == "!=":
+            has_target = e.path.meta is not None or bool(e.path.compound)
+            test = f"({_exists_any(mems)}) && !({equal})" if has_target else f"!({equal})"
+            return self.jsonpath(f"{self.head(e.path)} ? ({test})")
+        index = self.index(e) if USE_VALUE_INDEX else None
+        if index is not None and index[1] and INDEX_ONLY_WHEN_EXACT:
+            return index[0]
+        matched = self.jsonpath(f"{self.head(e.path)} ? ({equal})")
+        return f"({index[0]} AND {matched})" if index is not None else matched
 
-    def index_condition(self, e: Comparison) -> str | None:
-        if not e.path.simple or e.op not in _INDEX_OPS:
+    def match(self, e: Match) -> str:
+        mems = members(e.path, "~=")
+        flag = ' flag "i"' if e.regex.ignore_case else ""
+        rx = _string(e.regex.source)
+        hit = " || ".join(
+            f"exists({_accessor(m.steps)} ? (@ like_regex {rx}{flag}))" for m in mems
+        )
+        if not e.negated:
+            return self.jsonpath(f"{self.head(e.path)} ? ({hit})")
+        strings = " || ".join(
+            f'exists({_accessor(m.steps)} ? (@ like_regex ""))' for m in mems
+        )
+        return self.jsonpath(f"{self.head(e.path)} ? (({strings}) && !({hit}))")
+
+    # -- entity createdAt / modifiedAt ---------------------------------------------------
+
+    def system(self, e: Comparison) -> str:
+        column = f"{self.alias}.{'created_at' if e.path.attr == 'createdAt' else 'modified_at'}"
+        bounds: list[datetime] = [instant(str(v.value)) for v in e.values]
+        if e.range:
+            low, high = (self.param(b, "::timestamptz") for b in bounds)
+            neg = "" if e.op == "==" else "NOT "
+            return f"{column} {neg}BETWEEN {low} AND {high}"
+        if len(bounds) > 1:
+            values = self.param(bounds, "::timestamptz[]")
+            return f"{column} = ANY({values})" if e.op == "==" else f"{column} <> ALL({values})"
+        return f"{column} {_SQL_OPS[e.op]} {self.param(bounds[0], '::timestamptz')}"
+
+    # -- the value index -----------------------------------------------------------------
+
+    def text_forms(self, lit: Literal) -> list[str]:
+        """Every string a member may compare ``lit`` with, cut as the index cuts them."""
+        forms = {str(lit.value)}
+        if lit.kind in ("string", "uri"):
+            forms.add(self.expand(str(lit.value)))  # vocab members compare it expanded
+        return sorted(index_text(f) for f in forms)
+
+    def index(self, e: Comparison) -> tuple[str, bool] | None:
+        """``(EXISTS on entity_values, exact)`` for an indexable comparison, else None."""
+        if not e.path.simple or e.op not in _NON_STRICT:
             return None
-        kinds = {v.kind for v in e.values}
-        if kinds == {"number"}:
-            column = "num"
-            values: list[Any] = [float(v.value) for v in e.values]
-        elif kinds <= {"string", "uri", "datetime"} and e.op == "==" and not e.range:
-            column = "txt"
-            values = []
-            for v in e.values:
-                values.extend({str(v.value), self.expand(str(v.value))})
-            if any(len(x) > 256 for x in values):
-                return None
-        else:
+        if any(v.kind == "bool" for v in e.values):
             return None
+        numbers = [v for v in e.values if v.kind == "number"]
+        strings = [v for v in e.values if v.is_string]
+        exact = _exact(e, self.text_forms)
         attr = self.param(self.expand(e.path.attr))
         if e.range:
-            cond = f"v.num BETWEEN {self.param(values[0])} AND {self.param(values[1])}"
-        elif len(values) > 1 or column == "txt":
-            cast = "::float8[]" if column == "num" else "::text[]"
-            cond = f"v.{column} = ANY({self.param(values, cast)})"
+            low, high = e.values
+            if low.kind == "number":
+                cond = (f"v.num BETWEEN {self.param(index_float(_dec(low)))}"
+                        f" AND {self.param(index_float(_dec(high)))}")
+            else:
+                cond = (f'(v.txt COLLATE "C") BETWEEN {self.param(self.text_forms(low)[0])}'
+                        f" AND {self.param(self.text_forms(high)[-1])}")
+        elif len(e.values) > 1:
+            parts = []
+            if numbers:
+                nums = sorted({index_float(_dec(v)) for v in numbers})
+                parts.append(f"v.num = ANY({self.param(nums, '::float8[]')})")
+            if strings:
+                texts = sorted({f for v in strings for f in self.text_forms(v)})
+                parts.append(f"v.txt = ANY({self.param(texts, '::text[]')})")
+            cond = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+        elif numbers:
+            op = _SQL_OPS[e.op] if exact else _NON_STRICT[e.op]
+            cond = f"v.num {op} {self.param(index_float(_dec(numbers[0])))}"
         else:
-            cond = f"v.{column} {_INDEX_OPS[e.op]} {self.param(values[0])}"
-        return (f"EXISTS (SELECT 1 FROM {self.schema}.entity_values v"
-                f" WHERE v.eid = {self.alias}.pk AND v.attr = {attr} AND {cond})")
+            forms = self.text_forms(strings[0])
+            if e.op == "==":
+                cond = (f"v.txt = {self.param(forms[0])}" if len(forms) == 1
+                        else f"v.txt = ANY({self.param(forms, '::text[]')})")
+            else:
+                bound = forms[0] if e.op in (">", ">=") else forms[-1]
+                cond = f'(v.txt COLLATE "C") {_NON_STRICT[e.op]} {self.param(bound)}'
+        sql = (f"EXISTS (SELECT 1 FROM {self.schema}.entity_values v"
+               f" WHERE v.eid = {self.alias}.pk AND v.attr = {attr} AND {cond})")
+        return sql, exact
 
 
-def _index_is_exact(e: Comparison) -> bool:
-    """Numbers within float8's exact range, or string equality the index can hold."""
-    if not e.path.simple or e.op not in _INDEX_OPS or not e.values:
+def _dec(lit: Literal) -> Decimal:
+    assert isinstance(lit.value, Decimal)
+    return lit.value
+
+
+def _exact(e: Comparison, text_forms: Callable[[Literal], list[str]]) -> bool:
+    """Whether the index rows answer ``e`` exactly, not just as a necessary condition.
+
+    Numbers: a literal that is a float8 exactly (its shortest round-trip decimal) with
+    magnitude under 2**53 compares with every float8 image of a stored number as with the
+    number itself (a stored integer beyond 2**53 rounds to at least 2**53). Stored
+    relationship targets are URIs (validated on input), so ordering comparisons, which skip
+    them, still read exactly the index's numbers.
+    Strings: equality only (ordering skips relationship targets, which the index holds),
+    with a literal that every member compares unexpanded and that the index holds uncut.
+    """
+    if e.op not in _NON_STRICT:
         return False
-    kinds = {v.kind for v in e.values}
-    if kinds == {"number"}:
-        return all(abs(v.value) < 2**53 for v in e.values)
-    return (kinds <= {"string", "uri", "datetime"} and e.op == "==" and not e.range
-            and all(len(str(v.value)) <= 200 for v in e.values))
+    for v in e.values:
+        if v.kind == "number":
+            d = _dec(v)
+            if abs(d) >= _EXACT_FLOAT or Decimal(repr(float(d))) != d:
+                return False
+        elif v.kind == "bool" or e.op != "==" or e.range:
+            return False
+        else:
+            forms = text_forms(v)
+            if len(forms) != 1 or forms[0] != v.value or len(forms[0]) >= TXT_PREFIX:
+                return False
+    return True
 
 
 def compile_q(
-    expr: QExpr, expand: Callable[[str], str], alias: str = "e", first_param: int = 1,
+    expr: QExpr,
+    expand: Callable[[str], str],
+    alias: str = "e",
+    first_param: int = 1,
     schema: str = "ngsild",
 ) -> SqlFragment:
-    """SQL over row alias ``alias`` with parameters numbered from ``first_param``."""
+    """SQL over the row alias ``alias`` of ``{schema}.entities``, parameters numbered from
+    ``first_param``. ``expand`` maps attribute names as written in ``q`` to IRIs (meta
+    names such as ``observedAt`` and JSON member names are never expanded); ``schema`` is
+    an already quoted, safe identifier."""
     compiler = _Compiler(expand, alias, first_param, schema)
     sql = compiler.walk(expr)
     return SqlFragment(sql, compiler.params)

@@ -1,51 +1,62 @@
-"""The scalar values the ``entity_values`` index holds for one entity.
+"""The rows the ``entity_values`` index holds for one entity (docs/architecture.md).
 
-The store writes exactly these rows and the ``q`` compiler relies on them as a necessary
-condition, so both import this one definition.
+The store writes exactly ``index_rows(attrs)`` and the ``q`` compiler relies on them as a
+necessary condition, so both import this one definition. A row is ``(attribute IRI, num,
+txt)`` for each scalar a top-level comparison may read (``qlang_plan.simple_candidates``:
+``value`` / ``@value``, ``object``, ``languageMap`` values, ``vocab``, ``valueList`` and
+``objectList`` elements, ``json``; arrays flattened two levels as jsonpath's lax mode
+does), duplicates removed:
+
+* numbers go to ``num`` as float8, rounded to nearest and clamped to the finite range.
+  Rounding is monotonic, so ``x > y`` implies ``f(x) >= f(y)``: the compiler's index
+  conditions stay necessary for every stored number (they are non-strict unless exact);
+* strings go to ``txt``, cut to ``TXT_PREFIX`` characters so every one fits a btree entry;
+  cutting is monotonic in code-point order too;
+* booleans and JSON null go nowhere: ``a==true`` has no index condition.
 """
 
 from __future__ import annotations
 
+import sys
+from decimal import Decimal
 from typing import Any
 
-__all__ = ["compared_values", "index_rows"]
+from hub.query.qlang_plan import simple_candidates, targets, to_decimal
 
-_MEMBER = {
-    "Property": "value", "GeoProperty": None, "Relationship": "object",
-    "LanguageProperty": "languageMap", "VocabProperty": "vocab", "JsonProperty": None,
-    "ListProperty": "valueList", "ListRelationship": "objectList",
-}
+__all__ = ["TXT_PREFIX", "IndexRow", "index_float", "index_rows", "index_text"]
 
+TXT_PREFIX = 256  # characters: at most 1 KiB of UTF-8, well under a btree entry's limit
+_MAX = sys.float_info.max
 
-def compared_values(inst: dict[str, Any]) -> list[Any]:
-    """The values ``q`` compares for one attribute instance (4.9: arrays match per element)."""
-    member = _MEMBER.get(inst.get("type", "Property"))
-    if member is None:
-        return []
-    value = inst.get(member)
-    if member == "languageMap" and isinstance(value, dict):
-        out: list[Any] = []
-        for v in value.values():
-            out.extend(v if isinstance(v, list) else [v])
-        return out
-    if member == "objectList" and isinstance(value, list):
-        return [i.get("object") for i in value if isinstance(i, dict)]
-    if isinstance(value, list):
-        return value
-    if isinstance(value, dict) and "@value" in value:
-        return [value["@value"]]
-    return [value]
+IndexRow = tuple[str, float | None, str | None]
 
 
-def index_rows(attrs: dict[str, Any]) -> list[tuple[str, float | None, str | None]]:
-    rows: list[tuple[str, float | None, str | None]] = []
-    for iri, instances in attrs.items():
-        for inst in instances:
-            for v in compared_values(inst):
-                if isinstance(v, bool):
-                    continue
-                if isinstance(v, (int, float)):
-                    rows.append((iri, float(v), None))
-                elif isinstance(v, str) and len(v) <= 256:
-                    rows.append((iri, None, v))
-    return rows
+def index_float(d: Decimal) -> float:
+    """A number as the index holds it: nearest float8, clamped to the finite range."""
+    try:
+        f = float(d)
+    except OverflowError:  # pragma: no cover - float(Decimal) saturates instead
+        f = _MAX if d > 0 else -_MAX
+    if f == float("inf"):
+        return _MAX
+    if f == float("-inf"):
+        return -_MAX
+    return f
+
+
+def index_text(s: str) -> str:
+    return s[:TXT_PREFIX]
+
+
+def index_rows(attrs: dict[str, Any]) -> list[IndexRow]:
+    """All index rows of an entity's stored ``attrs`` (``{iri: [instance, ...]}``)."""
+    rows: dict[IndexRow, None] = {}
+    for iri in attrs:
+        for instance in targets(attrs, iri, ()):
+            for x in simple_candidates(instance):
+                d = to_decimal(x)
+                if d is not None:
+                    rows[(iri, index_float(d), None)] = None
+                elif isinstance(x, str):
+                    rows[(iri, None, index_text(x))] = None
+    return list(rows)
