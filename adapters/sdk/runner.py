@@ -1,0 +1,136 @@
+"""One run of an adapter: read outcomes, upsert in batches, save state after each ack.
+
+The counts of a run reconcile: every row read is written, quarantined, skipped, or (when
+the hub became unreachable) left unacknowledged for the next run, and
+``read == written + quarantined + skipped + unacknowledged`` is checked before the report
+is returned. State moves forward only past rows whose batch the hub acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.sdk.base import Adapter, SourceError
+from adapters.sdk.records import Emit, Quarantine, Skip
+from adapters.sdk.sink import HubUnavailable, Sink
+from adapters.sdk.state import StateStore
+
+__all__ = ["RunReport", "run_adapter"]
+
+
+@dataclass
+class RunReport:
+    adapter: str
+    source: str
+    started: str
+    finished: str = ""
+    #: ok, failed (hub unreachable or source unreadable), dry-run
+    status: str = "ok"
+    read: int = 0
+    written: int = 0
+    quarantined: int = 0
+    skipped: int = 0
+    unacknowledged: int = 0
+    entities: int = 0
+    error: str | None = None
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+
+    def reconciles(self) -> bool:
+        return self.read == self.written + self.quarantined + self.skipped + self.unacknowledged
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.emits: list[Emit] = []
+        self.entities: list[dict[str, Any]] = []
+
+    def clear(self) -> None:
+        self.emits, self.entities = [], []
+
+    def add(self, e: Emit) -> None:
+        self.emits.append(e)
+        self.entities.extend(e.entities)
+
+
+async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
+                      batch_size: int = 2000,
+                      progress: Callable[[int], None] | None = None) -> RunReport:
+    """Run ``adapter`` into ``sink`` (None = dry run: map and count, store nothing)."""
+    aid = adapter.manifest.id
+    report = RunReport(aid, adapter.source, _now(), status="ok" if sink else "dry-run")
+    state = store.load(aid)
+    skips: Counter[str] = Counter()
+    quarantined: list[Quarantine] = []
+    batch = _Batch()
+
+    async def flush() -> None:
+        if sink is not None and batch.entities:
+            refused = await sink.upsert(batch.entities)
+        else:
+            refused = {}
+        for e in batch.emits:
+            bad = [refused[x["id"]] for x in e.entities if x["id"] in refused]
+            if bad:
+                q = Quarantine(e.source, e.row, repr([x["id"] for x in e.entities]), bad[0])
+                quarantined.append(q)
+                report.quarantined += 1
+            else:
+                report.written += 1
+                report.entities += len(e.entities)
+        if sink is not None and batch.emits:
+            state.source_digest = digest
+            state.position = batch.emits[-1].row
+            cursors = [e.cursor for e in batch.emits if e.cursor] + (
+                [state.cursor] if state.cursor else [])
+            if cursors:
+                state.cursor = max(cursors, key=datetime.fromisoformat)
+            store.save(aid, state)
+        batch.clear()
+
+    try:
+        digest = adapter.digest()
+        for out in adapter.read(store.load(aid)):
+            report.read += 1
+            if isinstance(out, Emit):
+                batch.add(out)
+                if len(batch.entities) >= batch_size:
+                    await flush()
+            elif isinstance(out, Quarantine):
+                quarantined.append(out)
+                report.quarantined += 1
+            elif isinstance(out, Skip):
+                report.skipped += 1
+                skips[out.reason] += 1
+            if progress and report.read % 500 == 0:
+                progress(report.read)
+        await flush()
+        if sink is not None:
+            state.runs += 1
+            store.save(aid, state)
+    except HubUnavailable as exc:
+        report.status, report.error = "failed", str(exc)
+        report.unacknowledged = len(batch.emits)
+    except SourceError as exc:
+        report.status, report.error = "failed", str(exc)
+    if sink is not None:
+        store.add_quarantine(aid, quarantined)
+    if progress:
+        progress(report.read)
+    report.finished = _now()
+    report.skip_reasons = dict(skips)
+    report.quarantine = [q.to_json() for q in quarantined[:50]]
+    if not report.reconciles():
+        raise AssertionError(f"counts do not reconcile: {report}")
+    return report
