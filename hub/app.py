@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from hub import keys
-from hub.api import attributes, batch, contexts, discovery, entities, temporal
+from hub.api import attributes, batch, contexts, discovery, entities, subscriptions, temporal
 from hub.db.embedded import EmbeddedPostgres
 from hub.db.migrations import apply_all
 from hub.db.pool import create_pool
@@ -23,6 +23,9 @@ from hub.jsonld.process import ContextCache
 from hub.jsonld.remote import ContextStore
 from hub.middleware import error_middleware
 from hub.settings import Settings
+from hub.subscriptions.delivery import DeliveryConfig
+from hub.subscriptions.endpoints import EndpointPolicy
+from hub.subscriptions.runtime import SubscriptionRuntime
 
 __all__ = ["create_app"]
 
@@ -44,6 +47,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if applied:
         log.info("migrations applied", extra={"count": applied})
     app[keys.POOL] = pool
+    app[keys.DATABASE_URL] = url
     app[keys.QUERY_POOL] = query_pool
     app[keys.TENANTS] = TenantDirectory()
     await app[keys.TENANTS].resolve(pool, None, create=True)
@@ -85,6 +89,28 @@ async def _context_store(app: web.Application) -> AsyncIterator[None]:
         await store.flush_usage()
 
 
+async def _subscriptions(app: web.Application) -> AsyncIterator[None]:
+    """The background matcher and deliverer of notifications (hub/subscriptions/)."""
+    settings = app[keys.SETTINGS]
+    policy = EndpointPolicy(settings.notification_denied_networks)
+    app[keys.ENDPOINT_POLICY] = policy
+    runtime = SubscriptionRuntime(
+        app[keys.POOL], app[keys.DATABASE_URL], app[keys.HTTP], app[keys.CONTEXTS],
+        app[keys.CONTEXT_CACHE], policy,
+        DeliveryConfig(concurrency=settings.notification_concurrency,
+                       timeout_s=settings.notification_timeout,
+                       max_attempts=settings.notification_max_attempts,
+                       max_bytes=settings.max_notification_bytes),
+        poll_s=settings.subscription_poll_interval, max_entities=settings.max_limit,
+    )
+    app[keys.SUBSCRIPTIONS] = runtime
+    await runtime.start()
+    try:
+        yield
+    finally:
+        await runtime.stop()
+
+
 async def _sample_data(app: web.Application) -> AsyncIterator[None]:
     if app[keys.SETTINGS].sample_data:
         from hub.sample import load_sample_data
@@ -98,9 +124,9 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware],
                           client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
-    for ctx in (_database, _http_client, _context_store, _sample_data):
+    for ctx in (_database, _http_client, _context_store, _subscriptions, _sample_data):
         app.cleanup_ctx.append(ctx)
-    for module in (batch, attributes, entities, discovery, contexts, temporal):
+    for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(

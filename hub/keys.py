@@ -14,8 +14,21 @@ from hub.settings import Settings
 if TYPE_CHECKING:
     from hub.jsonld.process import ContextCache
     from hub.jsonld.remote import ContextStore
+    from hub.subscriptions.endpoints import EndpointPolicy
+    from hub.subscriptions.runtime import SubscriptionRuntime
 
-__all__ = ["CONTEXTS", "CONTEXT_CACHE", "HTTP", "POOL", "QUERY_POOL", "SETTINGS", "TENANTS"]
+__all__ = [
+    "CONTEXTS",
+    "CONTEXT_CACHE",
+    "DATABASE_URL",
+    "ENDPOINT_POLICY",
+    "HTTP",
+    "POOL",
+    "QUERY_POOL",
+    "SETTINGS",
+    "SUBSCRIPTIONS",
+    "TENANTS",
+]
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -24,3 +37,6 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 TENANTS = web.AppKey("tenants", TenantDirectory)
 CONTEXTS: web.AppKey[ContextStore] = web.AppKey("contexts")
 CONTEXT_CACHE: web.AppKey[ContextCache] = web.AppKey("context_cache")
+DATABASE_URL = web.AppKey("database_url", str)
+ENDPOINT_POLICY: web.AppKey[EndpointPolicy] = web.AppKey("endpoint_policy")
+SUBSCRIPTIONS: web.AppKey[SubscriptionRuntime] = web.AppKey("subscriptions")

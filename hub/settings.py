@@ -33,6 +33,13 @@ class Settings:
     context_fetch_timeout: float = 3.0
     max_context_bytes: int = 1_048_576
     sample_data: bool = False
+    notification_denied_networks: str = (
+        "169.254.0.0/16,fe80::/10,fd00:ec2::254/128,100.100.100.200/32")
+    notification_timeout: float = 10.0
+    notification_max_attempts: int = 12
+    notification_concurrency: int = 64
+    max_notification_bytes: int = 1_048_576
+    subscription_poll_interval: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -83,4 +90,14 @@ SETTINGS_HELP: dict[str, str] = {
     "context_fetch_timeout": "seconds allowed to fetch a remote @context",
     "max_context_bytes": "largest remote @context document accepted",
     "sample_data": "load the Nagano sample entities at start-up (idempotent)",
+    "notification_denied_networks": "comma-separated networks no notification may be sent"
+    " to (default: link-local and cloud-metadata addresses); empty allows all",
+    "notification_timeout": "seconds a receiver has to answer one notification (an"
+    " endpoint's own `timeout` overrides it)",
+    "notification_max_attempts": "deliveries tried per notification before it is kept as"
+    " failed (backoff 1 s, 2 s, 4 s ... at most 300 s)",
+    "notification_concurrency": "notifications in flight at once per process",
+    "max_notification_bytes": "largest notification body sent; larger ones fail",
+    "subscription_poll_interval": "seconds between polls for work when no PostgreSQL"
+    " NOTIFY arrives (the safety net; wake-ups are immediate)",
 }

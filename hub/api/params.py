@@ -179,6 +179,8 @@ ALLOWED = {
     "batch_query": _QUERY_COMMON | {"limit", "offset", "count", "orderBy"},
     "discovery": {"details", "local", "via", "type"},
     "contexts": {"details", "kind", "reload"},
+    "subscriptions": {"limit", "offset", "count", "options", "local"},
+    "subscription": {"options", "local"},
     "temporal_query": _SELECT | {"attrs", "options", "format", "lang", "limit", "offset",
                                  "count", "timerel", "timeAt", "endTimeAt", "timeproperty",
                                  "lastN", "local", "aggrMethods", "aggrPeriodDuration",

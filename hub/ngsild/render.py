@@ -11,10 +11,17 @@ from typing import Any, Protocol
 
 from hub.query.projection import Projection
 
-__all__ = ["Compactor", "RenderOptions", "render_entity", "render_geojson", "render_instance"]
+__all__ = [
+    "VALUE_KEYS",
+    "Compactor",
+    "RenderOptions",
+    "render_entity",
+    "render_geojson",
+    "render_instance",
+]
 
 _VALUE_MEMBERS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
-_KEY_MEMBER = {
+VALUE_KEYS = {
     "Property": "value",
     "GeoProperty": "value",
     "Relationship": "object",
@@ -144,7 +151,7 @@ def _key_value(instances: list[dict[str, Any]], ctx: Compactor, opts: RenderOpti
             inst = candidate
             break
     typ = inst.get("type", "Property")
-    val = inst.get(_KEY_MEMBER.get(typ, "value"))
+    val = inst.get(VALUE_KEYS.get(typ, "value"))
     if typ == "VocabProperty":
         return _compact_vocab(val, ctx)
     if typ == "ListRelationship":

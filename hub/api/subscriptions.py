@@ -1,0 +1,185 @@
+"""/subscriptions and /subscriptions/{subscriptionId} (GS CIM 009 5.8, 6.10, 6.11): create,
+query, retrieve, update, delete. Delivery runs in the background (hub/subscriptions/)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from hub import keys
+from hub.api import tx
+from hub.api.common import (
+    JSON,
+    JSONLD,
+    accepted_type,
+    json_response,
+    read_json,
+    request_context,
+    tenant_schema,
+)
+from hub.api.params import check_params, csv, parse_pagination
+from hub.errors import AlreadyExists, BadRequestData, InvalidRequest, ResourceNotFound
+from hub.ngsild.checks import is_uri
+from hub.store import subscriptions as store
+from hub.store.subscriptions import SubscriptionRow
+from hub.subscriptions.endpoints import EndpointRefused
+from hub.subscriptions.matching import utc_iso
+from hub.subscriptions.model import (
+    apply_members,
+    expires,
+    parse_subscription,
+    prefilter_types,
+    render_subscription,
+)
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+BASE = "/ngsi-ld/v1"
+
+
+def _sub_id(request: web.Request) -> str:
+    sub_id = request.match_info["subscriptionId"]
+    if not is_uri(sub_id):
+        raise BadRequestData(f"subscription id {sub_id!r} is not a URI")
+    return sub_id
+
+
+def _check_endpoint(request: web.Request, sub: dict[str, Any]) -> None:
+    try:
+        request.app[keys.ENDPOINT_POLICY].check_literal(sub["notification"]["endpoint"]["uri"])
+    except EndpointRefused as exc:
+        raise BadRequestData(str(exc)) from None
+
+
+def _columns(sub: dict[str, Any]) -> dict[str, Any]:
+    """What the store indexes a subscription by, derived from its stored form."""
+    expires_at = expires(sub)
+    active = sub.get("isActive", True) and (
+        expires_at is None or expires_at > datetime.now(UTC))
+    return {"types": prefilter_types(sub), "active": active,
+            "periodic": "timeInterval" in sub, "expires_at": expires_at}
+
+
+def _status(row: SubscriptionRow) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    if row.expires_at is not None and row.expires_at <= now:
+        status = "expired"
+    elif not row.body.get("isActive", True):
+        status = "paused"
+    else:
+        status = "active"
+
+    def iso(ts: datetime | None) -> str | None:
+        return utc_iso(ts) if ts is not None else None
+
+    return {
+        "status": status,
+        "createdAt": utc_iso(row.created_at),
+        "modifiedAt": utc_iso(row.modified_at),
+        "notification": {
+            "timesSent": row.times_sent,
+            "timesFailed": row.times_failed,
+            "lastNotification": iso(row.last_notification),
+            "lastSuccess": iso(row.last_success),
+            "lastFailure": iso(row.last_failure),
+            "status": row.last_status,
+        },
+    }
+
+
+@routes.post(BASE + "/subscriptions")
+async def create_subscription(request: web.Request) -> web.Response:
+    check_params(request.query, "create")
+    body, media = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidRequest("a subscription must be a JSON object")
+    rc = await request_context(request, body, media)
+    sub = parse_subscription(body, rc.active, rc.raw)
+    _check_endpoint(request, sub)
+    schema = await tenant_schema(request, create=True)
+    async with tx.single(request) as con:
+        created = await store.insert_subscription(con, schema, sub, now=datetime.now(UTC),
+                                                  **_columns(sub))
+    if not created:
+        raise AlreadyExists(f"subscription {sub['id']} already exists")
+    return web.Response(
+        status=201, headers={"Location": f"{BASE}/subscriptions/{quote(sub['id'], safe=':')}"}
+    )
+
+
+@routes.get(BASE + "/subscriptions")
+async def query_subscriptions(request: web.Request) -> web.Response:
+    check_params(request.query, "subscriptions")
+    media = accepted_type(request, (JSON, JSONLD))
+    rc = await request_context(request)
+    settings = request.app[keys.SETTINGS]
+    options = set(csv(request.query.get("options")))
+    page = parse_pagination(request.query, settings.default_limit, settings.max_limit,
+                            options)
+    schema = await tenant_schema(request)
+    async with tx.read(request, snapshot=page.count) as con:
+        rows = await store.list_subscriptions(con, schema, page.limit, page.offset) \
+            if page.limit else []
+        total = await store.count_subscriptions(con, schema) if page.count else None
+    sys_attrs = "sysAttrs" in options
+    data = [render_subscription(r.body, _status(r), rc.active, sys_attrs=sys_attrs)
+            for r in rows]
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    return json_response(data, rc, media, headers=headers)
+
+
+@routes.get(BASE + "/subscriptions/{subscriptionId}")
+async def retrieve_subscription(request: web.Request) -> web.Response:
+    check_params(request.query, "subscription")
+    sub_id = _sub_id(request)
+    media = accepted_type(request, (JSON, JSONLD))
+    rc = await request_context(request)
+    schema = await tenant_schema(request)
+    async with tx.read(request, snapshot=False) as con:
+        row = await store.fetch_subscription(con, schema, sub_id)
+    if row is None:
+        raise ResourceNotFound(f"subscription {sub_id} not found")
+    sys_attrs = "sysAttrs" in csv(request.query.get("options"))
+    return json_response(render_subscription(row.body, _status(row), rc.active,
+                                             sys_attrs=sys_attrs), rc, media)
+
+
+@routes.patch(BASE + "/subscriptions/{subscriptionId}")
+async def update_subscription(request: web.Request) -> web.Response:
+    check_params(request.query, "create")
+    sub_id = _sub_id(request)
+    body, media = await read_json(request)
+    if not isinstance(body, dict) or not body:
+        raise BadRequestData("a subscription update must be a non-empty JSON object")
+    rc = await request_context(request, body, media)
+    if "id" in body and body["id"] != sub_id:
+        raise BadRequestData("the id of a subscription cannot be changed")
+    if "type" in body and body["type"] != "Subscription":
+        raise BadRequestData("type must be Subscription")
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        row = await store.fetch_subscription(con, schema, sub_id, for_update=True)
+        if row is None:
+            raise ResourceNotFound(f"subscription {sub_id} not found")
+        sub = dict(row.body)
+        members = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
+        apply_members(sub, members, rc.active, creating=False)
+        _check_endpoint(request, sub)
+        await store.update_subscription(con, schema, sub, now=datetime.now(UTC),
+                                        **_columns(sub))
+    return web.Response(status=204)
+
+
+@routes.delete(BASE + "/subscriptions/{subscriptionId}")
+async def delete_subscription(request: web.Request) -> web.Response:
+    check_params(request.query, "create")
+    sub_id = _sub_id(request)
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        if not await store.delete_subscription(con, schema, sub_id):
+            raise ResourceNotFound(f"subscription {sub_id} not found")
+    return web.Response(status=204)

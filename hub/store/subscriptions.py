@@ -1,0 +1,293 @@
+"""All SQL for subscriptions, the entity change log and the notification outbox.
+
+Tables: ``hub/db/migrations/tenant/0010_subscriptions.sql``. Work is shared between hub
+processes by row locks: ``FOR UPDATE SKIP LOCKED`` hands each change and each due
+notification to exactly one process, and a lease (``leased_until``) returns a notification
+to the queue if the process that claimed it dies before it is settled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+__all__ = [
+    "ClaimedNotification",
+    "SubscriptionRow",
+    "candidate_subscriptions",
+    "claim_changes",
+    "claim_notifications",
+    "claim_periodic",
+    "count_subscriptions",
+    "defer_notifications",
+    "delete_subscription",
+    "expire_subscriptions",
+    "fetch_subscription",
+    "insert_notifications",
+    "insert_subscription",
+    "list_subscriptions",
+    "settle_failures",
+    "settle_successes",
+    "update_subscription",
+]
+
+_COLUMNS = (
+    "s.id, s.body, s.active, s.times_sent, s.times_failed, s.last_notification,"
+    " s.last_success, s.last_failure, s.last_status, s.created_at, s.modified_at,"
+    " s.expires_at"
+)
+
+
+@dataclass(slots=True)
+class SubscriptionRow:
+    body: dict[str, Any]
+    active: bool
+    times_sent: int
+    times_failed: int
+    last_notification: datetime | None
+    last_success: datetime | None
+    last_failure: datetime | None
+    last_status: str | None
+    created_at: datetime
+    modified_at: datetime
+    expires_at: datetime | None
+
+
+def _row(r: asyncpg.Record) -> SubscriptionRow:
+    return SubscriptionRow(
+        body=r["body"], active=r["active"], times_sent=r["times_sent"],
+        times_failed=r["times_failed"], last_notification=r["last_notification"],
+        last_success=r["last_success"], last_failure=r["last_failure"],
+        last_status=r["last_status"], created_at=r["created_at"],
+        modified_at=r["modified_at"], expires_at=r["expires_at"],
+    )
+
+
+async def insert_subscription(
+    con: asyncpg.Connection, schema: str, body: dict[str, Any], *, types: list[str] | None,
+    active: bool, periodic: bool, expires_at: datetime | None, now: datetime,
+) -> bool:
+    """False when a subscription with this id exists (the caller answers AlreadyExists)."""
+    status = await con.execute(
+        f"INSERT INTO {schema}.subscriptions (id, body, types, active, periodic, expires_at,"
+        " next_run, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6,"
+        " CASE WHEN $5 THEN $7::timestamptz END, $7, $7) ON CONFLICT (id) DO NOTHING",
+        body["id"], body, types, active, periodic, expires_at, now,
+    )
+    return status.endswith(" 1")
+
+
+async def update_subscription(
+    con: asyncpg.Connection, schema: str, body: dict[str, Any], *, types: list[str] | None,
+    active: bool, periodic: bool, expires_at: datetime | None, now: datetime,
+) -> None:
+    await con.execute(
+        f"UPDATE {schema}.subscriptions SET body = $2, types = $3, active = $4, periodic = $5,"
+        " expires_at = $6, modified_at = $7,"
+        " next_run = CASE WHEN $5 THEN coalesce(next_run, $7) END WHERE id = $1",
+        body["id"], body, types, active, periodic, expires_at, now,
+    )
+
+
+async def fetch_subscription(
+    con: asyncpg.Connection, schema: str, sub_id: str, *, for_update: bool = False
+) -> SubscriptionRow | None:
+    lock = " FOR UPDATE" if for_update else ""
+    r = await con.fetchrow(
+        f"SELECT {_COLUMNS} FROM {schema}.subscriptions s WHERE s.id = $1{lock}", sub_id
+    )
+    return _row(r) if r is not None else None
+
+
+async def list_subscriptions(
+    con: asyncpg.Connection, schema: str, limit: int, offset: int
+) -> list[SubscriptionRow]:
+    rows = await con.fetch(
+        f"SELECT {_COLUMNS} FROM {schema}.subscriptions s ORDER BY s.created_at, s.id"
+        " LIMIT $1 OFFSET $2", limit, offset,
+    )
+    return [_row(r) for r in rows]
+
+
+async def count_subscriptions(con: asyncpg.Connection, schema: str) -> int:
+    return int(await con.fetchval(f"SELECT count(*) FROM {schema}.subscriptions"))
+
+
+async def delete_subscription(con: asyncpg.Connection, schema: str, sub_id: str) -> bool:
+    """Delete it and its undelivered notifications: a deleted subscription notifies no more."""
+    status = await con.execute(f"DELETE FROM {schema}.subscriptions WHERE id = $1", sub_id)
+    await con.execute(f"DELETE FROM {schema}.notifications WHERE sub_id = $1", sub_id)
+    return status.endswith(" 1")
+
+
+async def expire_subscriptions(con: asyncpg.Connection, schema: str) -> int:
+    status = await con.execute(
+        f"UPDATE {schema}.subscriptions SET active = false"
+        " WHERE active AND expires_at IS NOT NULL AND expires_at <= now()"
+    )
+    return int(status.split()[-1])
+
+
+async def claim_changes(con: asyncpg.Connection, schema: str, limit: int) -> list[asyncpg.Record]:
+    """Take the oldest unclaimed changes out of the log; the caller's transaction holds them
+    (a rollback puts them back), other processes skip them."""
+    return await con.fetch(
+        f"DELETE FROM {schema}.entity_changes WHERE seq IN ("
+        f" SELECT seq FROM {schema}.entity_changes ORDER BY seq"
+        " LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING seq, entity_id, op, old, new, at",
+        limit,
+    )
+
+
+async def candidate_subscriptions(
+    con: asyncpg.Connection, schema: str, types: list[str]
+) -> list[tuple[dict[str, Any], datetime]]:
+    """Active change-driven subscriptions that can match one of ``types`` (GIN index), and
+    those that match any type: never a scan of every subscription."""
+    rows = await con.fetch(
+        f"SELECT body, created_at FROM {schema}.subscriptions"
+        " WHERE active AND NOT periodic AND types && $1::text[]"
+        f" UNION ALL SELECT body, created_at FROM {schema}.subscriptions"
+        " WHERE active AND NOT periodic AND types IS NULL",
+        types,
+    )
+    return [(r["body"], r["created_at"]) for r in rows]
+
+
+async def insert_notifications(
+    con: asyncpg.Connection, schema: str, items: list[tuple[str, str, dict[str, Any]]]
+) -> None:
+    """``(notification id, subscription id, payload)`` rows, in order."""
+    if items:
+        await con.executemany(
+            f"INSERT INTO {schema}.notifications (id, sub_id, payload) VALUES ($1, $2, $3)",
+            items,
+        )
+
+
+@dataclass(slots=True)
+class ClaimedNotification:
+    schema: str
+    seq: int
+    id: str
+    sub_id: str
+    payload: dict[str, Any]
+    attempts: int
+    sub: dict[str, Any]
+    last_notification: datetime | None
+
+
+async def claim_notifications(
+    con: asyncpg.Connection, schema: str, limit: int, lease_s: float, *,
+    per_subscription: int, busy: list[str],
+) -> list[ClaimedNotification]:
+    """Lease up to ``limit`` due notifications, oldest first, at most ``per_subscription``
+    of any one subscription and none of the ``busy`` ones (already at that share in this
+    process), skipping subscriptions whose receiver is backing off. Each is leased to this
+    process alone until it is settled or the lease ends."""
+    rows = await con.fetch(
+        f"""WITH due AS (
+              SELECT n.seq, row_number() OVER (PARTITION BY n.sub_id ORDER BY n.seq) AS rn
+              FROM (SELECT seq, sub_id FROM {schema}.notifications
+                    WHERE NOT dead AND due_at <= now()
+                      AND (leased_until IS NULL OR leased_until < now())
+                      AND sub_id <> ALL($4::text[])
+                    ORDER BY seq LIMIT 10000) n
+            ), cand AS (
+              SELECT n.seq FROM {schema}.notifications n
+              JOIN due USING (seq)
+              JOIN {schema}.subscriptions s ON s.id = n.sub_id
+              WHERE due.rn <= $3
+                AND (s.blocked_until IS NULL OR s.blocked_until <= now())
+              ORDER BY n.seq LIMIT $1 FOR UPDATE OF n SKIP LOCKED
+            )
+            UPDATE {schema}.notifications n
+            SET leased_until = now() + $2 * interval '1 second', attempts = n.attempts + 1
+            FROM cand, {schema}.subscriptions s
+            WHERE n.seq = cand.seq AND s.id = n.sub_id
+            RETURNING n.seq, n.id, n.sub_id, n.payload, n.attempts, s.body,
+                      s.last_notification""",
+        limit, lease_s, per_subscription, busy,
+    )
+    return [ClaimedNotification(schema, r["seq"], r["id"], r["sub_id"], r["payload"],
+                                r["attempts"], r["body"], r["last_notification"])
+            for r in sorted(rows, key=lambda r: r["seq"])]
+
+
+async def settle_successes(
+    con: asyncpg.Connection, schema: str, done: list[tuple[int, str, datetime]]
+) -> None:
+    """Delivered: remove the notifications, count them on their subscriptions."""
+    await con.execute(
+        f"DELETE FROM {schema}.notifications WHERE seq = ANY($1::bigint[])",
+        [seq for seq, _, _ in done],
+    )
+    await con.execute(
+        f"""UPDATE {schema}.subscriptions s SET times_sent = s.times_sent + d.n,
+              last_notification = greatest(s.last_notification, d.at),
+              last_success = greatest(s.last_success, d.at), last_status = 'ok',
+              blocked_until = NULL
+            FROM (SELECT sub, count(*) AS n, max(at) AS at
+                  FROM unnest($1::text[], $2::timestamptz[]) AS u(sub, at) GROUP BY sub) d
+            WHERE s.id = d.sub""",
+        [sub for _, sub, _ in done], [at for _, _, at in done],
+    )
+
+
+async def settle_failures(
+    con: asyncpg.Connection, schema: str,
+    failed: list[tuple[int, str, datetime, str, float | None]],
+) -> None:
+    """Not delivered: ``(seq, sub, at, error, retry_in_s)``; no retry (None) marks it dead.
+    The subscription backs off as a whole, so its other notifications wait too."""
+    for seq, sub, at, error, retry in failed:
+        if retry is None:
+            await con.execute(
+                f"UPDATE {schema}.notifications SET dead = true, leased_until = NULL,"
+                " last_error = $2 WHERE seq = $1", seq, error[:2000])
+        else:
+            await con.execute(
+                f"UPDATE {schema}.notifications SET leased_until = NULL, last_error = $2,"
+                " due_at = $3::timestamptz + $4::float8 * interval '1 second' WHERE seq = $1",
+                seq, error[:2000], at, retry)
+        await con.execute(
+            f"UPDATE {schema}.subscriptions SET times_failed = times_failed + 1,"
+            " last_notification = greatest(last_notification, $2),"
+            " last_failure = greatest(last_failure, $2), last_status = 'failed',"
+            " blocked_until = CASE WHEN $3::float8 IS NULL THEN blocked_until"
+            " ELSE $2 + $3::float8 * interval '1 second' END WHERE id = $1",
+            sub, at, retry)
+
+
+async def defer_notifications(
+    con: asyncpg.Connection, schema: str, items: list[tuple[int, float]]
+) -> None:
+    """Put leased notifications back, due ``wait`` seconds from now, as not yet attempted."""
+    await con.execute(
+        f"""UPDATE {schema}.notifications n SET leased_until = NULL,
+              attempts = greatest(n.attempts - 1, 0),
+              due_at = now() + d.wait * interval '1 second'
+            FROM unnest($1::bigint[], $2::float8[]) AS d(seq, wait) WHERE n.seq = d.seq""",
+        [seq for seq, _ in items], [wait for _, wait in items],
+    )
+
+
+async def claim_periodic(
+    con: asyncpg.Connection, schema: str, limit: int
+) -> list[dict[str, Any]]:
+    """Periodic subscriptions that are due, with their next run moved on (timeInterval)."""
+    rows = await con.fetch(
+        f"""UPDATE {schema}.subscriptions s
+            SET next_run = greatest(s.next_run + (s.body->>'timeInterval')::float8
+                                    * interval '1 second', now())
+            WHERE s.id IN (SELECT id FROM {schema}.subscriptions
+                           WHERE active AND periodic AND next_run <= now()
+                           ORDER BY next_run LIMIT $1 FOR UPDATE SKIP LOCKED)
+            RETURNING s.body""",
+        limit,
+    )
+    return [r["body"] for r in rows]

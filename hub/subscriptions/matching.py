@@ -1,0 +1,310 @@
+"""Which subscriptions an entity change fires, and the entity each notification carries
+(GS CIM 009 5.8.1, 5.2.12 ``notificationTrigger``, 5.2.14 ``showChanges``).
+
+Pure: a change is the entity row before and after (either may be absent), a subscription is
+its stored form (``model.py``). ``q``, ``scopeQ`` and ``geoQ`` are evaluated with the same
+parsers and rules the query path uses (``qlang_eval`` mirrors ``qlang_sql``), so a
+subscription matches exactly the entities a query with the same filter would return.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from hub.jsonld.active import ActiveContext
+from hub.ngsild.render import VALUE_KEYS, RenderOptions, render_entity, render_instance
+from hub.query.geo import GeoQuery, parse_geo_query
+from hub.query.qlang import QExpr, parse_q
+from hub.query.qlang_eval import evaluate_q
+from hub.query.scopeq import ScopeExpr, evaluate_scope_q, parse_scope_q
+from hub.query.typeexpr import evaluate_types, parse_types_expr
+from hub.service.selection import EntitySelector, Selection
+from hub.subscriptions.model import DEFAULT_TRIGGERS
+
+__all__ = [
+    "NULL_URI",
+    "Change",
+    "Fired",
+    "change_from_row",
+    "match",
+    "notification_entity",
+    "passes_filters",
+    "render_options",
+    "subscription_selection",
+    "utc_iso",
+]
+
+NULL_URI = "urn:ngsi-ld:null"
+LOCATION = "https://uri.etsi.org/ngsi-ld/location"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entity's change: ``before``/``after`` are stored entities (``row_to_entity`` shape)."""
+
+    entity_id: str
+    op: str  # "c", "u", "d"
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    at: str  # DateTime of the change
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """The reason a subscription fires for a change, and the attributes concerned."""
+
+    trigger: str
+    attributes: frozenset[str]  # expanded IRIs created/updated/deleted (empty for entity*)
+
+
+def utc_iso(ts: datetime) -> str:
+    """An instant as the spec's DateTime: UTC, microseconds, ``Z``."""
+    if ts.utcoffset() is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _iso(value: str) -> str:
+    """PostgreSQL's jsonb text of a ``timestamptz`` -> the spec's DateTime."""
+    return utc_iso(datetime.fromisoformat(value))
+
+
+def _entity(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "id": row["id"],
+        "types": row["types"],
+        "scopes": row.get("scopes"),
+        "attrs": row["attrs"],
+        "createdAt": _iso(row["created_at"]),
+        "modifiedAt": _iso(row["modified_at"]),
+    }
+
+
+def change_from_row(entity_id: str, op: str, old: Any, new: Any, at: datetime) -> Change:
+    return Change(entity_id, op, _entity(old), _entity(new), utc_iso(at))
+
+
+@lru_cache(maxsize=4096)
+def _q(text: str) -> QExpr:
+    return parse_q(text)
+
+
+@lru_cache(maxsize=4096)
+def _scope_q(text: str) -> ScopeExpr:
+    return parse_scope_q(text)
+
+
+@lru_cache(maxsize=1024)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text)
+
+
+def _selected(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext) -> bool:
+    selectors = sub.get("entities")
+    if not selectors:
+        return True
+    for sel in selectors:
+        if "type" in sel:
+            if sel["type"] not in ent["types"]:
+                continue
+        elif not evaluate_types(parse_types_expr(sel["typeExpr"]), ent["types"], ctx.expand):
+            continue
+        if "id" in sel and sel["id"] != ent["id"]:
+            continue
+        if "idPattern" in sel and not _pattern(sel["idPattern"]).search(ent["id"]):
+            continue
+        return True
+    return False
+
+
+def _geo(sub: dict[str, Any]) -> GeoQuery:
+    g = sub["geoQ"]
+    parsed = parse_geo_query(g["georel"], g["geometry"], g["coordinates"], g.get("geoproperty"))
+    assert parsed is not None
+    return parsed
+
+
+def passes_filters(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext) -> bool:
+    """Selector, ``q``, ``scopeQ`` and ``geoQ`` against one entity state."""
+    if not _selected(sub, ent, ctx):
+        return False
+    if "q" in sub and not evaluate_q(_q(sub["q"]), ent, ctx.expand):
+        return False
+    if "scopeQ" in sub and not evaluate_scope_q(_scope_q(sub["scopeQ"]), ent.get("scopes")):
+        return False
+    if "geoQ" in sub:
+        geo = _geo(sub)
+        prop = geo.geoproperty or LOCATION
+        if not any(geo.matches(i.get("value")) for i in ent["attrs"].get(prop, [])):
+            return False
+    return True
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
+    old, new = before["attrs"], after["attrs"]
+    created = set(new) - set(old)
+    deleted = set(old) - set(new)
+    updated = {a for a in set(new) & set(old) if new[a] != old[a]}
+    return created, updated, deleted
+
+
+def match(sub: dict[str, Any], change: Change, ctx: ActiveContext) -> Fired | None:
+    """The first trigger of ``sub`` that ``change`` fires, or None.
+
+    Attribute triggers look only at the watched attributes (all attributes when the
+    subscription watches none). The filters are evaluated on the entity as it is after the
+    change, or as it was before a deletion.
+    """
+    triggers = sub.get("notificationTrigger", DEFAULT_TRIGGERS)
+    state = change.after if change.after is not None else change.before
+    assert state is not None
+    if not passes_filters(sub, state, ctx):
+        return None
+    watched = sub.get("watchedAttributes")
+
+    def concerned(names: set[str]) -> frozenset[str]:
+        return frozenset(names if watched is None else names & set(watched))
+
+    if change.op == "c":
+        assert change.after is not None
+        attrs = concerned(set(change.after["attrs"]))
+        if "entityCreated" in triggers and (watched is None or attrs):
+            return Fired("entityCreated", attrs)
+        if "attributeCreated" in triggers and attrs:
+            return Fired("attributeCreated", attrs)
+        return None
+    if change.op == "d":
+        assert change.before is not None
+        attrs = concerned(set(change.before["attrs"]))
+        if "entityDeleted" in triggers:
+            return Fired("entityDeleted", attrs)
+        if "attributeDeleted" in triggers and attrs:
+            return Fired("attributeDeleted", attrs)
+        return None
+    assert change.before is not None and change.after is not None
+    created, updated, deleted = (concerned(s) for s in _diff(change.before, change.after))
+    core_changed = (change.before["types"] != change.after["types"]
+                    or change.before.get("scopes") != change.after.get("scopes"))
+    if "attributeCreated" in triggers and created:
+        return Fired("attributeCreated", created)
+    if "attributeUpdated" in triggers and updated:
+        return Fired("attributeUpdated", updated)
+    if "attributeDeleted" in triggers and deleted:
+        return Fired("attributeDeleted", deleted)
+    if "entityUpdated" in triggers and (created or updated or deleted
+                                        or (watched is None and core_changed)):
+        return Fired("entityUpdated", created | updated | deleted)
+    return None
+
+
+def render_options(sub: dict[str, Any]) -> RenderOptions:
+    note = sub["notification"]
+    attrs = note.get("attributes")
+    pick = note.get("pick")
+    omit = note.get("omit")
+    opts = RenderOptions(
+        fmt=note.get("format", "normalized"),
+        sys_attrs=bool(note.get("sysAttrs", False)),
+        attrs=frozenset(attrs) if attrs else None,
+        lang=sub.get("lang"),
+    )
+    if pick is not None:
+        opts.pick_core = frozenset(p for p in pick if p in ("id", "type"))
+        opts.attrs = frozenset(p for p in pick if p not in ("id", "type"))
+    if omit is not None:
+        opts.omit = frozenset(omit)
+    return opts
+
+
+def _previous(inst: dict[str, Any], ctx: ActiveContext, opts: RenderOptions) -> tuple[str, Any]:
+    """``previousValue`` / ``previousObject`` / ... (5.2.6 ff.) of a stored instance."""
+    kind = inst.get("type", "Property")
+    key = VALUE_KEYS.get(kind, "value")
+    shown = render_instance(inst, ctx, RenderOptions(fmt="normalized"))
+    value = shown.get(key) if isinstance(shown, dict) else shown
+    return "previous" + key[0].upper() + key[1:], value
+
+
+def notification_entity(
+    sub: dict[str, Any], change: Change, fired: Fired, ctx: ActiveContext
+) -> dict[str, Any]:
+    """The entity as the subscription's ``notification`` parameters render it."""
+    opts = render_options(sub)
+    show_changes = bool(sub["notification"].get("showChanges", False))
+    if change.op == "d":
+        assert change.before is not None
+        return _deleted_entity(change, fired, ctx, opts, show_changes)
+    assert change.after is not None
+    out = render_entity(change.after, ctx, opts)
+    deleted = fired.attributes - set(change.after["attrs"])
+    before = change.before["attrs"] if change.before is not None else {}
+    for iri in deleted:
+        if opts.attrs is not None and iri not in opts.attrs:
+            continue
+        out[ctx.compact(iri)] = _null_attribute(before[iri][0], ctx, opts, show_changes)
+    if show_changes and opts.fmt == "normalized" and change.before is not None:
+        for iri in fired.attributes & set(before) & set(change.after["attrs"]):
+            name = ctx.compact(iri)
+            shown = out.get(name)
+            if isinstance(shown, dict):
+                key, value = _previous(before[iri][0], ctx, opts)
+                shown[key] = value
+    return out
+
+
+def _null_attribute(inst: dict[str, Any], ctx: ActiveContext, opts: RenderOptions,
+                    show_changes: bool) -> Any:
+    kind = inst.get("type", "Property")
+    key = VALUE_KEYS.get(kind, "value")
+    if opts.fmt == "keyValues":
+        return NULL_URI
+    out: dict[str, Any] = {"type": kind}
+    if show_changes:
+        prev_key, value = _previous(inst, ctx, opts)
+        out[prev_key] = value
+    out[key] = NULL_URI
+    if "datasetId" in inst:
+        out["datasetId"] = inst["datasetId"]
+    return out
+
+
+def _deleted_entity(change: Change, fired: Fired, ctx: ActiveContext, opts: RenderOptions,
+                    show_changes: bool) -> dict[str, Any]:
+    before = change.before
+    assert before is not None
+    types = [ctx.compact(t) for t in before["types"]]
+    out: dict[str, Any] = {"id": before["id"], "type": types[0] if len(types) == 1 else types}
+    out["deletedAt"] = change.at
+    if opts.sys_attrs:
+        out["createdAt"] = before["createdAt"]
+        out["modifiedAt"] = before["modifiedAt"]
+    names = fired.attributes if opts.attrs is None else fired.attributes & opts.attrs
+    if opts.attrs is None and fired.trigger == "entityDeleted":
+        names = frozenset()
+    for iri in sorted(names):
+        out[ctx.compact(iri)] = _null_attribute(before["attrs"][iri][0], ctx, opts,
+                                                show_changes)
+    return out
+
+
+def subscription_selection(sub: dict[str, Any]) -> Selection:
+    """The query a periodic (``timeInterval``) subscription runs each time it is due."""
+    sel = Selection()
+    for item in sub.get("entities", []):
+        types = parse_types_expr(item["typeExpr"]) if "typeExpr" in item else \
+            parse_types_expr(item["type"]) if "type" in item else None
+        sel.selectors.append(EntitySelector(id=item.get("id"), id_pattern=item.get("idPattern"),
+                                            types=types))
+    if "q" in sub:
+        sel.q = _q(sub["q"])
+    if "scopeQ" in sub:
+        sel.scope_q = _scope_q(sub["scopeQ"])
+    if "geoQ" in sub:
+        sel.geo = _geo(sub)
+    return sel
