@@ -1,0 +1,203 @@
+"""What every contract model shares: the base classes, the quality rule, GeoJSON, ``attr``.
+
+A contract model holds one entity in plain values keyed by the contract's short names (the
+``keyValues`` shape); ``contracts.ngsi`` turns it into a normalized NGSI-LD entity and
+``contracts.stored`` checks the hub's stored form against the same model's JSON Schema, so
+the two can never disagree about what an attribute may hold.
+
+Cross-attribute rules (``rules``) are plain functions over a mapping of short name to
+value, so the pydantic validator and the stored-form validator run the very same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from itertools import pairwise
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "URI_PATTERN",
+    "Contract",
+    "Geometry",
+    "LineString",
+    "Observation",
+    "Point",
+    "Quality",
+    "Rule",
+    "as_datetime",
+    "attr",
+    "ordered",
+    "ref",
+]
+
+Rule = Callable[[Mapping[str, Any]], Iterable[tuple[str, str]]]
+"""A cross-attribute rule: given short name -> value, yields (attribute, message) per breach."""
+
+URI_PATTERN = r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$"
+"""An absolute URI: a scheme, a colon, no white space (entity ids and relationship objects)."""
+
+
+class Quality(StrEnum):
+    """The quality/status of an observation (Renkei ``quality``).
+
+    Modelled on the flags of Japanese hydrological and meteorological data (正常, 暫定,
+    推定, 疑義, 欠測), so a missing reading is published as ``missing`` rather than as 0.
+    """
+
+    normal = "normal"  # 正常: checked, valid
+    provisional = "provisional"  # 暫定・速報値: not yet checked; may be revised
+    estimated = "estimated"  # 推定・補間: filled in from neighbours or a model
+    questionable = "questionable"  # 疑義: failed a plausibility check, kept for review
+    missing = "missing"  # 欠測: no reading; the measured attributes are absent
+
+
+def attr(
+    default: Any = None,
+    *,
+    kind: Literal["Property", "Relationship", "GeoProperty"] = "Property",
+    unit: str | None = None,
+    description: str,
+    **constraints: Any,
+) -> Any:
+    """A contract attribute: a pydantic ``Field`` that also records its NGSI-LD kind and
+    UN/CEFACT unit code under ``x-ngsi-ld`` in the JSON Schema (read by ``stored``/``ngsi``)."""
+    extra: dict[str, Any] = {"type": kind}
+    if unit is not None:
+        extra["unitCode"] = unit
+    return Field(
+        default, description=description, json_schema_extra={"x-ngsi-ld": extra}, **constraints
+    )
+
+
+def ref(description: str, default: Any = None) -> Any:
+    """A Relationship attribute whose value is the id (URI) of another entity."""
+    return attr(default, kind="Relationship", pattern=URI_PATTERN, description=description)
+
+
+_Lon = Annotated[float, Field(ge=-180, le=180)]
+_Lat = Annotated[float, Field(ge=-90, le=90)]
+
+
+class Point(BaseModel):
+    """A GeoJSON Point (RFC 7946 3.1.2): longitude, latitude in WGS 84."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["Point"] = "Point"
+    coordinates: tuple[_Lon, _Lat]
+
+
+class LineString(BaseModel):
+    """A GeoJSON LineString (RFC 7946 3.1.4), e.g. a counted road section."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["LineString"] = "LineString"
+    coordinates: list[tuple[_Lon, _Lat]] = Field(min_length=2)
+
+
+Geometry = Annotated[Point | LineString, Field(discriminator="type")]
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A datetime from a model value or a stored ISO 8601 string; None if neither."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def ordered(*names: str, strict: bool = False) -> Rule:
+    """A rule: the named attributes, where present, do not decrease in the order given."""
+
+    def rule(values: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        present = [(n, values[n]) for n in names if values.get(n) is not None]
+        for (a, va), (b, vb) in pairwise(present):
+            if isinstance(va, (str, datetime)):
+                va, vb = as_datetime(va), as_datetime(vb)
+                if va is None or vb is None:
+                    continue  # a malformed date-time is reported by its own check
+            if vb < va or (strict and vb == va):
+                yield b, f"{b} must not be {'at or ' if strict else ''}before {a}"
+
+    return rule
+
+
+class Contract(BaseModel):
+    """Base of every contract: an entity ``id`` (a URI) and a closed set of attributes.
+
+    ``extra="forbid"``: an attribute the contract does not define is refused, which is
+    what keeps personal data out of the library contracts.
+    """
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+
+    closed: ClassVar[bool] = False
+    """True: in the stored form too, attributes outside the contract are violations."""
+    rules: ClassVar[tuple[Rule, ...]] = ()
+    suppressed: ClassVar[tuple[str, ...]] = ()
+    """Counts subject to small-group suppression (``contracts.suppression``)."""
+
+    id: str = Field(
+        pattern=URI_PATTERN, description="Entity id, a URI (urn:ngsi-ld:<type>:<local id>)."
+    )
+
+    @classmethod
+    def all_rules(cls) -> tuple[Rule, ...]:
+        return cls.rules
+
+    @model_validator(mode="after")
+    def _cross_rules(self) -> Contract:
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        broken = [f"{a}: {msg}" for rule in self.all_rules() for a, msg in rule(values)]
+        if broken:
+            raise ValueError("; ".join(broken))
+        return self
+
+
+class Observation(Contract):
+    """An observation: ``quality`` is mandatory and agrees with the measured attributes.
+
+    ``quality == missing`` means no measured attribute is present; any other quality means
+    at least one is. So a reading never silently becomes a zero, nor an absence "normal".
+    """
+
+    measured: ClassVar[tuple[str, ...]] = ()
+    """The attributes that carry the measurement (the ones ``quality`` qualifies)."""
+    observed_at: ClassVar[str] = "dateObserved"
+    """The attribute whose instant becomes ``observedAt`` of the measured attributes."""
+
+    quality: Quality = attr(
+        ...,
+        description="Quality/status of the observation: normal, provisional, estimated, "
+        "questionable or missing (then no measured attribute is present).",
+    )
+
+    @classmethod
+    def all_rules(cls) -> tuple[Rule, ...]:
+        return (_quality_rule(cls.measured), *cls.rules)
+
+
+def _quality_rule(measured: tuple[str, ...]) -> Rule:
+    def rule(values: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        present = [m for m in measured if values.get(m) is not None]
+        quality = values.get("quality")
+        if quality == Quality.missing:
+            for m in present:
+                yield m, "a missing observation (quality missing) carries no value"
+        elif quality is not None and not present:
+            yield (
+                "quality",
+                (
+                    f"no measured value ({', '.join(measured)}); "
+                    "a reading that is absent must have quality missing"
+                ),
+            )
+
+    return rule
