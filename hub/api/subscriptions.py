@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from aiohttp import web
 
 from hub import keys
@@ -20,10 +21,12 @@ from hub.api.common import (
     request_context,
     tenant_schema,
 )
-from hub.api.params import check_params, csv, parse_pagination
+from hub.api.params import ListParams, check_params, csv, parse_pagination
 from hub.errors import AlreadyExists, BadRequestData, InvalidRequest, ResourceNotFound
+from hub.jsonld.remote import context_id_for
 from hub.ngsild.checks import is_uri
 from hub.store import subscriptions as store
+from hub.store.contexts import put_context
 from hub.store.subscriptions import SubscriptionRow
 from hub.subscriptions.endpoints import EndpointRefused
 from hub.subscriptions.matching import utc_iso
@@ -91,6 +94,34 @@ def _status(row: SubscriptionRow) -> dict[str, Any]:
     }
 
 
+def _composite(raw: Any) -> bool:
+    """A @context that is more than one URL has no URL of its own to send in a Link header."""
+    return isinstance(raw, dict) or (isinstance(raw, list) and (
+        len(raw) > 1 or any(not isinstance(r, str) for r in raw)))
+
+
+async def _implicit_context(request: web.Request, raw: Any) -> str:
+    """Keep a composite @context as an ImplicitlyCreated context (5.13) and return its URL."""
+    ctx_id = context_id_for(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS).decode())
+    url = f"{request.url.origin()}{BASE}/jsonldContexts/{ctx_id}"
+    await put_context(request.app[keys.POOL], ctx_id, url, "ImplicitlyCreated",
+                      {"@context": raw})
+    return url
+
+
+def _page_links(page: ListParams, total: int, media: str) -> str | None:
+    """``prev``/``next`` links of a page (6.3.13): the same query, offset moved by limit."""
+    links = []
+    path = f"{BASE}/subscriptions"
+    if page.offset > 0:
+        prev = max(page.offset - page.limit, 0)
+        links.append(f'<{path}?limit={page.limit}&offset={prev}>;rel="prev";type="{media}"')
+    if page.limit and page.offset + page.limit < total:
+        links.append(f'<{path}?limit={page.limit}&offset={page.offset + page.limit}>;'
+                     f'rel="next";type="{media}"')
+    return ",".join(links) or None
+
+
 @routes.post(BASE + "/subscriptions")
 async def create_subscription(request: web.Request) -> web.Response:
     check_params(request.query, "create")
@@ -100,6 +131,10 @@ async def create_subscription(request: web.Request) -> web.Response:
     rc = await request_context(request, body, media)
     sub = parse_subscription(body, rc.active, rc.raw)
     _check_endpoint(request, sub)
+    if "jsonldContext" in sub:  # 503 LdContextNotAvailable now rather than at each notification
+        await request.app[keys.CONTEXT_CACHE].get(sub["jsonldContext"], request.app[keys.CONTEXTS])
+    elif _composite(rc.raw):
+        sub["jsonldContext"] = await _implicit_context(request, rc.raw)
     schema = await tenant_schema(request, create=True)
     async with tx.single(request) as con:
         created = await store.insert_subscription(con, schema, sub, now=datetime.now(UTC),
@@ -121,15 +156,20 @@ async def query_subscriptions(request: web.Request) -> web.Response:
     page = parse_pagination(request.query, settings.default_limit, settings.max_limit,
                             options)
     schema = await tenant_schema(request)
-    async with tx.read(request, snapshot=page.count) as con:
+    async with tx.read(request) as con:
         rows = await store.list_subscriptions(con, schema, page.limit, page.offset) \
             if page.limit else []
-        total = await store.count_subscriptions(con, schema) if page.count else None
+        total = await store.count_subscriptions(con, schema)
     sys_attrs = "sysAttrs" in options
     data = [render_subscription(r.body, _status(r), rc.active, sys_attrs=sys_attrs)
             for r in rows]
-    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
-    return json_response(data, rc, media, headers=headers)
+    headers = {"NGSILD-Results-Count": str(total)} if page.count else {}
+    links = _page_links(page, total, media)
+    response = json_response(data, rc, media, headers=headers)
+    if links:
+        context_link = response.headers.get("Link")
+        response.headers["Link"] = f"{context_link}, {links}" if context_link else links
+    return response
 
 
 @routes.get(BASE + "/subscriptions/{subscriptionId}")

@@ -74,7 +74,8 @@ async def insert_subscription(
     status = await con.execute(
         f"INSERT INTO {schema}.subscriptions (id, body, types, active, periodic, expires_at,"
         " next_run, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6,"
-        " CASE WHEN $5 THEN $7::timestamptz END, $7, $7) ON CONFLICT (id) DO NOTHING",
+        " CASE WHEN $5 THEN $7::timestamptz + ($2::jsonb->>'timeInterval')::float8"
+        " * interval '1 second' END, $7, $7) ON CONFLICT (id) DO NOTHING",
         body["id"], body, types, active, periodic, expires_at, now,
     )
     return status.endswith(" 1")
@@ -204,13 +205,20 @@ async def claim_notifications(
               WHERE due.rn <= $3
                 AND (s.blocked_until IS NULL OR s.blocked_until <= now())
               ORDER BY n.seq LIMIT $1 FOR UPDATE OF n SKIP LOCKED
+            ), claimed AS (
+              UPDATE {schema}.notifications n
+              SET leased_until = now() + $2 * interval '1 second', attempts = n.attempts + 1
+              FROM cand, {schema}.subscriptions s
+              WHERE n.seq = cand.seq AND s.id = n.sub_id
+              RETURNING n.seq, n.id, n.sub_id, n.payload, n.attempts, s.body,
+                        s.last_notification
+            ), counted AS (  -- timesSent counts attempts, visible as soon as one starts
+              UPDATE {schema}.subscriptions s
+              SET times_sent = s.times_sent + c.n, last_notification = now()
+              FROM (SELECT sub_id, count(*) AS n FROM claimed GROUP BY sub_id) c
+              WHERE s.id = c.sub_id
             )
-            UPDATE {schema}.notifications n
-            SET leased_until = now() + $2 * interval '1 second', attempts = n.attempts + 1
-            FROM cand, {schema}.subscriptions s
-            WHERE n.seq = cand.seq AND s.id = n.sub_id
-            RETURNING n.seq, n.id, n.sub_id, n.payload, n.attempts, s.body,
-                      s.last_notification""",
+            SELECT * FROM claimed""",
         limit, lease_s, per_subscription, busy,
     )
     return [ClaimedNotification(schema, r["seq"], r["id"], r["sub_id"], r["payload"],
@@ -227,11 +235,10 @@ async def settle_successes(
         [seq for seq, _, _ in done],
     )
     await con.execute(
-        f"""UPDATE {schema}.subscriptions s SET times_sent = s.times_sent + d.n,
-              last_notification = greatest(s.last_notification, d.at),
-              last_success = greatest(s.last_success, d.at), last_status = 'ok',
+        f"""UPDATE {schema}.subscriptions s
+            SET last_success = greatest(s.last_success, d.at), last_status = 'ok',
               blocked_until = NULL
-            FROM (SELECT sub, count(*) AS n, max(at) AS at
+            FROM (SELECT sub, max(at) AS at
                   FROM unnest($1::text[], $2::timestamptz[]) AS u(sub, at) GROUP BY sub) d
             WHERE s.id = d.sub""",
         [sub for _, sub, _ in done], [at for _, _, at in done],
@@ -256,7 +263,6 @@ async def settle_failures(
                 seq, error[:2000], at, retry)
         await con.execute(
             f"UPDATE {schema}.subscriptions SET times_failed = times_failed + 1,"
-            " last_notification = greatest(last_notification, $2),"
             " last_failure = greatest(last_failure, $2), last_status = 'failed',"
             " blocked_until = CASE WHEN $3::float8 IS NULL THEN blocked_until"
             " ELSE $2 + $3::float8 * interval '1 second' END WHERE id = $1",
@@ -264,15 +270,22 @@ async def settle_failures(
 
 
 async def defer_notifications(
-    con: asyncpg.Connection, schema: str, items: list[tuple[int, float]]
+    con: asyncpg.Connection, schema: str, items: list[tuple[int, str, float]]
 ) -> None:
-    """Put leased notifications back, due ``wait`` seconds from now, as not yet attempted."""
+    """Put leased notifications ``(seq, sub, wait)`` back, due ``wait`` seconds from now,
+    as not yet attempted."""
     await con.execute(
         f"""UPDATE {schema}.notifications n SET leased_until = NULL,
               attempts = greatest(n.attempts - 1, 0),
               due_at = now() + d.wait * interval '1 second'
             FROM unnest($1::bigint[], $2::float8[]) AS d(seq, wait) WHERE n.seq = d.seq""",
-        [seq for seq, _ in items], [wait for _, wait in items],
+        [seq for seq, _, _ in items], [wait for _, _, wait in items],
+    )
+    await con.execute(  # not attempted after all
+        f"""UPDATE {schema}.subscriptions s SET times_sent = greatest(s.times_sent - d.n, 0)
+            FROM (SELECT sub, count(*) AS n FROM unnest($1::text[]) AS u(sub) GROUP BY sub) d
+            WHERE s.id = d.sub""",
+        [sub for _, sub, _ in items],
     )
 
 

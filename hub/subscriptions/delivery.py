@@ -107,7 +107,11 @@ class Deliverer:
             self._in_flight[item.sub_id] -= 1
             if self._in_flight[item.sub_id] <= 0:
                 del self._in_flight[item.sub_id]
-            self._settle.set()
+        try:  # settle at once: a client may read the counters right after its receiver
+            await self.settle()  # answered; under load one call settles many outcomes
+        except Exception:
+            log.exception("could not settle notifications")
+        self._settle.set()
 
     def _retry(self, item: ClaimedNotification) -> float | None:
         if item.attempts >= self.config.max_attempts:
@@ -168,7 +172,7 @@ class Deliverer:
         link_url, body_context = await self.context_link(sub)
         headers = {p["key"]: p["value"] for p in endpoint.get("receiverInfo", [])}
         if accept == "application/ld+json":
-            body = {"@context": body_context, **body}
+            body["data"] = [{"@context": body_context, **e} for e in body["data"]]
         else:
             headers["Link"] = (f'<{link_url}>; rel="{LD_REL}"; type="application/ld+json"')
         tenant = await self.tenant_of(item.schema)
@@ -189,7 +193,7 @@ class Deliverer:
         by_schema: dict[str, tuple[list[Any], list[Any], list[Any]]] = defaultdict(
             lambda: ([], [], []))
         for item, wait in deferred:
-            by_schema[item.schema][2].append((item.seq, wait))
+            by_schema[item.schema][2].append((item.seq, item.sub_id, wait))
         for item, at in done:
             by_schema[item.schema][0].append((item.seq, item.sub_id, at))
         for item, at, error, retry in failed:

@@ -16,14 +16,11 @@ from typing import Any, Protocol
 import asyncpg
 
 from hub.jsonld.active import ActiveContext
+from hub.ngsild.render import render_flat
+from hub.service.linked import load_linked
 from hub.store import subscriptions as store
-from hub.subscriptions.matching import (
-    Change,
-    change_from_row,
-    match,
-    notification_entity,
-    utc_iso,
-)
+from hub.subscriptions.matching import Change, change_from_row, match, render_options, utc_iso
+from hub.subscriptions.payloads import notification_entity
 
 __all__ = ["Contexts", "match_round", "new_notification_id", "periodic_payload"]
 
@@ -59,7 +56,7 @@ async def match_round(
             for sub, created_at in subs:
                 if created_at > row["at"]:
                     continue  # the subscription did not exist when the entity changed
-                item = await _notification_for(sub, change, contexts)
+                item = await _notification_for(con, schema, sub, change, contexts)
                 if item is not None:
                     items.append(item)
         await store.insert_notifications(con, schema, items)
@@ -74,13 +71,22 @@ def _op(value: str | bytes) -> str:
 
 
 async def _notification_for(
-    sub: dict[str, Any], change: Change, contexts: Contexts
+    con: asyncpg.Connection, schema: str, sub: dict[str, Any], change: Change,
+    contexts: Contexts,
 ) -> tuple[str, str, dict[str, Any]] | None:
     try:
         fired = match(sub, change, await contexts.resolve(sub.get("context")))
         if fired is None:
             return None
-        data = [notification_entity(sub, change, fired, await contexts.render_context(sub))]
+        ctx = await contexts.render_context(sub)
+        opts = render_options(sub)
+        linked: dict[str, dict[str, Any]] = {}
+        if opts.join and change.after is not None:
+            linked = await load_linked(con, schema, [change.after], opts)
+        data = [notification_entity(sub, change, fired, ctx, opts,
+                                    linked if opts.join == "inline" else None)]
+        if opts.join == "flat" and change.after is not None:
+            data.extend(render_flat([change.after], ctx, opts, linked)[1:])
     except Exception:  # one broken subscription must not block the others' notifications
         log.exception("could not match a change", extra={"subscription": sub.get("id")})
         return None

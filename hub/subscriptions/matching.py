@@ -16,29 +16,27 @@ from functools import lru_cache
 from typing import Any
 
 from hub.jsonld.active import ActiveContext
-from hub.ngsild.render import VALUE_KEYS, RenderOptions, render_entity, render_instance
+from hub.ngsild.render import RenderOptions
 from hub.query.geo import GeoQuery, parse_geo_query
 from hub.query.qlang import QExpr, parse_q
 from hub.query.qlang_eval import evaluate_q
 from hub.query.scopeq import ScopeExpr, evaluate_scope_q, parse_scope_q
 from hub.query.typeexpr import evaluate_types, parse_types_expr
 from hub.service.selection import EntitySelector, Selection
-from hub.subscriptions.model import DEFAULT_TRIGGERS
+from hub.subscriptions.model import DEFAULT_TRIGGERS, q_text
 
 __all__ = [
-    "NULL_URI",
     "Change",
     "Fired",
     "change_from_row",
+    "diff",
     "match",
-    "notification_entity",
     "passes_filters",
     "render_options",
     "subscription_selection",
     "utc_iso",
 ]
 
-NULL_URI = "urn:ngsi-ld:null"
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 
 
@@ -134,7 +132,7 @@ def passes_filters(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext)
     """Selector, ``q``, ``scopeQ`` and ``geoQ`` against one entity state."""
     if not _selected(sub, ent, ctx):
         return False
-    if "q" in sub and not evaluate_q(_q(sub["q"]), ent, ctx.expand):
+    if "q" in sub and not evaluate_q(_q(q_text(sub["q"])), ent, ctx.expand):
         return False
     if "scopeQ" in sub and not evaluate_scope_q(_scope_q(sub["scopeQ"]), ent.get("scopes")):
         return False
@@ -146,16 +144,34 @@ def passes_filters(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext)
     return True
 
 
-def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
+def _by_dataset(instances: list[dict[str, Any]]) -> dict[str | None, dict[str, Any]]:
+    return {i.get("datasetId"): i for i in instances}
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]
+         ) -> tuple[set[str], set[str], set[str]]:
+    """Attributes created, updated and deleted between two states of an entity.
+
+    Per instance (``datasetId``): an attribute that lost an instance counts as deleted (the
+    notification shows that instance as NGSI-LD Null), one whose instances changed or grew
+    counts as updated. A rewrite with the same value is an update: ``modifiedAt`` moved.
+    """
     old, new = before["attrs"], after["attrs"]
     created = set(new) - set(old)
     deleted = set(old) - set(new)
-    updated = {a for a in set(new) & set(old) if new[a] != old[a]}
+    updated: set[str] = set()
+    for a in set(new) & set(old):
+        if new[a] == old[a]:
+            continue
+        if set(_by_dataset(old[a])) - set(_by_dataset(new[a])):
+            deleted.add(a)
+        else:
+            updated.add(a)
     return created, updated, deleted
 
 
 def match(sub: dict[str, Any], change: Change, ctx: ActiveContext) -> Fired | None:
-    """The first trigger of ``sub`` that ``change`` fires, or None.
+    """The trigger of ``sub`` that ``change`` fires, or None: one notification per change.
 
     Attribute triggers look only at the watched attributes (all attributes when the
     subscription watches none). The filters are evaluated on the entity as it is after the
@@ -182,13 +198,13 @@ def match(sub: dict[str, Any], change: Change, ctx: ActiveContext) -> Fired | No
     if change.op == "d":
         assert change.before is not None
         attrs = concerned(set(change.before["attrs"]))
-        if "entityDeleted" in triggers:
+        if "entityDeleted" in triggers and (watched is None or attrs):
             return Fired("entityDeleted", attrs)
         if "attributeDeleted" in triggers and attrs:
             return Fired("attributeDeleted", attrs)
         return None
     assert change.before is not None and change.after is not None
-    created, updated, deleted = (concerned(s) for s in _diff(change.before, change.after))
+    created, updated, deleted = (concerned(s) for s in diff(change.before, change.after))
     core_changed = (change.before["types"] != change.after["types"]
                     or change.before.get("scopes") != change.after.get("scopes"))
     if "attributeCreated" in triggers and created:
@@ -209,88 +225,23 @@ def render_options(sub: dict[str, Any]) -> RenderOptions:
     pick = note.get("pick")
     omit = note.get("omit")
     opts = RenderOptions(
-        fmt=note.get("format", "normalized"),
+        fmt="keyValues" if note.get("format") == "simplified" else
+        note.get("format", "normalized"),
         sys_attrs=bool(note.get("sysAttrs", False)),
         attrs=frozenset(attrs) if attrs else None,
         lang=sub.get("lang"),
+        dataset_ids=frozenset(None if d == "@none" else d for d in sub["datasetId"])
+        if "datasetId" in sub else None,
     )
     if pick is not None:
         opts.pick_core = frozenset(p for p in pick if p in ("id", "type"))
         opts.attrs = frozenset(p for p in pick if p not in ("id", "type"))
     if omit is not None:
         opts.omit = frozenset(omit)
+    if note.get("join") in ("flat", "inline"):
+        opts.join = note["join"]
+        opts.join_level = int(note.get("joinLevel", 1))
     return opts
-
-
-def _previous(inst: dict[str, Any], ctx: ActiveContext, opts: RenderOptions) -> tuple[str, Any]:
-    """``previousValue`` / ``previousObject`` / ... (5.2.6 ff.) of a stored instance."""
-    kind = inst.get("type", "Property")
-    key = VALUE_KEYS.get(kind, "value")
-    shown = render_instance(inst, ctx, RenderOptions(fmt="normalized"))
-    value = shown.get(key) if isinstance(shown, dict) else shown
-    return "previous" + key[0].upper() + key[1:], value
-
-
-def notification_entity(
-    sub: dict[str, Any], change: Change, fired: Fired, ctx: ActiveContext
-) -> dict[str, Any]:
-    """The entity as the subscription's ``notification`` parameters render it."""
-    opts = render_options(sub)
-    show_changes = bool(sub["notification"].get("showChanges", False))
-    if change.op == "d":
-        assert change.before is not None
-        return _deleted_entity(change, fired, ctx, opts, show_changes)
-    assert change.after is not None
-    out = render_entity(change.after, ctx, opts)
-    deleted = fired.attributes - set(change.after["attrs"])
-    before = change.before["attrs"] if change.before is not None else {}
-    for iri in deleted:
-        if opts.attrs is not None and iri not in opts.attrs:
-            continue
-        out[ctx.compact(iri)] = _null_attribute(before[iri][0], ctx, opts, show_changes)
-    if show_changes and opts.fmt == "normalized" and change.before is not None:
-        for iri in fired.attributes & set(before) & set(change.after["attrs"]):
-            name = ctx.compact(iri)
-            shown = out.get(name)
-            if isinstance(shown, dict):
-                key, value = _previous(before[iri][0], ctx, opts)
-                shown[key] = value
-    return out
-
-
-def _null_attribute(inst: dict[str, Any], ctx: ActiveContext, opts: RenderOptions,
-                    show_changes: bool) -> Any:
-    kind = inst.get("type", "Property")
-    key = VALUE_KEYS.get(kind, "value")
-    if opts.fmt == "keyValues":
-        return NULL_URI
-    out: dict[str, Any] = {"type": kind}
-    if show_changes:
-        prev_key, value = _previous(inst, ctx, opts)
-        out[prev_key] = value
-    out[key] = NULL_URI
-    if "datasetId" in inst:
-        out["datasetId"] = inst["datasetId"]
-    return out
-
-
-def _deleted_entity(change: Change, fired: Fired, ctx: ActiveContext, opts: RenderOptions,
-                    show_changes: bool) -> dict[str, Any]:
-    before = change.before
-    assert before is not None
-    types = [ctx.compact(t) for t in before["types"]]
-    out: dict[str, Any] = {"id": before["id"], "type": types[0] if len(types) == 1 else types}
-    out["deletedAt"] = change.at
-    if opts.sys_attrs:
-        out["createdAt"] = before["createdAt"]
-        out["modifiedAt"] = before["modifiedAt"]
-    names = fired.attributes if opts.attrs is None else fired.attributes & opts.attrs
-    if opts.attrs is None and fired.trigger == "entityDeleted":
-        names = frozenset()
-    for iri in sorted(names):
-        out[ctx.compact(iri)] = _null_attribute(before["attrs"][iri][0], ctx, opts,
-                                                show_changes)
-    return out
 
 
 def subscription_selection(sub: dict[str, Any]) -> Selection:
@@ -302,7 +253,7 @@ def subscription_selection(sub: dict[str, Any]) -> Selection:
         sel.selectors.append(EntitySelector(id=item.get("id"), id_pattern=item.get("idPattern"),
                                             types=types))
     if "q" in sub:
-        sel.q = _q(sub["q"])
+        sel.q = _q(q_text(sub["q"]))
     if "scopeQ" in sub:
         sel.scope_q = _scope_q(sub["scopeQ"])
     if "geoQ" in sub:

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from hub.errors import BadRequestData, InvalidRequest
 from hub.jsonld.active import ActiveContext
@@ -29,6 +30,7 @@ __all__ = [
     "expires",
     "parse_subscription",
     "prefilter_types",
+    "q_text",
     "render_subscription",
 ]
 
@@ -43,7 +45,7 @@ _TOP = frozenset({
     "id", "type", "subscriptionName", "description", "entities", "watchedAttributes",
     "notificationTrigger", "timeInterval", "q", "geoQ", "csf", "isActive", "notification",
     "expiresAt", "throttling", "temporalQ", "scopeQ", "lang", "jsonldContext", "@context",
-    "status", "createdAt", "modifiedAt", "expires",
+    "status", "createdAt", "modifiedAt", "expires", "datasetId",
 })
 # Members the broker maintains; a client may send them (e.g. echoing a retrieved
 # subscription) but they never overwrite the broker's values.
@@ -168,10 +170,10 @@ def _notification(value: Any, ctx: ActiveContext) -> dict[str, Any]:
     if "endpoint" not in value:
         raise _fail("notification.endpoint is mandatory")
     out: dict[str, Any] = {"endpoint": _endpoint(value["endpoint"])}
-    fmt = value.get("format", "normalized")
-    if fmt not in FORMATS:
-        raise _fail(f"notification.format {fmt!r} is not supported")
-    out["format"] = "keyValues" if fmt == "simplified" else fmt
+    if "format" in value:
+        if value["format"] not in FORMATS:
+            raise _fail(f"notification.format {value['format']!r} is not supported")
+        out["format"] = value["format"]  # echoed as given; "simplified" means keyValues
     if "attributes" in value:
         out["attributes"] = _attr_names(value["attributes"], "notification.attributes", ctx)
     for key in ("pick", "omit"):
@@ -256,7 +258,7 @@ def apply_members(
     if "q" in body:
         if not isinstance(body["q"], str):
             raise _fail("q must be a string")
-        _as_bad_data(parse_q, body["q"])
+        _as_bad_data(parse_q, q_text(body["q"]))
         sub["q"] = body["q"]
     if "scopeQ" in body:
         if not isinstance(body["scopeQ"], str):
@@ -272,7 +274,7 @@ def apply_members(
     if "expiresAt" in body or "expires" in body:
         key = "expiresAt" if "expiresAt" in body else "expires"
         sub["expiresAt"] = _check_datetime(body[key], key)
-        if creating and _instant(sub["expiresAt"]) <= datetime.now(UTC):
+        if _instant(sub["expiresAt"]) <= datetime.now(UTC):
             raise _fail("expiresAt must be in the future")
     if "lang" in body:
         if not isinstance(body["lang"], str) or not body["lang"]:
@@ -282,19 +284,20 @@ def apply_members(
         if not is_uri(body["jsonldContext"]):
             raise _fail("jsonldContext must be a URI")
         sub["jsonldContext"] = body["jsonldContext"]
+    if "datasetId" in body:
+        ids = body["datasetId"]
+        ids = [ids] if isinstance(ids, str) else ids
+        if not isinstance(ids, list) or not ids or not all(
+                i == "@none" or is_uri(i) for i in ids):
+            raise _fail("datasetId must be a URI or an array of URIs")
+        sub["datasetId"] = ids
     if "temporalQ" in body or "csf" in body:
         raise _fail("temporalQ and csf are not supported in subscriptions by this broker")
-    if "notification" in body:
+    if "notification" in body:  # replaces the stored member as a whole (5.8.2)
         given = body["notification"]
-        if not creating and isinstance(given, dict) and "endpoint" not in given:
-            merged = {k: v for k, v in sub.get("notification", {}).items()}
-            rendered = dict(given)
-            rendered["endpoint"] = merged.get("endpoint")
-            given = rendered
-        notification = _notification(
-            {k: v for k, v in given.items() if k not in _NOTIFICATION_STATUS}
-            if isinstance(given, dict) else given, ctx)
-        sub["notification"] = notification
+        if isinstance(given, dict):
+            given = {k: v for k, v in given.items() if k not in _NOTIFICATION_STATUS}
+        sub["notification"] = _notification(given, ctx)
     _check_whole(sub)
 
 
@@ -312,6 +315,11 @@ def _geo_q(value: Any, ctx: ActiveContext) -> dict[str, Any]:
     if value.get("geoproperty"):
         out["geoproperty"] = ctx.expand(value["geoproperty"])
     return out
+
+
+def q_text(q: str) -> str:
+    """The ``q`` to evaluate: clients percent-encode it in JSON bodies as in URLs."""
+    return unquote(q) if "%" in q else q
 
 
 def _as_bad_data(parse: Callable[[str], Any], text: str) -> None:
@@ -374,12 +382,16 @@ def render_subscription(
         if "geoproperty" in geo:
             geo["geoproperty"] = ctx.compact(geo["geoproperty"])
         out["geoQ"] = geo
-    out["isActive"] = sub.get("isActive", True)
+    if "isActive" in sub:
+        out["isActive"] = sub["isActive"]
+    if "datasetId" in sub:
+        out["datasetId"] = sub["datasetId"]
     note = dict(sub["notification"])
     for key in ("attributes", "pick", "omit"):
         if key in note:
             note[key] = [a if a in ("id", "type") else ctx.compact(a) for a in note[key]]
-    note.update({k: v for k, v in status["notification"].items() if v is not None})
+    # counters and delivery status appear once there is something to report
+    note.update({k: v for k, v in status["notification"].items() if v})
     out["notification"] = note
     out["status"] = status["status"]
     if sys_attrs:

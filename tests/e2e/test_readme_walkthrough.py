@@ -8,51 +8,26 @@ SIGTERM and expects a clean exit: graceful shutdown is part of the promise.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import reset_database
+from tests.hubproc import start_hub
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def hub(database_url: str) -> Iterator[str]:
     asyncio.run(reset_database(database_url))
-    port = _free_port()
-    env = {**os.environ, "RENKEI_DATABASE_URL": database_url, "RENKEI_PORT": str(port),
-           "RENKEI_LOG_FORMAT": "text"}
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve"], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(base + "/ngsi-ld/v1/types", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read() if proc.stdout else "hub died") from None
-            time.sleep(0.1)
-    yield base
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == 0, proc.stdout.read() if proc.stdout else ""
+    proc = start_hub(database_url)
+    yield proc.base
+    assert proc.stop() == 0, proc.output()
 
 
 def _walkthrough_script(base: str) -> str:
