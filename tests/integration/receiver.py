@@ -37,13 +37,15 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        """Record what arrives (unless failing), then answer after ``delay``: a sender that
+        dies meanwhile has still delivered, as with a real receiver."""
         if self.status >= 300:
             return web.Response(status=self.status)
         body = orjson.loads(await request.read())
         self.received.append(Received(request.path, dict(request.headers), body))
         self._arrived.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return web.Response(status=self.status)
 
     async def start(self) -> None:
