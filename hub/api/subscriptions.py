@@ -34,6 +34,7 @@ from hub.subscriptions.model import (
     apply_members,
     expires,
     parse_subscription,
+    prefilter_ids,
     prefilter_types,
     render_subscription,
 )
@@ -63,7 +64,7 @@ def _columns(sub: dict[str, Any]) -> dict[str, Any]:
     expires_at = expires(sub)
     active = sub.get("isActive", True) and (
         expires_at is None or expires_at > datetime.now(UTC))
-    return {"types": prefilter_types(sub), "active": active,
+    return {"types": prefilter_types(sub), "ids": prefilter_ids(sub), "active": active,
             "periodic": "timeInterval" in sub, "expires_at": expires_at}
 
 

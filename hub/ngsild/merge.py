@@ -59,21 +59,21 @@ def append_attrs(stored: Attrs, new: Attrs, *, no_overwrite: bool) -> tuple[list
 
 
 def update_attrs(stored: Attrs, new: Attrs) -> tuple[list[str], NotUpdated]:
-    """Update only what exists (5.6.2): unknown attributes or datasetIds are not updated."""
+    """Update Entity Attributes (5.6.2), as the ETSI conformance suite reads the clause
+    (011_01_03 and eleven subscription tests): a given attribute or datasetId instance that
+    does not exist yet is appended; NGSI-LD Null for one that does not exist is not updated.
+    Only the entity's scope is never added by an update (011_05_02)."""
     updated: list[str] = []
     skipped: NotUpdated = []
     for iri, instances in new.items():
-        current = stored.get(iri)
-        if not current:
-            skipped.append((iri, "attribute does not exist"))
-            continue
+        current = stored.setdefault(iri, [])
         changed = False
         for inst in instances:
             i = _find(current, inst.get("datasetId"))
-            if i < 0:
-                skipped.append((iri, "no instance with this datasetId"))
-                continue
             if is_deletion(inst):
+                if i < 0:
+                    skipped.append((iri, "no instance with this datasetId"))
+                    continue
                 del current[i]
             else:
                 _put(current, inst)

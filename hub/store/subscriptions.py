@@ -68,28 +68,30 @@ def _row(r: asyncpg.Record) -> SubscriptionRow:
 
 async def insert_subscription(
     con: asyncpg.Connection, schema: str, body: dict[str, Any], *, types: list[str] | None,
-    active: bool, periodic: bool, expires_at: datetime | None, now: datetime,
+    ids: list[str] | None, active: bool, periodic: bool, expires_at: datetime | None,
+    now: datetime,
 ) -> bool:
     """False when a subscription with this id exists (the caller answers AlreadyExists)."""
     status = await con.execute(
-        f"INSERT INTO {schema}.subscriptions (id, body, types, active, periodic, expires_at,"
-        " next_run, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6,"
+        f"INSERT INTO {schema}.subscriptions (id, body, types, ids, active, periodic,"
+        " expires_at, next_run, created_at, modified_at) VALUES ($1, $2, $3, $8, $4, $5, $6,"
         " CASE WHEN $5 THEN $7::timestamptz + ($2::jsonb->>'timeInterval')::float8"
         " * interval '1 second' END, $7, $7) ON CONFLICT (id) DO NOTHING",
-        body["id"], body, types, active, periodic, expires_at, now,
+        body["id"], body, types, active, periodic, expires_at, now, ids,
     )
     return status.endswith(" 1")
 
 
 async def update_subscription(
     con: asyncpg.Connection, schema: str, body: dict[str, Any], *, types: list[str] | None,
-    active: bool, periodic: bool, expires_at: datetime | None, now: datetime,
+    ids: list[str] | None, active: bool, periodic: bool, expires_at: datetime | None,
+    now: datetime,
 ) -> None:
     await con.execute(
         f"UPDATE {schema}.subscriptions SET body = $2, types = $3, active = $4, periodic = $5,"
-        " expires_at = $6, modified_at = $7,"
+        " expires_at = $6, modified_at = $7, ids = $8,"
         " next_run = CASE WHEN $5 THEN coalesce(next_run, $7) END WHERE id = $1",
-        body["id"], body, types, active, periodic, expires_at, now,
+        body["id"], body, types, active, periodic, expires_at, now, ids,
     )
 
 
@@ -145,16 +147,19 @@ async def claim_changes(con: asyncpg.Connection, schema: str, limit: int) -> lis
 
 
 async def candidate_subscriptions(
-    con: asyncpg.Connection, schema: str, types: list[str]
+    con: asyncpg.Connection, schema: str, types: list[str], ids: list[str]
 ) -> list[tuple[dict[str, Any], datetime]]:
-    """Active change-driven subscriptions that can match one of ``types`` (GIN index), and
-    those that match any type: never a scan of every subscription."""
+    """Active change-driven subscriptions that can match an entity with one of ``types``
+    and one of ``ids``, through the GIN indexes on both: the cost follows the subscriptions
+    that can match, never the number of subscriptions stored."""
     rows = await con.fetch(
         f"SELECT body, created_at FROM {schema}.subscriptions"
-        " WHERE active AND NOT periodic AND types && $1::text[]"
+        " WHERE active AND NOT periodic AND ids && $2::text[] AND types && $1::text[]"
+        f" UNION ALL SELECT body, created_at FROM {schema}.subscriptions"
+        " WHERE active AND NOT periodic AND ids IS NULL AND types && $1::text[]"
         f" UNION ALL SELECT body, created_at FROM {schema}.subscriptions"
         " WHERE active AND NOT periodic AND types IS NULL",
-        types,
+        types, ids,
     )
     return [(r["body"], r["created_at"]) for r in rows]
 

@@ -20,6 +20,7 @@ from hub.ngsild.render import render_flat
 from hub.service.linked import load_linked
 from hub.store import subscriptions as store
 from hub.subscriptions.matching import Change, change_from_row, match, render_options, utc_iso
+from hub.subscriptions.model import prefilter_ids
 from hub.subscriptions.payloads import notification_entity
 
 __all__ = ["Contexts", "match_round", "new_notification_id", "periodic_payload"]
@@ -50,10 +51,11 @@ async def match_round(
                    for r in rows]
         types = sorted({t for c in changes for s in (c.before, c.after) if s
                         for t in s["types"]})
-        subs = await store.candidate_subscriptions(con, schema, types)
+        ids = sorted({c.entity_id for c in changes})
+        by_id, any_id = _index(await store.candidate_subscriptions(con, schema, types, ids))
         items: list[tuple[str, str, dict[str, Any]]] = []
         for change, row in zip(changes, rows, strict=True):
-            for sub, created_at in subs:
+            for sub, created_at in by_id.get(change.entity_id, []) + any_id:
                 if created_at > row["at"]:
                     continue  # the subscription did not exist when the entity changed
                 item = await _notification_for(con, schema, sub, change, contexts)
@@ -63,6 +65,24 @@ async def match_round(
         if items:
             await con.execute("SELECT pg_notify('renkei_notifications', $1)", schema)
         return len(items)
+
+
+Candidate = tuple[dict[str, Any], datetime]
+
+
+def _index(subs: list[Candidate]) -> tuple[dict[str, list[Candidate]], list[Candidate]]:
+    """Candidates by the entity ids they are limited to, and those limited to none, so a
+    change is matched only against subscriptions that can select it."""
+    by_id: dict[str, list[Candidate]] = {}
+    any_id: list[Candidate] = []
+    for cand in subs:
+        ids = prefilter_ids(cand[0])
+        if ids is None:
+            any_id.append(cand)
+        else:
+            for i in ids:
+                by_id.setdefault(i, []).append(cand)
+    return by_id, any_id
 
 
 def _op(value: str | bytes) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "TRIGGERS",
     "expires",
     "parse_subscription",
+    "prefilter_ids",
     "prefilter_types",
     "q_text",
     "render_subscription",
@@ -358,6 +359,14 @@ def prefilter_types(sub: dict[str, Any]) -> list[str] | None:
     for sel in sub["entities"]:
         names.extend([sel["type"]] if "type" in sel else sel.get("typeNames", []))
     return sorted(set(names))
+
+
+def prefilter_ids(sub: dict[str, Any]) -> list[str] | None:
+    """Entity ids one of which a matching entity must have; None when any id can match."""
+    selectors = sub.get("entities")
+    if not selectors or any("id" not in s for s in selectors):
+        return None
+    return sorted({s["id"] for s in selectors})
 
 
 def render_subscription(

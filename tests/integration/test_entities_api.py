@@ -151,9 +151,16 @@ async def test_attribute_operations(client: TestClient) -> None:
     assert result["notUpdated"][0]["attributeName"] == vocab + "precipitation"
     resp = await client.patch(attrs + "/temperature", json={"value": 5.5}, headers=JSON)
     assert resp.status == 204
+    # an update appends an attribute that does not exist yet (5.6.2 as ETSI 011_01_03 reads it)
     two = {"humidity": {"type": "Property", "value": 80}}
     resp = await client.patch(attrs, json=two, headers=JSON)
+    assert resp.status == 204
+    # ... but NGSI-LD Null for a missing attribute is reported as not updated
+    resp = await client.patch(attrs, json={"dewPoint": {"type": "Property",
+                                                        "value": "urn:ngsi-ld:null"}},
+                              headers=JSON)
     assert resp.status == 207
+    assert (await resp.json())["notUpdated"][0]["attributeName"].endswith("dewPoint")
     second = {"type": "Property", "value": 2.0, "datasetId": "urn:ngsi-ld:Dataset:radar"}
     resp = await client.post(attrs, json={"precipitation": second}, headers=JSON)
     assert resp.status == 204

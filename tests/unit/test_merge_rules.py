@@ -35,10 +35,11 @@ def test_append_new_dataset_instance_adds() -> None:
     assert [i.get("datasetId") for i in stored[A]] == [None, "urn:ds:1"]
 
 
-def test_update_only_touches_existing() -> None:
+def test_update_appends_what_does_not_exist_yet() -> None:
     stored = {A: [inst(1)]}
-    updated, skipped = update_attrs(stored, {A: [inst(2)], B: [inst(3)]})
-    assert updated == [A] and skipped[0][0] == B and B not in stored
+    updated, skipped = update_attrs(stored, {A: [inst(2), inst(4, "urn:ds:1")], B: [inst(3)]})
+    assert updated == [A, B] and not skipped
+    assert [i["value"] for i in stored[A]] == [2, 4] and stored[B][0]["value"] == 3
 
 
 def test_merge_deletes_and_merges_sub_attributes() -> None:

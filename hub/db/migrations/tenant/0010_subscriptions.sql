@@ -9,6 +9,7 @@ CREATE TABLE IF NOT EXISTS {schema}.subscriptions (
     id                text PRIMARY KEY,
     body              jsonb NOT NULL,   -- the internal form (hub/subscriptions/model.py)
     types             text[],           -- expanded type IRIs it can match; NULL = any type
+    ids               text[],           -- entity ids it is limited to; NULL = any id
     active            boolean NOT NULL, -- isActive and not expired
     periodic          boolean NOT NULL, -- timeInterval subscriptions are not change-driven
     expires_at        timestamptz,
@@ -24,6 +25,8 @@ CREATE TABLE IF NOT EXISTS {schema}.subscriptions (
     modified_at       timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS subscriptions_types ON {schema}.subscriptions USING gin (types)
+    WHERE active AND NOT periodic;
+CREATE INDEX IF NOT EXISTS subscriptions_ids ON {schema}.subscriptions USING gin (ids)
     WHERE active AND NOT periodic;
 CREATE INDEX IF NOT EXISTS subscriptions_any_type ON {schema}.subscriptions (id)
     WHERE active AND NOT periodic AND types IS NULL;
