@@ -78,6 +78,8 @@ def notification_entity(
     assert after is not None
     out = render_entity(after, ctx, opts, linked)
     if change.before is None:
+        if opts.fmt == "keyValues":
+            _key_values_extras(out, after, ctx, opts, skip=set())
         return out
     before = change.before["attrs"]
     _, updated, deleted = diff(change.before, after)
@@ -91,11 +93,16 @@ def notification_entity(
         nulls = [_nulled(i, ctx, opts, show_changes=show_changes, deleted_at=change.at)
                  for i in gone]
         if iri not in after["attrs"] or name not in out:
-            out[name] = nulls[0] if len(nulls) == 1 else nulls
+            # the whole attribute went: one Null, as the default instance (or the first)
+            main = next((i for i in gone if "datasetId" not in i), gone[0])
+            out[name] = _nulled({k: v for k, v in main.items() if k != "datasetId"}, ctx,
+                                opts, show_changes=show_changes, deleted_at=change.at)
         elif opts.fmt == "keyValues":
             out[name] = _dataset_map(after["attrs"][iri], gone, ctx, opts)
         else:
             out[name] = _attribute_value(out[name]) + nulls
+    if opts.fmt == "keyValues":
+        _key_values_extras(out, after, ctx, opts, skip=deleted)
     if show_changes and opts.fmt == "normalized":
         for iri in fired.attributes & updated:
             name = ctx.compact(iri)
@@ -109,6 +116,19 @@ def notification_entity(
                     key, value = _previous(prior, ctx)
                     shown[key] = value
     return out
+
+
+def _key_values_extras(out: dict[str, Any], after: dict[str, Any], ctx: ActiveContext,
+                       opts: RenderOptions, *, skip: set[str]) -> None:
+    """Notifications in keyValues keep every instance of a multi-instance attribute (as a
+    ``dataset`` map) and, with ``sysAttrs``, the entity's system attributes."""
+    for iri, instances in after["attrs"].items():
+        name = ctx.compact(iri)
+        if iri not in skip and len(instances) > 1 and name in out:
+            out[name] = _dataset_map(instances, [], ctx, opts)
+    if opts.sys_attrs:
+        out.setdefault("createdAt", after["createdAt"])
+        out.setdefault("modifiedAt", after["modifiedAt"])
 
 
 def _dataset_map(instances: list[dict[str, Any]], gone: list[dict[str, Any]],
