@@ -15,6 +15,7 @@ from aiohttp import web
 
 from hub import keys
 from hub.api import attributes, batch, contexts, discovery, entities, subscriptions, temporal
+from hub.api import contracts as contracts_api
 from hub.db.embedded import EmbeddedPostgres
 from hub.db.migrations import apply_all
 from hub.db.pool import create_pool
@@ -126,7 +127,8 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     for ctx in (_database, _http_client, _context_store, _subscriptions, _sample_data):
         app.cleanup_ctx.append(ctx)
-    for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions):
+    for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
+                   contracts_api):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(

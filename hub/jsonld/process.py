@@ -17,6 +17,8 @@ NGSI-LD rules layered on top (GS CIM 009 V1.9.1):
   the same shadowing.) While a user context is processed, the core terms stay visible
   underneath it, so ``"temp": "ngsi-ld:temperature"`` works without redefining ``ngsi-ld``.
 * A user ``@vocab`` replaces the core's default ``@vocab``, which 4.4 calls a fallback.
+* Documents built in (``hub.jsonld.builtin``: the contracts' @context) are never loaded;
+  they are processed like any remote context, where the request names them.
 * A remote context that cannot be loaded is ``LdContextNotAvailable`` (raised by the
   loader); one that is loaded but is not a valid context is ``BadRequestData`` (5.5.6), and
   so is an invalid inline context, since it is the same defect arriving by another route.
@@ -37,6 +39,7 @@ from urllib.parse import urljoin
 import orjson
 
 from hub.jsonld.active import ActiveContext, has_scheme
+from hub.jsonld.builtin import builtin_document
 from hub.jsonld.core import CORE_CONTEXT, CORE_CONTEXT_URLS, DEFAULT_VOCAB
 from hub.jsonld.terms import TermBuilder, invalid_context
 
@@ -116,7 +119,8 @@ class _Processor:
         if url not in self._documents:
             if len(self._documents) >= MAX_REMOTE_CONTEXTS:
                 raise invalid_context(f"more than {MAX_REMOTE_CONTEXTS} remote contexts")
-            self._documents[url] = await self._loader.load(url)
+            builtin = builtin_document(url)  # the contracts' context: never fetched
+            self._documents[url] = builtin if builtin is not None else await self._loader.load(url)
         return _context_member(self._documents[url], url)
 
     async def _remote(self, ref: str, chain: tuple[str, ...], depth: int, base: str) -> None:
