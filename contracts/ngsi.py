@@ -10,6 +10,8 @@ contracts' @context terms, so the entity must travel with ``CONTEXT_URL``: inlin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
 from contracts.base import Contract, Observation
@@ -23,32 +25,44 @@ LINK_HEADER: Final = (
 """The ``Link`` header value naming the contracts' @context (for ``application/json``)."""
 
 
-def _meta(model: type[Contract], name: str) -> dict[str, Any]:
-    extra = model.model_fields[name].json_schema_extra
-    meta = extra.get("x-ngsi-ld") if isinstance(extra, dict) else None
-    return meta if isinstance(meta, dict) else {"type": "Property"}
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What ``to_ngsi_ld`` needs of a contract class, read once from its fields."""
+
+    kinds: dict[str, tuple[str, str | None]]  # attribute -> (NGSI-LD kind, unit code)
+    measured: frozenset[str]
+    observed_at: str | None
+
+
+@cache
+def _layout(cls: type[Contract]) -> _Layout:
+    kinds: dict[str, tuple[str, str | None]] = {}
+    for name, field in cls.model_fields.items():
+        extra = field.json_schema_extra
+        meta = extra.get("x-ngsi-ld") if isinstance(extra, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        unit = meta.get("unitCode")
+        kinds[name] = (str(meta.get("type", "Property")), unit if isinstance(unit, str) else None)
+    if issubclass(cls, Observation):
+        return _Layout(kinds, frozenset(cls.measured), cls.observed_at)
+    return _Layout(kinds, frozenset(), None)
 
 
 def to_ngsi_ld(model: Contract, *, include_context: bool = True) -> dict[str, Any]:
     """The normalized NGSI-LD entity of ``model``; attributes that are None are left out."""
-    cls = type(model)
+    layout = _layout(type(model))
     data = model.model_dump(mode="json", exclude_none=True)
     entity: dict[str, Any] = {"id": data.pop("id"), "type": data.pop("type")}
-    observed_at: str | None = None
-    measured: tuple[str, ...] = ()
-    if isinstance(model, Observation):
-        observed_at = data.get(cls.observed_at)  # type: ignore[attr-defined]
-        measured = cls.measured  # type: ignore[attr-defined]
+    observed_at = data.get(layout.observed_at) if layout.observed_at else None
     for name, value in data.items():
-        meta = _meta(cls, name)
-        kind = meta["type"]
+        kind, unit = layout.kinds[name]
         if kind == "Relationship":
             entity[name] = {"type": "Relationship", "object": value}
             continue
         instance: dict[str, Any] = {"type": kind, "value": value}
-        if "unitCode" in meta:
-            instance["unitCode"] = meta["unitCode"]
-        if observed_at is not None and name in measured:
+        if unit is not None:
+            instance["unitCode"] = unit
+        if observed_at is not None and name in layout.measured:
             instance["observedAt"] = observed_at
         entity[name] = instance
     if include_context:
