@@ -33,6 +33,8 @@ def _put(instances: list[dict[str, Any]], new: dict[str, Any]) -> None:
     """Replace the instance with the same datasetId (keeping its createdAt) or add it."""
     i = _find(instances, new.get("datasetId"))
     if i < 0:
+        if "createdAt" not in new and "modifiedAt" in new:  # a fragment that creates
+            new["createdAt"] = new["modifiedAt"]
         instances.append(new)
     else:
         new["createdAt"] = instances[i].get("createdAt", new.get("createdAt"))

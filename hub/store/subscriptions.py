@@ -120,9 +120,12 @@ async def count_subscriptions(con: asyncpg.Connection, schema: str) -> int:
 
 
 async def delete_subscription(con: asyncpg.Connection, schema: str, sub_id: str) -> bool:
-    """Delete it and its undelivered notifications: a deleted subscription notifies no more."""
-    status = await con.execute(f"DELETE FROM {schema}.subscriptions WHERE id = $1", sub_id)
+    """Delete it and its undelivered notifications: a deleted subscription notifies no more.
+
+    Rows are locked in the order every statement here uses, notifications before their
+    subscription, so deleting never deadlocks with a delivery being settled."""
     await con.execute(f"DELETE FROM {schema}.notifications WHERE sub_id = $1", sub_id)
+    status = await con.execute(f"DELETE FROM {schema}.subscriptions WHERE id = $1", sub_id)
     return status.endswith(" 1")
 
 
@@ -231,22 +234,35 @@ async def claim_notifications(
             for r in sorted(rows, key=lambda r: r["seq"])]
 
 
+async def _lock_subscriptions(con: asyncpg.Connection, schema: str, subs: list[str]) -> None:
+    """Lock subscription rows in id order first, so concurrent settlements never deadlock."""
+    await con.execute(
+        f"SELECT 1 FROM {schema}.subscriptions WHERE id = ANY($1::text[])"
+        " ORDER BY id FOR UPDATE", sorted(set(subs)))
+
+
 async def settle_successes(
     con: asyncpg.Connection, schema: str, done: list[tuple[int, str, datetime]]
 ) -> None:
-    """Delivered: remove the notifications, count them on their subscriptions."""
+    """Delivered: remove the notifications, record the success on their subscriptions.
+
+    One statement, so the success is visible one round trip after the receiver answered
+    (clients read ``status`` and ``lastSuccess`` right after their receiver replied)."""
     await con.execute(
-        f"DELETE FROM {schema}.notifications WHERE seq = ANY($1::bigint[])",
-        [seq for seq, _, _ in done],
-    )
-    await con.execute(
-        f"""UPDATE {schema}.subscriptions s
+        f"""WITH gone AS (
+              DELETE FROM {schema}.notifications WHERE seq = ANY($1::bigint[])
+            ), locked AS (
+              SELECT id FROM {schema}.subscriptions WHERE id = ANY($2::text[])
+              ORDER BY id FOR UPDATE
+            )
+            UPDATE {schema}.subscriptions s
             SET last_success = greatest(s.last_success, d.at), last_status = 'ok',
               blocked_until = NULL
             FROM (SELECT sub, max(at) AS at
-                  FROM unnest($1::text[], $2::timestamptz[]) AS u(sub, at) GROUP BY sub) d
-            WHERE s.id = d.sub""",
-        [sub for _, sub, _ in done], [at for _, _, at in done],
+                  FROM unnest($2::text[], $3::timestamptz[]) AS u(sub, at) GROUP BY sub) d,
+                 locked
+            WHERE s.id = d.sub AND locked.id = d.sub""",
+        [seq for seq, _, _ in done], [sub for _, sub, _ in done], [at for _, _, at in done],
     )
 
 
@@ -256,6 +272,7 @@ async def settle_failures(
 ) -> None:
     """Not delivered: ``(seq, sub, at, error, retry_in_s)``; no retry (None) marks it dead.
     The subscription backs off as a whole, so its other notifications wait too."""
+    await _lock_subscriptions(con, schema, [sub for _, sub, _, _, _ in failed])
     for seq, sub, at, error, retry in failed:
         if retry is None:
             await con.execute(

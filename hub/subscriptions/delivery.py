@@ -73,6 +73,7 @@ class Deliverer:
         self._deferred: list[tuple[ClaimedNotification, float]] = []
         self._last_sent: dict[str, float] = {}
         self._settle = asyncio.Event()
+        self._settling = asyncio.Lock()  # one settlement at a time; the next takes the rest
 
     def free(self) -> int:
         return self.config.concurrency - sum(self._in_flight.values())
@@ -185,6 +186,10 @@ class Deliverer:
 
     async def settle(self) -> None:
         """Write the outcomes gathered since the last call, one transaction per tenant."""
+        async with self._settling:
+            await self._settle_gathered()
+
+    async def _settle_gathered(self) -> None:
         done, self._done = self._done, []
         failed, self._failed = self._failed, []
         deferred, self._deferred = self._deferred, []
@@ -202,13 +207,15 @@ class Deliverer:
                         extra={"subscription": item.sub_id, "error": error,
                                "attempt": item.attempts, "retry_in_s": retry})
         for schema, (ok, bad, later) in by_schema.items():
-            async with self.pool.acquire() as con, con.transaction():
-                if ok:
+            async with self.pool.acquire() as con:
+                if ok:  # one statement: no BEGIN/COMMIT round trips before it is visible
                     await store.settle_successes(con, schema, ok)
-                if bad:
-                    await store.settle_failures(con, schema, bad)
-                if later:
-                    await store.defer_notifications(con, schema, later)
+                if bad or later:
+                    async with con.transaction():
+                        if bad:
+                            await store.settle_failures(con, schema, bad)
+                        if later:
+                            await store.defer_notifications(con, schema, later)
 
     async def wait_settle(self, seconds: float) -> None:
         await wait_event(self._settle, seconds)

@@ -54,8 +54,10 @@ async def send_http(session: aiohttp.ClientSession, msg: Message) -> int:
         async with session.post(msg.uri, data=msg.encoded(), headers=headers,
                                 timeout=aiohttp.ClientTimeout(total=msg.timeout),
                                 allow_redirects=False) as resp:
-            await resp.read()
+            # the status line decides; a receiver's body (if any) is not waited for, so a
+            # success is recorded as soon as the receiver has answered
             if 200 <= resp.status < 300:
+                resp.release()  # keeps the connection when the body is complete
                 return resp.status
             raise DeliveryError(f"receiver answered HTTP {resp.status}")
     except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
