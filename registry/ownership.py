@@ -1,0 +1,69 @@
+"""Which dataset owns an entity: the pure decisions the hub applies at every write.
+
+Why the rule has exactly two dimensions, entity types (every type of the entity must be
+listed) and id prefixes (the id must start with one): overlap between two such rules is
+decidable exactly and cheaply. Two rules share an entity if and only if their type sets
+intersect (or one is "any") and one prefix of each is a prefix of the other (or one is
+"any"): a shared type plus the longer prefix is such an entity, and conversely an entity's
+non-empty type set inside both type sets lies in their intersection, and an id starting
+with two prefixes makes one a prefix of the other. Regular-expression patterns would make
+the same check a language-intersection problem. Because overlapping rules are refused at
+registration, an entity matches at most one dataset, so the decision at write time needs
+no priorities and no tie-breaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from registry.errors import Invalid
+from registry.model import Dataset
+
+__all__ = ["OwnershipIndex", "check_no_overlap", "overlapping"]
+
+
+def overlapping(existing: Iterable[Dataset], candidate: Dataset) -> list[Dataset]:
+    """The registered datasets (other than ``candidate`` itself) whose rule overlaps its."""
+    return [d for d in existing if d.id != candidate.id and d.rule.overlaps(candidate.rule)]
+
+
+def check_no_overlap(existing: Iterable[Dataset], candidate: Dataset) -> None:
+    clash = overlapping(existing, candidate)
+    if clash:
+        names = ", ".join(sorted(d.id for d in clash))
+        raise Invalid(f"the rule of dataset {candidate.id} overlaps the rule of {names}: an "
+                      "entity could belong to both; narrow the entity types or id prefixes")
+
+
+class OwnershipIndex:
+    """The registered datasets, indexed for the write path.
+
+    A write looks only at the datasets listing its first type plus those accepting any
+    type, so its cost grows with the datasets that could match, not with all of them.
+    """
+
+    __slots__ = ("_any_type", "_by_type", "by_id", "version")
+
+    def __init__(self, datasets: Iterable[Dataset], version: int = 0) -> None:
+        self.version = version
+        self.by_id: dict[str, Dataset] = {}
+        self._by_type: dict[str, list[Dataset]] = {}
+        self._any_type: list[Dataset] = []
+        for d in datasets:
+            self.by_id[d.id] = d
+            if not d.rule.entity_types:
+                self._any_type.append(d)
+            for t in d.rule.entity_types:
+                self._by_type.setdefault(t, []).append(d)
+
+    def owning_dataset(self, entity_id: str, types: Sequence[str]) -> Dataset | None:
+        """The one dataset whose rule the entity (id and all its types) matches, or None."""
+        candidates = self._by_type.get(types[0], []) if types else []
+        found = [d for d in (*candidates, *self._any_type) if d.rule.matches(entity_id, types)]
+        if len(found) > 1:  # only if the registry was edited around its own checks
+            names = ", ".join(sorted(d.id for d in found))
+            raise Invalid(f"entity {entity_id} matches several datasets ({names})")
+        return found[0] if found else None
+
+    def __len__(self) -> int:
+        return len(self.by_id)

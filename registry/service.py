@@ -1,0 +1,246 @@
+"""Registry operations: validate with the model, decide with the pure rules, persist with the
+repository passed in (so tests and the CLI use the same code as the management API).
+
+``caller`` is the calling organisation as the hub's identity plug-in returns it
+(``hub.keys.CALLER_ORGANISATION``); ``None`` means no identity is known — the hub has no
+access control yet — and the owner rule is not applied. :func:`may_change` is the one
+decision about who may change a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from registry.errors import Conflict, Duplicate, Invalid, NotFound, RegistryError
+from registry.model import (
+    AdapterRegistration,
+    AdapterRun,
+    Dataset,
+    Expand,
+    Organisation,
+    OrgKind,
+    adapter_from_json,
+    dataset_from_json,
+    organisation_from_json,
+    run_from_json,
+)
+from registry.ownership import check_no_overlap
+from registry.repository import RegistryRepository
+
+__all__ = [
+    "NotPermitted",
+    "create_adapter",
+    "create_dataset",
+    "create_organisation",
+    "delete_adapter",
+    "delete_dataset",
+    "delete_organisation",
+    "ensure_catch_all",
+    "get_adapter",
+    "get_dataset",
+    "get_organisation",
+    "list_runs",
+    "may_change",
+    "put_adapter",
+    "put_dataset",
+    "put_organisation",
+    "record_run",
+]
+
+OwnedEntities = Callable[[str], Awaitable[int]]
+"""How many stored entities a dataset owns (the hub counts them over every tenant)."""
+
+
+class NotPermitted(RegistryError):
+    """The calling organisation may not change this record."""
+
+
+def may_change(caller: str | None, owner: str | None, caller_kind: OrgKind | None) -> bool:
+    """The prefecture manages everything; an organisation its own records; None: no identity."""
+    if caller is None:
+        return True
+    return caller_kind is OrgKind.PREFECTURE or (owner is not None and caller == owner)
+
+
+async def _allow(repo: RegistryRepository, caller: str | None, owner: str | None) -> None:
+    if caller is None:
+        return
+    org = await repo.get_organisation(caller)
+    if not may_change(caller, owner, org.kind if org else None):
+        whose = f"organisation {owner}" if owner else "the registry"
+        raise NotPermitted(f"organisation {caller} may not change records of {whose}")
+
+
+# -- organisations ------------------------------------------------------------------------
+
+async def get_organisation(repo: RegistryRepository, org_id: str) -> Organisation:
+    org = await repo.get_organisation(org_id)
+    if org is None:
+        raise NotFound(f"organisation {org_id} is not registered")
+    return org
+
+
+async def create_organisation(repo: RegistryRepository, data: Any,
+                              caller: str | None = None) -> Organisation:
+    org = organisation_from_json(data)
+    async with repo.atomic() as tx:
+        await _allow(tx, caller, None)
+        if await tx.get_organisation(org.id) is not None:
+            raise Duplicate(f"organisation {org.id} is already registered")
+        saved, _ = await tx.save_organisation(org)
+    return saved
+
+
+async def put_organisation(repo: RegistryRepository, org_id: str, data: Any,
+                           caller: str | None = None) -> tuple[Organisation, bool]:
+    """Create or replace (idempotent, for scripts and the sample data)."""
+    org = organisation_from_json(data, org_id=org_id)
+    async with repo.atomic() as tx:
+        exists = await tx.get_organisation(org.id) is not None
+        await _allow(tx, caller, org.id if exists else None)
+        return await tx.save_organisation(org)
+
+
+async def delete_organisation(repo: RegistryRepository, org_id: str,
+                              caller: str | None = None) -> None:
+    async with repo.atomic() as tx:
+        await get_organisation(tx, org_id)
+        await _allow(tx, caller, None)
+        owned = await tx.list_datasets(owner=org_id)
+        if owned:
+            raise Conflict(f"organisation {org_id} still owns datasets "
+                           f"{', '.join(d.id for d in owned)}; delete them first")
+        await tx.delete_organisation(org_id)
+
+
+# -- datasets -----------------------------------------------------------------------------
+
+async def get_dataset(repo: RegistryRepository, dataset_id: str) -> Dataset:
+    ds = await repo.get_dataset(dataset_id)
+    if ds is None:
+        raise NotFound(f"dataset {dataset_id} is not registered")
+    return ds
+
+
+async def _save_dataset(tx: RegistryRepository, ds: Dataset, caller: str | None,
+                        *, create_only: bool) -> tuple[Dataset, bool]:
+    if await tx.get_organisation(ds.owner) is None:
+        raise Invalid(f"owner {ds.owner} is not a registered organisation")
+    old = await tx.get_dataset(ds.id)
+    if old is not None and create_only:
+        raise Duplicate(f"dataset {ds.id} is already registered")
+    if old is not None and old.owner != ds.owner:
+        raise Invalid(f"dataset {ds.id} belongs to {old.owner}; the owner of a dataset cannot "
+                      "change (its entities carry it): register a new dataset")
+    await _allow(tx, caller, ds.owner)
+    check_no_overlap(await tx.list_datasets(), ds)
+    return await tx.save_dataset(ds)
+
+
+async def create_dataset(repo: RegistryRepository, data: Any, expand: Expand,
+                         caller: str | None = None) -> Dataset:
+    ds = dataset_from_json(data, expand)
+    async with repo.atomic() as tx:
+        saved, _ = await _save_dataset(tx, ds, caller, create_only=True)
+    return saved
+
+
+async def put_dataset(repo: RegistryRepository, dataset_id: str, data: Any, expand: Expand,
+                      caller: str | None = None) -> tuple[Dataset, bool]:
+    ds = dataset_from_json(data, expand, dataset_id=dataset_id)
+    async with repo.atomic() as tx:
+        return await _save_dataset(tx, ds, caller, create_only=False)
+
+
+async def delete_dataset(repo: RegistryRepository, dataset_id: str, owned: OwnedEntities,
+                         caller: str | None = None) -> None:
+    async with repo.atomic() as tx:
+        ds = await get_dataset(tx, dataset_id)
+        await _allow(tx, caller, ds.owner)
+        feeds = await tx.list_adapters(dataset=dataset_id)
+        if feeds:
+            raise Conflict(f"adapters {', '.join(a.id for a in feeds)} feed dataset "
+                           f"{dataset_id}; delete them first")
+        n = await owned(dataset_id)
+        if n:
+            raise Conflict(f"dataset {dataset_id} still owns {n} entities; delete them first")
+        await tx.delete_dataset(dataset_id)
+
+
+# -- adapters and their runs ----------------------------------------------------------------
+
+async def get_adapter(repo: RegistryRepository, adapter_id: str) -> AdapterRegistration:
+    reg = await repo.get_adapter(adapter_id)
+    if reg is None:
+        raise NotFound(f"adapter registration {adapter_id} does not exist")
+    return reg
+
+
+async def _save_adapter(tx: RegistryRepository, reg: AdapterRegistration, caller: str | None,
+                        *, create_only: bool) -> tuple[AdapterRegistration, bool]:
+    ds = await tx.get_dataset(reg.dataset)
+    if ds is None:
+        raise Invalid(f"dataset {reg.dataset} is not registered")
+    old = await tx.get_adapter(reg.id)
+    if old is not None and create_only:
+        raise Duplicate(f"adapter registration {reg.id} already exists")
+    await _allow(tx, caller, ds.owner)
+    return await tx.save_adapter(reg)
+
+
+async def create_adapter(repo: RegistryRepository, data: Any,
+                         caller: str | None = None) -> AdapterRegistration:
+    reg = adapter_from_json(data)
+    async with repo.atomic() as tx:
+        saved, _ = await _save_adapter(tx, reg, caller, create_only=True)
+    return saved
+
+
+async def put_adapter(repo: RegistryRepository, adapter_id: str, data: Any,
+                      caller: str | None = None) -> tuple[AdapterRegistration, bool]:
+    reg = adapter_from_json(data, adapter_id=adapter_id)
+    async with repo.atomic() as tx:
+        return await _save_adapter(tx, reg, caller, create_only=False)
+
+
+async def delete_adapter(repo: RegistryRepository, adapter_id: str,
+                         caller: str | None = None) -> None:
+    async with repo.atomic() as tx:
+        reg = await get_adapter(tx, adapter_id)
+        ds = await tx.get_dataset(reg.dataset)
+        await _allow(tx, caller, ds.owner if ds else None)
+        await tx.delete_adapter(adapter_id)
+
+
+async def record_run(repo: RegistryRepository, adapter_id: str, data: Any,
+                     caller: str | None = None) -> AdapterRun:
+    run = run_from_json(data, adapter_id)
+    reg = await get_adapter(repo, adapter_id)
+    ds = await repo.get_dataset(reg.dataset)
+    await _allow(repo, caller, ds.owner if ds else None)
+    return await repo.add_run(run)
+
+
+async def list_runs(repo: RegistryRepository, adapter_id: str, limit: int = 20
+                    ) -> list[AdapterRun]:
+    await get_adapter(repo, adapter_id)
+    return await repo.list_runs(adapter_id, limit)
+
+
+async def ensure_catch_all(repo: RegistryRepository, org_id: str, dataset_id: str,
+                           org_name: str | None = None) -> Dataset:
+    """Register (idempotently) ``org_id`` and a catch-all dataset it owns.
+
+    For local experiments and the conformance suite, which write arbitrary entities: the
+    catch-all owns every entity, so no other dataset can be registered beside it.
+    """
+    if await repo.get_organisation(org_id) is None:
+        await put_organisation(repo, org_id, {"id": org_id,
+                                              "name": {"ja": org_name or org_id}})
+    ds, _ = await put_dataset(repo, dataset_id, {
+        "id": dataset_id, "owner": org_id,
+        "name": {"ja": "すべてのエンティティ（実験用）", "en": "Every entity (experiments)"},
+        "rule": {"catchAll": True}, "licence": "proprietary", "updateFrequency": "irregular",
+    }, expand=lambda name: name)
+    return ds
