@@ -18,7 +18,7 @@ class Dedup:
 
     def check(self, emit: Emit, raw: str, content: object | None = None) -> Outcome:
         """``emit`` itself, or the Skip/Quarantine its duplication calls for."""
-        key = "|".join(e["id"] for e in emit.entities)
+        key = emit.entities[0]["id"]  # the row's own entity; later ones are shared extras
         fingerprint = repr(content) if content is not None else raw
         prev = self._seen.get(key)
         if prev is None:

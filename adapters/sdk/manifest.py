@@ -8,8 +8,10 @@ matches the contract types it declared.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 __all__ = ["Manifest", "parse_duration"]
@@ -51,6 +53,13 @@ class Manifest:
             raise ValueError("an adapter must declare at least one contract type")
         parse_duration(self.lookback)
         self.interval()
+
+    @classmethod
+    def from_file(cls, path: Path | str) -> Manifest:
+        """A ``manifest.toml`` (the ``[adapter]`` table holds the fields)."""
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))["adapter"]
+        doc["contract_types"] = tuple(doc["contract_types"])
+        return cls(**doc)
 
     def lookback_window(self) -> timedelta:
         return parse_duration(self.lookback)

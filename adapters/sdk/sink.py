@@ -17,6 +17,8 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
+from contracts import LINK_HEADER
+
 __all__ = ["HubSink", "HubUnavailable", "Sink"]
 
 Entity = dict[str, Any]
@@ -39,7 +41,8 @@ class HubSink:
                  max_bytes: int = 900_000, retries: int = 2, timeout: float = 60.0,
                  session: aiohttp.ClientSession | None = None) -> None:
         self.url = base_url.rstrip("/") + "/ngsi-ld/v1/entityOperations/upsert"
-        self.headers = {"Content-Type": "application/json"}
+        # the entities use the contracts' terms: name their @context once per request
+        self.headers = {"Content-Type": "application/json", "Link": LINK_HEADER}
         if tenant:
             self.headers["NGSILD-Tenant"] = tenant
         if token:

@@ -1,0 +1,106 @@
+"""JMA AMeDAS map snapshot + station table → WeatherObserved and Device (see README.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from adapters.jma_amedas.mapping import device, weather_observed
+from adapters.sdk import Adapter, Dedup, Emit, Manifest, Outcome, Quarantine, Skip, SourceError
+from adapters.sdk.base import read_source
+from adapters.sdk.dates import JST, iso_jst
+
+__all__ = ["AmedasAdapter"]
+
+_HERE = Path(__file__).resolve().parent
+_FIXTURES = _HERE.parent.parent / "tests" / "adapters" / "fixtures" / "jma_amedas"
+_STAMP = re.compile(r"(\d{14})")
+
+
+class AmedasAdapter(Adapter):
+    manifest = Manifest.from_file(_HERE / "manifest.toml")
+    produces: ClassVar = {
+        "WeatherObserved": ("dateObserved", "location", "refDevice", "name", "quality",
+                            "temperature", "relativeHumidity", "atmosphericPressure",
+                            "windSpeed", "windDirection", "snowHeight", "precipitation",
+                            "precipitationPeriod"),
+        "Device": ("name", "serialNumber", "location", "deviceCategory", "controlledProperty"),
+    }
+    default_source = _FIXTURES / "amedas_map_20250628180000.json"
+
+    def _stations(self) -> dict[str, Any]:
+        src = self.options.get("stations", _FIXTURES / "amedastable.json")
+        try:
+            table = orjson.loads(read_source(src))
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise SourceError(f"station table {src}: {exc}") from exc
+        if not isinstance(table, dict):
+            raise SourceError(f"station table {src}: not an object keyed by station code")
+        return table
+
+    def _time(self) -> datetime:
+        raw = self.options.get("time")
+        if raw is None:
+            m = _STAMP.search(Path(self.source).name)
+            if not m:
+                raise SourceError(f"{self.source}: observation time unknown (name the file "
+                                  "…YYYYMMDDhhmmss.json or pass the time option)")
+            raw = m.group(1)
+        return datetime.strptime(str(raw)[:12], "%Y%m%d%H%M").replace(tzinfo=JST)
+
+    def rows(self, text: str) -> Iterator[Outcome]:
+        try:
+            # pairs, not a dict: a station code repeated in the file must not vanish silently
+            snapshot = json.loads(text, object_pairs_hook=_pairs)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{self.source}: not JSON (truncated?): {exc}") from exc
+        if not isinstance(snapshot, _Pairs) or not all(
+                isinstance(v, _Pairs) for _, v in snapshot[:20]):
+            raise SourceError(f"{self.source}: not an AMeDAS map (object of station objects)")
+        when = self._time()
+        observed_at, stamp = iso_jst(when), when.strftime("%Y%m%dT%H%M")
+        stations = self._stations()
+        prefix = str(self.options.get("prefecture", ""))
+        dedup = Dedup()
+        for n, (code, pairs) in enumerate(snapshot, 1):
+            elements = _as_dict(pairs)
+            if prefix and not code.startswith(prefix):
+                yield Skip(self.source, n, "outside the selected prefecture")
+                continue
+            raw = f"{code}: {orjson.dumps(elements).decode()}"
+            station = stations.get(code)
+            if not re.fullmatch(r"\d{5}", code) or not isinstance(elements, dict):
+                yield Quarantine(self.source, n, raw, "not a 5-digit station code with elements")
+                continue
+            if station is None:
+                yield Quarantine(self.source, n, raw, "station not in the station table")
+                continue
+            try:
+                w = weather_observed(code, elements, station, observed_at, stamp)
+                d = device(code, station, w)
+            except (ValueError, KeyError, TypeError) as exc:
+                yield Quarantine(self.source, n, raw, str(exc))
+                continue
+            yield dedup.check(Emit(self.source, n, [*w, d], observed_at), raw)
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its (key, value) pairs, duplicates kept."""
+
+
+def _pairs(items: list[tuple[str, Any]]) -> _Pairs:
+    return _Pairs(items)
+
+
+def _as_dict(value: Any) -> Any:
+    if isinstance(value, _Pairs):
+        return {k: _as_dict(v) for k, v in value}
+    if isinstance(value, list):
+        return [_as_dict(v) for v in value]
+    return value
