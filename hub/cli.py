@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plugin_command(argv: list[str]) -> int | None:
+    """``renkei <name> ...`` for a command another package declares in the ``renkei.commands``
+    entry-point group (``renkei adapters``: adapters/cli.py). The hub may not import those
+    packages, so it dispatches by entry point; None when no such command is installed."""
+    from importlib.metadata import entry_points
+
+    found = [ep for ep in entry_points(group="renkei.commands") if argv[:1] == [ep.name]]
+    return int(found[0].load()(argv[1:]) or 0) if found else None
+
+
 def main(argv: list[str] | None = None) -> None:
+    plugin = _plugin_command(sys.argv[1:] if argv is None else argv)
+    if plugin is not None:
+        raise SystemExit(plugin)
     args = _parser().parse_args(argv)
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "command"}
     settings = Settings.from_env(**overrides)

@@ -62,10 +62,10 @@ def ranking_entry(library: str, fiscal_year: int, category: str, rank: str, loan
                   bib: str, ndc: str, isbn: str) -> dict[str, Any]:
     """One LibraryLoanRanking; ``分類`` ``E`` (picture book) is not an NDC number: no ndc."""
     title, author, publisher = split_bibliographic(bib)
-    isbn = isbn13(isbn)
+    isbn_13 = isbn13(isbn)
     ndc_n = nfkc(ndc).strip()
     r = int(nfkc(rank).strip())
-    key = isbn or f"t{hash_title(title)}"
+    key = isbn_13 or f"t{hash_title(title)}"
     return build(
         LibraryLoanRanking,
         id=entity_id("LibraryLoanRanking", library, f"FY{fiscal_year}", category, r, key),
@@ -73,7 +73,7 @@ def ranking_entry(library: str, fiscal_year: int, category: str, rank: str, loan
         dateObservedFrom=datetime(fiscal_year, 4, 1, tzinfo=JST),
         dateObservedTo=datetime(fiscal_year + 1, 4, 1, tzinfo=JST),
         rank=r, loans=int(nfkc(loans).strip()), title=title, author=author,
-        publisher=publisher, ndc=ndc_n if _NDC.match(ndc_n) else None, isbn=isbn)
+        publisher=publisher, ndc=ndc_n if _NDC.match(ndc_n) else None, isbn=isbn_13)
 
 
 def isbn13(raw: str) -> str | None:

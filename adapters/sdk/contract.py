@@ -43,7 +43,8 @@ def _layout(model: type[Contract]) -> tuple[dict[str, tuple[str, str | None]], f
         extra = info.json_schema_extra
         x = extra.get("x-ngsi-ld") if isinstance(extra, dict) else None
         x = x if isinstance(x, dict) else {}
-        meta[name] = (str(x.get("type", "Property")), x.get("unitCode"))  # type: ignore[arg-type]
+        unit = x.get("unitCode")
+        meta[name] = (str(x.get("type", "Property")), str(unit) if unit else None)
     if issubclass(model, Observation):
         return meta, frozenset(model.measured), model.observed_at
     return meta, frozenset(), None
