@@ -81,7 +81,14 @@ def serve(extra: list[str]) -> None:
     cmd = [renkei, "serve", "--sample-data", *extra]
     say(show(cmd))
     os.chdir(ROOT)  # the embedded PostgreSQL lives in .renkei/ at the repository root
-    os.execve(renkei, cmd, venv_env())
+    env = venv_env()
+    if "RENKEI_AUTH_MODE" not in env:
+        # a local playground: access control off, so the README walk-through needs no
+        # token (docs/access-control.md shows it with tokens); `renkei serve` enforces
+        env["RENKEI_AUTH_MODE"] = "dev"
+        say("access control is OFF (RENKEI_AUTH_MODE=dev) for this local hub; "
+            "set RENKEI_AUTH_MODE=enforce to try it with tokens")
+    os.execve(renkei, cmd, env)
 
 
 def main(argv: list[str]) -> int:

@@ -23,6 +23,7 @@ from hub.db.tenants import TenantDirectory
 from hub.jsonld.process import ContextCache
 from hub.jsonld.remote import ContextStore
 from hub.middleware import error_middleware
+from hub.service import access_app
 from hub.settings import Settings
 from hub.subscriptions.delivery import DeliveryConfig
 from hub.subscriptions.endpoints import EndpointPolicy
@@ -136,4 +137,5 @@ def create_app(settings: Settings) -> web.Application:
             for r in module.routes
             if isinstance(r, web.RouteDef) and not r.path.endswith("+}")
         )
+    access_app.install(app)  # access control: middleware, /oauth2, /authz/v1, state
     return app

@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--pool-max", type=int, help=SETTINGS_HELP["pool_max"])
     serve.add_argument("--sample-data", action="store_true", default=None,
                        help=SETTINGS_HELP["sample_data"])
+    from hub.cli_authz import add_commands
+
+    add_commands(sub)  # renkei client / grant / keys (access control)
     return parser
 
 
@@ -50,6 +53,10 @@ def main(argv: list[str] | None = None) -> None:
     if plugin is not None:
         raise SystemExit(plugin)
     args = _parser().parse_args(argv)
+    if getattr(args, "authz_command", None):
+        from hub.cli_authz import run
+
+        return run(args)
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "command"}
     settings = Settings.from_env(**overrides)
     configure_logging(settings.log_level, settings.log_format)

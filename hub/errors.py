@@ -14,6 +14,7 @@ _BASE = "https://uri.etsi.org/ngsi-ld/errors/"
 __all__ = [
     "AlreadyExists",
     "BadRequestData",
+    "Forbidden",
     "InternalError",
     "InvalidRequest",
     "LdContextNotAvailable",
@@ -25,7 +26,9 @@ __all__ = [
     "PayloadTooLarge",
     "ResourceNotFound",
     "TooComplexQuery",
+    "TooManyRequests",
     "TooManyResults",
+    "Unauthorized",
     "UnsupportedMediaType",
 ]
 
@@ -148,3 +151,39 @@ class MethodNotAllowed(NgsiLdError):
     problem_type = _BASE + "InvalidRequest"
     status = 405
     title = "Method not allowed"
+
+
+class Unauthorized(NgsiLdError):
+    """HTTP 401: no acceptable credentials; carries ``WWW-Authenticate`` (RFC 6750 3)."""
+
+    problem_type = _BASE + "InvalidRequest"
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(self, detail: str = "", *, error: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        challenge = 'Bearer realm="renkei"'
+        if error:
+            desc = self.detail.replace('"', "'")
+            challenge += f', error="{error}", error_description="{desc}"'
+        self.headers["WWW-Authenticate"] = challenge
+
+
+class Forbidden(NgsiLdError):
+    """HTTP 403: the caller is known but the operation is not allowed to it."""
+
+    problem_type = _BASE + "InvalidRequest"
+    status = 403
+    title = "Forbidden"
+
+
+class TooManyRequests(NgsiLdError):
+    """HTTP 429: over the client's request rate; carries ``Retry-After`` (RFC 6585 4)."""
+
+    problem_type = _BASE + "InvalidRequest"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 60, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.headers["Retry-After"] = str(retry_after)

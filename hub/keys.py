@@ -12,16 +12,20 @@ from hub.db.tenants import TenantDirectory
 from hub.settings import Settings
 
 if TYPE_CHECKING:
+    from authz.external import ExternalIssuers
     from hub.jsonld.process import ContextCache
     from hub.jsonld.remote import ContextStore
+    from hub.service.access_state import AccessState
     from hub.subscriptions.endpoints import EndpointPolicy
     from hub.subscriptions.runtime import SubscriptionRuntime
 
 __all__ = [
+    "ACCESS",
     "CONTEXTS",
     "CONTEXT_CACHE",
     "DATABASE_URL",
     "ENDPOINT_POLICY",
+    "EXTERNAL",
     "HTTP",
     "POOL",
     "QUERY_POOL",
@@ -37,6 +41,8 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 TENANTS = web.AppKey("tenants", TenantDirectory)
 CONTEXTS: web.AppKey[ContextStore] = web.AppKey("contexts")
 CONTEXT_CACHE: web.AppKey[ContextCache] = web.AppKey("context_cache")
+ACCESS: web.AppKey[AccessState] = web.AppKey("access")
+EXTERNAL: web.AppKey[ExternalIssuers] = web.AppKey("external_issuers")
 DATABASE_URL = web.AppKey("database_url", str)
 ENDPOINT_POLICY: web.AppKey[EndpointPolicy] = web.AppKey("endpoint_policy")
 SUBSCRIPTIONS: web.AppKey[SubscriptionRuntime] = web.AppKey("subscriptions")

@@ -33,6 +33,14 @@ class Settings:
     context_fetch_timeout: float = 3.0
     max_context_bytes: int = 1_048_576
     sample_data: bool = False
+    auth_mode: str = "enforce"
+    issuer: str | None = None
+    token_lifetime: int = 300
+    authz_refresh: float = 5.0
+    authz_prefecture_default: str = "read"
+    authz_municipality_default: str = "deny"
+    default_rate_per_minute: int = 600
+    external_issuers: str | None = None
     notification_denied_networks: str = (
         "169.254.0.0/16,fe80::/10,fd00:ec2::254/128,100.100.100.200/32")
     notification_timeout: float = 10.0
@@ -90,6 +98,20 @@ SETTINGS_HELP: dict[str, str] = {
     "context_fetch_timeout": "seconds allowed to fetch a remote @context",
     "max_context_bytes": "largest remote @context document accepted",
     "sample_data": "load the Nagano sample entities at start-up (idempotent)",
+    "auth_mode": "enforce (access control on) or dev (everything open, logged as a WARNING;"
+    " never in production)",
+    "issuer": "this hub's OAuth issuer URL (token iss, metadata); unset = http://host:port",
+    "token_lifetime": "seconds an issued access token is valid",
+    "authz_refresh": "seconds between reloads of revocations, grants and keys: the"
+    " revocation bound",
+    "authz_prefecture_default": "read or deny: what the prefecture may do, without a grant,"
+    " with data that holds no personal data",
+    "authz_municipality_default": "read or deny: what a municipality may do, without a grant,"
+    " with other owners' data that holds no personal data",
+    "default_rate_per_minute": "requests per minute per client when neither client nor"
+    " grant sets a rate",
+    "external_issuers": "JSON list of accepted external token issuers (Keycloak, Keyrock);"
+    " see docs/access-control.md",
     "notification_denied_networks": "comma-separated networks no notification may be sent"
     " to (default: link-local and cloud-metadata addresses); empty allows all",
     "notification_timeout": "seconds a receiver has to answer one notification (an"

@@ -47,6 +47,9 @@ def start_hub(database_url: str, **settings: str) -> HubProcess:
     port = free_port()
     env = {**os.environ, "RENKEI_DATABASE_URL": database_url, "RENKEI_PORT": str(port),
            "RENKEI_LOG_FORMAT": "text",
+           # NGSI-LD behaviour tests run as dev.py serve does; pass auth_mode="enforce"
+           # to test a process with access control on
+           "RENKEI_AUTH_MODE": "dev",
            **{f"RENKEI_{k.upper()}": v for k, v in settings.items()}}
     proc = subprocess.Popen([sys.executable, "-m", "hub", "serve"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -28,6 +28,7 @@ from hub.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFo
 from hub.ngsild import merge as rules
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import EntityDoc, parse_entity
+from hub.service import access
 from hub.service import entities as svc
 from hub.service.selection import selection_from_body
 from hub.store import entities as store
@@ -233,6 +234,10 @@ async def batch_delete(request: web.Request) -> web.Response:
             ids.append(eid)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
+        refused = await access.refuse_deletes(con, schema, ids)  # answered per entity
+        for eid, err in refused.items():
+            result.fail(eid, err)
+        ids = [i for i in ids if i not in refused]
         deleted = set(await store.delete_entities(con, schema, ids))
     for eid in ids:
         if eid in deleted:

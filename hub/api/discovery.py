@@ -18,6 +18,7 @@ from hub.api.common import (
 from hub.api.entities import BASE
 from hub.api.params import check_params
 from hub.errors import ResourceNotFound
+from hub.service.access import entity_source
 from hub.store import discovery as sql
 
 __all__ = ["routes"]
@@ -38,14 +39,14 @@ async def list_types(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with request.app[keys.POOL].acquire() as con:
         if _details(request):
-            rows = await sql.type_details(con, schema)
+            rows = await sql.type_details(con, schema, entity_source(schema))
             data: object = [
                 {"id": t, "type": "EntityType", "typeName": ctx.compact(t),
                  "attributeNames": [ctx.compact(a) for a in attrs]}
                 for t, attrs in rows
             ]
         else:
-            names = await sql.type_names(con, schema)
+            names = await sql.type_names(con, schema, entity_source(schema))
             data = {"id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}", "type": "EntityTypeList",
                     "typeList": [ctx.compact(t) for t in names]}
     return json_response(data, rc, media)
@@ -60,7 +61,7 @@ async def get_type(request: web.Request) -> web.Response:
     iri = ctx.expand(request.match_info["type"])
     schema = await tenant_schema(request)
     async with request.app[keys.POOL].acquire() as con:
-        count, attrs = await sql.type_info(con, schema, iri)
+        count, attrs = await sql.type_info(con, schema, iri, entity_source(schema))
     if count == 0:
         raise ResourceNotFound(f"no entity of type {request.match_info['type']}")
     data = {
@@ -82,14 +83,14 @@ async def list_attributes(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with request.app[keys.POOL].acquire() as con:
         if _details(request):
-            rows = await sql.attribute_details(con, schema)
+            rows = await sql.attribute_details(con, schema, source=entity_source(schema))
             data: object = [
                 {"id": a, "type": "Attribute", "attributeName": ctx.compact(a),
                  "typeNames": [ctx.compact(t) for t in types]}
                 for a, _n, _k, types in rows
             ]
         else:
-            names = await sql.attribute_names(con, schema)
+            names = await sql.attribute_names(con, schema, entity_source(schema))
             data = {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}", "type": "AttributeList",
                     "attributeList": [ctx.compact(a) for a in names]}
     return json_response(data, rc, media)
@@ -104,7 +105,7 @@ async def get_attribute(request: web.Request) -> web.Response:
     iri = ctx.expand(request.match_info["attrId"])
     schema = await tenant_schema(request)
     async with request.app[keys.POOL].acquire() as con:
-        rows = await sql.attribute_details(con, schema, iri)
+        rows = await sql.attribute_details(con, schema, iri, entity_source(schema))
     if not rows:
         raise ResourceNotFound(f"no attribute {request.match_info['attrId']}")
     a, n, kinds, types = rows[0]

@@ -156,7 +156,7 @@ async def purge_entities(request: web.Request) -> web.Response:
     now = now_iso()
     async with tx.write(request) as con:
         rows, _ = await svc.query(con, schema, sel, rc.active, limit=10**9, offset=0,
-                                  count=False)
+                                  count=False, action="write")
         if not keep and not drop:
             await store.delete_entities(con, schema, [r["id"] for r in rows])
         else:

@@ -16,6 +16,7 @@ from hub.jsonld.active import ActiveContext
 from hub.ngsild import merge as rules
 from hub.ngsild.attributes import DELETE, is_deletion
 from hub.ngsild.entity import EntityDoc
+from hub.service import access
 from hub.service.selection import Selection, build_filter
 from hub.store import entities as store
 
@@ -67,10 +68,8 @@ async def _save(con: asyncpg.Connection, schema: str, ent: Entity, now: str) -> 
 
 
 async def retrieve(con: asyncpg.Connection, schema: str, entity_id: str) -> Entity:
-    ent = await store.fetch_entity(con, schema, entity_id)
-    if ent is None:
-        raise ResourceNotFound(f"entity {entity_id} not found")
-    return ent
+    """5.7.1; an entity the caller may not see is not found (hub/service/access.py)."""
+    return access.require_visible(await store.fetch_entity(con, schema, entity_id), entity_id)
 
 
 async def replace(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str) -> None:
@@ -198,20 +197,25 @@ async def delete_attribute(
 
 
 async def delete(con: asyncpg.Connection, schema: str, entity_id: str) -> None:
+    refused = await access.refuse_deletes(con, schema, [entity_id])
+    if refused:
+        raise refused[entity_id]
     if not await store.delete_entities(con, schema, [entity_id]):
         raise ResourceNotFound(f"entity {entity_id} not found")
 
 
 async def query(
     con: asyncpg.Connection, schema: str, sel: Selection, ctx: ActiveContext,
-    *, limit: int, offset: int, count: bool,
+    *, limit: int, offset: int, count: bool, action: str = "read",
 ) -> tuple[list[Entity], int | None]:
-    """Entities matching ``sel`` in a stable order, and their total when ``count``."""
+    """Entities matching ``sel`` in a stable order, and their total when ``count``; only
+    those the caller may see (``action`` write: may change), filtered in SQL."""
+    access.restrict(sel, ctx, action)
     flt = build_filter(sel, ctx, schema)
     if sel.geo is None:
         rows = await store.fetch_entities(con, schema, flt, limit, offset) if limit else []
         total = await store.count_entities(con, schema, flt) if count else None
-        return rows, total
+        return (access.visible_rows(rows) if action == "read" else rows), total
     # geo: the bbox index pre-filters, the exact predicate runs here; then paginate
     attr = ctx.expand(sel.geo.geoproperty) if sel.geo.geoproperty else (
         "https://uri.etsi.org/ngsi-ld/location")
@@ -222,4 +226,5 @@ async def query(
     ]
     page = matching[offset:offset + limit] if limit else []
     rows = await store.fetch_by_pks(con, schema, page) if page else []
-    return rows, (len(matching) if count else None)
+    return (access.visible_rows(rows) if action == "read" else rows), (
+        len(matching) if count else None)

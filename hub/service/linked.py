@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from hub.ngsild.render import RenderOptions, relationship_targets
+from hub.service import access
 from hub.store import entities as store
 
 __all__ = ["load_linked"]
@@ -26,7 +27,9 @@ async def load_linked(
         wanted = {t for ent, o in frontier for _, t in relationship_targets(ent, o)} - known
         if not wanted:
             break
-        fetched = await store.fetch_many(con, schema, sorted(wanted))
+        fetched = {i: shown for i, e in (await store.fetch_many(con, schema,
+                                                                 sorted(wanted))).items()
+                   if (shown := access.visible(e)) is not None}  # linked: same rules
         linked.update(fetched)
         known |= wanted
         frontier = [

@@ -42,6 +42,8 @@ class Selection:
     scope_q: Any = None
     geo: GeoQuery | None = None
     order_by: str | None = None
+    # access control's condition (hub/service/access.py), placeholders ``{}``
+    access: tuple[str, list[Any]] | None = None
 
     def is_constrained(self) -> bool:
         """6.4.3.2: a query names a type, attrs, q, scopeQ or a geo-query (ids alone do not)."""
@@ -173,6 +175,8 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             )
         else:
             flt.add("e.attrs ? {}", attr)
+    if sel.access is not None:
+        flt.add(sel.access[0], *sel.access[1])
     if sel.order_by:
         exprs, order_params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
         flt.order, flt.order_params = exprs, list(order_params)

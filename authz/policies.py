@@ -1,0 +1,149 @@
+"""Access decisions as pure functions: ``decide(consumer, resource, action) -> Decision``.
+
+The rules, in the order they are applied (docs/access-control.md has the table):
+
+1. anonymous callers may only ``read`` open data; nothing is writable anonymously;
+2. a token's scopes bound what its client may do at all (``read``, ``write``, ``subscribe``);
+3. the owner may do everything with its own data;
+4. nobody but the owner writes (the registry's ownership rule) — no grant changes that;
+5. open-data datasets are readable (and subscribable) by everyone;
+6. an approved grant, in its period, for the consumer's organisation (or client) and the
+   purpose it declared, covering the dataset or the owner + entity type IRI, allows its
+   actions on its attributes; an aggregated-only grant never yields raw entities;
+7. the configurable defaults: the prefecture (by default) and other municipalities (not by
+   default) may read other owners' data that holds no personal data;
+8. everything else is denied — private partners in particular see nothing ungranted.
+
+``read_scope`` is the same rules stated for a whole query, so the hub can compile them
+to one SQL condition; per-entity ``decide`` on each row returned is the second check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from authz.model import Consumer, Decision, Grant, OrgKind, Resource, organisation_kind
+
+__all__ = ["Defaults", "ReadScope", "decide", "read_scope"]
+
+_DEFAULT_CHOICES = ("deny", "read")
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    """What holds without a grant (settings ``authz_prefecture_default`` and
+    ``authz_municipality_default``). Never applies to personal-data datasets."""
+
+    prefecture: str = "read"
+    municipality: str = "deny"
+
+    def __post_init__(self) -> None:
+        for value in (self.prefecture, self.municipality):
+            if value not in _DEFAULT_CHOICES:
+                raise ValueError(f"a default is one of {_DEFAULT_CHOICES}, not {value!r}")
+
+    def reads_by_default(self, organisation: str) -> bool:
+        kind = organisation_kind(organisation)
+        if kind is OrgKind.PREFECTURE:
+            return self.prefecture == "read"
+        if kind is OrgKind.MUNICIPALITY:
+            return self.municipality == "read"
+        return False
+
+
+def _covers(grant: Grant, resource: Resource) -> bool:
+    if grant.dataset is not None:
+        return grant.dataset == resource.dataset
+    return grant.owner_org == resource.owner and grant.entity_type in resource.types
+
+
+def _scope_ok(consumer: Consumer, action: str) -> bool:
+    return action in consumer.scopes
+
+
+def decide(consumer: Consumer, resource: Resource, action: str, *,
+           grants: Iterable[Grant] = (), defaults: Defaults = Defaults(),
+           now: datetime) -> Decision:
+    if consumer.anonymous:
+        if action == "read" and resource.open_data:
+            return Decision(True, "open-data")
+        return Decision(False, "anonymous")
+    if not _scope_ok(consumer, action):
+        return Decision(False, "scope")
+    if resource.owner is not None and consumer.organisation == resource.owner:
+        return Decision(True, "owner")
+    if action == "write":
+        return Decision(False, "owner-only-write")
+    if resource.open_data:
+        return Decision(True, "open-data")
+    matching = [g for g in grants
+                if action in g.actions and g.applies_to(consumer, now) and _covers(g, resource)]
+    raw = [g for g in matching if g.granularity == "raw"]
+    if raw:
+        attrs: frozenset[str] | None = frozenset()
+        for g in raw:
+            if g.attributes is None:
+                attrs = None
+                break
+            attrs = (attrs or frozenset()) | frozenset(g.attributes)
+        best = raw[0]
+        return Decision(True, "grant", grant_id=best.id, attributes=attrs,
+                        rate_per_minute=best.rate_per_minute)
+    if matching:
+        g = matching[0]
+        return Decision(False, "aggregated-only", grant_id=g.id, aggregated_only=True,
+                        min_group_size=g.min_group_size)
+    if (action == "read" and not resource.personal_data and consumer.organisation
+            and defaults.reads_by_default(consumer.organisation)):
+        return Decision(True, f"{organisation_kind(consumer.organisation).value}-default")
+    return Decision(False, "default-deny")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadScope:
+    """What one consumer may read, for compiling into a query condition.
+
+    ``everything``: no restriction (dev mode). Otherwise an entity is readable when it is
+    open data, or owned by ``own_org``, or in a dataset of ``datasets``, or owned+typed as
+    in ``owner_types``, or (``default_read``) any non-personal entity of another owner.
+    The dicts map to the readable attribute IRIs (None = all).
+    """
+
+    everything: bool = False
+    own_org: str | None = None
+    default_read: bool = False
+    datasets: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    owner_types: dict[tuple[str, str], frozenset[str] | None] = field(default_factory=dict)
+    rate_per_minute: int | None = None
+
+
+def _union(a: frozenset[str] | None, b: tuple[str, ...] | None) -> frozenset[str] | None:
+    if a is None or b is None:
+        return None
+    return a | frozenset(b)
+
+
+def read_scope(consumer: Consumer, action: str = "read", *, grants: Iterable[Grant] = (),
+               defaults: Defaults = Defaults(), now: datetime) -> ReadScope:
+    if consumer.anonymous or not _scope_ok(consumer, action):
+        return ReadScope()
+    datasets: dict[str, frozenset[str] | None] = {}
+    owner_types: dict[tuple[str, str], frozenset[str] | None] = {}
+    rate: int | None = None
+    for g in grants:
+        if action not in g.actions or g.granularity != "raw" or not g.applies_to(consumer, now):
+            continue
+        if g.rate_per_minute is not None:
+            rate = g.rate_per_minute if rate is None else min(rate, g.rate_per_minute)
+        if g.dataset is not None:
+            datasets[g.dataset] = _union(datasets.get(g.dataset, frozenset()), g.attributes)
+        elif g.entity_type is not None:
+            key = (g.owner_org, g.entity_type)
+            owner_types[key] = _union(owner_types.get(key, frozenset()), g.attributes)
+    org = consumer.organisation
+    return ReadScope(own_org=org, datasets=datasets, owner_types=owner_types,
+                     default_read=bool(action == "read" and org
+                                       and defaults.reads_by_default(org)),
+                     rate_per_minute=rate)

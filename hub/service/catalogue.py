@@ -1,0 +1,54 @@
+"""Where access control learns an entity's dataset and each dataset's owner and flags.
+
+The registry decides at write time which dataset an entity belongs to and stamps it as the
+``refDataset`` relationship (``urn:ngsi-ld:Dataset:<id>``, hub/service/ownership.py). This
+module is the one place access control reads that, in SQL (``dataset_sql``) and from a
+loaded entity (``entity_dataset``), and loads the catalogue (owner, open data, personal
+data) for the per-process access state. An entity without provenance belongs to the
+catch-all dataset when one is registered (a catch-all stamps nothing), else to none —
+and an entity of no dataset is readable by nobody but in dev mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from hub.jsonld.core import DEFAULT_VOCAB
+from hub.service.access_state import DatasetInfo
+
+__all__ = ["DATASET_IRI", "dataset_sql", "entity_dataset", "load_catalogue"]
+
+#: the registry's ``refDataset`` (hub/service/ownership.py ``DATASET``)
+DATASET_IRI = DEFAULT_VOCAB + "refDataset"
+_PREFIX = "urn:ngsi-ld:Dataset:"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def dataset_sql(alias: str = "e", catch_all: str | None = None) -> str:
+    """SQL for the dataset id of the entity row ``alias`` (NULL when it has none)."""
+    stamped = (f"substr({alias}.attrs->{_literal(DATASET_IRI)}->0->>'object',"
+               f" {len(_PREFIX) + 1})")
+    return f"coalesce({stamped}, {_literal(catch_all)})" if catch_all else stamped
+
+
+def entity_dataset(ent: dict[str, Any], catch_all: str | None = None) -> str | None:
+    instances = ent.get("attrs", {}).get(DATASET_IRI) or []
+    obj = instances[0].get("object") if instances else None
+    if isinstance(obj, str) and obj.startswith(_PREFIX):
+        return obj[len(_PREFIX):]
+    return catch_all
+
+
+async def load_catalogue(con: asyncpg.Connection) -> list[DatasetInfo]:
+    if not await con.fetchval("SELECT to_regclass('registry.datasets') IS NOT NULL"):
+        return []
+    rows = await con.fetch("SELECT id, owner, open_data, personal_data, catch_all,"
+                           " entity_types FROM registry.datasets")
+    return [DatasetInfo(r["id"], r["owner"], bool(r["open_data"]), bool(r["personal_data"]),
+                        bool(r["catch_all"]), frozenset(r["entity_types"] or ()))
+            for r in rows]
