@@ -121,8 +121,8 @@ async def delete_context(request: web.Request) -> web.Response:
     store = request.app[keys.CONTEXTS]
     pool = request.app[keys.POOL]
     if reload:
-        if row["kind"] == "Hosted":
-            raise BadRequestData("a hosted @context cannot be reloaded")
+        if row["kind"] != "Cached":  # only a Cached context has a source to reload from
+            raise BadRequestData(f"a {row['kind']} @context cannot be reloaded")
         doc = await store.fetch(row["url"])  # 503 LdContextNotAvailable if unreachable
         await sql.put_context(pool, row["id"], row["url"], row["kind"], doc)
     else:

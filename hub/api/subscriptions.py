@@ -193,7 +193,7 @@ async def retrieve_subscription(request: web.Request) -> web.Response:
 async def update_subscription(request: web.Request) -> web.Response:
     check_params(request.query, "create")
     sub_id = _sub_id(request)
-    body, media = await read_json(request)
+    body, media = await read_json(request, merge_patch=True)
     if not isinstance(body, dict) or not body:
         raise BadRequestData("a subscription update must be a non-empty JSON object")
     rc = await request_context(request, body, media)

@@ -235,3 +235,27 @@ async def test_json_ld_notification_and_tenant(client: TestClient, receiver: Rec
     assert (await client.post(E, json=gauge(2), headers=JSON)).status == 201
     await asyncio.sleep(0.4)
     assert len(receiver.received) == 1
+
+
+async def test_composite_context_becomes_implicitly_created(client: TestClient,
+                                                            receiver: Receiver) -> None:
+    """A subscription whose @context is more than one URL gets an ImplicitlyCreated context
+    (5.13) whose URL it names as jsonldContext; that context cannot be reloaded."""
+    body = subscription(receiver)
+    body["@context"] = [{"rain": "https://example.org/nagano#rain"}, CORE]
+    resp = await client.post(S, json=body, headers={"Content-Type": "application/ld+json"})
+    assert resp.status == 201, await resp.text()
+    got = await (await client.get(f"{S}/urn:ngsi-ld:Subscription:s1")).json()
+    url = got["jsonldContext"]
+    assert "/ngsi-ld/v1/jsonldContexts/" in url
+    listed = await (await client.get("/ngsi-ld/v1/jsonldContexts",
+                                     params={"kind": "ImplicitlyCreated"})).json()
+    assert url in listed
+    local = url.rsplit("/", 1)[1]
+    await assert_problem(await client.delete(f"/ngsi-ld/v1/jsonldContexts/{local}",
+                                             params={"reload": "true"}),
+                         400, "BadRequestData")
+    # a merge-patch update is accepted like a JSON one (6.3.4)
+    resp = await client.patch(f"{S}/urn:ngsi-ld:Subscription:s1", json={"throttling": 2},
+                              headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status == 204
