@@ -18,9 +18,15 @@ __all__ = ["entity_id", "geo_point", "prop", "rel", "slug"]
 _SAFE = re.compile(r"[^A-Za-z0-9._~-]+")
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9._~-]+")
+
+
 def slug(key: object) -> str:
     """One id segment: NFKC, spaces to ``-``, other unsafe characters percent-encoded."""
-    s = nfkc(str(key)).strip()
+    s = str(key)
+    if _PLAIN.fullmatch(s):  # the common case; plain ASCII is NFKC-invariant
+        return s
+    s = nfkc(s).strip()
     s = re.sub(r"\s+", "-", s)
     return quote(s, safe="-._~") if _SAFE.search(s) else s
 

@@ -1,0 +1,147 @@
+"""Adapter benchmark (a script, not a test): normalisation rate per adapter, and end-to-end
+ingest into a hub for the full AMeDAS snapshot and a generated 100,000-row traffic file.
+
+    RENKEI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench \
+        .venv/bin/python bench/adapters.py
+
+Without the variable an embedded PostgreSQL is started in a temporary directory. The
+database's ngsild/renkei/registry schemas are dropped first. The hub runs as a
+``renkei serve`` subprocess (auth_mode dev, a catch-all dataset registered over the
+registry API) and the adapters reach it over HTTP exactly as the CLI does. Results and
+how they were obtained: docs/performance.md, "Adapters".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from adapters.declarative import DeclarativeMapping  # noqa: E402
+from adapters.jartic_traffic import JarticTrafficAdapter  # noqa: E402
+from adapters.jartic_traffic.layout import generate  # noqa: E402
+from adapters.jma_amedas import AmedasAdapter  # noqa: E402
+from adapters.library_circulation import LibraryCirculationAdapter  # noqa: E402
+from adapters.library_loans import LibraryLoansAdapter  # noqa: E402
+from adapters.mlit_water_level import MlitWaterLevelAdapter  # noqa: E402
+from adapters.sdk import Adapter, Emit, HubSink, StateStore, run_adapter  # noqa: E402
+
+PORT = 1037
+HUB = f"http://127.0.0.1:{PORT}"
+
+
+def traffic_file(rows: int) -> Path:
+    path = Path(tempfile.gettempdir()) / f"renkei-bench-traffic-{rows}.csv"
+    if not path.exists():
+        path.write_bytes(("\r\n".join(generate(rows, sites=500)) + "\r\n").encode("cp932"))
+    return path
+
+
+def normalisation(name: str, adapter: Adapter, min_seconds: float = 1.0) -> None:
+    adapter.source_bytes()
+    rows = entities = 0
+    start = time.perf_counter()
+    while True:
+        for o in adapter.read():
+            rows += 1
+            if isinstance(o, Emit):
+                entities += len(o.entities)
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            break
+    print(f"| {name} | {rows / elapsed:,.0f} | {entities / elapsed:,.0f} |")
+
+
+async def reset(url: str) -> None:
+    con = await asyncpg.connect(url)
+    await con.execute("DROP SCHEMA IF EXISTS ngsild CASCADE; DROP SCHEMA IF EXISTS renkei CASCADE;"
+                      "DROP SCHEMA IF EXISTS registry CASCADE")
+    await con.close()
+
+
+async def prepare_hub() -> None:
+    async with aiohttp.ClientSession() as s:
+        for _ in range(200):
+            try:
+                async with s.get(HUB + "/ngsi-ld/v1/types") as r:
+                    if r.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        async with s.put(HUB + "/registry/v1/organisations/200000",
+                         json={"name": {"ja": "長野県"}}) as r:
+            assert r.status in (200, 201), await r.text()
+        async with s.post(HUB + "/registry/v1/datasets", json={
+                "id": "bench", "owner": "200000", "name": {"ja": "bench"},
+                "rule": {"catchAll": True}, "licence": "CC-BY-4.0",
+                "updateFrequency": "irregular"}) as r:
+            assert r.status == 201, await r.text()
+
+
+async def end_to_end(name: str, adapter: Adapter, state: Path) -> None:
+    adapter.source_bytes()
+    async with HubSink(HUB, max_bytes=8 << 20) as sink:
+        start = time.perf_counter()
+        report = await run_adapter(adapter, sink, StateStore(state), batch_size=5000)
+        elapsed = time.perf_counter() - start
+    assert report.status == "ok" and report.reconciles(), report
+    print(f"| {name} | {report.read:,} | {report.entities:,} | {elapsed:.1f} s | "
+          f"{report.read / elapsed:,.0f} | {report.entities / elapsed:,.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--traffic-rows", type=int, default=100_000)
+    args = parser.parse_args()
+    traffic = traffic_file(args.traffic_rows)
+    ogawa = DeclarativeMapping.from_file(ROOT / "adapters" / "examples" / "ogawa_raingauge.toml")
+    print(f"# {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
+    print("| adapter (fixture) | rows/s | entities/s |\n|---|---:|---:|")
+    normalisation("jma-amedas (full snapshot, 1,286 stations)", AmedasAdapter())
+    normalisation("mlit-water-level (one station-month)", MlitWaterLevelAdapter())
+    normalisation(f"jartic-traffic ({args.traffic_rows:,} rows)", JarticTrafficAdapter(traffic),
+                  min_seconds=0.0)
+    normalisation("library-loans (top-100 general)", LibraryLoansAdapter())
+    normalisation("library-circulation (3 fiscal years)", LibraryCirculationAdapter())
+    normalisation("ogawa-raingauge (declarative)", ogawa.adapter())
+    url = os.environ.get("RENKEI_BENCH_DATABASE_URL")
+    embedded = None
+    if not url:
+        from hub.db.embedded import EmbeddedPostgres
+
+        embedded = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="renkei-bench-")))
+        url = embedded.start()
+    asyncio.run(reset(url))
+    env = {**os.environ, "RENKEI_LOG_LEVEL": "WARNING", "RENKEI_AUTH_MODE": "dev"}
+    hub = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--database-url", url,
+                            "--port", str(PORT), "--max-body-bytes", str(64 << 20)],
+                           env=env, cwd=ROOT)
+    try:
+        asyncio.run(prepare_hub())
+        state = Path(tempfile.mkdtemp(prefix="renkei-bench-state-"))
+        print("\n| end to end | rows | entities | time | rows/s | entities/s |\n"
+              "|---|---:|---:|---:|---:|---:|")
+        asyncio.run(end_to_end("jma-amedas full snapshot", AmedasAdapter(), state))
+        asyncio.run(end_to_end(f"jartic-traffic {args.traffic_rows:,} rows",
+                               JarticTrafficAdapter(traffic), state))
+    finally:
+        hub.terminate()
+        hub.wait()
+        if embedded is not None:
+            embedded.stop()
+
+
+if __name__ == "__main__":
+    main()
