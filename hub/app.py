@@ -14,7 +14,17 @@ import aiohttp
 from aiohttp import web
 
 from hub import keys
-from hub.api import attributes, batch, contexts, discovery, entities, subscriptions, temporal
+from hub.api import (
+    attributes,
+    batch,
+    catalog,
+    contexts,
+    discovery,
+    entities,
+    registry,
+    subscriptions,
+    temporal,
+)
 from hub.api import contracts as contracts_api
 from hub.db.embedded import EmbeddedPostgres
 from hub.db.migrations import apply_all
@@ -24,6 +34,7 @@ from hub.jsonld.process import ContextCache
 from hub.jsonld.remote import ContextStore
 from hub.middleware import error_middleware
 from hub.service import access_app
+from hub.service.ownership import RulesCache, no_identity
 from hub.settings import Settings
 from hub.subscriptions.delivery import DeliveryConfig
 from hub.subscriptions.endpoints import EndpointPolicy
@@ -113,6 +124,16 @@ async def _subscriptions(app: web.Application) -> AsyncIterator[None]:
         await runtime.stop()
 
 
+async def _registry(app: web.Application) -> AsyncIterator[None]:
+    rules = RulesCache(app[keys.POOL], app[keys.DATABASE_URL])
+    app[keys.REGISTRY_RULES] = rules
+    await rules.start()
+    try:
+        yield
+    finally:
+        await rules.stop()
+
+
 async def _sample_data(app: web.Application) -> AsyncIterator[None]:
     if app[keys.SETTINGS].sample_data:
         from hub.sample import load_sample_data
@@ -126,10 +147,12 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware],
                           client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
-    for ctx in (_database, _http_client, _context_store, _subscriptions, _sample_data):
+    app[keys.CALLER_ORGANISATION] = no_identity  # the identity plug-in point (docs/registry.md)
+    for ctx in (_database, _http_client, _context_store, _subscriptions, _registry,
+                _sample_data):
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
-                   contracts_api):
+                   contracts_api, registry, catalog):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(

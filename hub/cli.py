@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     from hub.cli_authz import add_commands
 
     add_commands(sub)  # renkei client / grant / keys (access control)
+    from hub.cli_registry import add_commands as add_registry_commands
+
+    add_registry_commands(sub)  # renkei org / dataset (registry)
     return parser
 
 
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> None:
         from hub.cli_authz import run
 
         return run(args)
+    if getattr(args, "registry_command", None):
+        from hub.cli_registry import run as run_registry
+
+        return run_registry(args)
     overrides: dict[str, Any] = {k: v for k, v in vars(args).items() if k != "command"}
     settings = Settings.from_env(**overrides)
     configure_logging(settings.log_level, settings.log_format)

@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from hub.jsonld.process import ContextCache
     from hub.jsonld.remote import ContextStore
     from hub.service.access_state import AccessState
+    from hub.service.ownership import CallerResolver, RulesCache
     from hub.subscriptions.endpoints import EndpointPolicy
     from hub.subscriptions.runtime import SubscriptionRuntime
 
 __all__ = [
     "ACCESS",
+    "CALLER_ORGANISATION",
     "CONTEXTS",
     "CONTEXT_CACHE",
     "DATABASE_URL",
@@ -29,6 +31,7 @@ __all__ = [
     "HTTP",
     "POOL",
     "QUERY_POOL",
+    "REGISTRY_RULES",
     "SETTINGS",
     "SUBSCRIPTIONS",
     "TENANTS",
@@ -46,3 +49,8 @@ EXTERNAL: web.AppKey[ExternalIssuers] = web.AppKey("external_issuers")
 DATABASE_URL = web.AppKey("database_url", str)
 ENDPOINT_POLICY: web.AppKey[EndpointPolicy] = web.AppKey("endpoint_policy")
 SUBSCRIPTIONS: web.AppKey[SubscriptionRuntime] = web.AppKey("subscriptions")
+#: The dataset rules every entity write applies (hub/service/ownership.py)
+REGISTRY_RULES: web.AppKey[RulesCache] = web.AppKey("registry_rules")
+#: THE identity plug-in point: request -> calling organisation's registry id, or None
+#: when unknown (default ``ownership.no_identity``); access control replaces it
+CALLER_ORGANISATION: web.AppKey[CallerResolver] = web.AppKey("caller_organisation")

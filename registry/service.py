@@ -10,6 +10,7 @@ decision about who may change a record.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from registry.errors import Conflict, Duplicate, Invalid, NotFound, RegistryError
@@ -72,6 +73,11 @@ async def _allow(repo: RegistryRepository, caller: str | None, owner: str | None
         raise NotPermitted(f"organisation {caller} may not change records of {whose}")
 
 
+def _same(stored: Any, new: Any) -> bool:
+    """Equal but for the timestamps the database keeps."""
+    return bool(replace(stored, created_at=None, modified_at=None) == new)
+
+
 # -- organisations ------------------------------------------------------------------------
 
 async def get_organisation(repo: RegistryRepository, org_id: str) -> Organisation:
@@ -97,8 +103,10 @@ async def put_organisation(repo: RegistryRepository, org_id: str, data: Any,
     """Create or replace (idempotent, for scripts and the sample data)."""
     org = organisation_from_json(data, org_id=org_id)
     async with repo.atomic() as tx:
-        exists = await tx.get_organisation(org.id) is not None
-        await _allow(tx, caller, org.id if exists else None)
+        old = await tx.get_organisation(org.id)
+        await _allow(tx, caller, org.id if old else None)
+        if old is not None and _same(old, org):
+            return old, False  # nothing to change: no write, no new modifiedAt
         return await tx.save_organisation(org)
 
 
@@ -134,6 +142,8 @@ async def _save_dataset(tx: RegistryRepository, ds: Dataset, caller: str | None,
         raise Invalid(f"dataset {ds.id} belongs to {old.owner}; the owner of a dataset cannot "
                       "change (its entities carry it): register a new dataset")
     await _allow(tx, caller, ds.owner)
+    if old is not None and _same(old, ds):
+        return old, False  # no write: every hub process keeps its cached rules
     check_no_overlap(await tx.list_datasets(), ds)
     return await tx.save_dataset(ds)
 

@@ -20,6 +20,13 @@ from hub import keys
 from hub.app import create_app
 from hub.db.embedded import EmbeddedPostgres
 from hub.settings import Settings
+from registry import RegistryRepository
+from registry.service import ensure_catch_all
+
+#: the test prefecture (北海道's real code, 010006) and its catch-all dataset, registered by
+#: the ``client`` fixture; tests of ownership delete the catch-all first
+TEST_PREFECTURE = "010006"
+CATCH_ALL = "test-catch-all"
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +53,9 @@ async def reset_database(url: str) -> None:
             await con.execute("DELETE FROM renkei.tenants")
             await con.execute("DELETE FROM renkei.migrations WHERE scope LIKE 'tenant:%'")
             await con.execute("DELETE FROM renkei.contexts")
+        if await con.fetchval("SELECT to_regclass('registry.datasets') IS NOT NULL"):
+            await con.execute("TRUNCATE registry.adapter_runs, registry.adapters,"
+                              " registry.datasets, registry.organisations")
     finally:
         await con.close()
 
@@ -64,5 +74,9 @@ async def client(settings: Settings) -> AsyncIterator[TestClient]:
     await reset_database(settings.database_url)
     app = create_app(settings)
     async with TestClient(TestServer(app)) as c:
+        # every entity must belong to a dataset: the existing tests write arbitrary ones
+        await ensure_catch_all(RegistryRepository(app[keys.POOL]), TEST_PREFECTURE, CATCH_ALL,
+                               "テスト県")
+        app[keys.REGISTRY_RULES].invalidate()
         yield c
     app[keys.TENANTS].forget()

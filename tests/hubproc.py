@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["HubProcess", "free_port", "start_hub"]
+__all__ = ["HubProcess", "free_port", "register_catch_all", "start_hub"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,8 +44,33 @@ class HubProcess:
         return self.proc.stdout.read() if self.proc.stdout else ""
 
 
+def register_catch_all(database_url: str) -> None:
+    """The test prefecture's catch-all dataset, as the ``client`` fixture registers it, so
+    a hub process accepts arbitrary entities. Runs on its own event loop in a thread, so
+    async tests can call it too."""
+    from hub.db.pool import create_pool
+    from registry import RegistryRepository
+    from registry.service import ensure_catch_all
+    from tests.conftest import CATCH_ALL, TEST_PREFECTURE
+
+    async def register() -> None:
+        pool = await create_pool(database_url, 1, 1)
+        try:
+            await ensure_catch_all(RegistryRepository(pool), TEST_PREFECTURE, CATCH_ALL,
+                                   "テスト県")
+        finally:
+            await pool.close()
+
+    worker = threading.Thread(target=lambda: asyncio.run(register()))
+    worker.start()
+    worker.join()
+
+
 def start_hub(database_url: str, **settings: str) -> HubProcess:
-    """Start a hub on a free port with ``RENKEI_<NAME>`` settings; wait until it answers."""
+    """Start a hub on a free port with ``RENKEI_<NAME>`` settings; wait until it answers.
+
+    Unless it loads the sample data (whose registry it then uses), the test prefecture's
+    catch-all dataset is registered, so the hub accepts any entity (docs/registry.md)."""
     port = free_port()
     env = {**os.environ, "RENKEI_DATABASE_URL": database_url, "RENKEI_PORT": str(port),
            "RENKEI_LOG_FORMAT": "text",
@@ -57,6 +84,8 @@ def start_hub(database_url: str, **settings: str) -> HubProcess:
     for _ in range(150):
         try:
             urllib.request.urlopen(base + "/ngsi-ld/v1/types", timeout=1)
+            if settings.get("sample_data") != "true":
+                register_catch_all(database_url)  # after start-up: the tables exist
             return HubProcess(proc, base)
         except OSError:
             if proc.poll() is not None:

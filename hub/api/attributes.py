@@ -17,6 +17,7 @@ from hub.ngsild.checks import now_iso
 from hub.ngsild.entity import parse_entity
 from hub.ngsild.merge import NotUpdated
 from hub.service import entities as svc
+from hub.service import ownership
 
 __all__ = ["routes"]
 
@@ -57,9 +58,10 @@ async def append_attrs(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False)
     schema = await tenant_schema(request)
+    guard = await ownership.guard(request)
     async with tx.write(request) as con:
         updated, skipped = await svc.append(con, schema, doc, now,
-                                            no_overwrite="noOverwrite" in opts)
+                                            no_overwrite="noOverwrite" in opts, guard=guard)
     return _update_result(updated, skipped, rc.active)
 
 
@@ -72,8 +74,9 @@ async def update_attrs(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False, merge=True)
     schema = await tenant_schema(request)
+    guard = await ownership.guard(request)
     async with tx.write(request) as con:
-        updated, skipped = await svc.update_attributes(con, schema, doc, now)
+        updated, skipped = await svc.update_attributes(con, schema, doc, now, guard=guard)
     return _update_result(updated, skipped, rc.active)
 
 
@@ -89,8 +92,9 @@ async def partial_update_attr(request: web.Request) -> web.Response:
     items = raw if isinstance(raw, list) else [raw]
     patch = [parse_fragment(iri, item, rc.active, now, merge=True) for item in items]
     schema = await tenant_schema(request)
+    guard = await ownership.guard(request)
     async with tx.write(request) as con:
-        await svc.partial_update_attribute(con, schema, eid, iri, patch, now)
+        await svc.partial_update_attribute(con, schema, eid, iri, patch, now, guard=guard)
     return web.Response(status=204)
 
 
@@ -106,8 +110,9 @@ async def replace_attr(request: web.Request) -> web.Response:
                              rc.active, now)
     assert isinstance(parsed, list)
     schema = await tenant_schema(request)
+    guard = await ownership.guard(request)
     async with tx.write(request) as con:
-        await svc.replace_attribute(con, schema, eid, iri, parsed, now)
+        await svc.replace_attribute(con, schema, eid, iri, parsed, now, guard=guard)
     return web.Response(status=204)
 
 
@@ -120,6 +125,8 @@ async def delete_attr(request: web.Request) -> web.Response:
     dataset_id = dataset_id_param(request.query)
     delete_all = request.query.get("deleteAll") == "true"
     schema = await tenant_schema(request)
+    guard = await ownership.guard(request)
     async with tx.write(request) as con:
-        await svc.delete_attribute(con, schema, eid, iri, dataset_id, delete_all, now_iso())
+        await svc.delete_attribute(con, schema, eid, iri, dataset_id, delete_all, now_iso(),
+                                   guard=guard)
     return web.Response(status=204)

@@ -28,10 +28,11 @@ from hub.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFo
 from hub.ngsild import merge as rules
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import EntityDoc, parse_entity
-from hub.service import access
+from hub.service import access, ownership
 from hub.service import entities as svc
 from hub.service.selection import selection_from_body
 from hub.store import entities as store
+from hub.store import ownership as owned_store
 
 __all__ = ["routes"]
 
@@ -117,15 +118,16 @@ async def batch_create(request: web.Request) -> web.Response:
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=True)
     schema = await tenant_schema(request, create=True)
+    guard = await ownership.guard(request)
+    ents = guard.settle_many([svc.new_entity(d, now) for d in guard.admit(docs, result.fail)],
+                             now, result.fail)
     async with tx.single(request) as con:
-        written = await store.write_entities(
-            con, schema, [svc.new_entity(d, now) for d in docs], create_only=True
-        )
-    for d in docs:
-        if d.id in written:
-            result.success.append(d.id)
+        written = await store.write_entities(con, schema, ents, create_only=True)
+    for eid in (e["id"] for e in ents):
+        if eid in written:
+            result.success.append(eid)
         else:
-            result.fail(d.id, AlreadyExists(f"entity {d.id} already exists"))
+            result.fail(eid, AlreadyExists(f"entity {eid} already exists"))
     return result.response(201, result.success)
 
 
@@ -139,12 +141,16 @@ async def batch_upsert(request: web.Request) -> web.Response:
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=False)
     schema = await tenant_schema(request, create=True)
+    guard = await ownership.guard(request)
+    docs = guard.admit(docs, result.fail)
     if "update" not in opts:
-        # replace: one INSERT .. ON CONFLICT DO UPDATE keeps createdAt and swaps the rest
+        # replace: one INSERT .. ON CONFLICT DO UPDATE keeps createdAt and swaps the rest;
+        # the stored owners are read first, as the blind upsert cannot see them
         async with tx.single(request) as con:
-            written = await store.write_entities(
-                con, schema, [svc.new_entity(d, now) for d in docs], create_only=False
-            )
+            owners = await owned_store.stored_owners(con, schema, [d.id for d in docs])
+            rows = guard.settle_many([svc.new_entity(d, now) for d in docs], now, result.fail,
+                                     owners)
+            written = await store.write_entities(con, schema, rows, create_only=False)
     else:
         async with tx.write(request) as con:
             existing = await store.fetch_many(con, schema, [d.id for d in docs],
@@ -159,9 +165,10 @@ async def batch_upsert(request: web.Request) -> web.Response:
                 rules.append_attrs(old["attrs"], d.attrs, no_overwrite=False)
                 old["modifiedAt"] = now
                 rows.append(old)
+            rows = guard.settle_many(rows, now, result.fail)
             written = await store.write_entities(con, schema, rows, create_only=False)
     created = [i for i, inserted in written.items() if inserted]
-    result.success.extend(d.id for d in docs)
+    result.success.extend(r["id"] for r in rows)
     if result.errors:
         return result.response(201)
     if created:
@@ -179,6 +186,8 @@ async def _modify(
     docs = await _parse_all(request, body, rc, media, now, result,
                             require_type=False, merge=merge)
     schema = await tenant_schema(request)
+    guard = await ownership.guard(request)
+    docs = guard.admit(docs, result.fail)
     async with tx.write(request) as con:
         existing = await store.fetch_many(con, schema, [d.id for d in docs], for_update=True)
         rows: dict[str, dict[str, Any]] = {}
@@ -203,7 +212,11 @@ async def _modify(
                 e["entityId"] == d.id for e in result.errors
             ):
                 result.success.append(d.id)
-        await store.write_entities(con, schema, list(rows.values()), create_only=False)
+        # an entity refused here loses every change this batch made to it
+        settled = guard.settle_many(rows.values(), now, result.fail)
+        kept = {e["id"] for e in settled}
+        result.success = [i for i in result.success if i in kept]
+        await store.write_entities(con, schema, settled, create_only=False)
     return result.response(204)
 
 

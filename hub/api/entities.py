@@ -34,6 +34,7 @@ from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import parse_entity
 from hub.ngsild.render import RenderOptions, render_entity, render_flat, render_geojson
 from hub.service import entities as svc
+from hub.service import ownership
 from hub.service.linked import load_linked
 from hub.service.selection import Selection, selection_from_query
 from hub.store import entities as store
@@ -61,8 +62,9 @@ async def create_entity(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now)
     schema = await tenant_schema(request, create=True)
+    guard = await ownership.guard(request)
     async with tx.single(request) as con:
-        await svc.create(con, schema, doc, now)
+        await svc.create(con, schema, doc, now, guard=guard)
     return web.Response(
         status=201, headers={"Location": f"{BASE}/entities/{quote(doc.id, safe=':')}"}
     )
@@ -162,7 +164,8 @@ async def purge_entities(request: web.Request) -> web.Response:
         else:
             for ent in rows:
                 ent["attrs"] = {k: v for k, v in ent["attrs"].items()
-                                if (k in keep if keep else k not in drop)}
+                                if (k in keep if keep else k not in drop)
+                                or k in ownership.PROVENANCE}
                 ent["modifiedAt"] = now
             await store.write_entities(con, schema, rows, create_only=False)
     return web.Response(status=204)
@@ -187,8 +190,9 @@ async def replace_entity(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid)
     schema = await tenant_schema(request)
+    guard = await ownership.guard(request)
     async with tx.write(request) as con:
-        await svc.replace(con, schema, doc, now)
+        await svc.replace(con, schema, doc, now, guard=guard)
     return web.Response(status=204)
 
 
@@ -201,6 +205,7 @@ async def merge_entity(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False, merge=True)
     schema = await tenant_schema(request)
+    guard = await ownership.guard(request)
     async with tx.write(request) as con:
-        await svc.merge(con, schema, doc, now)
+        await svc.merge(con, schema, doc, now, guard=guard)
     return web.Response(status=204)

@@ -17,6 +17,7 @@ from hub.ngsild import merge as rules
 from hub.ngsild.attributes import DELETE, is_deletion
 from hub.ngsild.entity import EntityDoc
 from hub.service import access
+from hub.service.ownership import WriteGuard, keep_provenance
 from hub.service.selection import Selection, build_filter
 from hub.store import entities as store
 
@@ -49,8 +50,12 @@ def new_entity(doc: EntityDoc, now: str) -> Entity:
     }
 
 
-async def create(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str) -> None:
-    written = await store.write_entities(con, schema, [new_entity(doc, now)], create_only=True)
+async def create(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str,
+                 *, guard: WriteGuard) -> None:
+    guard.check_payload(doc.attrs)
+    ent = new_entity(doc, now)
+    guard.settle(ent, now)
+    written = await store.write_entities(con, schema, [ent], create_only=True)
     if doc.id not in written:
         raise AlreadyExists(f"entity {doc.id} already exists")
 
@@ -62,8 +67,10 @@ async def _load(con: asyncpg.Connection, schema: str, entity_id: str) -> Entity:
     return ent
 
 
-async def _save(con: asyncpg.Connection, schema: str, ent: Entity, now: str) -> None:
+async def _save(con: asyncpg.Connection, schema: str, ent: Entity, now: str,
+                guard: WriteGuard) -> None:
     ent["modifiedAt"] = now
+    guard.settle(ent, now)
     await store.write_entities(con, schema, [ent], create_only=False)
 
 
@@ -72,11 +79,14 @@ async def retrieve(con: asyncpg.Connection, schema: str, entity_id: str) -> Enti
     return access.require_visible(await store.fetch_entity(con, schema, entity_id), entity_id)
 
 
-async def replace(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str) -> None:
-    """5.6.18: everything but id and createdAt is replaced."""
+async def replace(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str,
+                  *, guard: WriteGuard) -> None:
+    """5.6.18: everything but id, createdAt and the hub's provenance is replaced."""
+    guard.check_payload(doc.attrs)
     ent = await _load(con, schema, doc.id)
-    ent["types"], ent["scopes"], ent["attrs"] = doc.types, doc.scopes, doc.attrs
-    await _save(con, schema, ent, now)
+    ent["types"], ent["scopes"] = doc.types, doc.scopes
+    ent["attrs"] = keep_provenance(ent["attrs"], doc.attrs)
+    await _save(con, schema, ent, now, guard)
 
 
 def apply_merge(ent: Entity, doc: EntityDoc, now: str) -> None:
@@ -87,17 +97,21 @@ def apply_merge(ent: Entity, doc: EntityDoc, now: str) -> None:
     rules.merge_attrs(ent["attrs"], doc.attrs, now)
 
 
-async def merge(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str) -> None:
+async def merge(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str,
+                *, guard: WriteGuard) -> None:
     """5.6.17 merge-patch of an entity."""
+    guard.check_payload(doc.attrs)
     ent = await _load(con, schema, doc.id)
     apply_merge(ent, doc, now)
-    await _save(con, schema, ent, now)
+    await _save(con, schema, ent, now, guard)
 
 
 async def append(
-    con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str, *, no_overwrite: bool
+    con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str, *, no_overwrite: bool,
+    guard: WriteGuard,
 ) -> tuple[list[str], rules.NotUpdated]:
     """5.6.3: add attributes (and types); existing ones are overwritten unless noOverwrite."""
+    guard.check_payload(doc.attrs)
     ent = await _load(con, schema, doc.id)
     if doc.types:
         ent["types"] = list(dict.fromkeys([*ent["types"], *doc.types]))
@@ -105,14 +119,15 @@ async def append(
         ent["scopes"] = (list(dict.fromkeys([*(ent["scopes"] or []), *doc.scopes]))
                          if no_overwrite else doc.scopes)
     updated, skipped = rules.append_attrs(ent["attrs"], doc.attrs, no_overwrite=no_overwrite)
-    await _save(con, schema, ent, now)
+    await _save(con, schema, ent, now, guard)
     return updated, skipped
 
 
 async def update_attributes(
-    con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str
+    con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str, *, guard: WriteGuard
 ) -> tuple[list[str], rules.NotUpdated]:
     """5.6.2: update existing attributes only; NGSI-LD null deletes (4.5.0)."""
+    guard.check_payload(doc.attrs)
     ent = await _load(con, schema, doc.id)
     deletions = {k for k, v in doc.attrs.items() if v is DELETE}
     updated: list[str] = []
@@ -137,15 +152,16 @@ async def update_attributes(
         else:
             skipped.append(("scope", "the entity has no scope to update"))
     if updated:
-        await _save(con, schema, ent, now)
+        await _save(con, schema, ent, now, guard)
     return updated, skipped
 
 
 async def partial_update_attribute(
     con: asyncpg.Connection, schema: str, entity_id: str, iri: str,
-    patch: list[dict[str, Any]], now: str,
+    patch: list[dict[str, Any]], now: str, *, guard: WriteGuard,
 ) -> None:
     """5.6.4: the given members of the instance (matched by datasetId) are changed."""
+    guard.check_attribute(iri)
     ent = await _load(con, schema, entity_id)
     current = ent["attrs"].get(iri)
     if not current:
@@ -165,14 +181,15 @@ async def partial_update_attribute(
             current[idx] = rules.merge_instance(current[idx], inst, now)
     if not current:
         del ent["attrs"][iri]
-    await _save(con, schema, ent, now)
+    await _save(con, schema, ent, now, guard)
 
 
 async def replace_attribute(
     con: asyncpg.Connection, schema: str, entity_id: str, iri: str,
-    instances: list[dict[str, Any]], now: str,
+    instances: list[dict[str, Any]], now: str, *, guard: WriteGuard,
 ) -> None:
     """5.6.19: the attribute (per datasetId) is replaced as a whole."""
+    guard.check_attribute(iri)
     ent = await _load(con, schema, entity_id)
     current = ent["attrs"].get(iri)
     if not current:
@@ -181,19 +198,20 @@ async def replace_attribute(
         if not any(c.get("datasetId") == inst.get("datasetId") for c in current):
             raise ResourceNotFound(f"no instance of {iri} with datasetId {inst.get('datasetId')}")
     rules.append_attrs(ent["attrs"], {iri: instances}, no_overwrite=False)
-    await _save(con, schema, ent, now)
+    await _save(con, schema, ent, now, guard)
 
 
 async def delete_attribute(
     con: asyncpg.Connection, schema: str, entity_id: str, iri: str,
-    dataset_id: str | None, delete_all: bool, now: str,
+    dataset_id: str | None, delete_all: bool, now: str, *, guard: WriteGuard,
 ) -> None:
+    guard.check_attribute(iri)
     ent = await _load(con, schema, entity_id)
     if iri == SCOPE_IRI and ent["scopes"]:
         ent["scopes"] = None
     elif not rules.delete_attr(ent["attrs"], iri, dataset_id, delete_all=delete_all):
         raise ResourceNotFound(f"attribute {iri} not found in {entity_id}")
-    await _save(con, schema, ent, now)
+    await _save(con, schema, ent, now, guard)
 
 
 async def delete(con: asyncpg.Connection, schema: str, entity_id: str) -> None:

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def hub(database_url: str) -> Iterator[str]:
     asyncio.run(reset_database(database_url))
-    proc = start_hub(database_url)
+    # as `python3 dev.py serve` does: the sample registry owns the walk-through's entities
+    proc = start_hub(database_url, sample_data="true")
     yield proc.base
     assert proc.stop() == 0, proc.output()
 

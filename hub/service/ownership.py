@@ -1,0 +1,280 @@
+"""Ownership at write time: every entity belongs to exactly one registered dataset.
+
+The one place the hub applies the registry to entity writes (docs/registry.md). Every write
+path (create, replace, upsert, merge, append, attribute writes, batch) obtains a
+:class:`WriteGuard` for its request and
+
+1. refuses payloads that name a provenance attribute (:meth:`WriteGuard.check_payload`,
+   :meth:`WriteGuard.check_attribute`): those are the hub's, never a client's;
+2. settles the final state of each entity just before it is stored
+   (:meth:`WriteGuard.settle`): the dataset whose rule the entity's id and types match
+   owns it — none is a 400, a different one than the stored owner is a 400 (ownership never
+   changes by a write), a caller that is not the owner is a 403, a contract violation is a
+   400 naming attribute and rule — and the provenance attributes are stamped.
+
+The dataset rules are cached per process (:class:`RulesCache`) and invalidated through
+PostgreSQL ``LISTEN``/``NOTIFY`` on the channel a trigger on ``registry.datasets`` notifies,
+so a change made by any hub process or by the CLI reaches every process on commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+import contracts
+from hub import keys
+from hub.errors import BadRequestData, Forbidden, InternalError, NgsiLdError
+from hub.jsonld.core import DEFAULT_VOCAB
+from hub.ngsild.entity import EntityDoc
+from registry import Dataset, OwnershipIndex, RegistryError, RegistryRepository
+
+__all__ = [
+    "CHANNEL",
+    "PROTECTED",
+    "PROVENANCE",
+    "CallerResolver",
+    "RulesCache",
+    "WriteGuard",
+    "contract_violations",
+    "guard",
+    "keep_provenance",
+    "no_identity",
+    "owner_of",
+]
+
+log = logging.getLogger("renkei.ownership")
+
+CHANNEL = "renkei_registry"
+PROVIDER = DEFAULT_VOCAB + "dataProvider"
+DATASET = DEFAULT_VOCAB + "refDataset"
+SOURCE = DEFAULT_VOCAB + "source"
+#: The provenance attributes the hub stamps (names under the core @context's vocabulary,
+#: so ``dataProvider``, ``refDataset`` and ``source`` read and query without a Link header).
+PROVENANCE = (PROVIDER, DATASET, SOURCE)
+#: Attributes no client may write: ours, and their Smart Data Models twins that the
+#: contracts' @context names ``dataProvider`` and ``source``, so no context can forge them.
+PROTECTED = frozenset({*PROVENANCE, contracts.SDM + "dataProvider", contracts.SDM + "source"})
+
+Entity = dict[str, Any]
+CallerResolver = Callable[[web.Request], Awaitable[str | None]]
+Fail = Callable[[str, NgsiLdError], None]
+
+
+async def no_identity(request: web.Request) -> str | None:
+    """The default identity plug-in: no caller identity is known, so no owner check applies.
+
+    Access control replaces it (``app[keys.CALLER_ORGANISATION]``) with a resolver that
+    returns the calling organisation's registry id from the validated token.
+    """
+    return None
+
+
+# -- the rules cache ----------------------------------------------------------------------
+
+class RulesCache:
+    """The dataset rules of the registry, per process, kept fresh by LISTEN/NOTIFY.
+
+    While the listener connection is up a notification invalidates the cache and the next
+    write reloads it (one query). While it is down (database restart, network) the cache is
+    trusted for at most ``fallback_ttl`` seconds, so a lost notification costs at most that.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, database_url: str,
+                 fallback_ttl: float = 1.0) -> None:
+        self._repo = RegistryRepository(pool)
+        self._url = database_url
+        self._ttl = fallback_ttl
+        self._index: OwnershipIndex | None = None
+        self._loaded_at = 0.0
+        self._listening = False
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def current(self) -> OwnershipIndex:
+        index = self._index
+        if index is not None and (self._listening
+                                  or time.monotonic() - self._loaded_at < self._ttl):
+            return index
+        async with self._lock:
+            if self._index is None or self._index is index:
+                version, datasets = await self._repo.snapshot()
+                self._index = OwnershipIndex(datasets, version)
+                self._loaded_at = time.monotonic()
+            return self._index
+
+    def invalidate(self) -> None:
+        self._index = None
+
+    def _notified(self, con: Any, pid: int, channel: str, payload: str) -> None:
+        index = self._index
+        if index is None or not payload.isdigit() or int(payload) != index.version:
+            self.invalidate()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen_forever(self) -> None:
+        while True:
+            con: asyncpg.Connection | None = None
+            try:
+                con = await asyncpg.connect(self._url, server_settings={
+                    "application_name": "renkei-registry-listener"})
+                lost = asyncio.Event()
+                con.add_termination_listener(lambda _c, ev=lost: ev.set())
+                await con.add_listener(CHANNEL, self._notified)
+                self.invalidate()  # whatever changed while nobody listened
+                self._listening = True
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("registry listener lost; retrying", exc_info=True)
+            finally:
+                self._listening = False
+                if con is not None and not con.is_closed():
+                    with contextlib.suppress(Exception):
+                        await con.close()
+            await asyncio.sleep(1.0)
+
+
+# -- provenance -----------------------------------------------------------------------------
+
+def owner_of(attrs: dict[str, Any]) -> str | None:
+    """The dataset id an entity's stored provenance names, None when it carries none."""
+    instances = attrs.get(DATASET)
+    if not instances:
+        return None
+    obj = instances[0].get("object")
+    prefix = "urn:ngsi-ld:Dataset:"
+    return obj[len(prefix):] if isinstance(obj, str) and obj.startswith(prefix) else None
+
+
+def keep_provenance(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` attributes plus the provenance of ``old``: a replace keeps who owns it."""
+    return {**{k: old[k] for k in PROVENANCE if k in old}, **new}
+
+
+def _stamp(attrs: dict[str, Any], ds: Dataset, now: str) -> None:
+    wanted = {
+        PROVIDER: {"type": "Property", "value": ds.owner},
+        DATASET: {"type": "Relationship", "object": ds.iri},
+        SOURCE: {"type": "Property", "value": ds.provenance_source},
+    }
+    for iri, inst in wanted.items():
+        current = attrs.get(iri)
+        if (current and len(current) == 1
+                and all(current[0].get(k) == v for k, v in inst.items())):
+            continue  # unchanged: keep its createdAt/modifiedAt
+        attrs[iri] = [{**inst, "createdAt": now, "modifiedAt": now}]
+
+
+def contract_violations(ent: Entity) -> list[contracts.Violation]:
+    """The contract-validation-at-write step: the stored form against its contract types."""
+    return contracts.validate_stored(ent["types"], ent["attrs"], allow=PROTECTED)
+
+
+# -- the guard ------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class WriteGuard:
+    """One request's view of the rules and of who is calling."""
+
+    index: OwnershipIndex
+    caller: str | None
+
+    def check_payload(self, attrs: Iterable[str]) -> None:
+        """Refuse a payload that sets or deletes a provenance attribute."""
+        named = sorted(set(attrs) & PROTECTED)
+        if named:
+            raise BadRequestData(
+                f"{', '.join(n.rsplit('/', 1)[-1] for n in named)}: provenance attributes are "
+                "set by the hub from the registry and cannot be written; leave them out",
+                attributes=named)
+
+    def check_attribute(self, iri: str) -> None:
+        self.check_payload((iri,))
+
+    def settle(self, ent: Entity, now: str, *, stored_owner: str | None = None) -> None:
+        """Decide and enforce the owner of ``ent`` (its final state), then stamp provenance.
+
+        ``stored_owner`` is the dataset the stored entity belongs to when ``ent`` does not
+        carry its old provenance (a blind upsert); otherwise its attributes say.
+        """
+        was = stored_owner or owner_of(ent["attrs"])
+        try:
+            ds = self.index.owning_dataset(ent["id"], ent["types"])
+        except RegistryError as exc:
+            raise InternalError(exc.detail) from exc
+        if was is not None and (ds is None or ds.id != was):
+            now_in = f"dataset {ds.id}" if ds else "no dataset"
+            raise BadRequestData(
+                f"entity {ent['id']} belongs to dataset {was}; after this write it would match "
+                f"{now_in}: the owner of an entity cannot change (keep its types)",
+                dataset=was)
+        if ds is None:
+            raise BadRequestData(
+                f"entity {ent['id']} matches no registered dataset: every entity belongs to "
+                "one; register a dataset whose rule covers its id and types (docs/registry.md)",
+                reason="NoOwningDataset")
+        if self.caller is not None and self.caller != ds.owner:
+            raise Forbidden(f"entity {ent['id']} belongs to dataset {ds.id} of organisation "
+                            f"{ds.owner}; organisation {self.caller} may not write it",
+                            dataset=ds.id)
+        violations = contract_violations(ent)
+        if violations:
+            raise BadRequestData(
+                "; ".join(str(v) for v in violations),
+                violations=[{"attribute": v.attribute, "iri": v.iri, "rule": v.rule,
+                             "message": v.message} for v in violations])
+        if not ds.rule.catch_all:
+            # a catch-all (experiments, the conformance suite) owns everything and stamps
+            # nothing, so what a client wrote is exactly what it reads back
+            _stamp(ent["attrs"], ds, now)
+
+
+    def admit(self, docs: list[EntityDoc], fail: Fail) -> list[EntityDoc]:
+        """Batch form of :meth:`check_payload`: refused entities are reported, not raised."""
+        kept = []
+        for d in docs:
+            try:
+                self.check_payload(d.attrs)
+            except NgsiLdError as err:
+                fail(d.id, err)
+                continue
+            kept.append(d)
+        return kept
+
+    def settle_many(self, ents: Iterable[Entity], now: str, fail: Fail,
+                    stored_owners: dict[str, str | None] | None = None) -> list[Entity]:
+        """Batch form of :meth:`settle`: the entities that may be written."""
+        kept = []
+        for ent in ents:
+            try:
+                self.settle(ent, now, stored_owner=(stored_owners or {}).get(ent["id"]))
+            except NgsiLdError as err:
+                fail(ent["id"], err)
+                continue
+            kept.append(ent)
+        return kept
+
+
+async def guard(request: web.Request) -> WriteGuard:
+    """The write guard of a request: the cached rules and the caller's organisation."""
+    app = request.app
+    return WriteGuard(await app[keys.REGISTRY_RULES].current(),
+                      await app[keys.CALLER_ORGANISATION](request))
