@@ -10,7 +10,13 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import CATCH_ALL, TEST_PREFECTURE
 from tests.integration.helpers import JSON, assert_problem
-from tests.integration.registry_helpers import REG, V, dataset, registry_without_catch_all
+from tests.integration.registry_helpers import (
+    REG,
+    V,
+    as_caller,
+    dataset,
+    registry_without_catch_all,
+)
 
 NAGANO_CITY = {"id": "202011", "name": {"ja": "長野市", "en": "Nagano City"},
                "url": "https://www.city.nagano.nagano.jp/"}
@@ -196,3 +202,27 @@ async def test_catalogue_is_dcat_ap(client: TestClient) -> None:
     one = await _json(client, "/catalog/datasets/nagano-rain")
     assert one["@type"] == "dcat:Dataset" and "@context" in one
     await assert_problem(await client.get("/catalog/datasets/nope"), 404, "ResourceNotFound")
+
+
+async def test_only_the_owner_or_the_prefecture_changes_a_record(client: TestClient) -> None:
+    """With an identity plugged in, the registry's own records follow ``may_change``."""
+    await registry_without_catch_all(client)
+    as_caller(client)
+    ueda, nagano, pref = ({"X-Test-Organisation": o} for o in ("202037", "202011", "200000"))
+    before = await _json(client, f"{REG}/datasets/nagano-rain")
+    changed = {k: v for k, v in before.items() if k not in ("createdAt", "modifiedAt")}
+    changed["keywords"] = ["雨量"]
+    resp = await client.put(f"{REG}/datasets/nagano-rain", headers={**JSON, **ueda},
+                            json=changed)
+    await assert_problem(resp, 403, "InvalidRequest")
+    await assert_problem(await client.delete(f"{REG}/datasets/nagano-rain", headers=ueda),
+                         403, "InvalidRequest")
+    resp = await client.post(f"{REG}/organisations", headers={**JSON, **nagano},
+                             json={"id": "202029", "name": {"ja": "松本市"}})
+    await assert_problem(resp, 403, "InvalidRequest")  # only the prefecture registers others
+    assert await _json(client, f"{REG}/datasets/nagano-rain") == before
+    for who in (nagano, pref):
+        resp = await client.put(f"{REG}/datasets/nagano-rain", headers={**JSON, **who},
+                                json=changed)
+        assert resp.status == 200, await resp.text()
+    assert (await _json(client, f"{REG}/datasets/nagano-rain"))["keywords"] == ["雨量"]
