@@ -82,7 +82,7 @@ def _options(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--option needs KEY=VALUE, got {pair!r}")
+            raise ValueError(f"--option needs KEY=VALUE, got {pair!r}")
         out[key] = value
     return out
 
@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         report = asyncio.run(_run(args, args.name, args.source, options))
         return 1 if report.status == "failed" else 0
     except (KeyError, SourceError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
 
 

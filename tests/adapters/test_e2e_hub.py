@@ -20,7 +20,7 @@ from adapters.mlit_water_level import MlitWaterLevelAdapter
 from adapters.sdk import Adapter, HubSink, StateStore, run_adapter
 from adapters.sdk.registry import RegistryClient
 from contracts import LINK_HEADER
-from tests.conftest import CATCH_ALL
+from tests.conftest import CATCH_ALL, TEST_PREFECTURE
 
 EXAMPLES = Path(__file__).parents[2] / "adapters" / "examples"
 HEADERS = {"Link": LINK_HEADER}
@@ -140,3 +140,27 @@ async def test_revised_provisional_values_overwrite_in_the_hub(client: TestClien
     water = await _all(client, "WaterObserved")
     assert water[key]["quality"] == "normal" and water[key]["waterLevel"] == 321.51
     assert len(water) == 31 * 24
+
+
+async def test_entities_the_hub_refuses_are_quarantined_with_its_reason(
+        client: TestClient, tmp_path: Path) -> None:
+    # the catch-all replaced by a dataset owning only the water levels: the Device is nobody's
+    resp = await client.delete(f"/registry/v1/datasets/{CATCH_ALL}")
+    assert resp.status == 204, await resp.text()
+    resp = await client.post("/registry/v1/datasets", json={
+        "id": "teshio-water", "owner": TEST_PREFECTURE, "name": {"ja": "天塩川 水位"},
+        "rule": {"idPrefixes": ["urn:ngsi-ld:WaterObserved:mlit-"]}, "licence": "CC-BY-4.0",
+        "updateFrequency": "hourly"})
+    assert resp.status == 201, await resp.text()
+    url = str(client.make_url("")).rstrip("/")
+    store = StateStore(tmp_path)
+    async with HubSink(url, max_bytes=150_000) as sink:
+        report = await run_adapter(MlitWaterLevelAdapter(), sink, store)
+    assert report.status == "ok" and report.reconciles()
+    assert report.quarantined == 1 and report.written == 30
+    (q,) = store.quarantined("mlit-water-level")
+    assert q["row"] == 11 and "refused by hub" in q["reason"]
+    assert "urn:ngsi-ld:Device:mlit-301011281104010" in q["raw"]
+    assert await _count(client, "WaterObserved") == 31 * 24
+    resp = await client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Device:mlit-301011281104010")
+    assert resp.status == 404
