@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import aiohttp
 import orjson
 
 from adapters.sdk import HubSink, RunReport, StateStore, run_adapter
+from adapters.sdk.auth import client_credentials_token
 from adapters.sdk.base import SourceError
 from adapters.sdk.loader import discover, load
 from adapters.sdk.records import Emit
@@ -72,6 +74,9 @@ def _hub_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hub", default="http://127.0.0.1:1026", help="the hub's base URL")
     p.add_argument("--tenant", help="NGSILD-Tenant to write into")
     p.add_argument("--token", help="OAuth 2 bearer token of the organisation's client")
+    p.add_argument("--client-id", help="the organisation's OAuth 2 client: a token is "
+                   "obtained with the client-credentials grant (secret from "
+                   "RENKEI_ADAPTER_CLIENT_SECRET)")
     p.add_argument("--registration", help="registry adapter registration id (default: "
                    "the adapter id); its run health is posted there")
     p.add_argument("--dataset", help="register the adapter for this dataset before the run")
@@ -135,6 +140,10 @@ async def _run(args: argparse.Namespace, name: str, source: str | None,
         report = await run_adapter(adapter, None, store, progress=progress)
     else:
         async with aiohttp.ClientSession() as session:
+            if args.client_id and not args.token:
+                args.token = await client_credentials_token(
+                    session, args.hub, args.client_id,
+                    os.environ.get("RENKEI_ADAPTER_CLIENT_SECRET", ""))
             registration = args.registration or adapter.manifest.id
             registry = RegistryClient(args.hub, session, token=args.token)
             if args.dataset:
@@ -199,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if result.ok else 1
         report = asyncio.run(_run(args, args.name, args.source, options))
         return 1 if report.status == "failed" else 0
-    except (KeyError, SourceError, ValueError) as exc:
+    except (KeyError, SourceError, ValueError, PermissionError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
 
