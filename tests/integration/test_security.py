@@ -411,6 +411,8 @@ async def test_rate_over_the_limit(w: World) -> None:
     assert status == 200
     token = body["access_token"]
     await w.refresh()
+    if datetime.now(UTC).second >= 55:  # windows are calendar minutes: stay inside one
+        await asyncio.sleep(61 - datetime.now(UTC).second)
     seen = []
     for _ in range(5):
         resp = await w.http.get(BASE + "/entities?type=River", headers=bearer(token))
