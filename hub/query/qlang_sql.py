@@ -25,7 +25,7 @@ from typing import Any
 from hub.query.qlang import And, Comparison, Exists, Literal, Match, Or, Path, QExpr
 from hub.query.qlang_eval import instant
 from hub.query.qlang_plan import Member, Step, literal_forms, members
-from hub.query.values import TXT_PREFIX, index_float, index_text
+from hub.query.values import NOT_INDEXED, TXT_PREFIX, index_float, index_text
 
 __all__ = ["SqlFragment", "compile_q"]
 
@@ -180,6 +180,8 @@ class _Compiler:
     def index(self, e: Comparison) -> tuple[str, bool] | None:
         """``(EXISTS on entity_values, exact)`` for an indexable comparison, else None."""
         if not e.path.simple or e.op not in _NON_STRICT:
+            return None
+        if self.expand(e.path.attr) in NOT_INDEXED:  # no rows: attrs alone decide
             return None
         if any(v.kind == "bool" for v in e.values):
             return None

@@ -12,7 +12,9 @@ does), duplicates removed:
   conditions stay necessary for every stored number (they are non-strict unless exact);
 * strings go to ``txt``, cut to ``TXT_PREFIX`` characters so every one fits a btree entry;
   cutting is monotonic in code-point order too;
-* booleans and JSON null go nowhere: ``a==true`` has no index condition.
+* booleans and JSON null go nowhere: ``a==true`` has no index condition;
+* attributes in ``NOT_INDEXED`` get no rows, and the compiler puts no index condition on
+  them (their comparisons run on ``attrs`` alone).
 """
 
 from __future__ import annotations
@@ -23,12 +25,19 @@ from typing import Any
 
 from hub.query.qlang_plan import simple_candidates, targets, to_decimal
 
-__all__ = ["TXT_PREFIX", "IndexRow", "index_float", "index_rows", "index_text"]
+__all__ = ["NOT_INDEXED", "TXT_PREFIX", "IndexRow", "index_float", "index_rows", "index_text"]
 
 TXT_PREFIX = 256  # characters: at most 1 KiB of UTF-8, well under a btree entry's limit
 _MAX = sys.float_info.max
 
 IndexRow = tuple[str, float | None, str | None]
+
+#: The provenance attributes ``dataProvider`` and ``source`` the registry stamps on every
+#: owned entity (hub/service/ownership.py): both follow from ``refDataset``, which is
+#: indexed, and their rows would cost every write (measured: +33 % on a 1,000-entity
+#: replace-upsert with all three indexed, instead of ~+15 % with one).
+NOT_INDEXED = frozenset({"https://uri.etsi.org/ngsi-ld/default-context/dataProvider",
+                         "https://uri.etsi.org/ngsi-ld/default-context/source"})
 
 
 def index_float(d: Decimal) -> float:
@@ -52,6 +61,8 @@ def index_rows(attrs: dict[str, Any]) -> list[IndexRow]:
     """All index rows of an entity's stored ``attrs`` (``{iri: [instance, ...]}``)."""
     rows: dict[IndexRow, None] = {}
     for iri in attrs:
+        if iri in NOT_INDEXED:
+            continue
         for instance in targets(attrs, iri, ()):
             for x in simple_candidates(instance):
                 d = to_decimal(x)

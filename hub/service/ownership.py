@@ -35,6 +35,7 @@ from hub import keys
 from hub.errors import BadRequestData, Forbidden, InternalError, NgsiLdError
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.ngsild.entity import EntityDoc
+from hub.query.values import NOT_INDEXED
 from registry import Dataset, OwnershipIndex, RegistryError, RegistryRepository
 
 __all__ = [
@@ -60,6 +61,7 @@ SOURCE = DEFAULT_VOCAB + "source"
 #: The provenance attributes the hub stamps (names under the core @context's vocabulary,
 #: so ``dataProvider``, ``refDataset`` and ``source`` read and query without a Link header).
 PROVENANCE = (PROVIDER, DATASET, SOURCE)
+assert {PROVIDER, SOURCE} == NOT_INDEXED  # refDataset alone carries the value index rows
 #: Attributes no client may write: ours, and their Smart Data Models twins that the
 #: contracts' @context names ``dataProvider`` and ``source``, so no context can forge them.
 PROTECTED = frozenset({*PROVENANCE, contracts.SDM + "dataProvider", contracts.SDM + "source"})

@@ -43,6 +43,12 @@ async def test_an_owned_entity_carries_its_provenance(client: TestClient) -> Non
     resp = await client.get(f"{HUB}/entities",
                             params={"q": 'refDataset=="urn:ngsi-ld:Dataset:nagano-rain"'})
     assert [e["id"] for e in await resp.json()] == [NAGANO]
+    # dataProvider and source have no value-index rows (hub/query/values.py NOT_INDEXED):
+    # their comparisons run on the stored attributes and still find the entity
+    for q, found in (('dataProvider=="202011"', [NAGANO]), ('dataProvider=="202037"', []),
+                     ('source=="urn:ngsi-ld:Dataset:nagano-rain"', [NAGANO])):
+        resp = await client.get(f"{HUB}/entities", params={"q": q})
+        assert [e["id"] for e in await resp.json()] == found, q
     # and the registry tells which dataset owns such an entity
     resp = await client.get(f"{REG}/owner", params={"id": UEDA, "type": "WeatherObserved"})
     assert (await resp.json())["dataset"] == "ueda-rain"
