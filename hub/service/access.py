@@ -140,6 +140,8 @@ async def _validate(token: str, state: AccessState, issuer: str, audience: str,
         raise InvalidToken("the token's issuer is not accepted here")
     claims = await external.validate(token, header, ext)
     claims["organisation"] = ext.organisation(claims)
+    if state.organisations is not None and claims["organisation"] not in state.organisations:
+        raise InvalidToken(f"organisation {claims['organisation']} is not registered")
     claims.setdefault("client_id", claims.get("azp") or claims.get("sub"))
     if ext.scopes is not None:
         claims["scope"] = " ".join(ext.scopes)

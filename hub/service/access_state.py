@@ -62,6 +62,7 @@ class AccessState:
         self.grants_by_org: dict[str, list[Grant]] = {}
         self.datasets: dict[str, DatasetInfo] = {}
         self.catch_all: str | None = None
+        self.organisations: set[str] | None = None  # registered ids; None: no registry
         self.clients: dict[str, int | None] = {}  # client id -> requests per minute
         self._audit: list[tuple[Any, ...]] = []
         self._window: datetime | None = None
@@ -95,7 +96,7 @@ class AccessState:
                 log.warning("access-control state refresh failed", exc_info=True)
 
     async def refresh(self) -> None:
-        from hub.service.catalogue import load_catalogue
+        from hub.service.catalogue import load_catalogue, load_organisations
 
         async with self.pool.acquire() as con:
             await self._flush_audit(con)
@@ -105,6 +106,7 @@ class AccessState:
             grants = await grants_repo.live_approved(con)
             datasets = await load_catalogue(con)
             clients = await clients_repo.rates(con)
+            self.organisations = await load_organisations(con)
         now = datetime.now(UTC)
         self.keys, self.keyset = keys, verification_set(keys, now)
         if set(revoked) - self.revoked:

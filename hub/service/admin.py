@@ -20,7 +20,7 @@ from authz.repo import tokens as tokens_repo
 from authz.requests import client_from, grant_from
 from authz.secrets import hash_secret, new_secret
 from hub.errors import BadRequestData, ResourceNotFound
-from hub.service.catalogue import load_catalogue
+from hub.service.catalogue import load_catalogue, load_organisations
 
 __all__ = ["client_view", "create_client", "delete_client", "grant_view", "request_grant",
            "rotate_client", "set_grant_status"]
@@ -43,6 +43,10 @@ def client_view(c: Client, secret: str | None = None) -> dict[str, Any]:
 
 async def create_client(con: asyncpg.Connection, body: dict[str, Any],
                         organisation: str) -> tuple[Client, str | None]:
+    known = await load_organisations(con)
+    if known is not None and organisation not in known:
+        raise BadRequestData(f"organisation {organisation} is not in the registry: a client"
+                             " belongs to a registered organisation")
     client_id = "rk-" + secrets.token_urlsafe(12)
     secret = new_secret() if body.get("auth_method") != "private_key_jwt" else None
     try:

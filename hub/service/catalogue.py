@@ -18,7 +18,8 @@ import asyncpg
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.service.access_state import DatasetInfo
 
-__all__ = ["DATASET_IRI", "dataset_sql", "entity_dataset", "load_catalogue"]
+__all__ = ["DATASET_IRI", "dataset_sql", "entity_dataset", "load_catalogue",
+           "load_organisations"]
 
 #: the registry's ``refDataset`` (hub/service/ownership.py ``DATASET``)
 DATASET_IRI = DEFAULT_VOCAB + "refDataset"
@@ -52,3 +53,10 @@ async def load_catalogue(con: asyncpg.Connection) -> list[DatasetInfo]:
     return [DatasetInfo(r["id"], r["owner"], bool(r["open_data"]), bool(r["personal_data"]),
                         bool(r["catch_all"]), frozenset(r["entity_types"] or ()))
             for r in rows]
+
+
+async def load_organisations(con: asyncpg.Connection) -> set[str] | None:
+    """The registered organisations' ids (None: no registry schema, nothing to check)."""
+    if not await con.fetchval("SELECT to_regclass('registry.organisations') IS NOT NULL"):
+        return None
+    return {r["id"] for r in await con.fetch("SELECT id FROM registry.organisations")}

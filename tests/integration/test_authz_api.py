@@ -267,6 +267,10 @@ async def test_client_management_api(world: World) -> None:
     resp = await world.http.post("/authz/v1/clients", json={"name": "x", "organisation": UEDA},
                                  headers=world.auth("firm-admin"))
     assert resp.status == 403
+    resp = await world.http.post("/authz/v1/clients", json={"name": "x",
+                                                            "organisation": "202100"},
+                                 headers=world.auth("pref"))
+    assert resp.status == 400  # not a registered organisation
     resp = await world.http.delete(f"/authz/v1/clients/{created['client_id']}",
                                    headers=world.auth("nagano-admin"))
     assert resp.status == 204

@@ -50,7 +50,8 @@ async def idp() -> AsyncIterator[dict[str, Any]]:
 async def hub(database_url: str, idp: dict[str, Any]) -> AsyncIterator[TestClient]:
     await reset_authz(database_url)
     issuers = [{"issuer": REALM, "jwks_uri": idp["url"], "audience": "renkei",
-                "org_claim": "municipality", "org_map": {"nagano-city": NAGANO},
+                "org_claim": "municipality",
+                "org_map": {"nagano-city": NAGANO, "unregistered": "202100"},
                 "algorithms": ["RS256"], "scopes": ["read"]}]
     app = create_app(enforced_settings(database_url, external_issuers=orjson.dumps(
         issuers).decode()))
@@ -79,6 +80,7 @@ async def test_external_token_maps_to_a_registered_organisation(
 
 @pytest.mark.parametrize("claims", [
     {"municipality": "ueda-city"}, {"municipality": None}, {"aud": "someone-else"},
+    {"municipality": "unregistered"},
     {"exp": int(time.time()) - 600}, {"iss": "http://127.0.0.1/realms/other"},
 ])
 async def test_external_tokens_that_fail(hub: TestClient, claims: dict[str, Any]) -> None:
