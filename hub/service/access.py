@@ -43,7 +43,8 @@ from hub.service.catalogue import dataset_sql, entity_dataset
 
 __all__ = ["Caller", "access_middleware", "authenticate", "caller_organisation",
            "calling_organisation", "current",
-           "entity_source", "may_see", "require_visible", "restrict", "visible",
+           "entity_source", "may_see", "require_visible", "restrict", "subscriber_consumer",
+           "subscriber_record", "visible",
            "visible_rows"]
 
 log = logging.getLogger("renkei.authz")
@@ -542,6 +543,24 @@ def may_see(consumer: Consumer, ent: dict[str, Any], attrs: set[str] | None,
     if attrs is not None and not (set(shown["attrs"]) & attrs):
         return None
     return shown
+
+
+def subscriber_record() -> dict[str, Any] | None:
+    """Who is creating a subscription, to store with it (None in dev mode or for internal
+    work): notification delivery later rebuilds the consumer with ``subscriber_consumer``
+    and asks ``may_see`` at send time."""
+    caller = current()
+    if caller.dev or caller.state is None or caller.consumer.anonymous:
+        return None
+    c = caller.consumer
+    return {"organisation": c.organisation, "client_id": c.client_id, "subject": c.subject,
+            "scopes": sorted(c.scopes), "purpose": c.purpose}
+
+
+def subscriber_consumer(record: dict[str, Any]) -> Consumer:
+    return Consumer(organisation=record.get("organisation"), client_id=record.get("client_id"),
+                    subject=record.get("subject"), scopes=frozenset(record.get("scopes", ())),
+                    purpose=record.get("purpose"))
 
 
 # -- audit --------------------------------------------------------------------------

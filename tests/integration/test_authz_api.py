@@ -352,3 +352,32 @@ async def test_access_state_is_shared_by_the_app(world: World) -> None:
     assert state.keys and state.datasets["nagano-rain"].owner == NAGANO
     assert BATTERY not in {a for g in state.grants_by_org.get(FIRM, []) for a in
                            (g.attributes or ())}
+
+
+async def test_bad_management_requests_answer_problem_details(world: World) -> None:
+    before = await world.count("SELECT count(*) FROM authz.grants")
+    for body in ({"dataset": "nagano-rain"}, {"dataset": "nagano-rain", "purpose": "x",
+                                             "valid_from": SOON, "valid_until": SOON},
+                 {"owner": NAGANO, "entity_type": "Gauge", "purpose": "x",
+                  "valid_from": SOON, "valid_until": LATER}):
+        resp = await world.http.post("/authz/v1/grants", json=body,
+                                     headers=world.auth("firm-admin"))
+        problem = await resp.json()
+        assert resp.status == 400 and problem["type"].endswith("/BadRequestData"), problem
+    resp = await world.http.post("/authz/v1/grants", data=b"{not json",
+                                 headers=world.auth("firm-admin"))
+    assert resp.status == 400 and (await resp.json())["type"].endswith("/InvalidRequest")
+    resp = await world.http.post("/authz/v1/grants/not-a-uuid/approve", json={},
+                                 headers=world.auth("nagano-admin"))
+    assert resp.status == 404
+    resp = await world.http.get("/authz/v1/grants")
+    assert resp.status == 401 and "WWW-Authenticate" in resp.headers
+    resp = await world.http.get("/authz/v1/grants", headers=world.auth("firm"))
+    assert resp.status == 403  # a read token cannot manage
+    resp = await world.http.get("/authz/v1/audit?limit=0", headers=world.auth("nagano-admin"))
+    assert resp.status == 400
+    resp = await world.http.post("/oauth2/token", data={"grant_type": "client_credentials"})
+    assert resp.status == 401 and (await resp.json())["error"] == "invalid_client"
+    resp = await world.http.post("/oauth2/token", json={"grant_type": "client_credentials"})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
+    assert await world.count("SELECT count(*) FROM authz.grants") == before

@@ -353,10 +353,11 @@ async def test_revoked_grant_stops_what_a_subscriber_may_see(w: World) -> None:
 
         ent = await store.fetch_entity(con, '"ngsild"', f"{ANY_NAGANO}1")
     assert ent is not None
-    from authz.model import Consumer
+    from hub.service.access import subscriber_consumer
 
-    subscriber = Consumer(organisation=FIRM, client_id=w.clients["firm"]["client_id"],
-                          scopes=frozenset({"read", "subscribe"}), purpose="flood-app")
+    subscriber = subscriber_consumer({"organisation": FIRM,
+                                      "client_id": w.clients["firm"]["client_id"],
+                                      "scopes": ["read", "subscribe"], "purpose": "flood-app"})
     shown = may_see(subscriber, ent, None, state)
     assert shown is not None and RAIN in shown["attrs"] and len(shown["attrs"]) == 1
     resp = await w.http.post(f"/authz/v1/grants/{gid}/revoke", json={},
