@@ -137,7 +137,8 @@ async def _run(args: argparse.Namespace, name: str, source: str | None,
     progress = _Progress(name)
     note = None
     if getattr(args, "dry_run", False):
-        report = await run_adapter(adapter, None, store, progress=progress)
+        report = await run_adapter(adapter, None, store, progress=progress,
+                                   state_key=args.registration)
     else:
         async with aiohttp.ClientSession() as session:
             if args.client_id and not args.token:
@@ -151,7 +152,7 @@ async def _run(args: argparse.Namespace, name: str, source: str | None,
             async with HubSink(args.hub, tenant=args.tenant, token=args.token,
                                session=session) as sink:
                 report = await run_adapter(adapter, sink, store, batch_size=args.batch_size,
-                                           progress=progress)
+                                           progress=progress, state_key=registration)
             note = await registry.record_run(registration, report)
     progress.done()
     print(_summary(report, note))

@@ -67,15 +67,22 @@ class _Batch:
 
 async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
                       batch_size: int = 2000,
-                      progress: Callable[[int], None] | None = None) -> RunReport:
+                      progress: Callable[[int], None] | None = None,
+                      state_key: str | None = None) -> RunReport:
     """Run ``adapter`` into ``sink`` (None = dry run: map and count, store nothing).
+
+    ``state_key`` names the state and quarantine files (default: the adapter id). One
+    adapter feeding several streams (two river stations, two cities' counters) needs one
+    key per stream — the registration id — or one stream's cursor would skip the other's
+    older rows.
 
     One batch is in flight while the next is normalised (the hub and the adapter then use
     both cores); acknowledgements are applied in order, so the saved state never runs
     ahead of what the hub stored.
     """
-    aid = adapter.manifest.id
-    report = RunReport(aid, adapter.source, _now(), status="ok" if sink else "dry-run")
+    aid = state_key or adapter.manifest.id
+    report = RunReport(adapter.manifest.id, adapter.source, _now(),
+                       status="ok" if sink else "dry-run")
     state = store.load(aid)
     skips: Counter[str] = Counter()
     quarantined: list[Quarantine] = []

@@ -68,3 +68,15 @@ async def test_renkei_adapters_run_against_a_hub(client: TestClient, tmp_path: P
     assert run["status"] == "succeeded" and run["counts"]["written"] == 12
     reg = await (await client.get("/registry/v1/adapters/ogawa-raingauge")).json()
     assert reg["schedule"] == "PT1H" and reg["dataset"] == CATCH_ALL
+
+
+def test_schedule_lists_due_and_manual_adapters(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "--state-dir", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert "PT10M" in rows["jma-amedas"] and rows["jma-amedas"].rstrip().endswith("due")
+    assert rows["library-loans"].rstrip().endswith("manual")
+    (tmp_path / "jma-amedas.state.json").write_text("{}")
+    main(["schedule", "--state-dir", str(tmp_path)])
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["jma-amedas"].rstrip().endswith("later")

@@ -181,3 +181,13 @@ async def test_dry_run_stores_nothing(case: Case, tmp_path: Path) -> None:
     assert report.status == "dry-run" and report.written > 0 and report.reconciles()
     assert not StateStore(tmp_path).state_path(case.name).exists()
     assert not StateStore(tmp_path).quarantine_path(case.name).exists()
+
+
+async def test_streams_under_different_keys_keep_their_own_cursor(case: Case,
+                                                                  tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    await run_adapter(make(case), RecordingSink(), store, state_key="stream-a")
+    assert store.load("stream-a").runs == 1
+    assert store.load("stream-b") == State()
+    other = await run_adapter(make(case), RecordingSink(), store, state_key="stream-b")
+    assert other.written > 0  # not skipped by stream-a's cursor or position
