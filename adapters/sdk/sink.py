@@ -85,12 +85,32 @@ class HubSink:
                     if r.status >= 500:
                         last = HubUnavailable(f"hub answered {r.status}: {text[:200]!r}")
                         continue
+                    if r.status in (401, 429):
+                        # not the rows' fault: stop here, the next run resumes from the state
+                        raise HubUnavailable(f"hub answered {r.status}: {_problem(text, r.status)}")
+                    if r.status == 413:
+                        return await self._split(body)
                     # 4xx on the whole batch: every entity of it is refused with the reason
                     reason = _problem(text, r.status)
                     return {e["id"]: reason for e in orjson.loads(body)}
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 last = exc
         raise HubUnavailable(f"hub unreachable at {self.url}: {last}") from last
+
+
+    async def _split(self, body: bytes) -> dict[str, str]:
+        """A body the hub found too large: send it in halves (and remember the limit)."""
+        entities = orjson.loads(body)
+        if len(entities) < 2:
+            return {e["id"]: "refused by hub (413): the entity alone exceeds the body limit"
+                    for e in entities}
+        self.max_bytes = max(1024, len(body) // 2)
+        half = len(entities) // 2
+        refused: dict[str, str] = {}
+        for part in (entities[:half], entities[half:]):
+            for chunk in _chunks(part, self.max_bytes):
+                refused.update(await self._post(chunk))
+        return refused
 
 
 def _chunks(entities: list[Entity], max_bytes: int) -> list[bytes]:

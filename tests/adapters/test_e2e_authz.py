@@ -34,6 +34,12 @@ async def test_adapter_writes_as_its_organisation_and_others_are_refused(
     async with aiohttp.ClientSession() as session:
         with pytest.raises(PermissionError):
             await client_credentials_token(session, url, owner["client_id"], "wrong")
+        async with HubSink(url, token="not-a-token") as sink:
+            unauthorised = await run_adapter(mapping.adapter(), sink, StateStore(tmp_path / "x"))
+        # 401 is not the rows' fault: the run stops, nothing quarantined, no state saved
+        assert unauthorised.status == "failed" and "401" in (unauthorised.error or "")
+        assert unauthorised.quarantined == 0 and unauthorised.unacknowledged == 12
+        assert not StateStore(tmp_path / "x").state_path("ogawa-raingauge").exists()
         token = await client_credentials_token(session, url, stranger["client_id"],
                                                stranger["client_secret"])
         async with HubSink(url, token=token) as sink:

@@ -164,3 +164,17 @@ async def test_entities_the_hub_refuses_are_quarantined_with_its_reason(
     assert await _count(client, "WaterObserved") == 31 * 24
     resp = await client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Device:mlit-301011281104010")
     assert resp.status == 404
+
+
+async def test_a_body_over_the_hub_limit_is_split_not_quarantined(client: TestClient,
+                                                                  tmp_path: Path) -> None:
+    url = str(client.make_url("")).rstrip("/")
+    # the test hub accepts 200,000-byte bodies; the sink starts by sending ~1 MB ones
+    async with HubSink(url, max_bytes=1_000_000) as sink:
+        report = await run_adapter(AmedasAdapter(options={"prefecture": "4"}), sink,
+                                   StateStore(tmp_path), batch_size=5000)
+        assert sink.max_bytes < 200_000
+    assert report.status == "ok" and report.written > 100
+    # the only quarantines are the snapshot's own (stations missing from the 2021 table)
+    assert {q["reason"] for q in report.quarantine} <= {"station not in the station table"}
+    assert await _count(client, "Device") == report.written
