@@ -113,7 +113,9 @@ async def _subscriptions(app: web.Application) -> AsyncIterator[None]:
         DeliveryConfig(concurrency=settings.notification_concurrency,
                        timeout_s=settings.notification_timeout,
                        max_attempts=settings.notification_max_attempts,
-                       max_bytes=settings.max_notification_bytes),
+                       max_bytes=settings.max_notification_bytes,
+                       lease_s=max(settings.notification_lease,
+                                   settings.notification_timeout + 5)),
         poll_s=settings.subscription_poll_interval, max_entities=settings.max_limit,
     )
     app[keys.SUBSCRIPTIONS] = runtime

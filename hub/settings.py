@@ -48,6 +48,7 @@ class Settings:
     notification_concurrency: int = 64
     max_notification_bytes: int = 1_048_576
     subscription_poll_interval: float = 1.0
+    notification_lease: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -122,4 +123,6 @@ SETTINGS_HELP: dict[str, str] = {
     "max_notification_bytes": "largest notification body sent; larger ones fail",
     "subscription_poll_interval": "seconds between polls for work when no PostgreSQL"
     " NOTIFY arrives (the safety net; wake-ups are immediate)",
+    "notification_lease": "seconds a process holds a claimed notification before another"
+    " process may deliver it (after a crash); at least notification_timeout + 5",
 }
