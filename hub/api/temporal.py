@@ -41,6 +41,7 @@ from hub.ngsild.checks import is_datetime, is_uri, now_iso, valid_attr_name
 from hub.ngsild.entity import parse_types
 from hub.ngsild.merge import merge_instance
 from hub.ngsild.render import RenderOptions, render_instance
+from hub.service import ownership
 from hub.store import temporal as sql
 
 __all__ = ["routes"]
@@ -87,6 +88,9 @@ async def create_or_update(request: web.Request) -> web.Response:
         raise BadRequestData("the temporal entity has no type")
     types = parse_types(body["type"], rc.active)
     rows = _instances(body, rc.active, now_iso())
+    guard = await ownership.guard(request)  # the registry's rule holds here too
+    guard.check_payload(iri for iri, _, _ in rows)
+    guard.owner(eid, types)
     schema = await tenant_schema(request, create=True)
     async with tx.write(request) as con:
         created = await sql.upsert_entity(con, schema, eid, types)

@@ -211,13 +211,31 @@ class WriteGuard:
     def check_attribute(self, iri: str) -> None:
         self.check_payload((iri,))
 
+    def owner(self, entity_id: str, types: list[str]) -> Dataset:
+        """The dataset that owns an entity of this id and these types, for a write by the
+        caller; the checks of :meth:`settle` without stamping (the temporal representation
+        keeps instances, not provenance)."""
+        return self._decide({"id": entity_id, "types": types, "attrs": {}}, None)
+
     def settle(self, ent: Entity, now: str, *, stored_owner: str | None = None) -> None:
         """Decide and enforce the owner of ``ent`` (its final state), then stamp provenance.
 
         ``stored_owner`` is the dataset the stored entity belongs to when ``ent`` does not
         carry its old provenance (a blind upsert); otherwise its attributes say.
         """
-        was = stored_owner or owner_of(ent["attrs"])
+        ds = self._decide(ent, stored_owner or owner_of(ent["attrs"]))
+        violations = contract_violations(ent)
+        if violations:
+            raise BadRequestData(
+                "; ".join(str(v) for v in violations),
+                violations=[{"attribute": v.attribute, "iri": v.iri, "rule": v.rule,
+                             "message": v.message} for v in violations])
+        if not ds.rule.catch_all:
+            # a catch-all (experiments, the conformance suite) owns everything and stamps
+            # nothing, so what a client wrote is exactly what it reads back
+            _stamp(ent["attrs"], ds, now)
+
+    def _decide(self, ent: Entity, was: str | None) -> Dataset:
         try:
             ds = self.index.owning_dataset(ent["id"], ent["types"])
         except RegistryError as exc:
@@ -237,17 +255,7 @@ class WriteGuard:
             raise Forbidden(f"entity {ent['id']} belongs to dataset {ds.id} of organisation "
                             f"{ds.owner}; organisation {self.caller} may not write it",
                             dataset=ds.id)
-        violations = contract_violations(ent)
-        if violations:
-            raise BadRequestData(
-                "; ".join(str(v) for v in violations),
-                violations=[{"attribute": v.attribute, "iri": v.iri, "rule": v.rule,
-                             "message": v.message} for v in violations])
-        if not ds.rule.catch_all:
-            # a catch-all (experiments, the conformance suite) owns everything and stamps
-            # nothing, so what a client wrote is exactly what it reads back
-            _stamp(ent["attrs"], ds, now)
-
+        return ds
 
     def admit(self, docs: list[EntityDoc], fail: Fail) -> list[EntityDoc]:
         """Batch form of :meth:`check_payload`: refused entities are reported, not raised."""

@@ -212,3 +212,22 @@ async def test_a_contract_violation_names_attribute_and_rule(client: TestClient)
                for v in body["violations"])
     assert await stored(client, eid) == before
     assert before["dataProvider"]["value"] == "202011"  # contract entities carry it too
+
+
+async def test_temporal_creation_follows_the_rule_too(client: TestClient) -> None:
+    await registry_without_catch_all(client)
+    as_caller(client)
+    t = f"{HUB}/temporal/entities"
+    reading = {"type": "Property", "value": 3.0, "observedAt": "2026-12-01T09:00:00Z"}
+    saku = {"id": "urn:ngsi-ld:WeatherObserved:saku-1", "type": "WeatherObserved",
+            "precipitation": [reading]}
+    await assert_problem(await client.post(t, headers=JSON, json=saku), 400, "BadRequestData")
+    nagano = {**saku, "id": NAGANO}
+    resp = await client.post(t, headers={**JSON, "X-Test-Organisation": "202037"}, json=nagano)
+    await assert_problem(resp, 403, "InvalidRequest")
+    resp = await client.post(t, headers=JSON, json={**nagano, "source": [reading]})
+    await assert_problem(resp, 400, "BadRequestData")
+    for eid in (saku["id"], NAGANO):
+        assert (await client.get(f"{t}/{eid}")).status == 404
+    resp = await client.post(t, headers={**JSON, "X-Test-Organisation": "202011"}, json=nagano)
+    assert resp.status == 201, await resp.text()
