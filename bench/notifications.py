@@ -62,11 +62,15 @@ def gauge(i: int) -> dict:
             "mark": {"type": "Property", "value": "init"}}
 
 
-async def start_hub(url: str) -> subprocess.Popen[bytes]:
+def spawn_hub(url: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RENKEI_DATABASE_URL": url, "RENKEI_PORT": str(PORT),
            "RENKEI_LOG_LEVEL": "WARNING", "RENKEI_AUTH_MODE": "dev",
            "RENKEI_NOTIFICATION_DENIED_NETWORKS": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "serve"], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "hub", "serve"], cwd=ROOT, env=env)
+
+
+async def start_hub(url: str) -> subprocess.Popen[bytes]:
+    proc = spawn_hub(url)
     async with aiohttp.ClientSession() as s:
         for _ in range(300):
             try:

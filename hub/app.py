@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from authz.policies import Defaults
 from hub import keys
 from hub.api import (
     attributes,
@@ -39,6 +40,7 @@ from hub.settings import Settings
 from hub.subscriptions.delivery import DeliveryConfig
 from hub.subscriptions.endpoints import EndpointPolicy
 from hub.subscriptions.runtime import SubscriptionRuntime
+from hub.subscriptions.visibility import access_visibility
 
 __all__ = ["create_app"]
 
@@ -118,6 +120,11 @@ async def _subscriptions(app: web.Application) -> AsyncIterator[None]:
                                    settings.notification_timeout + 5)),
         poll_s=settings.subscription_poll_interval, max_entities=settings.max_limit,
     )
+    if settings.auth_mode != "dev":  # notifications follow the subscriber's rights when sent
+        runtime.deliverer.visibility = access_visibility(
+            app[keys.ACCESS], Defaults(settings.authz_prefecture_default,
+                                       settings.authz_municipality_default),
+            runtime.render_context)
     app[keys.SUBSCRIPTIONS] = runtime
     await runtime.start()
     try:

@@ -25,6 +25,7 @@ from hub.api.params import ListParams, check_params, csv, parse_pagination
 from hub.errors import AlreadyExists, BadRequestData, InvalidRequest, ResourceNotFound
 from hub.jsonld.remote import context_id_for
 from hub.ngsild.checks import is_uri
+from hub.service import access
 from hub.store import subscriptions as store
 from hub.store.contexts import put_context
 from hub.store.subscriptions import SubscriptionRow
@@ -50,6 +51,24 @@ def _sub_id(request: web.Request) -> str:
     if not is_uri(sub_id):
         raise BadRequestData(f"subscription id {sub_id!r} is not a URI")
     return sub_id
+
+
+def _viewer(request: web.Request) -> str | None:
+    """Whose subscriptions the caller may see and change: with access control on, those its
+    own organisation made (anonymous callers: those made anonymously, i.e. none); in dev
+    mode every subscription (None)."""
+    if request.app[keys.SETTINGS].auth_mode == "dev":
+        return None
+    return access.calling_organisation() or ""
+
+
+def _visible(request: web.Request, row: SubscriptionRow | None, sub_id: str) -> SubscriptionRow:
+    """Another organisation's subscription is not found, exactly like a missing one."""
+    viewer = _viewer(request)
+    if row is None or (viewer is not None and
+                       (row.body.get("subscriber") or {}).get("organisation", "") != viewer):
+        raise ResourceNotFound(f"subscription {sub_id} not found")
+    return row
 
 
 def _check_endpoint(request: web.Request, sub: dict[str, Any]) -> None:
@@ -132,6 +151,9 @@ async def create_subscription(request: web.Request) -> web.Response:
     rc = await request_context(request, body, media)
     sub = parse_subscription(body, rc.active, rc.raw)
     _check_endpoint(request, sub)
+    subscriber = access.subscriber_record()  # whose rights its notifications follow
+    if subscriber is not None:
+        sub["subscriber"] = subscriber
     if "jsonldContext" in sub:  # 503 LdContextNotAvailable now rather than at each notification
         await request.app[keys.CONTEXT_CACHE].get(sub["jsonldContext"], request.app[keys.CONTEXTS])
     elif _composite(rc.raw):
@@ -158,9 +180,10 @@ async def query_subscriptions(request: web.Request) -> web.Response:
                             options)
     schema = await tenant_schema(request)
     async with tx.read(request) as con:
-        rows = await store.list_subscriptions(con, schema, page.limit, page.offset) \
+        viewer = _viewer(request)
+        rows = await store.list_subscriptions(con, schema, page.limit, page.offset, viewer) \
             if page.limit else []
-        total = await store.count_subscriptions(con, schema)
+        total = await store.count_subscriptions(con, schema, viewer)
     sys_attrs = "sysAttrs" in options
     data = [render_subscription(r.body, _status(r), rc.active, sys_attrs=sys_attrs)
             for r in rows]
@@ -181,9 +204,7 @@ async def retrieve_subscription(request: web.Request) -> web.Response:
     rc = await request_context(request)
     schema = await tenant_schema(request)
     async with tx.read(request, snapshot=False) as con:
-        row = await store.fetch_subscription(con, schema, sub_id)
-    if row is None:
-        raise ResourceNotFound(f"subscription {sub_id} not found")
+        row = _visible(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
     sys_attrs = "sysAttrs" in csv(request.query.get("options"))
     return json_response(render_subscription(row.body, _status(row), rc.active,
                                              sys_attrs=sys_attrs), rc, media)
@@ -203,9 +224,8 @@ async def update_subscription(request: web.Request) -> web.Response:
         raise BadRequestData("type must be Subscription")
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        row = await store.fetch_subscription(con, schema, sub_id, for_update=True)
-        if row is None:
-            raise ResourceNotFound(f"subscription {sub_id} not found")
+        row = _visible(request, await store.fetch_subscription(con, schema, sub_id,
+                                                                for_update=True), sub_id)
         sub = dict(row.body)
         members = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
         apply_members(sub, members, rc.active, creating=False)
@@ -221,6 +241,8 @@ async def delete_subscription(request: web.Request) -> web.Response:
     sub_id = _sub_id(request)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
+        # no row lock before the delete: it locks notifications first, as deliveries do
+        _visible(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
         if not await store.delete_subscription(con, schema, sub_id):
             raise ResourceNotFound(f"subscription {sub_id} not found")
     return web.Response(status=204)

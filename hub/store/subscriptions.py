@@ -105,18 +105,25 @@ async def fetch_subscription(
     return _row(r) if r is not None else None
 
 
+# ``organisation``: only subscriptions made by that subscriber organisation; None: all
+_OWNED = "($1::text IS NULL OR s.body->'subscriber'->>'organisation' = $1)"
+
+
 async def list_subscriptions(
-    con: asyncpg.Connection, schema: str, limit: int, offset: int
+    con: asyncpg.Connection, schema: str, limit: int, offset: int, organisation: str | None
 ) -> list[SubscriptionRow]:
     rows = await con.fetch(
-        f"SELECT {_COLUMNS} FROM {schema}.subscriptions s ORDER BY s.created_at, s.id"
-        " LIMIT $1 OFFSET $2", limit, offset,
+        f"SELECT {_COLUMNS} FROM {schema}.subscriptions s WHERE {_OWNED}"
+        " ORDER BY s.created_at, s.id LIMIT $2 OFFSET $3", organisation, limit, offset,
     )
     return [_row(r) for r in rows]
 
 
-async def count_subscriptions(con: asyncpg.Connection, schema: str) -> int:
-    return int(await con.fetchval(f"SELECT count(*) FROM {schema}.subscriptions"))
+async def count_subscriptions(
+    con: asyncpg.Connection, schema: str, organisation: str | None
+) -> int:
+    return int(await con.fetchval(
+        f"SELECT count(*) FROM {schema}.subscriptions s WHERE {_OWNED}", organisation))
 
 
 async def delete_subscription(con: asyncpg.Connection, schema: str, sub_id: str) -> bool:

@@ -105,14 +105,22 @@ async def _notification_for(
             linked = await load_linked(con, schema, [change.after], opts)
         data = [notification_entity(sub, change, fired, ctx, opts,
                                     linked if opts.join == "inline" else None)]
+        state = change.after if change.after is not None else change.before
+        assert state is not None
+        stored = [state]  # what access control decides on when the notification is sent
         if opts.join == "flat" and change.after is not None:
-            data.extend(render_flat([change.after], ctx, opts, linked)[1:])
+            extra = render_flat([change.after], ctx, opts, linked)[1:]
+            data.extend(extra)
+            stored.extend(linked[e["id"]] for e in extra if e.get("id") in linked)
     except Exception:  # one broken subscription must not block the others' notifications
         log.exception("could not match a change", extra={"subscription": sub.get("id")})
         return None
-    payload = {"data": data, "triggerReason": fired.trigger, "changedAt": change.at}
+    payload = {"data": data, "stored": stored, "triggerReason": fired.trigger,
+               "changedAt": change.at}
     return new_notification_id(), sub["id"], payload
 
 
-def periodic_payload(entities: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
-    return {"data": entities, "triggerReason": "timeInterval", "changedAt": utc_iso(now)}
+def periodic_payload(entities: list[dict[str, Any]], stored: list[dict[str, Any]],
+                     now: datetime) -> dict[str, Any]:
+    return {"data": entities, "stored": stored, "triggerReason": "timeInterval",
+            "changedAt": utc_iso(now)}

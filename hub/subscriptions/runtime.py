@@ -189,7 +189,7 @@ class SubscriptionRuntime:
                 opts = render_options(sub)
                 data = [render_entity(r, rctx, opts) for r in rows]
                 items.append((new_notification_id(), sub["id"],
-                              periodic_payload(data, datetime.now(UTC))))
+                              periodic_payload(data, rows, datetime.now(UTC))))
             await store.insert_notifications(con, schema, items)
         if items:
             self._notifications.set()

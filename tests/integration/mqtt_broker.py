@@ -40,6 +40,18 @@ async def _wait_listening(port: int) -> None:
     raise RuntimeError(f"MQTT broker did not start on port {port}")
 
 
+def _mosquitto() -> str | None:
+    found = shutil.which("mosquitto")
+    return found or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+
+
+def _start_mosquitto(binary: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    conf = tmp / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    return subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
 @asynccontextmanager
 async def mqtt_broker_port(*, machine: bool = True, binary: bool = True
                            ) -> AsyncIterator[int]:
@@ -48,14 +60,10 @@ async def mqtt_broker_port(*, machine: bool = True, binary: bool = True
         yield 1883
         return
     port = _free_port()
-    found = shutil.which("mosquitto") or (
-        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    found = _mosquitto()
     if binary and found:
         with tempfile.TemporaryDirectory() as tmp:
-            conf = Path(tmp) / "mosquitto.conf"
-            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-            proc = subprocess.Popen([found, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+            proc = _start_mosquitto(found, port, Path(tmp))
             try:
                 await _wait_listening(port)
                 yield port
