@@ -219,6 +219,10 @@ async def claim_notifications(
               JOIN {schema}.subscriptions s ON s.id = n.sub_id
               WHERE due.rn <= $3
                 AND (s.blocked_until IS NULL OR s.blocked_until <= now())
+                -- again here, on n itself: when another process leased the row meanwhile,
+                -- FOR UPDATE re-evaluates these on its new version and skips it
+                AND NOT n.dead AND n.due_at <= now()
+                AND (n.leased_until IS NULL OR n.leased_until < now())
               ORDER BY n.seq LIMIT $1 FOR UPDATE OF n SKIP LOCKED
             ), claimed AS (
               UPDATE {schema}.notifications n
