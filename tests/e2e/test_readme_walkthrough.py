@@ -52,4 +52,6 @@ def test_readme_walkthrough_runs_as_written(hub: str) -> None:
     assert "204 No Content" in text  # merge-patch, delete
     assert "WeatherObserved" in text and "EntityTypeList" in text
     assert "urn:ngsi-ld:WeatherObserved:nagano-city-hall" in text
+    assert '"name":"飯田"' in text and '"temperature":29.1' in text  # real AMeDAS readings
+    assert '"type":"Subscription"' in text and "precipitation>30" in text  # listed
     assert "https://uri.etsi.org/ngsi-ld/errors/" not in text, text  # no error anywhere
