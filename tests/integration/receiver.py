@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 
-__all__ = ["Received", "Receiver"]
+__all__ = ["Received", "Receiver", "receiver"]
 
 
 @dataclass(slots=True)
@@ -79,3 +81,12 @@ class Receiver:
 
     def data(self) -> list[dict[str, Any]]:
         return [e for r in self.received for e in r.body["data"]]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A started receiver, stopped after the test (import it into a test module to use)."""
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()

@@ -4,26 +4,15 @@ subscriptions are visible only to the organisation that made them (access contro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from tests.integration.authz_world import BASE, JSON, World, world
-from tests.integration.receiver import Receiver
+from tests.integration.receiver import Receiver, receiver
 
-__all__ = ["world"]
+__all__ = ["receiver", "world"]
 
 S = BASE + "/subscriptions"
 LATER = "2099-01-01T00:00:00Z"
 RAIN = "https://uri.etsi.org/ngsi-ld/default-context/rain"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
 
 
 async def _update(w: World, who: str, city: str, n: int, rain: float) -> None:

@@ -4,26 +4,19 @@ local HTTP receiver."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.integration.helpers import JSON, assert_problem, gauge
-from tests.integration.receiver import Receiver
+from tests.integration.receiver import Receiver, receiver
+
+__all__ = ["receiver"]  # the fixture, used by the tests below
 
 S = "/ngsi-ld/v1/subscriptions"
 E = "/ngsi-ld/v1/entities"
 CORE = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
 
 
 def subscription(receiver: Receiver, n: int = 1, **extra: Any) -> dict[str, Any]:

@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import reset_database
 from tests.hubproc import HubProcess, start_hub
 from tests.integration.helpers import JSON, gauge
-from tests.integration.receiver import Receiver
+from tests.integration.receiver import Receiver, receiver
+
+__all__ = ["receiver"]  # the fixture, used by the tests below
 
 S = "/ngsi-ld/v1/subscriptions"
 E = "/ngsi-ld/v1/entities"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
 
 
 def _subscription(receiver: Receiver, n: int = 1) -> dict:
