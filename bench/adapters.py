@@ -28,6 +28,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hubsetup import register_catch_all  # noqa: E402  (bench/ is sys.path[0])
+
 from adapters.declarative import DeclarativeMapping  # noqa: E402
 from adapters.jartic_traffic import JarticTrafficAdapter  # noqa: E402
 from adapters.jartic_traffic.layout import generate  # noqa: E402
@@ -80,14 +82,7 @@ async def prepare_hub() -> None:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-        async with s.put(HUB + "/registry/v1/organisations/200000",
-                         json={"name": {"ja": "長野県"}}) as r:
-            assert r.status in (200, 201), await r.text()
-        async with s.post(HUB + "/registry/v1/datasets", json={
-                "id": "bench", "owner": "200000", "name": {"ja": "bench"},
-                "rule": {"catchAll": True}, "licence": "CC-BY-4.0",
-                "updateFrequency": "irregular"}) as r:
-            assert r.status == 201, await r.text()
+        await register_catch_all(s, HUB)
 
 
 async def end_to_end(name: str, adapter: Adapter, state: Path) -> None:

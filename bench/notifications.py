@@ -30,6 +30,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 from aiohttp import web
+from hubsetup import register_catch_all  # bench/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT, RECEIVER_PORT = 18036, 18037
@@ -76,7 +77,8 @@ async def start_hub(url: str) -> subprocess.Popen[bytes]:
             try:
                 async with s.get(HUB + "/types") as r:
                     await r.read()
-                    return proc
+                await register_catch_all(s, HUB.removesuffix("/ngsi-ld/v1"))
+                return proc
             except aiohttp.ClientError:
                 await asyncio.sleep(0.1)
     raise RuntimeError("hub did not start")

@@ -26,6 +26,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import orjson
+from hubsetup import register_catch_all  # bench/ is sys.path[0] when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB_PORT, BARE_PORT = 18026, 18027
@@ -231,6 +232,11 @@ async def reset(url: str) -> None:
     await con.close()
 
 
+async def _catch_all() -> None:
+    async with aiohttp.ClientSession() as s:
+        await register_catch_all(s, HUB.removesuffix("/ngsi-ld/v1"))
+
+
 def main() -> None:
     global DB_URL
     parser = argparse.ArgumentParser()
@@ -248,7 +254,7 @@ def main() -> None:
         url = embedded.start()
     DB_URL = url
     asyncio.run(reset(url))
-    env = {**os.environ, "RENKEI_LOG_LEVEL": "WARNING"}
+    env = {**os.environ, "RENKEI_LOG_LEVEL": "WARNING", "RENKEI_AUTH_MODE": "dev"}
     procs = [
         subprocess.Popen([sys.executable, "-m", "hub", "serve", "--database-url", url,
                           "--port", str(HUB_PORT), "--max-body-bytes", str(64 << 20)],
@@ -258,6 +264,7 @@ def main() -> None:
     ]
     try:
         asyncio.run(wait_port(HUB + "/types"))
+        asyncio.run(_catch_all())
         asyncio.run(wait_port(BARE + "/entities/x"))
         loadgen = "wrk for single requests, Python aiohttp" if WRK else "Python aiohttp"
         print(f"# {os.cpu_count()} CPUs; {args.entities:,} entities; concurrency "
