@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,6 +16,7 @@ from hub.api.entities import BASE
 from hub.api.params import check_params
 from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from hub.jsonld.core import CORE_CONTEXT_URL, CORE_CONTEXT_URLS, core_context_document
+from hub.ngsild.checks import utc_iso
 from hub.store import contexts as sql
 
 __all__ = ["routes"]
@@ -23,8 +25,8 @@ routes = web.RouteTableDef()
 _KINDS = ("Hosted", "Cached", "ImplicitlyCreated")
 
 
-def _iso(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value is not None else None
+def _iso(value: datetime | None) -> str | None:
+    return utc_iso(value) if value is not None else None
 
 
 def _info(row: sql.ContextRow) -> dict[str, Any]:

@@ -24,13 +24,12 @@ from hub.api.common import (
 from hub.api.params import ListParams, check_params, csv, parse_pagination
 from hub.errors import AlreadyExists, BadRequestData, InvalidRequest, ResourceNotFound
 from hub.jsonld.remote import context_id_for
-from hub.ngsild.checks import is_uri
+from hub.ngsild.checks import is_uri, utc_iso
 from hub.service import access
 from hub.store import subscriptions as store
 from hub.store.contexts import put_context
 from hub.store.subscriptions import SubscriptionRow
 from hub.subscriptions.endpoints import EndpointRefused
-from hub.subscriptions.matching import utc_iso
 from hub.subscriptions.model import (
     apply_members,
     expires,

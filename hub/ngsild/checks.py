@@ -9,6 +9,7 @@ __all__ = [
     "is_datetime",
     "is_uri",
     "now_iso",
+    "utc_iso",
     "valid_attr_name",
 ]
 
@@ -39,6 +40,13 @@ def is_datetime(value: object) -> bool:
     return True
 
 
+def utc_iso(ts: datetime) -> str:
+    """An instant as the spec's DateTime: UTC, microseconds, ``Z``."""
+    if ts.utcoffset() is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def now_iso() -> str:
     """The current instant as the spec's DateTime (UTC, ``Z``, microseconds)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    return utc_iso(datetime.now(UTC))

@@ -11,11 +11,11 @@ Callers hold a transaction; this module never opens one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from hub.ngsild.checks import utc_iso
 from hub.query.geo import geojson_bbox
 from hub.query.values import index_rows
 
@@ -33,10 +33,6 @@ __all__ = [
 _COLUMNS = "e.pk, e.id, e.types, e.scopes, e.attrs, e.created_at, e.modified_at"
 
 
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def row_to_entity(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "pk": row["pk"],
@@ -44,8 +40,8 @@ def row_to_entity(row: asyncpg.Record) -> dict[str, Any]:
         "types": list(row["types"]),
         "scopes": list(row["scopes"]) if row["scopes"] is not None else None,
         "attrs": row["attrs"],
-        "createdAt": _iso(row["created_at"]),
-        "modifiedAt": _iso(row["modified_at"]),
+        "createdAt": utc_iso(row["created_at"]),
+        "modifiedAt": utc_iso(row["modified_at"]),
     }
 
 

@@ -23,10 +23,10 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from hub.ngsild.checks import utc_iso
 from hub.store import subscriptions as store
 from hub.store.subscriptions import ClaimedNotification
 from hub.subscriptions.endpoints import EndpointPolicy, EndpointRefused
-from hub.subscriptions.matching import utc_iso
 from hub.subscriptions.senders import DeliveryError, Message, MqttSender, send_http
 
 __all__ = ["Deliverer", "DeliveryConfig", "Visibility"]

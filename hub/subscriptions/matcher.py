@@ -16,10 +16,11 @@ from typing import Any, Protocol
 import asyncpg
 
 from hub.jsonld.active import ActiveContext
+from hub.ngsild.checks import utc_iso
 from hub.ngsild.render import render_flat
 from hub.service.linked import load_linked
 from hub.store import subscriptions as store
-from hub.subscriptions.matching import Change, change_from_row, match, render_options, utc_iso
+from hub.subscriptions.matching import Change, change_from_row, match, render_options
 from hub.subscriptions.model import prefilter_ids
 from hub.subscriptions.payloads import notification_entity
 

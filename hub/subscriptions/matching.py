@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from hub.jsonld.active import ActiveContext
+from hub.ngsild.checks import utc_iso
 from hub.ngsild.render import RenderOptions
 from hub.query.geo import GeoQuery, parse_geo_query
 from hub.query.qlang import QExpr, parse_q
@@ -34,7 +35,6 @@ __all__ = [
     "passes_filters",
     "render_options",
     "subscription_selection",
-    "utc_iso",
 ]
 
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
@@ -57,13 +57,6 @@ class Fired:
 
     trigger: str
     attributes: frozenset[str]  # expanded IRIs created/updated/deleted (empty for entity*)
-
-
-def utc_iso(ts: datetime) -> str:
-    """An instant as the spec's DateTime: UTC, microseconds, ``Z``."""
-    if ts.utcoffset() is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _iso(value: str) -> str:
