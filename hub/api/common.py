@@ -22,7 +22,7 @@ from hub.errors import (
     UnsupportedMediaType,
 )
 from hub.jsonld.active import ActiveContext
-from hub.jsonld.core import CORE_CONTEXT_URL
+from hub.jsonld.core import CORE_CONTEXT_URL, LD_CONTEXT_REL
 
 __all__ = [
     "GEOJSON",
@@ -42,7 +42,6 @@ JSON = "application/json"
 JSONLD = "application/ld+json"
 GEOJSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
-LD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]+)*)")
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "CORE_CONTEXT_URLS",
     "DEFAULT_VOCAB",
     "GEOJSON",
+    "LD_CONTEXT_REL",
     "NGSI_LD",
     "core_context_document",
 ]
@@ -31,6 +32,8 @@ __all__ = [
 NGSI_LD: Final = "https://uri.etsi.org/ngsi-ld/"
 GEOJSON: Final = "https://purl.org/geojson/vocab#"
 DEFAULT_VOCAB: Final = NGSI_LD + "default-context/"
+# the Link relation that names a JSON-LD @context (6.3.5)
+LD_CONTEXT_REL: Final = "http://www.w3.org/ns/json-ld#context"
 
 _URL_STEM: Final = "uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context"
 CORE_CONTEXT_URL: Final = f"https://{_URL_STEM}-v1.8.jsonld"

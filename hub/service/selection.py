@@ -23,8 +23,8 @@ from hub.query.scopeq import compile_scope_q, parse_scope_q
 from hub.query.typeexpr import TypeExpr, compile_types, parse_types_expr
 from hub.store.entities import Filter
 
-__all__ = ["EntitySelector", "Selection", "build_filter", "selection_from_body",
-           "selection_from_query"]
+__all__ = ["EntitySelector", "Selection", "build_filter", "check_id_pattern",
+           "selection_from_body", "selection_from_query"]
 
 
 @dataclass(slots=True)
@@ -55,7 +55,7 @@ class Selection:
                     or self.scope_q is not None or self.geo is not None)
 
 
-def _check_pattern(pattern: str) -> str:
+def check_id_pattern(pattern: str) -> str:
     try:
         re.compile(pattern)
     except re.error as exc:
@@ -76,7 +76,7 @@ def selection_from_query(
 ) -> Selection:
     sel = Selection()
     types = parse_types_expr(query["type"]) if "type" in query else None
-    pattern = _check_pattern(query["idPattern"]) if "idPattern" in query else None
+    pattern = check_id_pattern(query["idPattern"]) if "idPattern" in query else None
     if "id" in query:
         sel.selectors = [EntitySelector(id=i, id_pattern=pattern, types=types)
                          for i in _ids(query["id"])]
@@ -115,7 +115,7 @@ def selection_from_body(body: dict[str, Any], ctx: ActiveContext) -> Selection:
             pattern = item.get("idPattern")
             sel.selectors.append(EntitySelector(
                 id=item.get("id"),
-                id_pattern=_check_pattern(pattern) if pattern else None,
+                id_pattern=check_id_pattern(pattern) if pattern else None,
                 types=types,
             ))
     attrs = body.get("attrs")

@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from hub.jsonld.core import LD_CONTEXT_REL
 from hub.ngsild.checks import utc_iso
 from hub.store import subscriptions as store
 from hub.store.subscriptions import ClaimedNotification
@@ -54,7 +55,7 @@ class Deliverer:
     def __init__(
         self, pool: asyncpg.Pool, http: aiohttp.ClientSession, policy: EndpointPolicy,
         config: DeliveryConfig, tenant_of: Callable[[str], Awaitable[str | None]],
-        context_link: Callable[[dict[str, Any]], Awaitable[tuple[str, Any]]],
+        context_link: Callable[[dict[str, Any]], tuple[str, Any]],
         visibility: Visibility | None = None,
     ) -> None:
         self.pool = pool
@@ -170,12 +171,12 @@ class Deliverer:
         }
         if payload.get("triggerReason"):
             body["triggerReason"] = payload["triggerReason"]
-        link_url, body_context = await self.context_link(sub)
+        link_url, body_context = self.context_link(sub)
         headers = {p["key"]: p["value"] for p in endpoint.get("receiverInfo", [])}
         if accept == "application/ld+json":
             body["data"] = [{"@context": body_context, **e} for e in body["data"]]
         else:
-            headers["Link"] = (f'<{link_url}>; rel="{LD_REL}"; type="application/ld+json"')
+            headers["Link"] = (f'<{link_url}>; rel="{LD_CONTEXT_REL}"; type="application/ld+json"')
         tenant = await self.tenant_of(item.schema)
         if tenant:
             headers["NGSILD-Tenant"] = tenant
@@ -228,9 +229,6 @@ class Deliverer:
             await self.settle()
         finally:
             await self.mqtt.close()
-
-
-LD_REL = "http://www.w3.org/ns/json-ld#context"
 
 
 async def wait_event(event: asyncio.Event, seconds: float) -> None:

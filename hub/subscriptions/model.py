@@ -22,6 +22,7 @@ from hub.query.geo import parse_geo_query
 from hub.query.qlang import parse_q
 from hub.query.scopeq import parse_scope_q
 from hub.query.typeexpr import TypeAnd, TypeExpr, TypeName, TypeOr, parse_types_expr
+from hub.service.selection import check_id_pattern
 
 __all__ = [
     "DEFAULT_TRIGGERS",
@@ -48,9 +49,6 @@ _TOP = frozenset({
     "expiresAt", "throttling", "temporalQ", "scopeQ", "lang", "jsonldContext", "@context",
     "status", "createdAt", "modifiedAt", "expires", "datasetId",
 })
-# Members the broker maintains; a client may send them (e.g. echoing a retrieved
-# subscription) but they never overwrite the broker's values.
-_READ_ONLY = frozenset({"status", "createdAt", "modifiedAt"})
 _NOTIFICATION = frozenset({
     "attributes", "sysAttrs", "format", "showChanges", "endpoint", "pick", "omit", "join",
     "joinLevel", "status", "timesSent", "timesFailed", "lastNotification", "lastFailure",
@@ -105,14 +103,9 @@ def _selector(item: Any, ctx: ActiveContext) -> dict[str, Any]:
             raise _fail(f"EntitySelector id {item['id']!r} is not a URI")
         out["id"] = item["id"]
     if "idPattern" in item:
-        import re
-
-        pattern = item["idPattern"]
-        try:
-            re.compile(pattern)
-        except (re.error, TypeError):
-            raise _fail(f"invalid idPattern {pattern!r}") from None
-        out["idPattern"] = pattern
+        if not isinstance(item["idPattern"], str):
+            raise _fail("EntitySelector idPattern must be a string")
+        out["idPattern"] = check_id_pattern(item["idPattern"])
     return out
 
 

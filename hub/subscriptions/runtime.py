@@ -67,16 +67,16 @@ class SubscriptionRuntime:
     async def render_context(self, sub: dict[str, Any]) -> ActiveContext:
         return await self.resolve(sub.get("jsonldContext", sub.get("context")))
 
-    async def context_link(self, sub: dict[str, Any]) -> tuple[str, Any]:
-        """The URL for a ``Link`` header and the value for an ``@context`` member."""
+    def context_link(self, sub: dict[str, Any]) -> tuple[str, Any]:
+        """The URL for a ``Link`` header and the value for an ``@context`` member: the
+        context itself, or the first URL of a list (a composite one got an
+        ImplicitlyCreated ``jsonldContext`` URL when the subscription was made)."""
         raw = sub.get("jsonldContext", sub.get("context"))
         if raw is None:
             return CORE_CONTEXT_URL, CORE_CONTEXT_URL
         if isinstance(raw, str):
             return raw, raw
         urls = [r for r in raw if isinstance(r, str)] if isinstance(raw, list) else []
-        if isinstance(raw, list) and len(urls) == len(raw) and len(urls) == 1:
-            return urls[0], raw
         return (urls[0] if urls else CORE_CONTEXT_URL), raw
 
     async def schemas(self) -> dict[str, str]:

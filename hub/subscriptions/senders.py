@@ -25,7 +25,6 @@ import orjson
 
 __all__ = ["DeliveryError", "Message", "MqttSender", "send_http"]
 
-LD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 
 
 class DeliveryError(Exception):
