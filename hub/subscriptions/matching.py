@@ -15,6 +15,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import utc_iso
 from hub.ngsild.render import RenderOptions
@@ -22,7 +24,7 @@ from hub.query.geo import GeoQuery, parse_geo_query
 from hub.query.qlang import QExpr, parse_q
 from hub.query.qlang_eval import evaluate_q
 from hub.query.scopeq import ScopeExpr, evaluate_scope_q, parse_scope_q
-from hub.query.typeexpr import evaluate_types, parse_types_expr
+from hub.query.typeexpr import TypeExpr, evaluate_types, parse_types_expr
 from hub.service.selection import EntitySelector, Selection
 from hub.subscriptions.model import DEFAULT_TRIGGERS, q_text
 
@@ -96,6 +98,21 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(text)
 
 
+@lru_cache(maxsize=1024)
+def _types(text: str) -> TypeExpr:
+    return parse_types_expr(text)
+
+
+@lru_cache(maxsize=1024)
+def _geo_query(georel: str, geometry: str, coordinates: str, geoproperty: str | None
+               ) -> GeoQuery:
+    """Parsed once per distinct geoQ: the GeoQuery keeps its prepared shapely geometry, so
+    matching a change does not rebuild it."""
+    parsed = parse_geo_query(georel, geometry, coordinates, geoproperty)
+    assert parsed is not None
+    return parsed
+
+
 def _selected(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext) -> bool:
     selectors = sub.get("entities")
     if not selectors:
@@ -104,7 +121,7 @@ def _selected(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext) -> b
         if "type" in sel:
             if sel["type"] not in ent["types"]:
                 continue
-        elif not evaluate_types(parse_types_expr(sel["typeExpr"]), ent["types"], ctx.expand):
+        elif not evaluate_types(_types(sel["typeExpr"]), ent["types"], ctx.expand):
             continue
         if "id" in sel and sel["id"] != ent["id"]:
             continue
@@ -116,9 +133,8 @@ def _selected(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext) -> b
 
 def _geo(sub: dict[str, Any]) -> GeoQuery:
     g = sub["geoQ"]
-    parsed = parse_geo_query(g["georel"], g["geometry"], g["coordinates"], g.get("geoproperty"))
-    assert parsed is not None
-    return parsed
+    return _geo_query(g["georel"], g["geometry"], orjson.dumps(g["coordinates"]).decode(),
+                      g.get("geoproperty"))
 
 
 def passes_filters(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext) -> bool:
@@ -241,8 +257,8 @@ def subscription_selection(sub: dict[str, Any]) -> Selection:
     """The query a periodic (``timeInterval``) subscription runs each time it is due."""
     sel = Selection()
     for item in sub.get("entities", []):
-        types = parse_types_expr(item["typeExpr"]) if "typeExpr" in item else \
-            parse_types_expr(item["type"]) if "type" in item else None
+        types = _types(item["typeExpr"]) if "typeExpr" in item else \
+            _types(item["type"]) if "type" in item else None
         sel.selectors.append(EntitySelector(id=item.get("id"), id_pattern=item.get("idPattern"),
                                             types=types))
     if "q" in sub:

@@ -121,3 +121,17 @@ def test_render_echoes_only_what_was_sent() -> None:
 def test_rejected(bad: dict[str, Any]) -> None:
     with pytest.raises(BadRequestData):
         sub(**bad)
+
+
+def test_geo_q_matches_within_distance() -> None:
+    s = sub(geoQ={"georel": "near;maxDistance==2000", "geometry": "Point",
+                  "coordinates": [138.19, 36.65]})
+    here = entity(rain=[prop(1)])
+    here["attrs"]["https://uri.etsi.org/ngsi-ld/location"] = [
+        {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [138.195, 36.65]}}]
+    far = entity(rain=[prop(1)])
+    far["attrs"]["https://uri.etsi.org/ngsi-ld/location"] = [
+        {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [138.5, 36.65]}}]
+    for _ in range(2):  # the second time from the parsed-query cache
+        assert match(s, change("c", None, here), CTX)
+        assert match(s, change("c", None, far), CTX) is None
