@@ -252,3 +252,18 @@ async def test_composite_context_becomes_implicitly_created(client: TestClient,
     resp = await client.patch(f"{S}/urn:ngsi-ld:Subscription:s1", json={"throttling": 2},
                               headers={"Content-Type": "application/merge-patch+json"})
     assert resp.status == 204
+
+
+async def test_batch_upsert_notifies_inserts_and_updates_of_one_statement(
+    client: TestClient, receiver: Receiver
+) -> None:
+    """One upsert statement fires both the insert and the update trigger."""
+    assert (await client.post(E, json=gauge(1, 1.0), headers=JSON)).status == 201
+    await create(client, subscription(receiver))
+    resp = await client.post("/ngsi-ld/v1/entityOperations/upsert",
+                             json=[gauge(1, 5.0), gauge(2, 6.0)], headers=JSON)
+    assert resp.status in (200, 201, 204), await resp.text()
+    await receiver.wait_for(2)
+    await asyncio.sleep(0.3)
+    assert sorted((d["id"], d["precipitation"]["value"]) for d in receiver.data()) == [
+        ("urn:ngsi-ld:WeatherObserved:g1", 5.0), ("urn:ngsi-ld:WeatherObserved:g2", 6.0)]

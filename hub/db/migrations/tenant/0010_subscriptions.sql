@@ -58,56 +58,38 @@ CREATE INDEX IF NOT EXISTS notifications_due ON {schema}.notifications (due_at)
     WHERE NOT dead;
 CREATE INDEX IF NOT EXISTS notifications_sub ON {schema}.notifications (sub_id, seq);
 
-CREATE OR REPLACE FUNCTION {schema}.record_entity_inserts() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM {schema}.subscriptions WHERE active AND NOT periodic) THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO {schema}.entity_changes (entity_id, op, new)
-    SELECT n.id, 'c', to_jsonb(n) FROM new_rows n
-    WHERE EXISTS (SELECT 1 FROM {schema}.subscriptions s
-                  WHERE s.active AND NOT s.periodic AND s.types IS NULL)
-       OR EXISTS (SELECT 1 FROM {schema}.subscriptions s
-                  WHERE s.active AND NOT s.periodic AND s.types && n.types);
-    IF FOUND THEN
-        PERFORM pg_notify('renkei_changes', TG_TABLE_SCHEMA);
-    END IF;
-    RETURN NULL;
-END $$;
+-- Could an active change-driven subscription match an entity with these types? (GIN index
+-- on types; the one definition the trigger below uses for every kind of change)
+CREATE OR REPLACE FUNCTION {schema}.could_notify(entity_types text[]) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM {schema}.subscriptions s
+                   WHERE s.active AND NOT s.periodic AND s.types IS NULL)
+        OR EXISTS (SELECT 1 FROM {schema}.subscriptions s
+                   WHERE s.active AND NOT s.periodic AND s.types && entity_types)
+$$;
 
-CREATE OR REPLACE FUNCTION {schema}.record_entity_updates() RETURNS trigger
+-- One statement trigger function for inserts, updates and deletes; each trigger below
+-- passes the transition tables its event has (new_rows, old_rows or both).
+CREATE OR REPLACE FUNCTION {schema}.record_entity_changes() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM {schema}.subscriptions WHERE active AND NOT periodic) THEN
         RETURN NULL;
     END IF;
-    INSERT INTO {schema}.entity_changes (entity_id, op, old, new)
-    SELECT n.id, 'u', to_jsonb(o), to_jsonb(n)
-    FROM new_rows n JOIN old_rows o ON o.pk = n.pk
-    WHERE EXISTS (SELECT 1 FROM {schema}.subscriptions s
-                  WHERE s.active AND NOT s.periodic AND s.types IS NULL)
-       OR EXISTS (SELECT 1 FROM {schema}.subscriptions s
-                  WHERE s.active AND NOT s.periodic
-                    AND (s.types && n.types OR s.types && o.types));
-    IF FOUND THEN
-        PERFORM pg_notify('renkei_changes', TG_TABLE_SCHEMA);
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO {schema}.entity_changes (entity_id, op, new)
+        SELECT n.id, 'c', to_jsonb(n) FROM new_rows n
+        WHERE {schema}.could_notify(n.types);
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO {schema}.entity_changes (entity_id, op, old, new)
+        SELECT n.id, 'u', to_jsonb(o), to_jsonb(n)
+        FROM new_rows n JOIN old_rows o ON o.pk = n.pk
+        WHERE {schema}.could_notify(n.types || o.types);
+    ELSE
+        INSERT INTO {schema}.entity_changes (entity_id, op, old)
+        SELECT o.id, 'd', to_jsonb(o) FROM old_rows o
+        WHERE {schema}.could_notify(o.types);
     END IF;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION {schema}.record_entity_deletes() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM {schema}.subscriptions WHERE active AND NOT periodic) THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO {schema}.entity_changes (entity_id, op, old)
-    SELECT o.id, 'd', to_jsonb(o) FROM old_rows o
-    WHERE EXISTS (SELECT 1 FROM {schema}.subscriptions s
-                  WHERE s.active AND NOT s.periodic AND s.types IS NULL)
-       OR EXISTS (SELECT 1 FROM {schema}.subscriptions s
-                  WHERE s.active AND NOT s.periodic AND s.types && o.types);
     IF FOUND THEN
         PERFORM pg_notify('renkei_changes', TG_TABLE_SCHEMA);
     END IF;
@@ -117,12 +99,12 @@ END $$;
 DROP TRIGGER IF EXISTS entities_record_inserts ON {schema}.entities;
 CREATE TRIGGER entities_record_inserts AFTER INSERT ON {schema}.entities
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.record_entity_inserts();
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.record_entity_changes();
 DROP TRIGGER IF EXISTS entities_record_updates ON {schema}.entities;
 CREATE TRIGGER entities_record_updates AFTER UPDATE ON {schema}.entities
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.record_entity_updates();
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.record_entity_changes();
 DROP TRIGGER IF EXISTS entities_record_deletes ON {schema}.entities;
 CREATE TRIGGER entities_record_deletes AFTER DELETE ON {schema}.entities
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.record_entity_deletes();
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.record_entity_changes();
