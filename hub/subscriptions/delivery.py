@@ -73,7 +73,7 @@ class Deliverer:
         self._failed: list[tuple[ClaimedNotification, datetime, str, float | None]] = []
         self._deferred: list[tuple[ClaimedNotification, float]] = []
         self._last_sent: dict[str, float] = {}
-        self._settle = asyncio.Event()
+        self._slot_freed = asyncio.Event()  # a delivery ended: there is room to claim more
         self._settling = asyncio.Lock()  # one settlement at a time; the next takes the rest
 
     def free(self) -> int:
@@ -113,7 +113,7 @@ class Deliverer:
             await self.settle()  # answered; under load one call settles many outcomes
         except Exception:
             log.exception("could not settle notifications")
-        self._settle.set()
+        self._slot_freed.set()
 
     def _retry(self, item: ClaimedNotification) -> float | None:
         if item.attempts >= self.config.max_attempts:
@@ -218,8 +218,8 @@ class Deliverer:
                         if later:
                             await store.defer_notifications(con, schema, later)
 
-    async def wait_settle(self, seconds: float) -> None:
-        await wait_event(self._settle, seconds)
+    async def wait_slot(self, seconds: float) -> None:
+        await wait_event(self._slot_freed, seconds)
 
     async def close(self) -> None:
         for task in list(self._tasks):

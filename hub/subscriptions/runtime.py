@@ -159,14 +159,14 @@ class SubscriptionRuntime:
                 n = await self._guarded(
                     "delivery", partial(self.deliverer.claim_and_send, schema))
                 started += n or 0
+            # each delivery settles itself; this retries outcomes a failed settlement left
             await self._guarded("settling", self.deliverer.settle)
             if self.deliverer.free() <= 0 or not started:
                 waiters = [asyncio.create_task(wait_event(self._notifications, self.poll_s)),
-                           asyncio.create_task(self.deliverer.wait_settle(self.poll_s))]
+                           asyncio.create_task(self.deliverer.wait_slot(self.poll_s))]
                 _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
                 for p in pending:
                     p.cancel()
-                await self._guarded("settling", self.deliverer.settle)
 
     async def _periodic_loop(self) -> None:
         while True:
