@@ -28,7 +28,7 @@ from hub.jsonld.remote import ContextStore
 from hub.ngsild.render import render_entity
 from hub.service.entities import query as query_entities
 from hub.store import subscriptions as store
-from hub.subscriptions.delivery import Deliverer, DeliveryConfig, Visibility, wait_event
+from hub.subscriptions.delivery import Deliverer, DeliveryConfig, wait_event
 from hub.subscriptions.endpoints import EndpointPolicy
 from hub.subscriptions.matcher import match_round, new_notification_id, periodic_payload
 from hub.subscriptions.matching import render_options, subscription_selection
@@ -43,7 +43,6 @@ class SubscriptionRuntime:
         self, pool: asyncpg.Pool, database_url: str, http: aiohttp.ClientSession,
         contexts: ContextStore, cache: ContextCache, policy: EndpointPolicy,
         config: DeliveryConfig, *, poll_s: float = 1.0, max_entities: int = 1000,
-        visibility: Visibility | None = None,
     ) -> None:
         self.pool = pool
         self.database_url = database_url
@@ -51,8 +50,9 @@ class SubscriptionRuntime:
         self.cache = cache
         self.poll_s = poll_s
         self.max_entities = max_entities
+        # access control sets ``deliverer.visibility`` (hub/app.py); None delivers as is
         self.deliverer = Deliverer(pool, http, policy, config, self.tenant_of,
-                                   self.context_link, visibility)
+                                   self.context_link)
         self._tenants: dict[str, str] = {}  # quoted schema -> tenant name
         self._changes = asyncio.Event()
         self._notifications = asyncio.Event()
