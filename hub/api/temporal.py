@@ -1,8 +1,10 @@
 """/temporal/entities (GS CIM 009 6.18-6.22): the temporal representation of entities.
 
 Instances are stored as given (one row each, with a generated ``instanceId``) in tables of
-their own; provision and retrieval are implemented, temporal queries (``timerel``) and
-aggregation are not yet.
+their own; provision, retrieval and ``timerel`` windows are implemented, aggregation is not
+yet. Access control applies as on entities: each temporal entity keeps the dataset the
+registry decided at its creation, queries are filtered in SQL on it, attributes the caller
+may not read are left out, and only the owner writes.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from hub.ngsild.checks import is_datetime, is_uri, now_iso, valid_attr_name
 from hub.ngsild.entity import parse_types
 from hub.ngsild.merge import merge_instance
 from hub.ngsild.render import RenderOptions, render_instance
-from hub.service import ownership
+from hub.service import access, ownership
 from hub.store import temporal as sql
 
 __all__ = ["routes"]
@@ -90,10 +92,10 @@ async def create_or_update(request: web.Request) -> web.Response:
     rows = _instances(body, rc.active, now_iso())
     guard = await ownership.guard(request)  # the registry's rule holds here too
     guard.check_payload(iri for iri, _, _ in rows)
-    guard.owner(eid, types)
+    owner = guard.owner(eid, types)
     schema = await tenant_schema(request, create=True)
     async with tx.write(request) as con:
-        created = await sql.upsert_entity(con, schema, eid, types)
+        created = await sql.upsert_entity(con, schema, eid, types, owner.id)
         await sql.add_instances(con, schema, eid, rows)
     if created:
         return web.Response(status=201, headers={"Location": f"{T}/{quote(eid, safe=':')}"})
@@ -107,13 +109,15 @@ async def retrieve(request: web.Request) -> web.Response:
     rc = await request_context(request)
     attrs = {rc.active.expand(a) for a in csv(request.query.get("attrs"))}
     opts = RenderOptions(sys_attrs="sysAttrs" in csv(request.query.get("options")))
-    schema = await tenant_schema(request)
-    async with tx.single(request) as con:
-        found = await sql.fetch(con, schema, eid)
-    if found is None:
-        raise ResourceNotFound(f"no temporal representation of {eid}")
     window = _time_window(request)
-    out = _representation(eid, *found, rc.active, attrs, opts, window)
+    schema = await tenant_schema(request)
+    async with tx.read(request) as con:
+        known = await sql.head(con, schema, eid)
+        decision = access.decide_stored(eid, *known) if known is not None else None
+        found = await sql.fetch(con, schema, eid) if decision and decision.allowed else None
+    if found is None or decision is None:
+        raise ResourceNotFound(f"no temporal representation of {eid}")
+    out = _representation(eid, *found, rc.active, attrs, opts, window, decision.attributes)
     return json_response(out, rc, JSON if media == GEOJSON else media)
 
 
@@ -149,12 +153,16 @@ def _in_window(inst: dict[str, Any], window: tuple[str, str | None, str | None] 
 def _representation(
     eid: str, types: list[str], rows: list[Any], ctx: ActiveContext, attrs: set[str],
     opts: RenderOptions, window: tuple[str, str | None, str | None] | None,
+    readable: frozenset[str] | None,
 ) -> dict[str, Any]:
+    """``readable``: the attributes access control lets the caller see (None = all)."""
     compact_types = [ctx.compact(t) for t in types]
     out: dict[str, Any] = {"id": eid,
                            "type": compact_types[0] if len(compact_types) == 1 else compact_types}
     for row in rows:
-        if (attrs and row["attr"] not in attrs) or not _in_window(row["data"], window):
+        if ((attrs and row["attr"] not in attrs)
+                or (readable is not None and row["attr"] not in readable)
+                or not _in_window(row["data"], window)):
             continue
         shown = render_instance(row["data"], ctx, opts)
         shown["instanceId"] = row["instance_id"]
@@ -178,29 +186,40 @@ async def query(request: web.Request) -> web.Response:
     window = _time_window(request)
     attrs = {rc.active.expand(a) for a in csv(request.query.get("attrs"))}
     opts = RenderOptions(sys_attrs="sysAttrs" in csv(request.query.get("options")))
+    condition = access.temporal_condition(attrs, rc.active)
     schema = await tenant_schema(request)
     out = []
     async with tx.read(request) as con:
-        for eid in await sql.entity_ids(con, schema, types, ids, page.limit, page.offset):
-            found = await sql.fetch(con, schema, eid)
+        for eid, etypes, dataset in await sql.entity_heads(con, schema, types, ids,
+                                                           page.limit, page.offset, condition):
+            decision = access.decide_stored(eid, etypes, dataset)  # the second check
+            found = await sql.fetch(con, schema, eid) if decision.allowed else None
             if found is not None:
-                out.append(_representation(eid, *found, rc.active, attrs, opts, window))
+                out.append(_representation(eid, *found, rc.active, attrs, opts, window,
+                                           decision.attributes))
     return json_response(out, rc, media)
 
 
 @routes.delete(T + "/{entityId}")
 async def delete(request: web.Request) -> web.Response:
     eid = entity_id(request)
+    guard = await ownership.guard(request)
     schema = await tenant_schema(request)
-    async with tx.single(request) as con:
-        if not await sql.delete_entity(con, schema, eid):
-            raise ResourceNotFound(f"no temporal representation of {eid}")
+    async with tx.write(request) as con:
+        await _require_entity(con, schema, eid, guard)
+        await sql.delete_entity(con, schema, eid)
     return web.Response(status=204)
 
 
-async def _require_entity(con: Any, schema: str, eid: str) -> None:
-    if not await sql.exists(con, schema, eid):
+async def _require_entity(con: Any, schema: str, eid: str,
+                          guard: ownership.WriteGuard) -> None:
+    """A temporal entity the caller may write, locked: 404 when it does not exist or the
+    caller may not see it (the two are indistinguishable), 403 when it sees it but its
+    organisation does not own it (the registry's rule)."""
+    known = await sql.head(con, schema, eid, for_update=True)
+    if known is None or not access.decide_stored(eid, *known).allowed:
         raise ResourceNotFound(f"no temporal representation of {eid}")
+    guard.owner(eid, known[0])
 
 
 @routes.post(T + "/{entityId}/attrs")
@@ -212,9 +231,11 @@ async def add_attributes(request: web.Request) -> web.Response:
         raise BadRequestData("the body must hold at least one attribute")
     rc = await request_context(request, body, media)
     rows = _instances(body, rc.active, now_iso())
+    guard = await ownership.guard(request)
+    guard.check_payload(iri for iri, _, _ in rows)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        await _require_entity(con, schema, eid)
+        await _require_entity(con, schema, eid, guard)
         await sql.add_instances(con, schema, eid, rows)
     return web.Response(status=204)
 
@@ -234,9 +255,10 @@ async def delete_attribute(request: web.Request) -> web.Response:
     iri = attribute_iri(request.match_info["attrId"], rc.active)
     dataset_id = dataset_id_param(request.query)
     delete_all = request.query.get("deleteAll") == "true"
+    guard = await ownership.guard(request)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        await _require_entity(con, schema, eid)
+        await _require_entity(con, schema, eid, guard)
         if not await sql.has_attribute(con, schema, eid, iri):
             raise ResourceNotFound(f"{eid} has no attribute {request.match_info['attrId']}")
         await sql.delete_attribute(con, schema, eid, iri, dataset_id, delete_all)
@@ -260,9 +282,10 @@ async def modify_instance(request: web.Request) -> web.Response:
     if not fragment:
         raise BadRequestData("the attribute fragment is empty")
     patch = parse_fragment(iri, fragment, rc.active, now_iso(), merge=False)
+    guard = await ownership.guard(request)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        await _require_entity(con, schema, eid)
+        await _require_entity(con, schema, eid, guard)
         found = await sql.fetch(con, schema, eid)
         current = next((r["data"] for r in (found[1] if found else [])
                         if r["attr"] == iri and r["instance_id"] == iid), None)
@@ -280,9 +303,10 @@ async def delete_instance(request: web.Request) -> web.Response:
     rc = await request_context(request)
     iri = attribute_iri(request.match_info["attrId"], rc.active)
     iid = _instance_param(request)
+    guard = await ownership.guard(request)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        await _require_entity(con, schema, eid)
+        await _require_entity(con, schema, eid, guard)
         if not await sql.delete_instance(con, schema, eid, iri, iid):
             raise ResourceNotFound(f"no instance {iid} of {request.match_info['attrId']}")
     return web.Response(status=204)

@@ -39,12 +39,18 @@ from hub.errors import Forbidden, NgsiLdError, TooManyRequests, Unauthorized
 from hub.jsonld.active import ActiveContext
 from hub.query.qlang import And, Comparison, Exists, Match, Or, QExpr
 from hub.service.access_state import AccessState, DatasetInfo
-from hub.service.catalogue import dataset_sql, entity_dataset
+from hub.service.catalogue import (
+    DATASET_IRI,
+    DATASET_PREFIX,
+    column_dataset_sql,
+    dataset_sql,
+    entity_dataset,
+)
 
 __all__ = ["Caller", "access_middleware", "authenticate", "caller_organisation",
-           "calling_organisation", "current",
+           "calling_organisation", "current", "decide_stored",
            "entity_source", "may_see", "require_visible", "restrict", "subscriber_consumer",
-           "subscriber_record", "visible",
+           "subscriber_record", "temporal_condition", "visible",
            "visible_rows"]
 
 log = logging.getLogger("renkei.authz")
@@ -219,9 +225,6 @@ def access_middleware(state_key: Any, settings_key: Any, external_key: Any) -> A
             _rate_limit(caller, state, settings.default_rate_per_minute)
             if action == "subscribe":
                 await check_subscription(request, caller)
-            if "/temporal/" in request.path:
-                raise Forbidden("the temporal API is open in dev mode only until access"
-                                " control covers it (docs/access-control.md)")
         token = _CALLER.set(caller)
         try:
             return await handler(request)
@@ -338,9 +341,17 @@ class Source:
 
 
 def _sources(scope: ReadScope, datasets: dict[str, DatasetInfo],
-             alias: str) -> list[Source]:
-    """What ``scope`` may read as conditions on the row ``alias``; whole datasets first."""
-    ds = dataset_sql(alias, _catch_all(datasets))
+             alias: str, dataset_column: str | None = None) -> list[Source]:
+    """What ``scope`` may read as conditions on the row ``alias``; whole datasets first.
+
+    The row's dataset is its ``refDataset`` stamp, or for tables that keep the owning
+    dataset in a column of their own (the temporal representation), ``dataset_column``.
+    """
+    catch_all = _catch_all(datasets)
+    if dataset_column is None:
+        ds = dataset_sql(alias, catch_all)
+    else:
+        ds = column_dataset_sql(f"{alias}.{dataset_column}", catch_all)
     whole = {d.id for d in datasets.values()
              if d.open_data or d.owner == scope.own_org
              or (scope.default_read and not d.personal_data)}
@@ -366,11 +377,12 @@ def _catch_all(datasets: dict[str, DatasetInfo]) -> str | None:
 
 
 def access_condition(scope: ReadScope, datasets: dict[str, DatasetInfo],
-                     wanted: set[str], alias: str = "e") -> tuple[str, list[Any]]:
+                     wanted: set[str], alias: str = "e",
+                     dataset_column: str | None = None) -> tuple[str, list[Any]]:
     """The SQL (placeholders ``{}``) selecting what ``scope`` may read, where every
     attribute in ``wanted`` is readable."""
     parts, params = [], []
-    for src in _sources(scope, datasets, alias):
+    for src in _sources(scope, datasets, alias, dataset_column):
         if _allows(src.attrs, wanted):
             parts.append(src.sql)
             params += src.params
@@ -433,8 +445,8 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
     caller = current()
     if caller.dev or caller.state is None:
         return
-    datasets = caller.state.datasets
     if action == "write":
+        datasets = caller.state.datasets
         own = sorted(d.id for d in datasets.values()
                      if caller.consumer.organisation and d.owner == caller.consumer.organisation)
         sel.access = (_estimated(f"{dataset_sql('e', _catch_all(datasets))}"
@@ -446,13 +458,46 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
         wanted.add(SCOPE_IRI)
     if sel.geo is not None:
         wanted.add(ctx.expand(sel.geo.geoproperty) if sel.geo.geoproperty else LOCATION_IRI)
+    sel.access = _read_condition(caller, wanted, ctx, action, "e", None)
+
+
+def _read_condition(caller: Caller, wanted: set[str], ctx: ActiveContext, action: str,
+                    alias: str, dataset_column: str | None) -> tuple[str, list[Any]]:
+    """The caller's read condition on ``alias``; 403 when ``wanted`` names an attribute
+    the caller may read nowhere (so a query cannot probe it)."""
+    assert caller.state is not None
+    datasets = caller.state.datasets
     scope = _scope(caller, action)
     hidden = sorted(a for a in wanted if not _readable_somewhere(scope, datasets, a))
     if hidden:
         _audit(caller, None, False, "hidden-attribute", target=",".join(hidden))
         raise Forbidden("the query refers to attributes you may not read: "
                         + ", ".join(ctx.compact(a) for a in hidden))
-    sel.access = access_condition(scope, datasets, wanted)
+    return access_condition(scope, datasets, wanted, alias, dataset_column)
+
+
+def temporal_condition(attrs: set[str], ctx: ActiveContext) -> tuple[str, list[Any]] | None:
+    """The read condition for a temporal query, on ``temporal_entities`` as ``t`` (which
+    keeps the owning dataset in its ``dataset`` column); None when unrestricted."""
+    caller = current()
+    if caller.dev or caller.state is None:
+        return None
+    return _read_condition(caller, attrs, ctx, "read", "t", "dataset")
+
+
+def decide_stored(entity_id: str, types: list[str], dataset: str | None,
+                  action: str = "read") -> Decision:
+    """The audited decision on an entity known by id, types and owning dataset (the
+    temporal representation, which stores no provenance attributes)."""
+    caller = current()
+    if caller.dev or caller.state is None:
+        return Decision(True, "dev")
+    ent = {"id": entity_id, "types": types,
+           "attrs": {} if dataset is None else {DATASET_IRI: [{"object": DATASET_PREFIX
+                                                                 + dataset}]}}
+    decision = decide_entity(caller.consumer, ent, action, caller.state, caller.defaults)
+    _audit(caller, ent, decision.allowed, decision.rule, grant_id=decision.grant_id)
+    return decision
 
 
 def _resource(ent: dict[str, Any], datasets: dict[str, DatasetInfo]) -> Resource:

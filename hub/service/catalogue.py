@@ -18,12 +18,12 @@ import asyncpg
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.service.access_state import DatasetInfo
 
-__all__ = ["DATASET_IRI", "dataset_sql", "entity_dataset", "load_catalogue",
-           "load_organisations"]
+__all__ = ["DATASET_IRI", "DATASET_PREFIX", "column_dataset_sql", "dataset_sql",
+           "entity_dataset", "load_catalogue", "load_organisations"]
 
 #: the registry's ``refDataset`` (hub/service/ownership.py ``DATASET``)
 DATASET_IRI = DEFAULT_VOCAB + "refDataset"
-_PREFIX = "urn:ngsi-ld:Dataset:"
+DATASET_PREFIX = "urn:ngsi-ld:Dataset:"
 
 
 def _literal(text: str) -> str:
@@ -33,15 +33,21 @@ def _literal(text: str) -> str:
 def dataset_sql(alias: str = "e", catch_all: str | None = None) -> str:
     """SQL for the dataset id of the entity row ``alias`` (NULL when it has none)."""
     stamped = (f"substr({alias}.attrs->{_literal(DATASET_IRI)}->0->>'object',"
-               f" {len(_PREFIX) + 1})")
+               f" {len(DATASET_PREFIX) + 1})")
     return f"coalesce({stamped}, {_literal(catch_all)})" if catch_all else stamped
+
+
+def column_dataset_sql(column: str, catch_all: str | None = None) -> str:
+    """SQL for the dataset id kept in a column of its own (the temporal representation,
+    which stores instances, not provenance), with the same catch-all fallback."""
+    return f"coalesce({column}, {_literal(catch_all)})" if catch_all else column
 
 
 def entity_dataset(ent: dict[str, Any], catch_all: str | None = None) -> str | None:
     instances = ent.get("attrs", {}).get(DATASET_IRI) or []
     obj = instances[0].get("object") if instances else None
-    if isinstance(obj, str) and obj.startswith(_PREFIX):
-        return obj[len(_PREFIX):]
+    if isinstance(obj, str) and obj.startswith(DATASET_PREFIX):
+        return obj[len(DATASET_PREFIX):]
     return catch_all
 
 

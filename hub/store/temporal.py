@@ -12,8 +12,9 @@ __all__ = [
     "delete_attribute",
     "delete_entity",
     "delete_instance",
-    "entity_ids",
+    "entity_heads",
     "fetch",
+    "head",
     "replace_instance",
     "upsert_entity",
 ]
@@ -24,22 +25,29 @@ def _ts(value: Any) -> datetime | None:
 
 
 async def upsert_entity(con: asyncpg.Connection, schema: str, entity_id: str,
-                        types: list[str]) -> bool:
-    """Create or touch the temporal entity; True when it was created."""
+                        types: list[str], dataset: str) -> bool:
+    """Create or touch the temporal entity (owned by ``dataset``); True when created."""
     row = await con.fetchrow(
-        f"INSERT INTO {schema}.temporal_entities AS t (id, types) VALUES ($1, $2)"
+        f"INSERT INTO {schema}.temporal_entities AS t (id, types, dataset) VALUES ($1, $2, $3)"
         " ON CONFLICT (id) DO UPDATE SET modified_at = now(),"
-        " types = ARRAY(SELECT DISTINCT unnest(t.types || EXCLUDED.types))"
+        " types = ARRAY(SELECT DISTINCT unnest(t.types || EXCLUDED.types)),"
+        " dataset = coalesce(t.dataset, EXCLUDED.dataset)"
         " RETURNING (xmax = 0) AS inserted",
         entity_id,
         types,
+        dataset,
     )
     return bool(row["inserted"])
 
 
-async def exists(con: asyncpg.Connection, schema: str, entity_id: str) -> bool:
-    return bool(await con.fetchval(
-        f"SELECT 1 FROM {schema}.temporal_entities WHERE id = $1 FOR UPDATE", entity_id))
+async def head(con: asyncpg.Connection, schema: str, entity_id: str, *,
+               for_update: bool = False) -> tuple[list[str], str | None] | None:
+    """(types, owning dataset) of a temporal entity, or None when there is none."""
+    lock = " FOR UPDATE" if for_update else ""
+    row = await con.fetchrow(
+        f"SELECT types, dataset FROM {schema}.temporal_entities WHERE id = $1{lock}",
+        entity_id)
+    return None if row is None else (list(row["types"]), row["dataset"])
 
 
 async def add_instances(
@@ -130,13 +138,20 @@ async def replace_instance(con: asyncpg.Connection, schema: str, entity_id: str,
     return status.endswith(" 1")
 
 
-async def entity_ids(
+async def entity_heads(
     con: asyncpg.Connection, schema: str, types: list[str] | None, ids: list[str] | None,
-    limit: int, offset: int,
-) -> list[str]:
+    limit: int, offset: int, access: tuple[str, list[Any]] | None = None,
+) -> list[tuple[str, list[str], str | None]]:
+    """(id, types, dataset) of a page of temporal entities; ``access`` is an extra
+    condition on ``t`` with ``{}`` placeholders (access control's), so the page is
+    computed over what the caller may see."""
+    cond, extra = access if access is not None else ("TRUE", [])
+    cond = cond.format(*(f"${5 + i}" for i in range(len(extra))))
     rows = await con.fetch(
-        f"SELECT id FROM {schema}.temporal_entities WHERE ($1::text[] IS NULL OR types && $1)"
-        " AND ($2::text[] IS NULL OR id = ANY($2)) ORDER BY id LIMIT $3 OFFSET $4",
-        types, ids, limit, offset,
+        f"SELECT id, types, dataset FROM {schema}.temporal_entities t"
+        " WHERE ($1::text[] IS NULL OR types && $1)"
+        f" AND ($2::text[] IS NULL OR id = ANY($2)) AND ({cond})"
+        " ORDER BY id LIMIT $3 OFFSET $4",
+        types, ids, limit, offset, *extra,
     )
-    return [r["id"] for r in rows]
+    return [(r["id"], list(r["types"]), r["dataset"]) for r in rows]
