@@ -32,7 +32,7 @@ from aiohttp import web
 
 import contracts
 from hub import keys
-from hub.errors import BadRequestData, Forbidden, InternalError, NgsiLdError
+from hub.errors import AlreadyExists, BadRequestData, Forbidden, InternalError, NgsiLdError
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.ngsild.entity import EntityDoc
 from hub.query.values import NOT_INDEXED
@@ -241,6 +241,11 @@ class WriteGuard:
         except RegistryError as exc:
             raise InternalError(exc.detail) from exc
         if was is not None and (ds is None or ds.id != was):
+            stored = self.index.by_id.get(was)
+            if self.caller is not None and (stored is None or stored.owner != self.caller):
+                # someone else's entity: the id is taken, and that is all a writer who
+                # does not own it learns (not whose it is, nor which dataset holds it)
+                raise AlreadyExists(f"entity id {ent['id']} is already taken")
             now_in = f"dataset {ds.id}" if ds else "no dataset"
             raise BadRequestData(
                 f"entity {ent['id']} belongs to dataset {was}; after this write it would match "

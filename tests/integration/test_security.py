@@ -445,3 +445,24 @@ async def test_path_tricks(w: World, path: str) -> None:
         assert "nagano-1" not in text or (resp.status == 404 and '"rain"' not in text)
     async with w.http.session.request("DELETE", url) as resp:
         assert resp.status in (400, 401, 404, 405), (path, resp.status)
+
+
+async def test_writing_over_a_hidden_entity_names_neither_its_owner_nor_its_dataset(
+        w: World) -> None:
+    """An id is unique across the hub, so writing to a taken one must fail; but an
+    organisation that may not see the entity learns only that the id is taken — not whose
+    it is or which dataset holds it — whether it upserts, replaces or creates."""
+    taken = {"id": f"{ANY_NAGANO}1", "type": "Loans",  # Ueda's own Loans rule matches it
+             "count": {"type": "Property", "value": 1}}
+    answers = [
+        await w.http.post(BASE + "/entityOperations/upsert", json=[taken],
+                          headers=w.auth("ueda", **JSON)),
+        await w.http.post(BASE + "/entities", json=taken, headers=w.auth("ueda", **JSON)),
+    ]
+    for resp in answers:
+        text = await resp.text()
+        assert resp.status in (207, 409), text
+        assert "nagano-rain" not in text and NAGANO not in text, text
+        body = orjson.loads(text)
+        error = body["errors"][0]["error"] if resp.status == 207 else body
+        assert error["type"] == "https://uri.etsi.org/ngsi-ld/errors/AlreadyExists", body
