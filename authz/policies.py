@@ -26,7 +26,7 @@ from datetime import datetime
 
 from authz.model import Consumer, Decision, Grant, OrgKind, Resource, organisation_kind
 
-__all__ = ["Defaults", "ReadScope", "decide", "read_scope"]
+__all__ = ["Defaults", "ReadScope", "aggregated_grants", "decide", "read_scope"]
 
 _DEFAULT_CHOICES = ("deny", "read")
 
@@ -147,3 +147,14 @@ def read_scope(consumer: Consumer, action: str = "read", *, grants: Iterable[Gra
                      default_read=bool(action == "read" and org
                                        and defaults.reads_by_default(org)),
                      rate_per_minute=rate)
+
+
+def aggregated_grants(consumer: Consumer, action: str = "read", *,
+                      grants: Iterable[Grant] = (), now: datetime) -> list[Grant]:
+    """The aggregated-only grants in force for ``consumer``: what it may see only as
+    groups of at least each grant's ``min_group_size`` entities (never as raw entities,
+    which ``read_scope`` and ``decide`` refuse)."""
+    if consumer.anonymous or not _scope_ok(consumer, action):
+        return []
+    return [g for g in grants if action in g.actions and g.granularity == "aggregated"
+            and g.applies_to(consumer, now)]

@@ -16,6 +16,7 @@ from aiohttp import web
 from authz.policies import Defaults
 from hub import keys
 from hub.api import (
+    aggregates,
     attributes,
     batch,
     catalog,
@@ -161,7 +162,7 @@ def create_app(settings: Settings) -> web.Application:
                 _sample_data):
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
-                   contracts_api, registry, catalog):
+                   aggregates, contracts_api, registry, catalog):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(

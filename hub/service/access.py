@@ -34,7 +34,7 @@ from aiohttp import web
 
 from authz.model import Consumer, Decision, Resource
 from authz.oauth2.rfc9068_access_tokens import InvalidToken, peek, validate_jwt
-from authz.policies import Defaults, ReadScope, decide, read_scope
+from authz.policies import Defaults, ReadScope, aggregated_grants, decide, read_scope
 from hub.errors import Forbidden, NgsiLdError, TooManyRequests, Unauthorized
 from hub.jsonld.active import ActiveContext
 from hub.query.qlang import And, Comparison, Exists, Match, Or, QExpr
@@ -47,10 +47,10 @@ from hub.service.catalogue import (
     entity_dataset,
 )
 
-__all__ = ["Caller", "access_middleware", "authenticate", "caller_organisation",
-           "calling_organisation", "current", "decide_stored",
-           "entity_source", "may_see", "require_visible", "restrict", "subscriber_consumer",
-           "subscriber_record", "temporal_condition", "visible",
+__all__ = ["Caller", "access_middleware", "aggregate_condition", "authenticate",
+           "caller_organisation", "calling_organisation", "current", "decide_stored",
+           "entity_source", "may_see", "referenced", "require_visible", "restrict",
+           "subscriber_consumer", "subscriber_record", "temporal_condition", "visible",
            "visible_rows"]
 
 log = logging.getLogger("renkei.authz")
@@ -294,13 +294,14 @@ async def check_subscription(request: web.Request, caller: Caller) -> None:
 
 # -- reads --------------------------------------------------------------------------
 
-def _referenced(q: QExpr | None, expand: Callable[[str], str]) -> set[str]:
+def referenced(q: QExpr | None, expand: Callable[[str], str]) -> set[str]:
+    """The attributes a ``q`` expression reads (so access control can require them)."""
     if q is None:
         return set()
     if isinstance(q, (And, Or)):
         out: set[str] = set()
         for item in q.items:
-            out |= _referenced(item, expand)
+            out |= referenced(item, expand)
         return out
     if isinstance(q, (Comparison, Match, Exists)):
         return set() if q.path.system else {expand(q.path.attr)}
@@ -364,12 +365,61 @@ def _sources(scope: ReadScope, datasets: dict[str, DatasetInfo],
         if d not in whole:
             out.append(Source(f"{ds} = {{}}", [d], attrs, (d,)))
     for (owner, type_iri), attrs in sorted(scope.owner_types.items()):
-        owned = sorted(d.id for d in datasets.values() if d.owner == owner)
-        if owned:
-            out.append(Source(
-                f"({ds} = ANY({{}}::text[]) AND {alias}.types @> ARRAY[{{}}::text])",
-                [owned, type_iri], attrs, tuple(owned), type_iri))
+        typed = _typed_source(ds, alias, datasets, owner, type_iri, attrs)
+        if typed is not None:
+            out.append(typed)
     return out
+
+
+def _typed_source(ds: str, alias: str, datasets: dict[str, DatasetInfo], owner: str,
+                  type_iri: str, attrs: frozenset[str] | None) -> Source | None:
+    """An owner's entities of one type IRI (None when the owner has no dataset)."""
+    owned = sorted(d.id for d in datasets.values() if d.owner == owner)
+    if not owned:
+        return None
+    return Source(f"({ds} = ANY({{}}::text[]) AND {alias}.types @> ARRAY[{{}}::text])",
+                  [owned, type_iri], attrs, tuple(owned), type_iri)
+
+
+def _aggregated_sources(caller: Caller, alias: str) -> list[tuple[Source, int]]:
+    """What the caller may see only aggregated, each with its minimum group size."""
+    assert caller.state is not None
+    datasets = caller.state.datasets
+    ds = dataset_sql(alias, _catch_all(datasets))
+    grants = aggregated_grants(caller.consumer, "read", now=datetime.now(UTC),
+                               grants=caller.state.grants_by_org.get(
+                                   caller.consumer.organisation or "", []))
+    out: list[tuple[Source, int]] = []
+    for g in grants:
+        attrs = frozenset(g.attributes) if g.attributes is not None else None
+        k = max(g.min_group_size or 2, 2)
+        if g.dataset is not None:
+            out.append((Source(f"{ds} = {{}}", [g.dataset], attrs, (g.dataset,)), k))
+        elif g.entity_type is not None:
+            typed = _typed_source(ds, alias, datasets, g.owner_org, g.entity_type, attrs)
+            if typed is not None:
+                out.append((typed, k))
+    return out
+
+
+def aggregate_condition(wanted: set[str]) -> tuple[tuple[str, list[Any]] | None, int | None]:
+    """For an aggregate query (hub/api/aggregates.py) that groups, measures or filters
+    on ``wanted``: the SQL condition (placeholders ``{}``; None when unrestricted) over
+    what the caller may read raw or only aggregated, and the minimum group size the
+    answer must respect (None: no aggregated-only data takes part). When both kinds take
+    part, the largest minimum applies to every group, since a group may mix them."""
+    caller = current()
+    if caller.dev or caller.state is None:
+        return None, None
+    raw = [s for s in _sources(_scope(caller, "read"), caller.state.datasets, "e")
+           if _allows(s.attrs, wanted)]
+    agg = [(s, k) for s, k in _aggregated_sources(caller, "e") if _allows(s.attrs, wanted)]
+    parts = [s.sql for s in raw] + [s.sql for s, _ in agg]
+    params = [p for s in raw for p in s.params] + [p for s, _ in agg for p in s.params]
+    k = max((k for _, k in agg), default=None)
+    _audit(caller, None, bool(parts), "aggregate" if agg else "filter",
+           target=f"aggregate, minimum group {k}" if k else "aggregate")
+    return ((_estimated(" OR ".join(parts)) if parts else "FALSE"), params), k
 
 
 def _catch_all(datasets: dict[str, DatasetInfo]) -> str | None:
@@ -452,7 +502,7 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
         sel.access = (_estimated(f"{dataset_sql('e', _catch_all(datasets))}"
                                  " = ANY({}::text[])"), [own])
         return
-    wanted = set(sel.attrs) | _referenced(sel.q, ctx.expand) | _order_attrs(sel.order_by,
+    wanted = set(sel.attrs) | referenced(sel.q, ctx.expand) | _order_attrs(sel.order_by,
                                                                              ctx.expand)
     if sel.scope_q is not None:
         wanted.add(SCOPE_IRI)

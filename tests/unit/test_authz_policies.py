@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from authz.model import Consumer, Grant, OrgKind, Resource, organisation_kind
-from authz.policies import Defaults, decide, read_scope
+from authz.policies import Defaults, aggregated_grants, decide, read_scope
 from authz.requests import client_from, grant_from, is_full_iri
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -177,3 +177,17 @@ def test_client_requests() -> None:
                  "jwks": {"keys": [{"kty": "EC", "d": "secret"}]}}):
         with pytest.raises(ValueError):
             client_from(bad, FIRM, "rk-1", None)
+
+
+def test_aggregated_grants_are_those_in_force_for_the_consumer() -> None:
+    agg = grant(id="g-agg", granularity="aggregated", min_group_size=5)
+    raw = grant(id="g-raw")
+    ended = grant(id="g-old", granularity="aggregated", min_group_size=5,
+                  valid_until=NOW - timedelta(seconds=1))
+    got = aggregated_grants(firm(), grants=[agg, raw, ended], now=NOW)
+    assert [g.id for g in got] == ["g-agg"]
+    assert aggregated_grants(firm(purpose="marketing"), grants=[agg], now=NOW) == []
+    assert aggregated_grants(firm(scopes=("subscribe",)), grants=[agg], now=NOW) == []
+    assert aggregated_grants(Consumer(), grants=[agg], now=NOW) == []
+    # and such a grant never yields raw entities
+    assert not decide(firm(), RES, "read", grants=[agg], now=NOW).allowed
