@@ -111,7 +111,10 @@ async def setup(url: str, n: int) -> tuple[TestClient, TestClient, str]:
 
 
 async def round_(client: TestClient, paths: list[str], headers: dict[str, str],
-                 concurrency: int = 8) -> tuple[float, float]:
+                 concurrency: int = 8) -> tuple[float, float, float]:
+    """(requests/s, median latency ms, this process's CPU ms per request). The CPU
+    figure covers the hub's Python work (and the client's, the same in both modes) and is
+    far less disturbed by other load on a shared machine than wall-clock rates."""
     latencies: list[float] = []
     queue = list(paths)
 
@@ -124,9 +127,10 @@ async def round_(client: TestClient, paths: list[str], headers: dict[str, str],
             assert resp.status == 200, (path, resp.status)
             latencies.append(time.perf_counter() - t0)
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(paths) / (time.perf_counter() - t0), statistics.median(latencies) * 1000
+    cpu = (time.process_time() - c0) * 1000 / len(paths)
+    return len(paths) / (time.perf_counter() - t0), statistics.median(latencies) * 1000, cpu
 
 
 async def main() -> None:
@@ -150,20 +154,21 @@ async def main() -> None:
     }
     try:
         for name, paths in workloads.items():
-            results: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
+            results: dict[str, list[tuple[float, float, float]]] = {"off": [], "on": []}
             await round_(off, paths[:50], {})  # warm both
             await round_(on, paths[:50], {"Authorization": f"Bearer {firm_token}"})
             for _ in range(args.rounds):
                 results["off"].append(await round_(off, paths, {}))
                 results["on"].append(await round_(
                     on, paths, {"Authorization": f"Bearer {firm_token}"}))
-            off_rps = statistics.median(r for r, _ in results["off"])
-            on_rps = statistics.median(r for r, _ in results["on"])
-            off_ms = statistics.median(m for _, m in results["off"])
-            on_ms = statistics.median(m for _, m in results["on"])
+            off_rps, off_ms, off_cpu = (statistics.median(r[i] for r in results["off"])
+                                        for i in range(3))
+            on_rps, on_ms, on_cpu = (statistics.median(r[i] for r in results["on"])
+                                     for i in range(3))
             print(f"{name}: off {off_rps:.0f} req/s ({off_ms:.2f} ms median), "
                   f"on {on_rps:.0f} req/s ({on_ms:.2f} ms median): "
-                  f"{(1 - on_rps / off_rps) * 100:+.1f} % slower")
+                  f"{(1 - on_rps / off_rps) * 100:+.1f} % slower; hub CPU per request "
+                  f"off {off_cpu:.3f} ms, on {on_cpu:.3f} ms: ratio {on_cpu / off_cpu:.2f}")
     finally:
         await off.close()
         await on.close()
