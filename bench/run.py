@@ -1,6 +1,7 @@
 """Benchmark: the hub against a bare aiohttp + asyncpg server doing the same SQL.
 
     .venv/bin/python bench/run.py [--entities 100000] [--requests 3000] [--concurrency 32]
+    .venv/bin/python bench/run.py --only batch --contract traffic   # the adapters' write path
 
 Both servers run as subprocesses on this machine, on one PostgreSQL (RENKEI_BENCH_DATABASE_URL,
 or a fresh embedded one); the load generator is this process. Prints one line per scenario
@@ -28,11 +29,14 @@ import asyncpg
 import orjson
 from hubsetup import register_catch_all  # bench/ is sys.path[0] when run as a script
 
+from contracts import LINK_HEADER
+
 ROOT = Path(__file__).resolve().parent.parent
 HUB_PORT, BARE_PORT = 18026, 18027
 HUB = f"http://127.0.0.1:{HUB_PORT}/ngsi-ld/v1"
 BARE = f"http://127.0.0.1:{BARE_PORT}"
 JSON = {"Content-Type": "application/json"}
+CONTRACT_HEADERS = {**JSON, "Link": LINK_HEADER}  # as adapters/sdk/sink.py sends them
 
 
 def entity(i: int, prefix: str = "g") -> dict:
@@ -164,19 +168,62 @@ def report(name: str, unit: str, hub: float, bare: float) -> None:
           f"ratio {ratio:5.2f}", flush=True)
 
 
-async def scenarios(args: argparse.Namespace) -> None:
-    c, n = args.concurrency, args.requests
-    hub_base, bare_base = f"http://127.0.0.1:{HUB_PORT}", BARE
-    # 1. single creates
-    if WRK:
-        hub_rate = wrk_rate(hub_base, "/ngsi-ld/v1", "create", 0, args.seconds, c)
-        bare_rate = wrk_rate(bare_base, "", "create", 0, args.seconds, c)
+def contract_bodies(kind: str, n: int) -> list[bytes]:
+    """Pre-serialised 1,000-entity upsert bodies of contract entities exactly as the adapters
+    emit them (``traffic``: TrafficFlowObserved from a generated JARTIC file; ``weather``:
+    WeatherObserved and siblings of the AMeDAS fixture, ids suffixed to make ``n``)."""
+    sys.path.insert(0, str(ROOT))
+    from adapters.sdk import Emit
+
+    ents: list[dict] = []
+    if kind == "traffic":
+        from adapters.jartic_traffic import JarticTrafficAdapter
+        from adapters.jartic_traffic.layout import generate
+
+        path = Path(tempfile.gettempdir()) / f"renkei-bench-run-traffic-{n}.csv"
+        if not path.exists():
+            lines = generate(n // 6 + 500, sites=500)
+            path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp932"))
+        adapter = JarticTrafficAdapter(path)
+        adapter.source_bytes()
+        ents = [e for o in adapter.read() if isinstance(o, Emit) for e in o.entities]
     else:
-        hub_rate, _ = await drive(n, c, lambda s, i: post(s, HUB + "/entities", entity(i, "c")))
-        bare_rate, _ = await drive(n, c, lambda s, i: post(s, BARE + "/entities",
-                                                           entity(i, "c")))
-    report("create (single entity)", "req/s", hub_rate, bare_rate)
-    # 2. batch upsert, 1,000 entities per batch, until --entities are stored
+        from adapters.jma_amedas import AmedasAdapter
+
+        adapter = AmedasAdapter()
+        adapter.source_bytes()
+        one = [e for o in adapter.read() if isinstance(o, Emit) for e in o.entities]
+        for k in range(n // len(one) + 1):
+            ents += [{**e, "id": f"{e['id']}:r{k}"} for e in one]
+    ents = ents[:n]
+    return [orjson.dumps(ents[i:i + 1000]) for i in range(0, len(ents), 1000)]
+
+
+async def post_bytes(s: aiohttp.ClientSession, url: str, body: bytes) -> int:
+    async with s.post(url, data=body, headers=CONTRACT_HEADERS) as r:
+        text = await r.read()
+        if r.status == 207 or r.status >= 300:  # a refused entity would flatter the rate
+            raise RuntimeError(f"POST {url} -> {r.status}: {text[:300]!r}")
+        return r.status
+
+
+async def contract_scenario(args: argparse.Namespace) -> None:
+    """Batch upsert of contract entities: new ids, then the same bodies again (replace)."""
+    bodies = contract_bodies(args.contract, args.entities)
+    total = sum(body.count(b'"id":') for body in bodies)
+    print(f"# {args.contract}: {total:,} entities in {len(bodies)} bodies of "
+          f"{len(bodies[0]) / 1000:,.0f} kB", flush=True)
+    for label in ("new ids", "replace"):
+        hub_rate, _ = await drive(len(bodies), 2, lambda s, i: post_bytes(
+            s, HUB + "/entityOperations/upsert", bodies[i]))
+        bare_rate, _ = await drive(len(bodies), 2, lambda s, i: post_bytes(
+            s, BARE + "/upsert", bodies[i]))
+        per = total / len(bodies)
+        report(f"{args.contract} upsert, {label}", "ent/s", hub_rate * per, bare_rate * per)
+
+
+async def batch_scenario(args: argparse.Namespace) -> None:
+    """Batch upsert, 1,000 entities per batch, until --entities are stored."""
     batches = args.entities // 1000
 
     def batch(i: int) -> list[dict]:
@@ -187,6 +234,27 @@ async def scenarios(args: argparse.Namespace) -> None:
     bare_rate, _ = await drive(batches, 2, lambda s, i: post(s, BARE + "/upsert", batch(i)))
     report("batch upsert (1,000/batch)", "ent/s", hub_rate * 1000, bare_rate * 1000)
     await analyze()
+
+
+async def scenarios(args: argparse.Namespace) -> None:
+    c, n = args.concurrency, args.requests
+    hub_base, bare_base = f"http://127.0.0.1:{HUB_PORT}", BARE
+    if args.contract:
+        await contract_scenario(args)
+        return
+    if args.only == "batch":
+        await batch_scenario(args)
+        return
+    # 1. single creates
+    if WRK:
+        hub_rate = wrk_rate(hub_base, "/ngsi-ld/v1", "create", 0, args.seconds, c)
+        bare_rate = wrk_rate(bare_base, "", "create", 0, args.seconds, c)
+    else:
+        hub_rate, _ = await drive(n, c, lambda s, i: post(s, HUB + "/entities", entity(i, "c")))
+        bare_rate, _ = await drive(n, c, lambda s, i: post(s, BARE + "/entities",
+                                                           entity(i, "c")))
+    report("create (single entity)", "req/s", hub_rate, bare_rate)
+    await batch_scenario(args)
     # 3. retrieve by id
     ids = [f"urn:ngsi-ld:WeatherObserved:g{random.randrange(args.entities)}" for _ in range(n)]
     if WRK:
@@ -244,6 +312,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10, help="per wrk scenario")
+    parser.add_argument("--only", choices=["batch"],
+                        help="run only this scenario (batch: the plain batch upsert)")
+    parser.add_argument("--contract", choices=["traffic", "weather"],
+                        help="instead of the scenarios: batch upserts of pre-serialised "
+                        "contract entities as the adapters send them (new ids, then replace)")
     args = parser.parse_args()
     url = os.environ.get("RENKEI_BENCH_DATABASE_URL")
     embedded = None

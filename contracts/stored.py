@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -211,6 +211,9 @@ class _Attr:
     required: bool
     check: Check
     geometries: frozenset[str]
+    #: outcomes of ``_check_attr`` for scalar values (see ``_checked``)
+    memo: dict[tuple[Any, ...], tuple[Any, Problem]] = field(
+        default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +305,29 @@ def _check_attr(a: _Attr, inst: Mapping[str, Any]) -> tuple[Any, Problem]:
     return value, a.check(value)
 
 
+_SCALARS = (str, int, float, bool)
+_MEMO_LIMIT = 4096
+
+
+def _checked(a: _Attr, inst: Mapping[str, Any]) -> tuple[Any, Problem]:
+    """``_check_attr``, remembered per attribute for scalar values: the entities of a batch
+    repeat their timestamps, codes and units, and a check of a date-time or a pattern costs
+    more than the lookup. The key holds everything the outcome depends on (the value's class
+    too: ``1 == 1.0 == True``); the memo starts over when it is full."""
+    value = inst.get("object" if a.kind == "Relationship" else "value")
+    kind, unit = inst.get("type"), inst.get("unitCode")
+    if (value.__class__ not in _SCALARS or kind.__class__ is not str
+            or not (unit is None or unit.__class__ is str)):
+        return _check_attr(a, inst)
+    key = (kind, unit, value.__class__, value)
+    hit = a.memo.get(key)
+    if hit is None:
+        if len(a.memo) >= _MEMO_LIMIT:
+            a.memo.clear()
+        hit = a.memo[key] = _check_attr(a, inst)
+    return hit
+
+
 def _short(attr_iri: str) -> str:
     return re.split(r"[/#:]", attr_iri)[-1] or attr_iri
 
@@ -344,7 +370,7 @@ def _validate(
             if not isinstance(inst, dict):
                 out.append(Violation(a.name, a.iri, "kind", f"{a.name}: not an attribute"))
                 continue
-            value, problem = _check_attr(a, inst)
+            value, problem = _checked(a, inst)
             if problem is not None:
                 out.append(Violation(a.name, a.iri, problem[0], f"{a.name}: {problem[1]}"))
             if not default_seen:  # the cross rules read the default instance

@@ -145,9 +145,11 @@ async def batch_upsert(request: web.Request) -> web.Response:
     docs = guard.admit(docs, result.fail)
     if "update" not in opts:
         # replace: one INSERT .. ON CONFLICT DO UPDATE keeps createdAt and swaps the rest;
-        # the stored owners are read first, as the blind upsert cannot see them
-        async with tx.single(request) as con:
-            owners = await owned_store.stored_owners(con, schema, [d.id for d in docs])
+        # the stored owners are read first, as the blind upsert cannot see them, and the
+        # stored rows locked, as the write statement diffs their index rows
+        async with tx.write(request) as con:
+            owners = await owned_store.stored_owners(con, schema, [d.id for d in docs],
+                                                     for_update=True)
             rows = guard.settle_many([svc.new_entity(d, now) for d in docs], now, result.fail,
                                      owners)
             written = await store.write_entities(con, schema, rows, create_only=False)

@@ -167,6 +167,8 @@ async def purge_entities(request: web.Request) -> web.Response:
                                 if (k in keep if keep else k not in drop)
                                 or k in ownership.PROVENANCE}
                 ent["modifiedAt"] = now
+            # the write diffs stored index rows: lock them first (write_entities)
+            await store.fetch_many(con, schema, [r["id"] for r in rows], for_update=True)
             await store.write_entities(con, schema, rows, create_only=False)
     return web.Response(status=204)
 

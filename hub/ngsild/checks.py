@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = [
     "is_datetime",
@@ -26,12 +27,20 @@ def is_uri(value: object) -> bool:
     return isinstance(value, str) and len(value) <= 2048 and _URI.match(value) is not None
 
 
+@lru_cache(maxsize=4096)
 def valid_attr_name(name: str) -> bool:
+    """Cached: a batch repeats the same few names on every entity and every attribute."""
     return bool(name) and len(name) <= 2048 and _FORBIDDEN.search(name) is None
 
 
 def is_datetime(value: object) -> bool:
-    if not isinstance(value, str) or _DATETIME.match(value) is None:
+    return isinstance(value, str) and _is_datetime_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _is_datetime_text(value: str) -> bool:
+    """Cached: the instances of a batch of observations mostly share their timestamps."""
+    if _DATETIME.match(value) is None:
         return False
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -16,13 +16,16 @@ __all__ = ["count_owned", "stored_owners"]
 
 
 async def stored_owners(con: asyncpg.Connection, schema: str,
-                        ids: list[str]) -> dict[str, str | None]:
-    """``{id: dataset id or None}`` for the ids that exist (for blind upserts)."""
+                        ids: list[str], *, for_update: bool = False) -> dict[str, str | None]:
+    """``{id: dataset id or None}`` for the ids that exist (for blind upserts); with
+    ``for_update`` those rows stay locked until the transaction ends, as
+    ``store.entities.write_entities`` needs for entities it replaces."""
     if not ids:
         return {}
+    lock = " ORDER BY id FOR UPDATE" if for_update else ""
     rows = await con.fetch(
-        f"SELECT id, attrs -> $2 AS ds FROM {schema}.entities WHERE id = ANY($1::text[])",
-        ids, DATASET)
+        f"SELECT id, attrs -> $2 AS ds FROM {schema}.entities WHERE id = ANY($1::text[])"
+        + lock, ids, DATASET)
     return {r["id"]: owner_of({DATASET: r["ds"]}) if r["ds"] else None for r in rows}
 
 

@@ -150,3 +150,19 @@ def test_ranking_isbn_must_be_a_valid_isbn_13() -> None:
     assert rules(c.validate_stored([RANKING], ranking("9780804429574"))) == [("isbn", "rule")]
     assert rules(c.validate_stored([RANKING], ranking("9780804429573", loans=3),
                                    min_group_size=5)) == [("loans", "suppression")]
+
+
+def test_remembered_checks_give_the_same_answers_as_fresh_ones() -> None:
+    """``_checked`` keys its memo by value class too: 1, 1.0 and True are equal in Python."""
+    from contracts.stored import _COMPILED, _check_attr, _checked
+
+    compiled = next(iter(_COMPILED.values()))
+    for a in compiled.attrs:
+        for value in (1, 1.0, True, "1", "2026-01-01T00:00:00+09:00", -5, None, [1]):
+            for unit in (None, a.unit, "XXX", ["bad"]):
+                inst = {"type": a.kind, "value": value, "object": value}
+                if unit is not None:
+                    inst["unitCode"] = unit
+                fresh = _check_attr(a, inst)
+                assert _checked(a, inst) == fresh
+                assert _checked(a, inst) == fresh  # and from the memo

@@ -1,0 +1,88 @@
+"""Index rows of a replaced entity (hub/store/entities.py, migration 0005): untouched when
+the replace repeats them, rebuilt when they change or their fingerprint is unknown, and
+always exactly what ``q`` and ``georel`` read afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from hub import keys
+from tests.integration.helpers import JSON, gauge
+
+UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
+E = "/ngsi-ld/v1/entities"
+
+
+async def _rows(client: TestClient) -> list[Any]:
+    async with client.server.app[keys.POOL].acquire() as con:
+        return await con.fetch(
+            "SELECT v.ctid::text AS at, e.id, v.attr, v.num, v.txt FROM ngsild.entity_values v"
+            " JOIN ngsild.entities e ON e.pk = v.eid ORDER BY e.id, v.attr, v.num, v.txt")
+
+
+async def _geo(client: TestClient) -> list[Any]:
+    async with client.server.app[keys.POOL].acquire() as con:
+        return await con.fetch("SELECT ctid::text AS at, bbox::text AS bbox"
+                               " FROM ngsild.entity_geo ORDER BY eid")
+
+
+async def _ids(client: TestClient, **params: str) -> set[str]:
+    r = await client.get(E, params={"type": "WeatherObserved", "limit": "100", **params})
+    assert r.status == 200, await r.text()
+    return {e["id"] for e in await r.json()}
+
+
+async def test_a_repeated_replace_leaves_index_rows_alone(client: TestClient) -> None:
+    batch = [gauge(1, 1.5), gauge(2, 7.0)]
+    assert (await client.post(UPSERT, json=batch, headers=JSON)).status == 201
+    before, geo_before = await _rows(client), await _geo(client)
+    assert (await client.post(UPSERT, json=batch, headers=JSON)).status == 204
+    assert await _rows(client) == before  # same physical rows: nothing deleted or inserted
+    assert await _geo(client) == geo_before
+
+
+async def test_a_changed_value_rebuilds_that_entity_only(client: TestClient) -> None:
+    assert (await client.post(UPSERT, json=[gauge(1, 1.5), gauge(2, 7.0)],
+                              headers=JSON)).status == 201
+    before = {(r["id"], r["attr"]): r for r in await _rows(client)}
+    changed = [gauge(1, 9.0, lon=139.0), gauge(2, 7.0)]
+    assert (await client.post(UPSERT, json=changed, headers=JSON)).status == 204
+    after = {(r["id"], r["attr"]): r for r in await _rows(client)}
+    g1 = [k for k in after if k[0].endswith("g1")]
+    g2 = [k for k in after if k[0].endswith("g2")]
+    assert [after[k]["num"] for k in g1] == [9.0]
+    assert all(after[k]["at"] == before[k]["at"] for k in g2)
+    assert await _ids(client, q="precipitation>8") == {"urn:ngsi-ld:WeatherObserved:g1"}
+    assert await _ids(client, q="precipitation==1.5") == set()
+    near_old = {"georel": "near;maxDistance==1000", "geometry": "Point",
+                "coordinates": "[138.19,36.65]"}
+    assert await _ids(client, **near_old) == {"urn:ngsi-ld:WeatherObserved:g2"}
+
+
+async def test_rows_written_before_the_fingerprint_are_rebuilt(client: TestClient) -> None:
+    assert (await client.post(UPSERT, json=[gauge(1, 1.5)], headers=JSON)).status == 201
+    async with client.server.app[keys.POOL].acquire() as con:
+        # as a tenant migrated from 0004 has it: rows, but no fingerprint, and a stale row
+        await con.execute("UPDATE ngsild.entities SET index_fp = NULL")
+        await con.execute("INSERT INTO ngsild.entity_values (eid, attr, num)"
+                          " SELECT pk, 'urn:stale', 1 FROM ngsild.entities")
+    assert (await client.post(UPSERT, json=[gauge(1, 1.5)], headers=JSON)).status == 204
+    assert "urn:stale" not in {r["attr"] for r in await _rows(client)}
+    assert await _ids(client, q="precipitation==1.5") == {"urn:ngsi-ld:WeatherObserved:g1"}
+
+
+async def test_update_mode_and_single_writes_keep_rows_exact(client: TestClient) -> None:
+    assert (await client.post(UPSERT, json=[gauge(1, 1.5)], headers=JSON)).status == 201
+    r = await client.post(UPSERT + "?options=update",
+                          json=[{"id": "urn:ngsi-ld:WeatherObserved:g1", "type": "WeatherObserved",
+                                 "temperature": {"type": "Property", "value": 3}}], headers=JSON)
+    assert r.status == 204
+    r = await client.patch(E + "/urn:ngsi-ld:WeatherObserved:g1/attrs/precipitation",
+                           json={"value": 4.0}, headers=JSON)
+    assert r.status == 204
+    nums = sorted(x["num"] for x in await _rows(client))
+    assert nums == [3.0, 4.0]
+    assert await _ids(client, q="precipitation==1.5") == set()
+    assert await _ids(client, q="temperature==3") == {"urn:ngsi-ld:WeatherObserved:g1"}
