@@ -94,11 +94,12 @@ async def prepare_hub() -> None:
         await register_catch_all(s, HUB)
 
 
-async def end_to_end(name: str, adapter: Adapter, state: Path) -> None:
+async def end_to_end(name: str, adapter: Adapter, state: Path, in_flight: int) -> None:
     adapter.source_bytes()
     async with HubSink(HUB, max_bytes=8 << 20) as sink:
         start = time.perf_counter()
-        report = await run_adapter(adapter, sink, StateStore(state), batch_size=5000)
+        report = await run_adapter(adapter, sink, StateStore(state), batch_size=5000,
+                                   in_flight=in_flight)
         elapsed = time.perf_counter() - start
     assert report.status == "ok" and report.reconciles(), report
     print(f"| {name} | {report.read:,} | {report.entities:,} | {elapsed:.1f} s | "
@@ -110,6 +111,8 @@ def main() -> None:
     parser.add_argument("--traffic-rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3,
                         help="normalisation rounds per adapter; the median is printed")
+    parser.add_argument("--in-flight", type=int, default=2,
+                        help="upsert requests in flight during the end-to-end runs")
     parser.add_argument("--normalisation-only", action="store_true",
                         help="measure normalisation only; start no hub, touch no database")
     args = parser.parse_args()
@@ -142,11 +145,13 @@ def main() -> None:
     try:
         asyncio.run(prepare_hub())
         state = Path(tempfile.mkdtemp(prefix="renkei-bench-state-"))
-        print("\n| end to end | rows | entities | time | rows/s | entities/s |\n"
+        print(f"\n| end to end ({args.in_flight} in flight) | rows | entities | time | rows/s "
+              "| entities/s |\n"
               "|---|---:|---:|---:|---:|---:|")
-        asyncio.run(end_to_end("jma-amedas full snapshot", AmedasAdapter(), state))
+        asyncio.run(end_to_end("jma-amedas full snapshot", AmedasAdapter(), state,
+                               args.in_flight))
         asyncio.run(end_to_end(f"jartic-traffic {args.traffic_rows:,} rows",
-                               JarticTrafficAdapter(traffic), state))
+                               JarticTrafficAdapter(traffic), state, args.in_flight))
     finally:
         hub.terminate()
         hub.wait()
