@@ -26,7 +26,9 @@ class ContractError(ValueError):
 def build(model: type[Contract], **values: Any) -> dict[str, Any]:
     """The normalized NGSI-LD entity of ``model(**values)``; None values are left out."""
     try:
-        instance = model(**{k: v for k, v in values.items() if v is not None})
+        # model_validate, not model(**...): the values are already a dict, and this runs
+        # once per entity (the same validation, the same errors)
+        instance = model.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         parts = [f"{'.'.join(str(p) for p in e['loc']) or model.__name__}: {e['msg']}"
                  for e in exc.errors()]
