@@ -39,6 +39,8 @@ from adapters.library_circulation import LibraryCirculationAdapter  # noqa: E402
 from adapters.library_loans import LibraryLoansAdapter  # noqa: E402
 from adapters.mlit_water_level import MlitWaterLevelAdapter  # noqa: E402
 from adapters.sdk import Adapter, Emit, HubSink, StateStore, run_adapter  # noqa: E402
+from adapters.sdk.contract import build  # noqa: E402
+from contracts import Point, WaterObserved, iri, to_ngsi_ld, validate_stored  # noqa: E402
 
 PORT = 1037
 HUB = f"http://127.0.0.1:{PORT}"
@@ -72,6 +74,52 @@ def normalisation(name: str, adapter: Adapter, repeat: int, min_seconds: float =
         entity_rates.append(entities / elapsed)
     print(f"| {name} | {statistics.median(row_rates):,.0f} | "
           f"{statistics.median(entity_rates):,.0f} |")
+
+
+def per_entity(repeat: int) -> None:
+    """Where one entity's time goes (µs, median of ``repeat`` rounds): one MLIT
+    WaterObserved, built the SDK's way, by its parts, checked with the hub's stored-form
+    validator instead, and the floor of merely writing the NGSI-LD dict out."""
+    values = {"id": "urn:ngsi-ld:WaterObserved:mlit-1:20230101T0100",
+              "dateObserved": "2023-01-01T01:00:00+09:00",
+              "location": Point(coordinates=(138.1, 36.6)),
+              "refDevice": "urn:ngsi-ld:Device:mlit-1", "name": "立ヶ花", "waterLevel": 1.23,
+              "quality": "normal"}
+    model = WaterObserved.model_validate(values)
+    entity = to_ngsi_ld(model, include_context=False)
+    stored = {iri(k): v for k, v in entity.items() if k not in ("id", "type")}
+    type_iris = [iri("WaterObserved")]
+    when = values["dateObserved"]
+
+    def literal() -> dict[str, object]:
+        return {"id": values["id"], "type": "WaterObserved",
+                "quality": {"type": "Property", "value": "normal"},
+                "dateObserved": {"type": "Property", "value": when},
+                "location": {"type": "GeoProperty",
+                             "value": {"type": "Point", "coordinates": [138.1, 36.6]}},
+                "refDevice": {"type": "Relationship", "object": values["refDevice"]},
+                "name": {"type": "Property", "value": "立ヶ花"},
+                "waterLevel": {"type": "Property", "value": 1.23, "unitCode": "MTR",
+                               "observedAt": when}}
+
+    cases = {
+        "SDK build (validate + to_ngsi_ld)": lambda: build(WaterObserved, **values),
+        "pydantic model, cross rules included": lambda: WaterObserved.model_validate(values),
+        "to_ngsi_ld of the model": lambda: to_ngsi_ld(model, include_context=False),
+        "validate_stored of the entity (hub's check)": lambda: validate_stored(type_iris, stored),
+        "the NGSI-LD dict as a literal (no checks)": literal,
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeat):
+        for k, f in cases.items():
+            n = 20_000
+            start = time.process_time()
+            for _ in range(n):
+                f()
+            times[k].append((time.process_time() - start) / n * 1e6)
+    print("\n| one WaterObserved entity | µs (CPU) |\n|---|---:|")
+    for k, v in times.items():
+        print(f"| {k} | {statistics.median(v):.1f} |")
 
 
 async def reset(url: str) -> None:
@@ -128,6 +176,7 @@ def main() -> None:
     normalisation("library-loans (top-100 general)", LibraryLoansAdapter(), n)
     normalisation("library-circulation (3 fiscal years)", LibraryCirculationAdapter(), n)
     normalisation("ogawa-raingauge (declarative)", ogawa.adapter(), n)
+    per_entity(args.repeat)
     if args.normalisation_only:
         return
     url = os.environ.get("RENKEI_BENCH_DATABASE_URL")
