@@ -254,8 +254,8 @@ class DeclarativeAdapter(Adapter):
                 hour = int(h)
             dt = jst_datetime(d, hour)
             observed = iso_jst(dt)
-            keys["date"] = dt.strftime("%Y%m%d")
             keys["time"] = dt.strftime("%Y%m%dT%H%M")
+            keys["date"] = keys["time"][:8]
         for c in m.columns:
             if c.type == "key" and values[c.name] is None:
                 raise ValueError(f"column {c.column}: key is missing")

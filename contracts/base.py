@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from itertools import pairwise
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -154,11 +155,23 @@ class Contract(BaseModel):
 
     @model_validator(mode="after")
     def _cross_rules(self) -> Contract:
-        values = {name: getattr(self, name) for name in type(self).model_fields}
-        broken = [f"{a}: {msg}" for rule in self.all_rules() for a, msg in rule(values)]
-        if broken:
-            raise ValueError("; ".join(broken))
+        # Runs once per entity an adapter emits, so it reads the rules from a per-class
+        # cache and the validated fields straight from ``__dict__`` (short name -> value;
+        # extra attributes are forbidden, so it holds exactly the contract's fields).
+        rules = _rules_of(type(self))
+        if rules:
+            values = self.__dict__
+            broken = [f"{a}: {msg}" for rule in rules for a, msg in rule(values)]
+            if broken:
+                raise ValueError("; ".join(broken))
         return self
+
+
+@cache
+def _rules_of(cls: type[Contract]) -> tuple[Rule, ...]:
+    """``cls.all_rules()``, built once per contract class (an observation's quality rule is a
+    closure over its measured attributes)."""
+    return cls.all_rules()
 
 
 class Observation(Contract):

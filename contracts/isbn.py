@@ -8,12 +8,14 @@ sum ≡ 0 mod 10. An ISBN-10 becomes ``978`` + its first nine digits + a new che
 from __future__ import annotations
 
 import re
+from operator import mul
 
 __all__ = ["InvalidIsbn", "is_isbn13", "isbn10_check_digit", "isbn13_check_digit", "normalize_isbn"]
 
 _SEPARATORS = re.compile(r"[\s\-‐‑–]")
 _ISBN10 = re.compile(r"^[0-9]{9}[0-9Xx]$")
 _ISBN13 = re.compile(r"^97[89][0-9]{10}$")
+_WEIGHTS10 = range(10, 1, -1)
 
 
 class InvalidIsbn(ValueError):
@@ -22,14 +24,14 @@ class InvalidIsbn(ValueError):
 
 def isbn10_check_digit(first9: str) -> str:
     """The check character ('0'-'9' or 'X') of an ISBN-10 from its first nine digits."""
-    total = sum((10 - i) * int(d) for i, d in enumerate(first9))
+    total = sum(map(mul, _WEIGHTS10, map(int, first9)))  # one call per ISBN a row carries
     check = (11 - total % 11) % 11
     return "X" if check == 10 else str(check)
 
 
 def isbn13_check_digit(first12: str) -> str:
     """The check digit of an ISBN-13 from its first twelve digits."""
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    total = sum(map(int, first12[0::2])) + 3 * sum(map(int, first12[1::2]))
     return str((10 - total % 10) % 10)
 
 

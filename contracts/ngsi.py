@@ -51,7 +51,8 @@ def _layout(cls: type[Contract]) -> _Layout:
 def to_ngsi_ld(model: Contract, *, include_context: bool = True) -> dict[str, Any]:
     """The normalized NGSI-LD entity of ``model``; attributes that are None are left out."""
     layout = _layout(type(model))
-    data = model.model_dump(mode="json", exclude_none=True)
+    # model_dump's own serializer, without the Python wrapper (this runs once per entity)
+    data = model.__pydantic_serializer__.to_python(model, mode="json", exclude_none=True)
     entity: dict[str, Any] = {"id": data.pop("id"), "type": data.pop("type")}
     observed_at = data.get(layout.observed_at) if layout.observed_at else None
     for name, value in data.items():

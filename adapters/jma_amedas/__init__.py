@@ -55,21 +55,15 @@ class AmedasAdapter(Adapter):
         return datetime.strptime(str(raw)[:12], "%Y%m%d%H%M").replace(tzinfo=JST)
 
     def rows(self, text: str) -> Iterator[Outcome]:
-        try:
-            # pairs, not a dict: a station code repeated in the file must not vanish silently
-            snapshot = json.loads(text, object_pairs_hook=_pairs)
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"{self.source}: not JSON (truncated?): {exc}") from exc
-        if not isinstance(snapshot, _Pairs) or not all(
-                isinstance(v, _Pairs) for _, v in snapshot[:20]):
+        stations_in = _parse(text, self.source)
+        if not all(isinstance(v, dict) for _, v in stations_in[:20]):
             raise SourceError(f"{self.source}: not an AMeDAS map (object of station objects)")
         when = self._time()
         observed_at, stamp = iso_jst(when), when.strftime("%Y%m%dT%H%M")
         stations = self._stations()
         prefix = str(self.options.get("prefecture", ""))
         dedup = Dedup()
-        for n, (code, pairs) in enumerate(snapshot, 1):
-            elements = _as_dict(pairs)
+        for n, (code, elements) in enumerate(stations_in, 1):
             if prefix and not code.startswith(prefix):
                 yield Skip(self.source, n, "outside the selected prefecture")
                 continue
@@ -91,16 +85,43 @@ class AmedasAdapter(Adapter):
 
 
 class _Pairs(list[tuple[str, Any]]):
-    """A JSON object as its (key, value) pairs, duplicates kept."""
+    """A JSON object with a repeated key, as its (key, value) pairs, duplicates kept."""
 
 
-def _pairs(items: list[tuple[str, Any]]) -> _Pairs:
-    return _Pairs(items)
+def _parse(text: str, source: str) -> list[tuple[str, Any]]:
+    """The snapshot's (station code, value) pairs in file order, a repeated code kept.
+
+    Objects become dicts as they are parsed; only one with a repeated key is kept as
+    ``_Pairs`` (so a station listed twice is seen twice), and only then is the tree walked
+    again, to turn nested ``_Pairs`` back into dicts (the last value of a key wins).
+    """
+    repeated = False
+
+    def hook(items: list[tuple[str, Any]]) -> dict[str, Any] | _Pairs:
+        nonlocal repeated
+        obj = dict(items)
+        if len(obj) == len(items):
+            return obj
+        repeated = True
+        return _Pairs(items)
+
+    try:
+        snapshot = json.loads(text, object_pairs_hook=hook)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{source}: not JSON (truncated?): {exc}") from exc
+    if not isinstance(snapshot, dict | _Pairs):
+        raise SourceError(f"{source}: not an AMeDAS map (object of station objects)")
+    pairs = list(snapshot.items()) if isinstance(snapshot, dict) else list(snapshot)
+    if repeated:
+        pairs = [(code, _as_dict(v)) for code, v in pairs]
+    return pairs
 
 
 def _as_dict(value: Any) -> Any:
     if isinstance(value, _Pairs):
         return {k: _as_dict(v) for k, v in value}
+    if isinstance(value, dict):
+        return {k: _as_dict(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_as_dict(v) for v in value]
     return value

@@ -57,6 +57,9 @@ class _Batch:
         self.emits: list[Emit] = []
         self.entities: list[dict[str, Any]] = []
 
+    def ids(self) -> set[str]:
+        return {e["id"] for e in self.entities}
+
     def clear(self) -> None:
         self.emits, self.entities = [], []
 
@@ -66,7 +69,7 @@ class _Batch:
 
 
 async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
-                      batch_size: int = 2000,
+                      batch_size: int = 2000, in_flight: int = 2,
                       progress: Callable[[int], None] | None = None,
                       state_key: str | None = None) -> RunReport:
     """Run ``adapter`` into ``sink`` (None = dry run: map and count, store nothing).
@@ -76,10 +79,14 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
     key per stream — the registration id — or one stream's cursor would skip the other's
     older rows.
 
-    One batch is in flight while the next is normalised (the hub and the adapter then use
-    both cores); acknowledgements are applied in order, so the saved state never runs
-    ahead of what the hub stored.
+    Up to ``in_flight`` batches are sent while the next is normalised, so the hub always
+    has the next request queued when it finishes one and the adapter and the hub use both
+    cores; a batch that names an entity a batch still in flight also names waits for it,
+    so the hub applies writes of one entity in source order. Acknowledgements are applied
+    in order, so the saved state never runs ahead of what the hub stored.
     """
+    if in_flight < 1:
+        raise ValueError("in_flight must be at least 1")
     aid = state_key or adapter.manifest.id
     report = RunReport(adapter.manifest.id, adapter.source, _now(),
                        status="ok" if sink else "dry-run")
@@ -87,7 +94,7 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
     skips: Counter[str] = Counter()
     quarantined: list[Quarantine] = []
     batch = _Batch()
-    inflight: list[tuple[asyncio.Task[dict[str, str]] | None, list[Emit]]] = []
+    inflight: list[tuple[asyncio.Task[dict[str, str]] | None, list[Emit], set[str]]] = []
 
     def acknowledge(emits: list[Emit], refused: dict[str, str]) -> None:
         for e in emits:
@@ -108,20 +115,26 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
                 state.cursor = max(cursors, key=datetime.fromisoformat)
             store.save(aid, state)
 
+    async def settle_oldest() -> None:
+        """Wait for the oldest batch in flight and apply its acknowledgement."""
+        task, emits, _ = inflight[0]
+        refused = await task if task is not None else {}
+        inflight.pop(0)
+        acknowledge(emits, refused)
+
     async def settle() -> None:
-        """Wait for the batch in flight and apply its acknowledgement."""
-        if inflight:
-            task, emits = inflight[0]
-            refused = await task if task is not None else {}
-            inflight.clear()
-            acknowledge(emits, refused)
+        while inflight:
+            await settle_oldest()
 
     async def flush() -> None:
-        await settle()
         if batch.emits:
+            ids = batch.ids()
+            while inflight and (len(inflight) >= in_flight
+                                or any(not ids.isdisjoint(other) for *_, other in inflight)):
+                await settle_oldest()
             task = (asyncio.ensure_future(sink.upsert(batch.entities))
                     if sink is not None else None)
-            inflight.append((task, batch.emits))
+            inflight.append((task, batch.emits, ids))
         batch.clear()
 
     try:
@@ -147,17 +160,16 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
         if sink is not None:
             state.runs += 1
             store.save(aid, state)
-    except HubUnavailable as exc:
+    except (HubUnavailable, SourceError) as exc:
+        # the batches in flight may or may not be stored: the state does not move past
+        # them, so the next run sends them again (harmless: the ids are deterministic)
         report.status, report.error = "failed", str(exc)
-        report.unacknowledged = sum(len(emits) for _, emits in inflight) + len(batch.emits)
-    except SourceError as exc:
-        # the batch in flight may or may not be stored: the state does not move past it,
-        # so the next run sends it again (harmless: the ids are deterministic)
-        report.status, report.error = "failed", str(exc)
-        report.unacknowledged = sum(len(emits) for _, emits in inflight) + len(batch.emits)
-        for task, _ in inflight:
-            if task is not None:
+        report.unacknowledged = sum(len(emits) for _, emits, _ in inflight) + len(batch.emits)
+        for task, _, _ in inflight:
+            if task is not None and not task.done():
                 task.cancel()
+            elif task is not None and not task.cancelled():
+                task.exception()  # retrieved: a second failed batch is not an unhandled error
     if sink is not None:
         store.add_quarantine(aid, quarantined)
     if progress:

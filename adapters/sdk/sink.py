@@ -114,7 +114,15 @@ class HubSink:
 
 
 def _chunks(entities: list[Entity], max_bytes: int) -> list[bytes]:
-    """JSON array bodies of at most ``max_bytes`` each (one entity may exceed it alone)."""
+    """JSON array bodies of at most ``max_bytes`` each (one entity may exceed it alone).
+
+    A batch that fits is serialised by one ``orjson.dumps`` call (the common case); only a
+    larger one is serialised entity by entity to find where to cut."""
+    if not entities:
+        return []
+    whole = orjson.dumps(entities)
+    if len(whole) <= max_bytes:
+        return [whole]
     out: list[bytes] = []
     parts: list[bytes] = []
     size = 2

@@ -115,6 +115,8 @@ def is_missing(raw: object, extra: frozenset[str] | set[str] = frozenset()) -> b
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+"""A number already in plain ASCII form: NFKC, strip and the separators leave it as is."""
 
 
 def parse_number(raw: object,
@@ -127,6 +129,11 @@ def parse_number(raw: object,
     if isinstance(raw, bool):
         raise ValueError(f"not a number: {raw!r}")
     if isinstance(raw, int | float):
+        return float(raw)
+    if type(raw) is str and _PLAIN_NUMBER.fullmatch(raw):
+        # the common cell; what the general path below would answer, without the NFKC
+        if raw in MISSING_MARKERS or raw in extra_missing:
+            return None
         return float(raw)
     if is_missing(raw, extra_missing):
         return None

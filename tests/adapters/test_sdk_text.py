@@ -68,6 +68,15 @@ def test_numbers() -> None:
         parse_number("abc")
 
 
+@pytest.mark.parametrize("raw", ["0", "12", "-3.25", "+7.", ".5", "1e3", "2.5E-2", "9999",
+                                 "-9999", "0012"])
+def test_plain_numbers_parse_as_the_general_path_does(raw: str) -> None:
+    # a plain ASCII number skips NFKC; padded, the same text takes the general path
+    for extra in (frozenset(), frozenset({"-9999", "9999"})):
+        assert parse_number(raw, extra) == parse_number(f" {raw}\u3000", extra)
+        assert (parse_number(raw, extra) is None) == (raw in extra)
+
+
 @pytest.mark.parametrize("label,year", [
     ("令和元年", 2019), ("令和5年度", 2023), ("R5", 2023), ("H30", 2018), ("平成26年度", 2014),
     ("平成31年", 2019), ("昭和64年", 1989), ("2023年度", 2023), ("Ｒ５年度", 2023),
