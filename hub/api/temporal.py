@@ -114,10 +114,11 @@ async def retrieve(request: web.Request) -> web.Response:
     async with tx.read(request) as con:
         known = await sql.head(con, schema, eid)
         decision = access.decide_stored(eid, *known) if known is not None else None
-        found = await sql.fetch(con, schema, eid) if decision and decision.allowed else None
-    if found is None or decision is None:
-        raise ResourceNotFound(f"no temporal representation of {eid}")
-    out = _representation(eid, *found, rc.active, attrs, opts, window, decision.attributes)
+        if known is None or decision is None or not decision.allowed:
+            raise ResourceNotFound(f"no temporal representation of {eid}")
+        rows = await sql.instances(con, schema, eid)
+    out = _representation(eid, known[0], rows, rc.active, attrs, opts, window,
+                          decision.attributes)
     return json_response(out, rc, JSON if media == GEOJSON else media)
 
 
@@ -193,9 +194,9 @@ async def query(request: web.Request) -> web.Response:
         for eid, etypes, dataset in await sql.entity_heads(con, schema, types, ids,
                                                            page.limit, page.offset, condition):
             decision = access.decide_stored(eid, etypes, dataset)  # the second check
-            found = await sql.fetch(con, schema, eid) if decision.allowed else None
-            if found is not None:
-                out.append(_representation(eid, *found, rc.active, attrs, opts, window,
+            if decision.allowed:
+                out.append(_representation(eid, etypes, await sql.instances(con, schema, eid),
+                                           rc.active, attrs, opts, window,
                                            decision.attributes))
     return json_response(out, rc, media)
 
@@ -286,8 +287,7 @@ async def modify_instance(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
         await _require_entity(con, schema, eid, guard)
-        found = await sql.fetch(con, schema, eid)
-        current = next((r["data"] for r in (found[1] if found else [])
+        current = next((r["data"] for r in await sql.instances(con, schema, eid)
                         if r["attr"] == iri and r["instance_id"] == iid), None)
         if current is None:
             raise ResourceNotFound(f"no instance {iid} of {request.match_info['attrId']}")

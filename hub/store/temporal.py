@@ -13,8 +13,8 @@ __all__ = [
     "delete_entity",
     "delete_instance",
     "entity_heads",
-    "fetch",
     "head",
+    "instances",
     "replace_instance",
     "upsert_entity",
 ]
@@ -76,19 +76,15 @@ async def add_instances(
     )
 
 
-async def fetch(
-    con: asyncpg.Connection, schema: str, entity_id: str
-) -> tuple[list[str], list[asyncpg.Record]] | None:
-    types = await con.fetchval(
-        f"SELECT types FROM {schema}.temporal_entities WHERE id = $1", entity_id)
-    if types is None:
-        return None
-    rows = await con.fetch(
+async def instances(con: asyncpg.Connection, schema: str,
+                    entity_id: str) -> list[asyncpg.Record]:
+    """Every stored attribute instance of a temporal entity (whose existence and types
+    ``head`` read), ordered by attribute and observation time."""
+    return await con.fetch(
         f"SELECT attr, instance_id, data FROM {schema}.temporal_instances"
         " WHERE entity_id = $1 ORDER BY attr, observed_at NULLS LAST, pk",
         entity_id,
     )
-    return list(types), rows
 
 
 async def delete_entity(con: asyncpg.Connection, schema: str, entity_id: str) -> bool:
