@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from hub.store.entities import Filter
+
 __all__ = [
     "add_instances",
     "delete_attribute",
@@ -141,13 +143,17 @@ async def entity_heads(
     """(id, types, dataset) of a page of temporal entities; ``access`` is an extra
     condition on ``t`` with ``{}`` placeholders (access control's), so the page is
     computed over what the caller may see."""
-    cond, extra = access if access is not None else ("TRUE", [])
-    cond = cond.format(*(f"${5 + i}" for i in range(len(extra))))
+    flt = Filter()
+    if types is not None:
+        flt.add("t.types && {}::text[]", types)
+    if ids is not None:
+        flt.add("t.id = ANY({}::text[])", ids)
+    if access is not None:
+        flt.add(access[0], *access[1])
+    n = len(flt.params)
     rows = await con.fetch(
-        f"SELECT id, types, dataset FROM {schema}.temporal_entities t"
-        " WHERE ($1::text[] IS NULL OR types && $1)"
-        f" AND ($2::text[] IS NULL OR id = ANY($2)) AND ({cond})"
-        " ORDER BY id LIMIT $3 OFFSET $4",
-        types, ids, limit, offset, *extra,
+        f"SELECT id, types, dataset FROM {schema}.temporal_entities t WHERE {flt.where()}"
+        f" ORDER BY id LIMIT ${n + 1} OFFSET ${n + 2}",
+        *flt.params, limit, offset,
     )
     return [(r["id"], list(r["types"]), r["dataset"]) for r in rows]

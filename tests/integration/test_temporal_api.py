@@ -69,6 +69,14 @@ async def test_temporal_query_and_window(client: TestClient) -> None:
     assert resp.status == 200
     body = await resp.json()
     assert [i["value"] for i in body[0]["precipitation"]] == [7.0]
+    other = {**GAUGE, "id": "urn:ngsi-ld:WeatherObserved:t2"}
+    assert (await client.post(T, json=other, headers=JSON)).status == 201
+    for params, ids in (({"type": "WeatherObserved"}, ["t1", "t2"]),
+                        ({"id": "urn:ngsi-ld:WeatherObserved:t2"}, ["t2"]),
+                        ({"type": "Nothing"}, []),
+                        ({"type": "WeatherObserved", "limit": "1", "offset": "1"}, ["t2"])):
+        got = await (await client.get(T, params=params)).json()
+        assert [e["id"].rsplit(":", 1)[-1] for e in got] == ids, params
     await assert_problem(await client.get(T, params={"type": "X", "timerel": "soon"}), 400,
                          "BadRequestData")
     await assert_problem(await client.get(T, params={"bogus": "1"}), 400, "InvalidRequest")
