@@ -199,8 +199,10 @@ def contract_bodies(kind: str, n: int) -> list[bytes]:
     return [orjson.dumps(ents[i:i + 1000]) for i in range(0, len(ents), 1000)]
 
 
-async def post_bytes(s: aiohttp.ClientSession, url: str, body: bytes) -> int:
-    async with s.post(url, data=body, headers=CONTRACT_HEADERS) as r:
+async def post_bytes(
+    s: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str] = CONTRACT_HEADERS
+) -> int:
+    async with s.post(url, data=body, headers=headers) as r:
         text = await r.read()
         if r.status == 207 or r.status >= 300:  # a refused entity would flatter the rate
             raise RuntimeError(f"POST {url} -> {r.status}: {text[:300]!r}")
@@ -225,13 +227,14 @@ async def contract_scenario(args: argparse.Namespace) -> None:
 async def batch_scenario(args: argparse.Namespace) -> None:
     """Batch upsert, 1,000 entities per batch, until --entities are stored."""
     batches = args.entities // 1000
-
-    def batch(i: int) -> list[dict]:
-        return [entity(i * 1000 + k) for k in range(1000)]
-
-    hub_rate, _ = await drive(batches, 2, lambda s, i: post(
-        s, HUB + "/entityOperations/upsert", batch(i)))
-    bare_rate, _ = await drive(batches, 2, lambda s, i: post(s, BARE + "/upsert", batch(i)))
+    # serialised before the clock starts: building them cost the load generator, on the
+    # same two cores, about a quarter of what the servers had (14.3k vs 19.6k ent/s)
+    bodies = [orjson.dumps([entity(i * 1000 + k) for k in range(1000)])
+              for i in range(batches)]
+    hub_rate, _ = await drive(batches, 2, lambda s, i: post_bytes(
+        s, HUB + "/entityOperations/upsert", bodies[i], JSON))
+    bare_rate, _ = await drive(batches, 2, lambda s, i: post_bytes(
+        s, BARE + "/upsert", bodies[i], JSON))
     report("batch upsert (1,000/batch)", "ent/s", hub_rate * 1000, bare_rate * 1000)
     await analyze()
 

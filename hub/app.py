@@ -32,6 +32,7 @@ from hub.db.embedded import EmbeddedPostgres
 from hub.db.migrations import apply_all
 from hub.db.pool import create_pool
 from hub.db.tenants import TenantDirectory
+from hub.heap import settled_heap
 from hub.jsonld.process import ContextCache
 from hub.jsonld.remote import ContextStore
 from hub.middleware import error_middleware
@@ -159,7 +160,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.SETTINGS] = settings
     app[keys.CALLER_ORGANISATION] = no_identity  # the identity plug-in point (docs/registry.md)
     for ctx in (_database, _http_client, _context_store, _subscriptions, _registry,
-                _sample_data):
+                _sample_data, settled_heap):
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
                    aggregates, contracts_api, registry, catalog):
