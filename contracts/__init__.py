@@ -29,6 +29,7 @@ from contracts.suppression import (
     suppress_small_groups,
     suppress_small_rankings,
 )
+from contracts.template import RowTemplate, TemplateRow
 from contracts.traffic import TrafficFlowObserved
 from contracts.vocab import CONTEXT_PATH, CONTEXT_URL, RENKEI, SDM, iri
 from contracts.water import FloodMonitoring, WaterObserved
@@ -56,6 +57,8 @@ __all__ = [
     "PointOfInterest",
     "PostalAddress",
     "Quality",
+    "RowTemplate",
+    "TemplateRow",
     "TrafficFlowObserved",
     "Violation",
     "WaterObserved",

@@ -197,20 +197,29 @@ class Observation(Contract):
         return (_quality_rule(cls.measured), *cls.rules)
 
 
+_MISSING = Quality.missing  # read once (an enum member is looked up through a descriptor)
+
+
 def _quality_rule(measured: tuple[str, ...]) -> Rule:
+    # Runs once per observation entity: answers a list (no generator), and reads each
+    # measured attribute once.
     def rule(values: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-        present = [m for m in measured if values.get(m) is not None]
-        quality = values.get("quality")
-        if quality == Quality.missing:
-            for m in present:
-                yield m, "a missing observation (quality missing) carries no value"
-        elif quality is not None and not present:
-            yield (
+        get = values.get
+        quality = get("quality")
+        if quality is None:
+            return ()
+        present = [m for m in measured if get(m) is not None]
+        if quality == _MISSING:
+            return [(m, "a missing observation (quality missing) carries no value")
+                    for m in present]
+        if not present:
+            return [(
                 "quality",
                 (
                     f"no measured value ({', '.join(measured)}); "
                     "a reading that is absent must have quality missing"
                 ),
-            )
+            )]
+        return ()
 
     return rule

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from adapters.mlit_water_level.mapping import day_entities, station_device
+from adapters.mlit_water_level.mapping import Station, day_entities, station_device
 from adapters.sdk import Adapter, Dedup, Emit, Manifest, Outcome, Quarantine, Skip, SourceError
 from adapters.sdk.base import read_source
 from adapters.sdk.dates import parse_date
@@ -53,6 +53,7 @@ class MlitWaterLevelAdapter(Adapter):
             raise SourceError(f"{self.source}: unexpected header: no 観測所記号 or hour header")
         code = head["観測所記号"]
         meta = self._stations().get(code)
+        station = Station(code, meta) if meta is not None else None
         dedup = Dedup()
         device_sent = False
         for n, line in enumerate(lines[header_at + 1:], header_at + 2):
@@ -68,13 +69,13 @@ class MlitWaterLevelAdapter(Adapter):
             except ValueError:
                 yield Quarantine(self.source, n, line, f"not a date: {cells[0]!r}")
                 continue
-            if meta is None:
+            if station is None:
                 yield Quarantine(self.source, n, line, f"station {code} not in station metadata")
                 continue
             try:
-                entities, last = day_entities(code, meta, day, cells[1:])
+                entities, last = day_entities(station, day, cells[1:])
                 if not device_sent:
-                    entities.append(station_device(code, meta))
+                    entities.append(station_device(code, station.meta))
             except ValueError as exc:
                 yield Quarantine(self.source, n, line, str(exc))
                 continue

@@ -4,6 +4,10 @@ A day row is ``YYYY/MM/DD`` followed by 24 ``(value, flag)`` pairs for hours 1�
 is 00:00 of the next day. Flags: blank → ``normal`` (確定値), ``*`` → ``provisional``
 (暫定値, revised later), ``$`` (欠測), ``#`` (閉局, station closed) and ``-`` (未登録) →
 ``missing`` with no waterLevel. Values are metres on the station's gauge datum.
+
+A day's 24 entities share the station's values (position, name, gauge), so they are built
+from one ``RowTemplate`` row: the station's values are validated once per day, the hour's
+value, flag and instant per entity (docs/adapters.md).
 """
 
 from __future__ import annotations
@@ -12,15 +16,16 @@ from datetime import date
 from typing import Any
 
 from adapters.sdk import entity_id
-from adapters.sdk.contract import build
-from adapters.sdk.dates import iso_jst, jst_datetime
+from adapters.sdk.contract import build, build_row
+from adapters.sdk.dates import hourly_jst
 from adapters.sdk.geo import parse_dms_pair, tokyo_to_jgd2011
 from adapters.sdk.text import parse_number
-from contracts import Device, Point, WaterObserved
+from contracts import Device, Point, RowTemplate, TemplateRow, WaterObserved
 
-__all__ = ["FLAGS", "day_entities", "station_device", "station_location"]
+__all__ = ["FLAGS", "Station", "day_entities", "station_device", "station_location"]
 
 FLAGS = {"": "normal", "*": "provisional", "$": "missing", "#": "missing", "-": "missing"}
+_HOURLY = RowTemplate(WaterObserved, ("id", "dateObserved", "waterLevel", "quality"))
 
 
 def station_location(meta: dict[str, Any]) -> Point:
@@ -38,38 +43,69 @@ def _name(meta: dict[str, Any]) -> str:
     return str(meta.get("観測所名", "")).split("（")[0] or str(meta["観測所記号"])
 
 
+class Station:
+    """A station's values every day row repeats (position, name, gauge id), worked out on
+    the first day row that needs them and kept for the source's other days; a position
+    the metadata cannot give is the same error for every day."""
+
+    def __init__(self, code: str, meta: dict[str, Any]) -> None:
+        self.code, self.meta = code, meta
+        self._shared: tuple[Point, str, str, str] | ValueError | None = None
+
+    def shared(self) -> tuple[Point, str, str, str]:
+        """(location, name, Device id, WaterObserved id prefix); raises ValueError."""
+        if self._shared is None:
+            try:
+                location = station_location(self.meta)
+            except ValueError as exc:
+                self._shared = exc
+            else:
+                key = f"mlit-{self.code}"
+                self._shared = (location, _name(self.meta), entity_id("Device", key),
+                                entity_id("WaterObserved", key) + ":")
+        if isinstance(self._shared, ValueError):
+            raise ValueError(str(self._shared))
+        return self._shared
+
+
 def station_device(code: str, meta: dict[str, Any]) -> dict[str, Any]:
     return build(Device, id=entity_id("Device", f"mlit-{code}"), name=_name(meta),
                  serialNumber=code, location=station_location(meta),
                  deviceCategory=["sensor"], controlledProperty=["waterLevel"])
 
 
-def day_entities(code: str, meta: dict[str, Any], day: date,
+def day_entities(station: Station, day: date,
                  cells: list[str]) -> tuple[list[dict[str, Any]], str]:
     """24 WaterObserved entities of one day row, and the row's last instant (the cursor)."""
     if len(cells) < 48:
         raise ValueError(f"expected 24 (value, flag) pairs, got {len(cells) / 2:g}")
     if any(c.strip() for c in cells[48:]):
         raise ValueError(f"unexpected cells after hour 24: {cells[48:]!r}")
-    location, name = station_location(meta), _name(meta)
-    device = entity_id("Device", f"mlit-{code}")
-    out = []
-    last = ""
-    for hour in range(1, 25):
-        raw_value, flag = cells[2 * hour - 2], cells[2 * hour - 1].strip()
-        if flag not in FLAGS:
-            raise ValueError(f"hour {hour}: unknown flag {flag!r}")
-        quality = FLAGS[flag]
-        try:
-            value = None if quality == "missing" else parse_number(raw_value)
-        except ValueError as exc:
-            raise ValueError(f"hour {hour}: {exc}") from None
-        if value is None:
-            quality = "missing"
-        when = iso_jst(jst_datetime(day, hour))
-        stamp = when[:13].replace("-", "") + when[14:16]  # 20230101T0100
-        out.append(build(WaterObserved, id=entity_id("WaterObserved", f"mlit-{code}", stamp),
-                         dateObserved=when, location=location, refDevice=device, name=name,
-                         waterLevel=value, quality=quality))
-        last = when
-    return out, last
+    location, name, device, prefix = station.shared()
+    row = _HOURLY.row(location=location, refDevice=device, name=name)
+    whens = hourly_jst(day)
+    values: list[float | None] = []
+    qualities: list[str] = []
+    try:
+        for hour, raw_value, raw_flag in zip(range(1, 25), cells[0:48:2], cells[1:48:2],
+                                             strict=True):
+            quality = FLAGS.get(flag := raw_flag.strip())
+            if quality is None:
+                raise ValueError(f"hour {hour}: unknown flag {flag!r}")
+            try:
+                value = None if quality == "missing" else parse_number(raw_value)
+            except ValueError as exc:
+                raise ValueError(f"hour {hour}: {exc}") from None
+            values.append(value)
+            qualities.append("missing" if value is None else quality)
+    except ValueError:
+        _entities(row, prefix, whens, values, qualities)  # an earlier hour's refusal first
+        raise
+    return _entities(row, prefix, whens, values, qualities), whens[-1]
+
+
+def _entities(row: TemplateRow, prefix: str, whens: list[str], values: list[float | None],
+              qualities: list[str]) -> list[dict[str, Any]]:
+    whens = whens[:len(values)]
+    ids = [f"{prefix}{w[:4]}{w[5:7]}{w[8:10]}T{w[11:13]}{w[14:16]}" for w in whens]
+    return build_row(row, id=ids, dateObserved=whens, waterLevel=values, quality=qualities)

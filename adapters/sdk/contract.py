@@ -6,17 +6,22 @@ wrong check digit) is quarantined with the model's own message instead of reachi
 hub. The NGSI-LD form is ``contracts.to_ngsi_ld``'s (one definition of it). The entities
 travel without an inline ``@context``: the sink names the contracts' context in a ``Link``
 header (``contracts.LINK_HEADER``).
+
+A row that fans out into many entities sharing most values builds them with ``build_row``
+from a ``contracts.RowTemplate``: the same validation, split so the shared values are
+checked once per row, the same entities and the same refusals as ``build`` entity by entity.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
-from contracts import Contract, to_ngsi_ld
+from contracts import Contract, TemplateRow, to_ngsi_ld
 
-__all__ = ["ContractError", "build"]
+__all__ = ["ContractError", "build", "build_row"]
 
 
 class ContractError(ValueError):
@@ -30,7 +35,21 @@ def build(model: type[Contract], **values: Any) -> dict[str, Any]:
         # once per entity (the same validation, the same errors)
         instance = model.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        parts = [f"{'.'.join(str(p) for p in e['loc']) or model.__name__}: {e['msg']}"
-                 for e in exc.errors()]
-        raise ContractError(f"{model.__name__} contract: " + "; ".join(parts)) from None
+        raise _refusal(model, exc) from None
     return to_ngsi_ld(instance, include_context=False)
+
+
+def build_row(row: TemplateRow, **columns: Sequence[Any]) -> list[dict[str, Any]]:
+    """``build(row's model, **shared, **entity's values)`` for each entity of the columns
+    (attribute -> one value per entity), in order; the first refusal is raised as
+    ``build`` raises it."""
+    try:
+        return row.entities(**columns)
+    except ValidationError as exc:
+        raise _refusal(row.model, exc) from None
+
+
+def _refusal(model: type[Contract], exc: ValidationError) -> ContractError:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or model.__name__}: {e['msg']}"
+             for e in exc.errors()]
+    return ContractError(f"{model.__name__} contract: " + "; ".join(parts))

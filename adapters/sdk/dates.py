@@ -19,6 +19,7 @@ __all__ = [
     "JST",
     "fiscal_year_of",
     "fiscal_year_span",
+    "hourly_jst",
     "iso_jst",
     "jst_datetime",
     "month_in_fiscal_year",
@@ -137,3 +138,12 @@ def iso_jst(dt: datetime) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=JST)
     return dt.astimezone(JST).isoformat()
+
+
+def hourly_jst(d: date) -> list[str]:
+    """``iso_jst(jst_datetime(d, hour))`` for hours 1–24 of ``d`` (hour 24 is 00:00 of the
+    next day), written from the date's own ISO form: a day row's 24 instants without 24
+    datetimes."""
+    day = f"{d.isoformat()}T"
+    return [*(f"{day}{hour:02d}:00:00+09:00" for hour in range(1, 24)),
+            iso_jst(jst_datetime(d, 24))]

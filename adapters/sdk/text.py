@@ -116,7 +116,7 @@ def is_missing(raw: object, extra: frozenset[str] | set[str] = frozenset()) -> b
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-"""A number already in plain ASCII form: NFKC, strip and the separators leave it as is."""
+"""A number in plain ASCII form, once stripped: NFKC and the separators leave it as is."""
 
 
 def parse_number(raw: object,
@@ -130,11 +130,14 @@ def parse_number(raw: object,
         raise ValueError(f"not a number: {raw!r}")
     if isinstance(raw, int | float):
         return float(raw)
-    if type(raw) is str and _PLAIN_NUMBER.fullmatch(raw):
-        # the common cell; what the general path below would answer, without the NFKC
-        if raw in MISSING_MARKERS or raw in extra_missing:
-            return None
-        return float(raw)
+    if type(raw) is str and raw.isascii():
+        # the common cell, maybe padded (``"  321.52"``): ASCII is NFKC-invariant, so this
+        # is what the general path below would answer, without the NFKC
+        s = raw.strip()
+        if _PLAIN_NUMBER.fullmatch(s):
+            if s in MISSING_MARKERS or s in extra_missing:
+                return None
+            return float(s)
     if is_missing(raw, extra_missing):
         return None
     assert isinstance(raw, str)
