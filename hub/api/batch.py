@@ -143,32 +143,27 @@ async def batch_upsert(request: web.Request) -> web.Response:
     schema = await tenant_schema(request, create=True)
     guard = await ownership.guard(request)
     docs = guard.admit(docs, result.fail)
-    if "update" not in opts:
-        # replace: one INSERT .. ON CONFLICT DO UPDATE keeps createdAt and swaps the rest;
-        # the stored owners are read first, as the blind upsert cannot see them, and the
-        # stored rows locked, as the write statement diffs their index rows
-        async with tx.write(request) as con:
-            owners = await owned_store.stored_owners(con, schema, [d.id for d in docs],
-                                                     for_update=True)
-            rows = guard.settle_many([svc.new_entity(d, now) for d in docs], now, result.fail,
-                                     owners)
-            written = await store.write_entities(con, schema, rows, create_only=False)
-    else:
-        async with tx.write(request) as con:
-            existing = await store.fetch_many(con, schema, [d.id for d in docs],
-                                              for_update=True)
-            rows = []
-            for d in docs:
-                old = existing.get(d.id)
-                if old is None:
-                    rows.append(svc.new_entity(d, now))
-                    continue
-                old["types"] = list(dict.fromkeys([*old["types"], *d.types]))
-                rules.append_attrs(old["attrs"], d.attrs, no_overwrite=False)
-                old["modifiedAt"] = now
-                rows.append(old)
-            rows = guard.settle_many(rows, now, result.fail)
-            written = await store.write_entities(con, schema, rows, create_only=False)
+    rows: list[dict[str, Any]] = []
+    written: dict[str, bool] = {}
+    async with tx.write(request) as con:
+        # an id another request creates between our look and our write is left out of
+        # ``written`` (store.write_entities): look at those again, now that they exist
+        for _ in range(_UPSERT_ROUNDS):
+            settled = await _upsert_round(con, schema, docs, "update" in opts, now, guard,
+                                          result)
+            got = await store.write_entities(con, schema, settled, create_only=False)
+            written.update(got)
+            rows.extend(r for r in settled if r["id"] in got)
+            admitted = {r["id"] for r in settled}
+            docs = [d for d in docs if d.id in admitted and d.id not in got]
+            if not docs:
+                break
+            for d in docs:  # drop this round's provenance stamps: the next decides afresh
+                for iri in ownership.PROVENANCE:
+                    d.attrs.pop(iri, None)
+        for d in docs:
+            result.fail(d.id, AlreadyExists(f"entity {d.id} is being created and deleted by "
+                                            "other requests; try again"))
     created = [i for i, inserted in written.items() if inserted]
     result.success.extend(r["id"] for r in rows)
     if result.errors:
@@ -176,6 +171,38 @@ async def batch_upsert(request: web.Request) -> web.Response:
     if created:
         return web.json_response(created, status=201, dumps=dumps)
     return web.Response(status=204)
+
+
+#: rounds of look-then-write a batch upsert makes; more than two means another writer
+#: keeps creating and deleting the same ids
+_UPSERT_ROUNDS = 3
+
+
+async def _upsert_round(
+    con: Any, schema: str, docs: list[EntityDoc], update: bool, now: str,
+    guard: ownership.WriteGuard, result: BatchResult,
+) -> list[dict[str, Any]]:
+    """The stored form of each upserted entity, its owner decided: for ``replace`` the
+    stored owners are read first, as the blind upsert cannot see them; for ``update`` the
+    stored entities, which the new attributes are appended to. Either way the stored rows
+    are locked, as the write statement diffs their index rows."""
+    if not update:
+        owners = await owned_store.stored_owners(con, schema, [d.id for d in docs],
+                                                 for_update=True)
+        return guard.settle_many([svc.new_entity(d, now) for d in docs], now, result.fail,
+                                 owners)
+    existing = await store.fetch_many(con, schema, [d.id for d in docs], for_update=True)
+    rows = []
+    for d in docs:
+        old = existing.get(d.id)
+        if old is None:
+            rows.append(svc.new_entity(d, now))
+            continue
+        old["types"] = list(dict.fromkeys([*old["types"], *d.types]))
+        rules.append_attrs(old["attrs"], d.attrs, no_overwrite=False)
+        old["modifiedAt"] = now
+        rows.append(old)
+    return guard.settle_many(rows, now, result.fail)
 
 
 async def _modify(

@@ -162,13 +162,17 @@ async def purge_entities(request: web.Request) -> web.Response:
         if not keep and not drop:
             await store.delete_entities(con, schema, [r["id"] for r in rows])
         else:
+            # the write diffs stored index rows: lock them first (write_entities), and
+            # purge what is stored now: one deleted since the query is not written back,
+            # one changed since keeps that change
+            locked = await store.fetch_many(con, schema, [r["id"] for r in rows],
+                                            for_update=True)
+            rows = [locked[r["id"]] for r in rows if r["id"] in locked]
             for ent in rows:
                 ent["attrs"] = {k: v for k, v in ent["attrs"].items()
                                 if (k in keep if keep else k not in drop)
                                 or k in ownership.PROVENANCE}
                 ent["modifiedAt"] = now
-            # the write diffs stored index rows: lock them first (write_entities)
-            await store.fetch_many(con, schema, [r["id"] for r in rows], for_update=True)
             await store.write_entities(con, schema, rows, create_only=False)
     return web.Response(status=204)
 

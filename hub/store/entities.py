@@ -117,6 +117,10 @@ def _write_sql(schema: str, create_only: bool) -> str:
         else "ON CONFLICT (id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,"
         " attrs = EXCLUDED.attrs, modified_at = EXCLUDED.modified_at,"
         " index_fp = EXCLUDED.index_fp"
+        # only a row this statement's snapshot holds (and the caller has locked): a row
+        # another transaction inserted meanwhile is someone else's write, not ours to
+        # overwrite unseen, and its index rows are invisible to this statement
+        " WHERE e.pk IN (SELECT pk FROM old)"
     )
     return f"""
 WITH input AS (
@@ -170,6 +174,9 @@ async def write_entities(
     An entity that already exists must be locked (``FOR UPDATE``) by an earlier statement
     of the caller's transaction, so no concurrent write changes its index rows between
     this statement's snapshot and its update (``_write_sql`` reads their fingerprints).
+    An id that another transaction created after the caller looked is not written either
+    and is absent from the result: the caller has not decided on that entity (its owner,
+    its old state), so it looks again (``hub/api/batch.py`` retries such ids).
     """
     if not entities:
         return {}

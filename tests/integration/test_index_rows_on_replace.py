@@ -4,11 +4,14 @@ always exactly what ``q`` and ``georel`` read afterwards."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
 from hub import keys
+from hub.store import entities as store
 from tests.integration.helpers import JSON, gauge
 
 UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
@@ -86,3 +89,61 @@ async def test_update_mode_and_single_writes_keep_rows_exact(client: TestClient)
     assert nums == [3.0, 4.0]
     assert await _ids(client, q="precipitation==1.5") == set()
     assert await _ids(client, q="temperature==3") == {"urn:ngsi-ld:WeatherObserved:g1"}
+
+
+PRECIPITATION = "https://uri.etsi.org/ngsi-ld/default-context/precipitation"
+RACE = gauge(0)["id"]
+
+
+def _stored(value: float) -> dict[str, Any]:
+    now = "2026-12-04T00:00:00.000000Z"
+    return {"id": RACE, "scopes": None,
+            "types": ["https://uri.etsi.org/ngsi-ld/default-context/WeatherObserved"],
+            "attrs": {PRECIPITATION: [{"type": "Property", "value": value}]},
+            "createdAt": now, "modifiedAt": now}
+
+
+async def _while_created_elsewhere(client: TestClient, write: Awaitable[Any]) -> Any:
+    """Run ``write`` while another transaction has created RACE but not committed: the
+    write waits on the unique index, then meets a row its snapshot never saw."""
+    async with client.server.app[keys.POOL].acquire() as first:
+        tr = first.transaction()
+        await tr.start()
+        await store.write_entities(first, "ngsild", [_stored(1.5)], create_only=False)
+        task = asyncio.ensure_future(write)
+        for _ in range(500):  # until the write waits on the first transaction's row
+            if await first.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the write never waited for the first transaction")
+        await tr.commit()
+        return await task
+
+
+async def test_a_write_never_overwrites_an_entity_created_after_it_looked(
+    client: TestClient,
+) -> None:
+    """The store leaves such an id unwritten and out of its answer (its caller decided on
+    an entity that did not exist), and the first writer's index rows stay exact."""
+    async def second() -> dict[str, bool]:
+        async with client.server.app[keys.POOL].acquire() as con, con.transaction():
+            return await store.write_entities(con, "ngsild", [_stored(9.0)],
+                                              create_only=False)
+
+    assert await _while_created_elsewhere(client, second()) == {}
+    assert [(r["attr"], r["num"]) for r in await _rows(client)] == [(PRECIPITATION, 1.5)]
+
+
+async def test_a_batch_upsert_racing_a_create_looks_again_and_replaces(
+    client: TestClient,
+) -> None:
+    """The batch upsert finds the id written by the other transaction, decides its owner
+    afresh and replaces it: one entity, the upsert's value, exactly its index rows."""
+    r = await _while_created_elsewhere(client, client.post(UPSERT, json=[gauge(0, 9.0)],
+                                                           headers=JSON))
+    assert r.status == 204, await r.text()  # replaced, not created: the other one created it
+    assert [(r["attr"], r["num"]) for r in await _rows(client)
+            if r["attr"] == PRECIPITATION] == [(PRECIPITATION, 9.0)]
+    assert await _ids(client, q="precipitation==1.5") == set()
+    assert await _ids(client, q="precipitation==9.0") == {RACE}
