@@ -137,12 +137,12 @@ class TemplateRow:
         Raises the full model's ``ValidationError`` for the first entity it refuses.
         """
         split = self._split
-        given = {n: list(columns[n]) if n in columns else None for n in split.varying}
-        unknown = columns.keys() - given.keys()
+        unknown = columns.keys() - set(split.varying)
         if unknown:
             raise ValueError(f"not varying attributes of this template: {sorted(unknown)}")
         count = len(next(iter(columns.values()))) if columns else 0
-        full = {n: c if c is not None else [None] * count for n, c in given.items()}
+        full = {n: list(c) for n, c in columns.items()}  # the caller's order (for _one_by_one)
+        full.update((n, [None] * count) for n in split.varying if n not in full)
         if any(len(c) != count for c in full.values()):
             raise ValueError("columns of different lengths")
         if self._valid is None:
