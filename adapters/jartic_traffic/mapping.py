@@ -7,23 +7,31 @@ unclassified). Unclassified vehicles have no SDM class, so they are counted only
 total. Quality: the direction's 欠測 flag or a blank count → ``missing`` (no intensity;
 the total is missing if any part is); a 停電 / ループ異常 / 超音波異常 flag →
 ``questionable``; otherwise ``normal``. The time code is the end of the counting period.
+
+A row's six entities share the period and the position, so they are built from one
+``RowTemplate`` row: those are validated once per row, the direction, class, count and
+quality per entity (docs/adapters.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from adapters.sdk import entity_id
-from adapters.sdk.contract import build
+from adapters.sdk.contract import build_row
 from adapters.sdk.dates import JST
 from adapters.sdk.text import parse_number
-from contracts import LineString, Point, TrafficFlowObserved
+from contracts import LineString, Point, RowTemplate, TrafficFlowObserved
 
 __all__ = ["period_end", "row_entities", "site_key"]
 
 _DIRS = (("上り", "forward", "up"), ("下り", "backward", "down"))
 _FLAG = {"", "0", "1"}
+_FLAG_COLUMNS = ("停電", "ループ異常", "超音波異常", "欠測")
+_ROW = RowTemplate(TrafficFlowObserved,
+                   ("id", "laneDirection", "vehicleType", "intensity", "quality"))
 
 
 def site_key(r: dict[str, str]) -> str:
@@ -34,12 +42,24 @@ def site_key(r: dict[str, str]) -> str:
 def period_end(r: dict[str, str]) -> datetime:
     """The time code, checked against 観測年月日 + 時間帯 (hhmm, not zero-padded)."""
     code = r["時間コード"].strip()
-    end = datetime.strptime(code, "%Y%m%d%H%M").replace(tzinfo=JST)
+    end = _time_code(code).replace(tzinfo=JST)
     hhmm = r["時間帯"].strip().zfill(4)
     if r["観測年月日"].strip() != code[:8] or hhmm != code[8:]:
         raise ValueError(f"time code {code} disagrees with 観測年月日/時間帯 "
                          f"{r['観測年月日']}/{r['時間帯']}")
     return end
+
+
+def _time_code(code: str) -> datetime:
+    """``strptime(code, "%Y%m%d%H%M")``: twelve ASCII digits that make a valid instant are
+    read by position (what strptime's pattern matches first); anything else by strptime."""
+    if len(code) == 12 and code.isascii() and code.isdigit():
+        try:
+            return datetime(int(code[:4]), int(code[4:6]), int(code[6:8]), int(code[8:10]),
+                            int(code[10:]))
+        except ValueError:
+            pass
+    return datetime.strptime(code, "%Y%m%d%H%M")
 
 
 def _count(raw: str, what: str) -> int | None:
@@ -52,10 +72,16 @@ def _count(raw: str, what: str) -> int | None:
 
 
 def _location(r: dict[str, str]) -> Point | LineString | None:
-    lat, lng = parse_number(r["lat"]), parse_number(r["lng"])
+    return _position(r["lat"], r["lng"], r.get("lat2", ""), r.get("lng2", ""))
+
+
+@lru_cache(maxsize=4096)
+def _position(lat_: str, lng_: str, lat2_: str, lng2_: str) -> Point | LineString | None:
+    """A site's position, the same for each of its rows (kept for the next row)."""
+    lat, lng = parse_number(lat_), parse_number(lng_)
     if lat is None or lng is None:
         return None
-    lat2, lng2 = parse_number(r.get("lat2", "")), parse_number(r.get("lng2", ""))
+    lat2, lng2 = parse_number(lat2_), parse_number(lng2_)
     if lat2 is not None and lng2 is not None:
         return LineString(coordinates=[(lng, lat), (lng2, lat2)])
     return Point(coordinates=(lng, lat))
@@ -67,25 +93,32 @@ def row_entities(r: dict[str, str], interval: timedelta) -> tuple[list[dict[str,
     start = end - interval
     site = site_key(r)
     location = _location(r)
+    row = _ROW.row(dateObservedFrom=start, dateObservedTo=end, location=location)
+    prefix = entity_id("TrafficFlowObserved", f"jartic-{site}")
     stamp = end.strftime("%Y%m%dT%H%M")
-    out = []
-    for label, direction, short in _DIRS:
-        flags = [r[f"{label}・{f}"].strip() for f in ("停電", "ループ異常", "超音波異常", "欠測")]
-        if any(f not in _FLAG for f in flags):
-            raise ValueError(f"{label}: flags must be 0, 1 or blank: {flags!r}")
-        small = _count(r[f"{label}・小型交通量"], f"{label}・小型交通量")
-        large = _count(r[f"{label}・大型交通量"], f"{label}・大型交通量")
-        unknown = _count(r[f"{label}・車種判別不能交通量"], f"{label}・車種判別不能交通量")
-        missing = flags[3] == "1"
-        fault = "1" in flags[:3]
-        total = None if None in (small, large, unknown) else small + large + unknown  # type: ignore[operator]
-        for vclass, count, tag in (("car", small, "car"), ("lorry", large, "lorry"),
-                                   (None, total, "all")):
-            value = None if missing else count
-            quality = "missing" if value is None else "questionable" if fault else "normal"
-            out.append(build(
-                TrafficFlowObserved,
-                id=entity_id("TrafficFlowObserved", f"jartic-{site}", short, tag, stamp),
-                dateObservedFrom=start, dateObservedTo=end, location=location,
-                laneDirection=direction, vehicleType=vclass, intensity=value, quality=quality))
-    return out, end.isoformat()
+    columns: dict[str, list[Any]] = {"id": [], "laneDirection": [], "vehicleType": [],
+                                     "intensity": [], "quality": []}
+    try:
+        for label, direction, short in _DIRS:
+            flags = [r[f"{label}・{f}"].strip() for f in _FLAG_COLUMNS]
+            if any(f not in _FLAG for f in flags):
+                raise ValueError(f"{label}: flags must be 0, 1 or blank: {flags!r}")
+            small = _count(r[f"{label}・小型交通量"], f"{label}・小型交通量")
+            large = _count(r[f"{label}・大型交通量"], f"{label}・大型交通量")
+            unknown = _count(r[f"{label}・車種判別不能交通量"], f"{label}・車種判別不能交通量")
+            missing = flags[3] == "1"
+            fault = "1" in flags[:3]
+            total = None if None in (small, large, unknown) else small + large + unknown  # type: ignore[operator]
+            for vclass, count, tag in (("car", small, "car"), ("lorry", large, "lorry"),
+                                       (None, total, "all")):
+                value = None if missing else count
+                columns["id"].append(f"{prefix}:{short}:{tag}:{stamp}")
+                columns["laneDirection"].append(direction)
+                columns["vehicleType"].append(vclass)
+                columns["intensity"].append(value)
+                columns["quality"].append("missing" if value is None
+                                          else "questionable" if fault else "normal")
+    except ValueError:
+        build_row(row, **columns)  # an earlier direction's refusal comes first
+        raise
+    return build_row(row, **columns), end.isoformat()
