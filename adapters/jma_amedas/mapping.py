@@ -116,8 +116,10 @@ def _iso_period(period: timedelta) -> str:
 def device(code: str, station: dict[str, Any], observed: list[dict[str, Any]]) -> dict[str, Any]:
     """The station as a Device: name, position, code, what it measures."""
     measured = sorted({_CONTROLLED[a] for e in observed for a in e if a in _CONTROLLED})
+    # the observations' location, already worked out from the same station values
+    location = observed[0]["location"]["value"] if observed else _location(station)
     return build(Device, id=entity_id("Device", f"jma-amedas-{code}"), name=station["kjName"],
-                 serialNumber=code, location=_location(station), deviceCategory=["sensor"],
+                 serialNumber=code, location=location, deviceCategory=["sensor"],
                  controlledProperty=measured or ["weatherConditions"])
 
 
