@@ -118,14 +118,17 @@ def ordered(*names: str, strict: bool = False) -> Rule:
     """A rule: the named attributes, where present, do not decrease in the order given."""
 
     def rule(values: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+        # runs once per entity: answers a list (no generator)
         present = [(n, values[n]) for n in names if values.get(n) is not None]
+        broken = []
         for (a, va), (b, vb) in pairwise(present):
             if isinstance(va, (str, datetime)):
                 va, vb = as_datetime(va), as_datetime(vb)
                 if va is None or vb is None:
                     continue  # a malformed date-time is reported by its own check
             if vb < va or (strict and vb == va):
-                yield b, f"{b} must not be {'at or ' if strict else ''}before {a}"
+                broken.append((b, f"{b} must not be {'at or ' if strict else ''}before {a}"))
+        return broken
 
     return rule
 

@@ -59,7 +59,9 @@ class _Split:
     shared: type[BaseModel]
     columns: type[BaseModel]
     varying: tuple[str, ...]  # in the model's field order
-    names: tuple[str, ...]  # every attribute but id and type, in the model's field order
+    attributes: tuple[_Slot, ...]  # every one but id and type, in the model's field order:
+    # varying ones as slots (value _VARIES), shared ones with fixed None and value None
+    observed_at: str  # the attribute whose instant the measured ones carry ("" if none)
 
 
 @cache
@@ -92,7 +94,10 @@ def _split(model: type[Contract], varying: frozenset[str]) -> _Split:
     column_fields: dict[str, Any] = {n: (column(n), ...) for n in names}
     shared = create_model(f"{model.__name__}Shared", __config__=config, **shared_fields)
     columns = create_model(f"{model.__name__}Columns", __config__=config, **column_fields)
-    return _Split(shared, columns, names, tuple(n for n in fields if n not in ("id", "type")))
+    layout = _layout(model)
+    attributes = tuple((n, None, _VARIES if n in varying else None, *layout.kinds[n],
+                        n in layout.measured) for n in fields if n not in ("id", "type"))
+    return _Split(shared, columns, names, attributes, layout.observed_at or "")
 
 
 class RowTemplate:
@@ -119,7 +124,7 @@ class TemplateRow:
         self.shared = shared
         self._split = split = template._split
         try:
-            instance = split.shared.model_validate(shared)
+            instance = split.shared.__pydantic_validator__.validate_python(shared)
         except ValidationError:
             self._valid: dict[str, Any] | None = None  # every entity goes to the full model
             return
@@ -127,8 +132,8 @@ class TemplateRow:
         data = instance.__pydantic_serializer__.to_python(instance, mode="json",
                                                           exclude_none=True)
         self._id_type = (data.get("id"), data.get("type"))
-        self._observed_at_name = _layout(template.model).observed_at or ""
-        self._observed_at, self._slots = _slots(template.model, split, data)
+        self._observed_at_name = split.observed_at
+        self._observed_at, self._slots = _slots(split, data)
 
     def entities(self, **columns: Sequence[Any]) -> list[dict[str, Any]]:
         """One entity per entry of the columns (varying attribute -> values, all of one
@@ -148,15 +153,15 @@ class TemplateRow:
         if self._valid is None:
             return self._one_by_one(full, count)
         try:
-            valid = split.columns.model_validate(full)
+            valid = split.columns.__pydantic_validator__.validate_python(full)
         except ValidationError:
             return self._one_by_one(full, count)
         rules = _rules_of(self.model)
         if rules:
             names = split.varying
             merged = dict(self._valid)  # the shared values, then each entity's own
-            for values in zip(*valid.__dict__.values(), strict=True):
-                merged.update(zip(names, values, strict=True))
+            for values in zip(*valid.__dict__.values(), strict=False):  # columns of one length
+                merged.update(zip(names, values, strict=False))
                 for rule in rules:
                     for _ in rule(merged):
                         return self._one_by_one(full, count)
@@ -178,7 +183,7 @@ class TemplateRow:
         id_, type_ = self._id_type
         ids = columns["id"] if id_ is None else [id_] * count
         types = columns["type"] if type_ is None else [type_] * count
-        entities = [{"id": i, "type": t} for i, t in zip(ids, types, strict=True)]
+        entities = [{"id": i, "type": t} for i, t in zip(ids, types, strict=False)]
         at = self._observed_at
         ats = columns[self._observed_at_name] if at is _VARIES else [at] * count
         for name, fixed, value, kind, unit, measured in self._slots:
@@ -188,11 +193,16 @@ class TemplateRow:
                 continue
             column = columns[name] if value is _VARIES else [value] * count
             if kind == "Relationship":
-                for entity, v in zip(entities, column, strict=True):
+                for entity, v in zip(entities, column, strict=False):
                     if v is not None:
                         entity[name] = {"type": "Relationship", "object": v}
                 continue
-            for entity, v, when in zip(entities, column, ats, strict=True):
+            if unit is None and not measured:  # the common plain Property
+                for entity, v in zip(entities, column, strict=False):
+                    if v is not None:
+                        entity[name] = {"type": kind, "value": v}
+                continue
+            for entity, v, when in zip(entities, column, ats, strict=False):
                 if v is None:
                     continue
                 instance: dict[str, Any] = {"type": kind, "value": v}
@@ -204,20 +214,16 @@ class TemplateRow:
         return entities
 
 
-def _slots(model: type[Contract], split: _Split,
-           shared: dict[str, Any]) -> tuple[Any, tuple[_Slot, ...]]:
+def _slots(split: _Split, shared: dict[str, Any]) -> tuple[Any, tuple[_Slot, ...]]:
     """The instant of the measured attributes (or _VARIES) and the attributes in order,
     the shared ones finished (``to_ngsi_ld``'s layout)."""
-    layout = _layout(model)
-    at = layout.observed_at
-    varying = split.varying
-    observed_at = _VARIES if at in varying else shared.get(at) if at else None
+    at = split.observed_at
+    observed_at = _VARIES if at in split.varying else shared.get(at) if at else None
     slots: list[_Slot] = []
-    for name in split.names:
-        kind, unit = layout.kinds[name]
-        measured = name in layout.measured
-        if name in varying:
-            slots.append((name, None, _VARIES, kind, unit, measured))
+    for slot in split.attributes:
+        name, _, varies, kind, unit, measured = slot
+        if varies is _VARIES:
+            slots.append(slot)
             continue
         value = shared.get(name)
         if value is None:

@@ -31,9 +31,10 @@ class ContractError(ValueError):
 def build(model: type[Contract], **values: Any) -> dict[str, Any]:
     """The normalized NGSI-LD entity of ``model(**values)``; None values are left out."""
     try:
-        # model_validate, not model(**...): the values are already a dict, and this runs
-        # once per entity (the same validation, the same errors)
-        instance = model.model_validate({k: v for k, v in values.items() if v is not None})
+        # model_validate's own validator, not model(**...) nor its Python wrapper: the values
+        # are already a dict, and this runs once per entity (the same validation and errors)
+        instance = model.__pydantic_validator__.validate_python(
+            {k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         raise _refusal(model, exc) from None
     return to_ngsi_ld(instance, include_context=False)

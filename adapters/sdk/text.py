@@ -126,18 +126,18 @@ def parse_number(raw: object,
     Raises ValueError on text that is neither a number nor a missing marker, so a garbage
     cell is quarantined instead of silently becoming "no value".
     """
-    if isinstance(raw, bool):
+    if type(raw) is str:
+        if raw.isascii():
+            # the common cell, maybe padded (``"  321.52"``): ASCII is NFKC-invariant, so
+            # this is what the general path below would answer, without the NFKC (and no
+            # marker of MISSING_MARKERS is a number)
+            s = raw.strip()
+            if _PLAIN_NUMBER.fullmatch(s):
+                return None if s in extra_missing else float(s)
+    elif isinstance(raw, bool):
         raise ValueError(f"not a number: {raw!r}")
-    if isinstance(raw, int | float):
+    elif isinstance(raw, int | float):
         return float(raw)
-    if type(raw) is str and raw.isascii():
-        # the common cell, maybe padded (``"  321.52"``): ASCII is NFKC-invariant, so this
-        # is what the general path below would answer, without the NFKC
-        s = raw.strip()
-        if _PLAIN_NUMBER.fullmatch(s):
-            if s in MISSING_MARKERS or s in extra_missing:
-                return None
-            return float(s)
     if is_missing(raw, extra_missing):
         return None
     assert isinstance(raw, str)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.sdk.dates import hourly_jst, iso_jst, jst_datetime
-from adapters.sdk.text import is_missing, nfkc, parse_number
+from adapters.sdk.text import _PLAIN_NUMBER, MISSING_MARKERS, is_missing, nfkc, parse_number
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -37,3 +37,8 @@ def test_parse_number_fast_path_answers_as_the_general_path(raw: str,
     except ValueError:
         got = "refused"
     assert got == _general(raw, extra)
+
+
+def test_no_missing_marker_is_a_plain_number() -> None:
+    # parse_number's fast path relies on it
+    assert not [m for m in MISSING_MARKERS if _PLAIN_NUMBER.fullmatch(m)]
