@@ -19,13 +19,21 @@ import orjson
 __all__ = ["create_pool"]
 
 
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def _jsonb_out(value: Any) -> bytes:
+    """jsonb in binary form: a version byte, then the JSON text. orjson's bytes go out as
+    they are; the text codec turned them into ``str`` and asyncpg back into bytes."""
+    return b"\x01" + orjson.dumps(value)
+
+
+def _jsonb_in(data: bytes) -> Any:
+    return orjson.loads(memoryview(data)[1:])
 
 
 async def _init_connection(con: asyncpg.Connection) -> None:
-    await con.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
-    await con.set_type_codec("json", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+    await con.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in,
+                             schema="pg_catalog", format="binary")
+    await con.set_type_codec("json", encoder=orjson.dumps, decoder=orjson.loads,
+                             schema="pg_catalog", format="binary")
 
 
 async def create_pool(

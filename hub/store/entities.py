@@ -65,9 +65,11 @@ def _json_list(items: list[str] | None) -> str | None:
 
 
 def _fingerprint(vals: list[Any], geo: list[list[Any]]) -> bytes:
-    """128 bits of the index rows: equal rows give equal bytes (``repr`` of a float is
-    exact), so an unchanged fingerprint means unchanged rows but for a 2**-128 chance."""
-    return blake2b(repr((vals, geo)).encode(), digest_size=16).digest()
+    """128 bits of the index rows: equal rows give equal bytes (orjson writes a float's
+    shortest exact form, and index rows hold only finite ones), so an unchanged fingerprint
+    means unchanged rows but for a 2**-128 chance. orjson rather than ``repr``: a sixth of
+    the hub's CPU on a contract batch went to ``repr`` here."""
+    return blake2b(orjson.dumps((vals, geo)), digest_size=16).digest()
 
 
 def _parameters(entities: list[dict[str, Any]]) -> list[list[Any]]:
