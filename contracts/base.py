@@ -122,7 +122,7 @@ def ordered(*names: str, strict: bool = False) -> Rule:
         present = [(n, values[n]) for n in names if values.get(n) is not None]
         broken = []
         for (a, va), (b, vb) in pairwise(present):
-            if isinstance(va, (str, datetime)):
+            if isinstance(va, (str, datetime)) and not (type(va) is type(vb) is datetime):
                 va, vb = as_datetime(va), as_datetime(vb)
                 if va is None or vb is None:
                     continue  # a malformed date-time is reported by its own check

@@ -146,9 +146,10 @@ class TemplateRow:
         if unknown:
             raise ValueError(f"not varying attributes of this template: {sorted(unknown)}")
         count = len(next(iter(columns.values()))) if columns else 0
-        full = {n: list(c) for n, c in columns.items()}  # the caller's order (for _one_by_one)
-        full.update((n, [None] * count) for n in split.varying if n not in full)
-        if any(len(c) != count for c in full.values()):
+        full = dict(columns)  # the caller's order (for _one_by_one)
+        if len(full) < len(split.varying):
+            full.update((n, [None] * count) for n in split.varying if n not in full)
+        if len({len(c) for c in full.values()}) > 1:
             raise ValueError("columns of different lengths")
         if self._valid is None:
             return self._one_by_one(full, count)
@@ -168,7 +169,7 @@ class TemplateRow:
         data = valid.__pydantic_serializer__.to_python(valid, mode="json", exclude_none=True)
         return self._assemble(data, count)
 
-    def _one_by_one(self, columns: dict[str, list[Any]], count: int) -> list[dict[str, Any]]:
+    def _one_by_one(self, columns: dict[str, Sequence[Any]], count: int) -> list[dict[str, Any]]:
         model, shared = self.model, self.shared
         out = []
         for i in range(count):

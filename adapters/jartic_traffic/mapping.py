@@ -30,6 +30,11 @@ __all__ = ["period_end", "row_entities", "site_key"]
 _DIRS = (("上り", "forward", "up"), ("下り", "backward", "down"))
 _FLAG = {"", "0", "1"}
 _FLAG_COLUMNS = ("停電", "ループ異常", "超音波異常", "欠測")
+#: per direction: label, laneDirection, id part, its flag columns, its count columns
+_DIRECTIONS = tuple(
+    (label, direction, short, tuple(f"{label}・{f}" for f in _FLAG_COLUMNS),
+     tuple(f"{label}・{c}" for c in ("小型交通量", "大型交通量", "車種判別不能交通量")))
+    for label, direction, short in _DIRS)
 _ROW = RowTemplate(TrafficFlowObserved,
                    ("id", "laneDirection", "vehicleType", "intensity", "quality"))
 
@@ -95,17 +100,16 @@ def row_entities(r: dict[str, str], interval: timedelta) -> tuple[list[dict[str,
     location = _location(r)
     row = _ROW.row(dateObservedFrom=start, dateObservedTo=end, location=location)
     prefix = entity_id("TrafficFlowObserved", f"jartic-{site}")
-    stamp = end.strftime("%Y%m%dT%H%M")
+    stamp = (f"{end.year}{end.month:02d}{end.day:02d}T{end.hour:02d}{end.minute:02d}"
+             if end.year >= 1000 else end.strftime("%Y%m%dT%H%M"))  # strftime's, faster
     columns: dict[str, list[Any]] = {"id": [], "laneDirection": [], "vehicleType": [],
                                      "intensity": [], "quality": []}
     try:
-        for label, direction, short in _DIRS:
-            flags = [r[f"{label}・{f}"].strip() for f in _FLAG_COLUMNS]
+        for label, direction, short, flag_columns, count_columns in _DIRECTIONS:
+            flags = [r[f].strip() for f in flag_columns]
             if any(f not in _FLAG for f in flags):
                 raise ValueError(f"{label}: flags must be 0, 1 or blank: {flags!r}")
-            small = _count(r[f"{label}・小型交通量"], f"{label}・小型交通量")
-            large = _count(r[f"{label}・大型交通量"], f"{label}・大型交通量")
-            unknown = _count(r[f"{label}・車種判別不能交通量"], f"{label}・車種判別不能交通量")
+            small, large, unknown = (_count(r[c], c) for c in count_columns)
             missing = flags[3] == "1"
             fault = "1" in flags[:3]
             total = None if None in (small, large, unknown) else small + large + unknown  # type: ignore[operator]
