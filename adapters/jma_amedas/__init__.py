@@ -21,6 +21,7 @@ __all__ = ["AmedasAdapter"]
 _HERE = Path(__file__).resolve().parent
 _FIXTURES = _HERE.parent.parent / "tests" / "adapters" / "fixtures" / "jma_amedas"
 _STAMP = re.compile(r"(\d{14})")
+_CODE = re.compile(r"\d{5}")
 
 
 class AmedasAdapter(Adapter):
@@ -69,7 +70,7 @@ class AmedasAdapter(Adapter):
                 continue
             raw = f"{code}: {orjson.dumps(elements).decode()}"
             station = stations.get(code)
-            if not re.fullmatch(r"\d{5}", code) or not isinstance(elements, dict):
+            if not _CODE.fullmatch(code) or not isinstance(elements, dict):
                 yield Quarantine(self.source, n, raw, "not a 5-digit station code with elements")
                 continue
             if station is None:
