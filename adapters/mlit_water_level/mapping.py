@@ -13,14 +13,14 @@ value, flag and instant per entity (docs/adapters.md).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from adapters.sdk import entity_id
 from adapters.sdk.contract import build, build_row
 from adapters.sdk.dates import hourly_jst
 from adapters.sdk.geo import parse_dms_pair, tokyo_to_jgd2011
 from adapters.sdk.text import parse_number
-from contracts import Device, Point, RowTemplate, TemplateRow, WaterObserved
+from contracts import Device, Point, RowTemplate, WaterObserved
 
 __all__ = ["FLAGS", "Station", "day_entities", "station_device", "station_location"]
 
@@ -84,28 +84,48 @@ def day_entities(station: Station, day: date,
     location, name, device, prefix = station.shared()
     row = _HOURLY.row(location=location, refDevice=device, name=name)
     whens = hourly_jst(day)
-    values: list[float | None] = []
-    qualities: list[str] = []
+    ids = [f"{prefix}{w[:10].replace('-', '')}T{w[11:13]}00" for w in whens]  # …T0100
+    hours = _hours(cells)
+    if hours is not None:
+        values, qualities = hours
+        return build_row(row, id=ids, dateObserved=whens, waterLevel=values,
+                         quality=qualities), whens[-1]
+    values, qualities = [], []
     try:
-        for hour, raw_value, raw_flag in zip(range(1, 25), cells[0:48:2], cells[1:48:2],
-                                             strict=True):
-            quality = FLAGS.get(flag := raw_flag.strip())
-            if quality is None:
-                raise ValueError(f"hour {hour}: unknown flag {flag!r}")
-            try:
-                value = None if quality == "missing" else parse_number(raw_value)
-            except ValueError as exc:
-                raise ValueError(f"hour {hour}: {exc}") from None
-            values.append(value)
-            qualities.append("missing" if value is None else quality)
+        _hour_by_hour(cells, values, qualities)
     except ValueError:
-        _entities(row, prefix, whens, values, qualities)  # an earlier hour's refusal first
+        n = len(values)  # an earlier hour's refusal comes first
+        build_row(row, id=ids[:n], dateObserved=whens[:n], waterLevel=values, quality=qualities)
         raise
-    return _entities(row, prefix, whens, values, qualities), whens[-1]
+    raise AssertionError("_hours refused a row _hour_by_hour accepts")
 
 
-def _entities(row: TemplateRow, prefix: str, whens: list[str], values: list[float | None],
-              qualities: list[str]) -> list[dict[str, Any]]:
-    whens = whens[:len(values)]
-    ids = [f"{prefix}{w[:4]}{w[5:7]}{w[8:10]}T{w[11:13]}{w[14:16]}" for w in whens]
-    return build_row(row, id=ids, dateObserved=whens, waterLevel=values, quality=qualities)
+def _hours(cells: list[str]) -> tuple[list[float | None], list[str]] | None:
+    """Each hour's value and quality, or None when some hour is wrong (then
+    ``_hour_by_hour`` finds the first and says why)."""
+    found = [FLAGS.get(f.strip()) for f in cells[1:48:2]]
+    if None in found:
+        return None
+    flags = cast("list[str]", found)
+    try:
+        values = [None if q == "missing" else parse_number(v)
+                  for q, v in zip(flags, cells[0:48:2], strict=True)]
+    except ValueError:
+        return None
+    return values, ["missing" if v is None else q
+                    for q, v in zip(flags, values, strict=True)]
+
+
+def _hour_by_hour(cells: list[str], values: list[float | None], qualities: list[str]) -> None:
+    """Each hour's value and quality appended in turn; ValueError at the first wrong hour."""
+    for hour, raw_value, raw_flag in zip(range(1, 25), cells[0:48:2], cells[1:48:2],
+                                         strict=True):
+        quality = FLAGS.get(flag := raw_flag.strip())
+        if quality is None:
+            raise ValueError(f"hour {hour}: unknown flag {flag!r}")
+        try:
+            value = None if quality == "missing" else parse_number(raw_value)
+        except ValueError as exc:
+            raise ValueError(f"hour {hour}: {exc}") from None
+        values.append(value)
+        qualities.append("missing" if value is None else quality)
