@@ -26,6 +26,7 @@ from adapters.sdk.base import SourceError
 from adapters.sdk.loader import discover, load
 from adapters.sdk.records import Emit
 from adapters.sdk.registry import RegistryClient, iso_schedule
+from adapters.sdk.runner import BATCH_SIZE
 
 __all__ = ["main"]
 
@@ -51,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     _source_args(r)
     _hub_args(r)
     r.add_argument("--dry-run", action="store_true", help="map and count, write nothing")
-    r.add_argument("--batch-size", type=int, default=2000, help="entities per upsert")
+    r.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="entities per upsert")
+    r.add_argument("--in-flight", type=int, default=2,
+                   help="upserts sent while the next batch is read (1 = one at a time)")
     s = sub.add_parser("schedule", help="each adapter's schedule, last run and next due",
                        parents=[common])
     s.add_argument("--run-due", action="store_true", help="run the adapters that are due")
@@ -152,7 +155,8 @@ async def _run(args: argparse.Namespace, name: str, source: str | None,
             async with HubSink(args.hub, tenant=args.tenant, token=args.token,
                                session=session) as sink:
                 report = await run_adapter(adapter, sink, store, batch_size=args.batch_size,
-                                           progress=progress, state_key=registration)
+                                           in_flight=args.in_flight, progress=progress,
+                                           state_key=registration)
             note = await registry.record_run(registration, report)
     progress.done()
     print(_summary(report, note))

@@ -40,6 +40,7 @@ from adapters.library_loans import LibraryLoansAdapter  # noqa: E402
 from adapters.mlit_water_level import MlitWaterLevelAdapter  # noqa: E402
 from adapters.sdk import Adapter, Emit, HubSink, StateStore, run_adapter  # noqa: E402
 from adapters.sdk.contract import build, build_row  # noqa: E402
+from adapters.sdk.runner import BATCH_SIZE  # noqa: E402
 from contracts import (  # noqa: E402
     Point,
     RowTemplate,
@@ -156,11 +157,12 @@ async def prepare_hub() -> None:
         await register_catch_all(s, HUB)
 
 
-async def end_to_end(name: str, adapter: Adapter, state: Path, in_flight: int) -> None:
+async def end_to_end(name: str, adapter: Adapter, state: Path, in_flight: int,
+                     batch_size: int) -> None:
     adapter.source_bytes()
     async with HubSink(HUB, max_bytes=8 << 20) as sink:
         start = time.perf_counter()
-        report = await run_adapter(adapter, sink, StateStore(state), batch_size=5000,
+        report = await run_adapter(adapter, sink, StateStore(state), batch_size=batch_size,
                                    in_flight=in_flight)
         elapsed = time.perf_counter() - start
     assert report.status == "ok" and report.reconciles(), report
@@ -175,6 +177,8 @@ def main() -> None:
                         help="normalisation rounds per adapter; the median is printed")
     parser.add_argument("--in-flight", type=int, default=2,
                         help="upsert requests in flight during the end-to-end runs")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help="entities per upsert request during the end-to-end runs")
     parser.add_argument("--normalisation-only", action="store_true",
                         help="measure normalisation only; start no hub, touch no database")
     args = parser.parse_args()
@@ -212,9 +216,10 @@ def main() -> None:
               "| entities/s |\n"
               "|---|---:|---:|---:|---:|---:|")
         asyncio.run(end_to_end("jma-amedas full snapshot", AmedasAdapter(), state,
-                               args.in_flight))
+                               args.in_flight, args.batch_size))
         asyncio.run(end_to_end(f"jartic-traffic {args.traffic_rows:,} rows",
-                               JarticTrafficAdapter(traffic), state, args.in_flight))
+                               JarticTrafficAdapter(traffic), state, args.in_flight,
+                               args.batch_size))
     finally:
         hub.terminate()
         hub.wait()
