@@ -92,17 +92,17 @@ def weather_observed(code: str, elements: dict[str, Any], station: dict[str, Any
         main[attr] = value
         qualities.append(quality)
     out = []
-    for key, period in PERIODS.items():
+    for key, period, suffix in _PERIODS:
         got = _value(key, elements[key]) if key in elements else None
-        values = dict(main) if key == "precipitation1h" else {}
-        q = list(qualities) if key == "precipitation1h" else []
+        main_entity = key == "precipitation1h"
+        if not main_entity and got is None:
+            continue  # no 10-minute/3-hour/24-hour amount: no entity for that period
+        values = main if main_entity else {}  # main and qualities serve this entity only
+        q = qualities if main_entity else []
         if got is not None:
             values["precipitation"] = got[0]
             q.append(got[1])
-        if key != "precipitation1h" and got is None:
-            continue  # no 10-minute/3-hour/24-hour amount: no entity for that period
-        eid = base if key == "precipitation1h" else f"{base}:PT{_iso_period(period)}"
-        out.append(build(WeatherObserved, id=eid, **common, **values,
+        out.append(build(WeatherObserved, id=base + suffix, **common, **values,
                          precipitationPeriod=period if got is not None else None,
                          quality=_worst(q)))
     return out
@@ -111,6 +111,11 @@ def weather_observed(code: str, elements: dict[str, Any], station: dict[str, Any
 def _iso_period(period: timedelta) -> str:
     minutes = int(period.total_seconds() // 60)
     return f"{minutes // 60}H" if minutes % 60 == 0 else f"{minutes}M"
+
+
+#: (element, period, id suffix): the main entity's id has none, the others ``:PT10M`` …
+_PERIODS = tuple((key, period, "" if key == "precipitation1h" else f":PT{_iso_period(period)}")
+                 for key, period in PERIODS.items())
 
 
 def device(code: str, station: dict[str, Any], observed: list[dict[str, Any]]) -> dict[str, Any]:
