@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from adapters.jma_amedas.mapping import device, weather_observed
+from adapters.jma_amedas.mapping import device, station_location, weather_observed
 from adapters.sdk import Adapter, Dedup, Emit, Manifest, Outcome, Quarantine, Skip, SourceError
 from adapters.sdk.base import read_source
 from adapters.sdk.dates import JST, iso_jst
@@ -77,8 +77,9 @@ class AmedasAdapter(Adapter):
                 yield Quarantine(self.source, n, raw, "station not in the station table")
                 continue
             try:
-                w = weather_observed(code, elements, station, observed_at, stamp)
-                d = device(code, station, w)
+                location = station_location(station)
+                w = weather_observed(code, elements, station, location, observed_at, stamp)
+                d = device(code, station, location, w)
             except (ValueError, KeyError, TypeError) as exc:
                 yield Quarantine(self.source, n, raw, str(exc))
                 continue

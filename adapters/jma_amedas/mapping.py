@@ -24,7 +24,8 @@ from adapters.sdk.contract import build
 from adapters.sdk.geo import degrees_decimal_minutes
 from contracts import Device, Point, WeatherObserved
 
-__all__ = ["ELEMENTS", "PERIODS", "QUALITY", "UNMAPPED", "device", "weather_observed"]
+__all__ = ["ELEMENTS", "PERIODS", "QUALITY", "UNMAPPED", "device", "station_location",
+           "weather_observed"]
 
 #: JMA element -> (contract attribute, scale)
 ELEMENTS: dict[str, tuple[str, float]] = {
@@ -68,12 +69,13 @@ def _worst(qualities: list[str]) -> str:
 
 
 def weather_observed(code: str, elements: dict[str, Any], station: dict[str, Any],
-                     observed_at: str, stamp: str) -> list[dict[str, Any]]:
-    """The WeatherObserved entities of one station at one instant (see module docstring).
+                     location: Point, observed_at: str, stamp: str) -> list[dict[str, Any]]:
+    """The WeatherObserved entities of one station at one instant (see module docstring);
+    ``location`` is ``station_location(station)``.
 
     Raises ValueError on a malformed pair, so the row is quarantined, not half-written.
     """
-    common = {"dateObserved": observed_at, "location": _location(station),
+    common = {"dateObserved": observed_at, "location": location,
               "refDevice": entity_id("Device", f"jma-amedas-{code}"), "name": station["kjName"]}
     base = entity_id("WeatherObserved", f"jma-amedas-{code}", stamp)
     main: dict[str, Any] = {}
@@ -118,17 +120,17 @@ _PERIODS = tuple((key, period, "" if key == "precipitation1h" else f":PT{_iso_pe
                  for key, period in PERIODS.items())
 
 
-def device(code: str, station: dict[str, Any], observed: list[dict[str, Any]]) -> dict[str, Any]:
+def device(code: str, station: dict[str, Any], location: Point,
+           observed: list[dict[str, Any]]) -> dict[str, Any]:
     """The station as a Device: name, position, code, what it measures."""
     measured = sorted({_CONTROLLED[a] for e in observed for a in e if a in _CONTROLLED})
-    # the observations' location, already worked out from the same station values
-    location = observed[0]["location"]["value"] if observed else _location(station)
     return build(Device, id=entity_id("Device", f"jma-amedas-{code}"), name=station["kjName"],
                  serialNumber=code, location=location, deviceCategory=["sensor"],
                  controlledProperty=measured or ["weatherConditions"])
 
 
-def _location(station: dict[str, Any]) -> Point:
+def station_location(station: dict[str, Any]) -> Point:
+    """The station table's position, checked to be in Japan."""
     lat = degrees_decimal_minutes(station["lat"])
     lon = degrees_decimal_minutes(station["lon"])
     if not (20 <= lat <= 46 and 122 <= lon <= 154):
