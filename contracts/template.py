@@ -21,7 +21,8 @@ It is the full model's validation, split by field, not a second one:
   over the same short name → validated value mapping (every field, defaults included);
 * whenever anything is refused (a shared value, an entity's value, a rule), the row is
   built entity by entity with the full model instead, so the error raised is the full
-  model's ``ValidationError`` for the first entity it refuses, word for word.
+  model's ``ValidationError`` for the first entity it refuses (the same errors: location,
+  message, type; so the same quarantine reason from ``adapters.sdk.build_row``).
 
 Values that are None are left out, as ``adapters.sdk.build`` does (a varying field is
 either required or defaults to None, so an entry of None is the field left out). The
