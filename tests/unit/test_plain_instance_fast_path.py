@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 from unittest import mock
 
-import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,7 +63,7 @@ def _outcome(raw: dict[str, Any], iri: str) -> tuple[str, Any]:
         inst = parse_instance(iri, raw, Ctx(), NOW)
     except BadRequestData as exc:
         return "error", str(exc)
-    return "ok", orjson.dumps(inst)  # bytes: member order counts
+    return "ok", [(k, v.__class__, v) for k, v in inst.items()]  # member order counts
 
 
 @settings(max_examples=1000)
