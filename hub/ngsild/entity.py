@@ -13,6 +13,7 @@ from hub.query.scopeq import validate_scope
 __all__ = ["EntityDoc", "parse_entity", "parse_types"]
 
 _TOP_IGNORED = frozenset({"@context", "createdAt", "modifiedAt", "deletedAt"})
+_NOT_ATTRIBUTES = frozenset({"id", "@id", "type", "@type", "scope", *_TOP_IGNORED})
 
 
 @dataclass(slots=True)
@@ -96,7 +97,7 @@ def parse_entity(
     scopes = parse_scopes(body.get("scope"))
     attrs: dict[str, Any] = {}
     for key, raw in body.items():
-        if key in ("id", "@id", "type", "@type", "scope") or key in _TOP_IGNORED:
+        if key in _NOT_ATTRIBUTES:
             continue
         if not valid_attr_name(key):
             raise BadRequestData(f"invalid attribute name {key!r}")

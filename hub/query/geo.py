@@ -29,8 +29,14 @@ _GEOMETRIES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon"
                "MultiPolygon"}
 
 
+_NUMBERS = frozenset({int, float})  # exact classes: bool is not among them
+
+
 def _position(p: Any) -> None:
-    if (not isinstance(p, list) or len(p) not in (2, 3)
+    if p.__class__ is list and len(p) == 2 and p[0].__class__ in _NUMBERS and (
+            p[1].__class__ in _NUMBERS):
+        pass  # the usual 2D position of a JSON body, without a generator per position
+    elif (not isinstance(p, list) or len(p) not in (2, 3)
             or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in p)):
         raise BadRequestData(f"invalid position {p!r}")
     if not (-180 <= p[0] <= 180 and -90 <= p[1] <= 90):

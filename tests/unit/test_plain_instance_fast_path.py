@@ -26,8 +26,12 @@ class Ctx:
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
                     st.text(max_size=4), st.sampled_from(["urn:x:1", "urn:ngsi-ld:null",
                                                           "not a uri", "x:y"]))
-values = st.one_of(scalars, st.lists(scalars, max_size=2),
-                   st.just({"type": "Point", "coordinates": [138.2, 36.6]}))
+geometries = st.sampled_from([
+    {"type": "Point", "coordinates": [138.2, 36.6]}, {"type": "Point", "coordinates": [200, 0]},
+    {"type": "Point"}, {"type": "Point", "coordinates": [1, True]},
+    {"type": "LineString", "coordinates": [[1, 2]]},
+    {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}, {"type": "Nope"}])
+values = st.one_of(scalars, st.lists(scalars, max_size=2), geometries)
 types = st.sampled_from(["Property", "Relationship", "Property", "Relationship",
                          "GeoProperty", "VocabProperty", "Bogus", 5])
 optional = {
