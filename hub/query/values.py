@@ -115,6 +115,16 @@ def index_rows(attrs: dict[str, Any]) -> list[IndexRow]:
     for iri, value in attrs.items():
         if iri in NOT_INDEXED:
             continue
+        if value.__class__ is list and len(value) == 1:
+            # one instance with a string or finite float value, the usual attribute: its
+            # row without the calls below (a third of the write path's index-row time)
+            v = value[0].get("value") if value[0].__class__ is dict else None
+            if v.__class__ is str and _BUT_VALUE.isdisjoint(value[0]):
+                rows[(iri, None, v[:TXT_PREFIX])] = None
+                continue
+            if v.__class__ is float and math.isfinite(v) and _BUT_VALUE.isdisjoint(value[0]):
+                rows[(iri, v, None)] = None
+                continue
         plain = value.__class__ is list and all(i.__class__ is dict for i in value)
         for instance in value if plain else targets(attrs, iri, ()):
             for x in _instance_values(instance):

@@ -66,6 +66,19 @@ def test_index_rows_agree_with_the_definition(attrs: dict[str, Any]) -> None:
     assert index_rows(attrs) == _reference_rows(attrs)
 
 
+plain_values = st.one_of(st.text(max_size=300), st.floats(allow_nan=True, allow_infinity=True),
+                        st.integers(), st.booleans(), st.none())
+single_instances = st.builds(lambda v, extra: [{"type": "Property", "value": v, **extra}],
+                             plain_values, st.dictionaries(keys, values, max_size=1))
+
+
+@given(st.dictionaries(st.sampled_from(["a:x", "a:y", *sorted(NOT_INDEXED)]),
+                       single_instances, max_size=3))
+def test_single_instance_attributes_agree_with_the_definition(attrs: dict[str, Any]) -> None:
+    """The usual attribute — one instance, a scalar value, perhaps one more member."""
+    assert index_rows(attrs) == _reference_rows(attrs)
+
+
 def test_the_common_shapes_give_their_one_row() -> None:
     attrs = {"a:p": [{"type": "Property", "value": 4, "observedAt": "2026-01-01T00:00:00Z"}],
              "a:r": [{"type": "Relationship", "object": "urn:x:1"}],
