@@ -11,7 +11,7 @@ value, so the pydantic validator and the stored-form validator run the very same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
@@ -37,6 +37,19 @@ __all__ = [
 
 Rule = Callable[[Mapping[str, Any]], Iterable[tuple[str, str]]]
 """A cross-attribute rule: given short name -> value, yields (attribute, message) per breach."""
+
+ColumnCheck = Callable[[Mapping[str, Any], Mapping[str, Sequence[Any]], int], bool]
+"""A rule asked of many entities at once (``contracts.template``): given the values they
+share, the varying ones as columns (one entry per entity) and the count, False only when
+the rule finds no breach in any of them (True may be a false alarm: it sends the entities
+to the rule one by one)."""
+
+_COLUMN_CHECKS: dict[Rule, ColumnCheck] = {}
+
+
+def column_check(rule: Rule) -> ColumnCheck | None:
+    """The rule's check over columns, if it has one (``ordered`` and the quality rule)."""
+    return _COLUMN_CHECKS.get(rule)
 
 URI_PATTERN = r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$"
 """An absolute URI: a scheme, a colon, no white space (entity ids and relationship objects)."""
@@ -130,6 +143,14 @@ def ordered(*names: str, strict: bool = False) -> Rule:
                 broken.append((b, f"{b} must not be {'at or ' if strict else ''}before {a}"))
         return broken
 
+    def check(shared: Mapping[str, Any], columns: Mapping[str, Sequence[Any]],
+              count: int) -> bool:
+        if count and not any(n in columns for n in names):
+            return bool(rule(shared))  # the same values in every entity: asked once
+        return any(rule({**shared, **{n: columns[n][i] for n in names if n in columns}})
+                   for i in range(count))
+
+    _COLUMN_CHECKS[rule] = check
     return rule
 
 
@@ -225,4 +246,21 @@ def _quality_rule(measured: tuple[str, ...]) -> Rule:
             )]
         return ()
 
+    def check(shared: Mapping[str, Any], columns: Mapping[str, Sequence[Any]],
+              count: int) -> bool:
+        # rule() per entity, over the few columns it reads: a breach is a missing quality
+        # with a value present, or another quality with none
+        qualities = columns.get("quality") or [shared.get("quality")] * count
+        varying = [columns[m] for m in measured if m in columns]
+        if not varying or any(shared.get(m) is not None for m in measured if m not in columns):
+            fixed = any(shared.get(m) is not None for m in measured)
+            return any(q is not None and (q == _MISSING) == fixed for q in qualities)
+        if len(varying) == 1:
+            present: Iterable[bool] = [v is not None for v in varying[0]]
+        else:
+            present = [any(v is not None for v in vs) for vs in zip(*varying, strict=True)]
+        return any(q is not None and (q == _MISSING) == p
+                   for q, p in zip(qualities, present, strict=True))
+
+    _COLUMN_CHECKS[rule] = check
     return rule

@@ -19,6 +19,9 @@ It is the full model's validation, split by field, not a second one:
   serializer), so the halves accept exactly what the full model's fields accept;
 * the cross-attribute rules are the model's own (``Contract._cross_rules``), run per entity
   over the same short name → validated value mapping (every field, defaults included);
+  a rule with a check over columns (``contracts.base.column_check``: ``ordered``, the
+  quality rule) is asked once for the row's entities instead, and any breach it finds
+  sends the row to the full model, entity by entity;
 * whenever anything is refused (a shared value, an entity's value, a rule), the row is
   built entity by entity with the full model instead, so the error raised is the full
   model's ``ValidationError`` for the first entity it refuses (the same errors: location,
@@ -41,7 +44,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic_core import PydanticUndefined
 
-from contracts.base import Contract, _rules_of
+from contracts.base import ColumnCheck, Contract, Rule, _rules_of, column_check
 from contracts.ngsi import _layout, to_ngsi_ld
 
 __all__ = ["RowTemplate", "TemplateRow"]
@@ -63,6 +66,8 @@ class _Split:
     attributes: tuple[_Slot, ...]  # every one but id and type, in the model's field order:
     # varying ones as slots (value _VARIES), shared ones with fixed None and value None
     observed_at: str  # the attribute whose instant the measured ones carry ("" if none)
+    checks: tuple[ColumnCheck, ...]  # the model's rules that check columns at once
+    rules: tuple[Rule, ...]  # the others, asked entity by entity
 
 
 @cache
@@ -98,7 +103,10 @@ def _split(model: type[Contract], varying: frozenset[str]) -> _Split:
     layout = _layout(model)
     attributes = tuple((n, None, _VARIES if n in varying else None, *layout.kinds[n],
                         n in layout.measured) for n in fields if n not in ("id", "type"))
-    return _Split(shared, columns, names, attributes, layout.observed_at or "")
+    rules = _rules_of(model)
+    checks = tuple(c for c in map(column_check, rules) if c is not None)
+    return _Split(shared, columns, names, attributes, layout.observed_at or "", checks,
+                  tuple(r for r in rules if column_check(r) is None))
 
 
 class RowTemplate:
@@ -158,7 +166,10 @@ class TemplateRow:
             valid = split.columns.__pydantic_validator__.validate_python(full)
         except ValidationError:
             return self._one_by_one(full, count)
-        rules = _rules_of(self.model)
+        for check in split.checks:
+            if check(self._valid, valid.__dict__, count):
+                return self._one_by_one(full, count)
+        rules = split.rules
         if rules:
             names = split.varying
             merged = dict(self._valid)  # the shared values, then each entity's own
