@@ -6,8 +6,9 @@ is 00:00 of the next day. Flags: blank → ``normal`` (確定値), ``*`` → ``p
 ``missing`` with no waterLevel. Values are metres on the station's gauge datum.
 
 A day's 24 entities share the station's values (position, name, gauge), so they are built
-from one ``RowTemplate`` row: the station's values are validated once per day, the hour's
-value, flag and instant per entity (docs/adapters.md).
+from one ``RowTemplate`` row: the station's values are validated once per station, the hour's
+value, flag and instant per entity (docs/adapters.md); the station keeps its template row
+for the source's other days.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from adapters.sdk.contract import build, build_row
 from adapters.sdk.dates import hourly_jst
 from adapters.sdk.geo import parse_dms_pair, tokyo_to_jgd2011
 from adapters.sdk.text import parse_number
-from contracts import Device, Point, RowTemplate, WaterObserved
+from contracts import Device, Point, RowTemplate, TemplateRow, WaterObserved
 
 __all__ = ["FLAGS", "Station", "day_entities", "station_device", "station_location"]
 
@@ -51,6 +52,7 @@ class Station:
     def __init__(self, code: str, meta: dict[str, Any]) -> None:
         self.code, self.meta = code, meta
         self._shared: tuple[Point, str, str, str] | ValueError | None = None
+        self._row: TemplateRow | None = None
 
     def shared(self) -> tuple[Point, str, str, str]:
         """(location, name, Device id, WaterObserved id prefix); raises ValueError."""
@@ -67,6 +69,14 @@ class Station:
             raise ValueError(str(self._shared))
         return self._shared
 
+    def row(self) -> tuple[TemplateRow, str]:
+        """The day rows' template row (the station's values, validated once) and the
+        WaterObserved id prefix; raises ValueError as ``shared`` does."""
+        location, name, device, prefix = self.shared()
+        if self._row is None:
+            self._row = _HOURLY.row(location=location, refDevice=device, name=name)
+        return self._row, prefix
+
 
 def station_device(code: str, meta: dict[str, Any]) -> dict[str, Any]:
     return build(Device, id=entity_id("Device", f"mlit-{code}"), name=_name(meta),
@@ -81,8 +91,7 @@ def day_entities(station: Station, day: date,
         raise ValueError(f"expected 24 (value, flag) pairs, got {len(cells) / 2:g}")
     if any(c.strip() for c in cells[48:]):
         raise ValueError(f"unexpected cells after hour 24: {cells[48:]!r}")
-    location, name, device, prefix = station.shared()
-    row = _HOURLY.row(location=location, refDevice=device, name=name)
+    row, prefix = station.row()
     whens = hourly_jst(day)
     ids = [f"{prefix}{w[:10].replace('-', '')}T{w[11:13]}00" for w in whens]  # …T0100
     hours = _hours(cells)
