@@ -119,10 +119,10 @@ def _write_sql(schema: str, create_only: bool) -> str:
         else "ON CONFLICT (id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,"
         " attrs = EXCLUDED.attrs, modified_at = EXCLUDED.modified_at,"
         " index_fp = EXCLUDED.index_fp"
-        # only a row this statement's snapshot holds (and the caller has locked): a row
-        # another transaction inserted meanwhile is someone else's write, not ours to
-        # overwrite unseen, and its index rows are invisible to this statement
-        " WHERE e.pk IN (SELECT pk FROM old)"
+        # only the very row version this statement's snapshot read: a row another
+        # transaction inserted or changed since is a write this statement has not seen —
+        # not ours to overwrite unseen, and the index rows it wrote are invisible here
+        " WHERE e.ctid IN (SELECT ctid FROM old)"
     )
     return f"""
 WITH input AS (
@@ -130,7 +130,7 @@ WITH input AS (
                        $7::bytea[])
     WITH ORDINALITY AS x(id, types, scopes, attrs, created_at, modified_at, fp, n)
 ), old AS (
-  SELECT e.pk, e.index_fp FROM {schema}.entities e WHERE e.id = ANY ($1::text[])
+  SELECT e.pk, e.index_fp, e.ctid FROM {schema}.entities e WHERE e.id = ANY ($1::text[])
 ), up AS (
   INSERT INTO {schema}.entities AS e
     (id, types, scopes, attrs, created_at, modified_at, index_fp)
@@ -176,9 +176,10 @@ async def write_entities(
     An entity that already exists must be locked (``FOR UPDATE``) by an earlier statement
     of the caller's transaction, so no concurrent write changes its index rows between
     this statement's snapshot and its update (``_write_sql`` reads their fingerprints).
-    An id that another transaction created after the caller looked is not written either
-    and is absent from the result: the caller has not decided on that entity (its owner,
-    its old state), so it looks again (``hub/api/batch.py`` retries such ids).
+    An entity that another transaction created or changed after this statement's snapshot
+    was taken is not written either and is absent from the result: the caller has not
+    decided on that state (its owner, its old attributes), so it looks again, this time
+    locking it (``hub/api/batch.py`` retries such ids).
     """
     if not entities:
         return {}
