@@ -182,12 +182,16 @@ class Contract(BaseModel):
         # Runs once per entity an adapter emits, so it reads the rules from a per-class
         # cache and the validated fields straight from ``__dict__`` (short name -> value;
         # extra attributes are forbidden, so it holds exactly the contract's fields).
-        rules = _rules_of(type(self))
-        if rules:
-            values = self.__dict__
-            broken = [f"{a}: {msg}" for rule in rules for a, msg in rule(values)]
-            if broken:
-                raise ValueError("; ".join(broken))
+        # A rule answers an empty list or tuple when nothing is broken: only then is the
+        # message gathered (the rules are pure, so asking them again answers the same).
+        values = self.__dict__
+        for rule in _rules_of(type(self)):
+            if rule(values):
+                broken = [f"{a}: {msg}" for each in _rules_of(type(self))
+                          for a, msg in each(values)]
+                if broken:
+                    raise ValueError("; ".join(broken))
+                break
         return self
 
 
@@ -232,6 +236,10 @@ def _quality_rule(measured: tuple[str, ...]) -> Rule:
         quality = get("quality")
         if quality is None:
             return ()
+        if quality != _MISSING:
+            for m in measured:  # most observations have their first measured attribute
+                if get(m) is not None:
+                    return ()
         present = [m for m in measured if get(m) is not None]
         if quality == _MISSING:
             return [(m, "a missing observation (quality missing) carries no value")
