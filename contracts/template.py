@@ -29,8 +29,9 @@ It is the full model's validation, split by field, not a second one:
 
 Values that are None are left out, as ``adapters.sdk.build`` does (a varying field is
 either required or defaults to None, so an entry of None is the field left out). The
-entities are new dicts, but an attribute value the row shares (a ``location``'s GeoJSON)
-is one object in all of them: treat the entities as read-only, as the SDK's callers do.
+entities are new dicts, but an attribute the row shares (its instance dict, and so a
+``location``'s GeoJSON) is one object in all of them, and in the entities of every row a
+kept ``TemplateRow`` builds: treat the entities as read-only, as the SDK's callers do.
 """
 
 from __future__ import annotations
@@ -200,9 +201,9 @@ class TemplateRow:
         at = self._observed_at
         ats = columns[self._observed_at_name] if at is _VARIES else [at] * count
         for name, fixed, value, kind, unit, measured in self._slots:
-            if fixed is not None:
+            if fixed is not None:  # one read-only dict for the row's entities
                 for entity in entities:
-                    entity[name] = {**fixed}
+                    entity[name] = fixed
                 continue
             column = columns[name] if value is _VARIES else [value] * count
             if kind == "Relationship":
@@ -214,6 +215,16 @@ class TemplateRow:
                 for entity, v in zip(entities, column, strict=False):
                     if v is not None:
                         entity[name] = {"type": kind, "value": v}
+                continue
+            if unit is not None and measured:  # a measurement: its unit and its instant
+                for entity, v, when in zip(entities, column, ats, strict=False):
+                    if v is None:
+                        continue
+                    if when is None:
+                        entity[name] = {"type": kind, "value": v, "unitCode": unit}
+                    else:
+                        entity[name] = {"type": kind, "value": v, "unitCode": unit,
+                                        "observedAt": when}
                 continue
             for entity, v, when in zip(entities, column, ats, strict=False):
                 if v is None:
