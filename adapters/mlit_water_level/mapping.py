@@ -20,12 +20,13 @@ from adapters.sdk import entity_id
 from adapters.sdk.contract import build, build_row
 from adapters.sdk.dates import hourly_jst
 from adapters.sdk.geo import parse_dms_pair, tokyo_to_jgd2011
-from adapters.sdk.text import parse_number
+from adapters.sdk.text import parse_number, parse_numbers
 from contracts import Device, Point, RowTemplate, TemplateRow, WaterObserved
 
 __all__ = ["FLAGS", "Station", "day_entities", "station_device", "station_location"]
 
 FLAGS = {"": "normal", "*": "provisional", "$": "missing", "#": "missing", "-": "missing"}
+_ID_HOURS = tuple(f"T{hour:02d}00" for hour in range(1, 24))
 _HOURLY = RowTemplate(WaterObserved, ("id", "dateObserved", "waterLevel", "quality"))
 
 
@@ -93,7 +94,10 @@ def day_entities(station: Station, day: date,
         raise ValueError(f"unexpected cells after hour 24: {cells[48:]!r}")
     row, prefix = station.row()
     whens = hourly_jst(day)
-    ids = [f"{prefix}{w[:10].replace('-', '')}T{w[11:13]}00" for w in whens]  # …T0100
+    day_prefix = f"{prefix}{day.year:04d}{day.month:02d}{day.day:02d}"
+    last = whens[-1]  # hour 24: 00:00 of the next day
+    ids = [day_prefix + hour for hour in _ID_HOURS]  # …T0100 to …T2300
+    ids.append(f"{prefix}{last[:10].replace('-', '')}T{last[11:13]}00")
     hours = _hours(cells)
     if hours is not None:
         values, qualities = hours
@@ -117,8 +121,8 @@ def _hours(cells: list[str]) -> tuple[list[float | None], list[str]] | None:
         return None
     flags = cast("list[str]", found)
     try:
-        values = [None if q == "missing" else parse_number(v)
-                  for q, v in zip(flags, cells[0:48:2], strict=True)]
+        values = parse_numbers(None if q == "missing" else v
+                               for q, v in zip(flags, cells[0:48:2], strict=True))
     except ValueError:
         return None
     return values, ["missing" if v is None else q

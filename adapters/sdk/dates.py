@@ -112,8 +112,14 @@ def parse_date(text: str, fmt: str | None = None) -> date:
     ``fmt`` is a ``strptime`` format for anything else; ``None`` or ``"auto"`` accepts the
     forms above and ``YYYY/MM/DD``, ``YYYY-MM-DD``, ``YYYYMMDD``, ``2023年1月2日``.
     """
-    s = nfkc(text).strip()
+    s = text.strip() if text.isascii() else nfkc(text).strip()  # ASCII is NFKC's own form
     if fmt and fmt not in ("auto", "wareki"):
+        if fmt == "%Y/%m/%d" and len(s) == 10 and s[4] == s[7] == "/" and s.isascii() \
+                and (s[:4] + s[5:7] + s[8:]).isdigit():
+            try:  # what strptime's pattern reads, by position (a day row's date)
+                return date(int(s[:4]), int(s[5:7]), int(s[8:]))
+            except ValueError:
+                pass  # strptime's own error
         return datetime.strptime(s, fmt).date()
     m = _WAREKI_DATE.match(s)
     if m:
@@ -144,6 +150,8 @@ def hourly_jst(d: date) -> list[str]:
     """``iso_jst(jst_datetime(d, hour))`` for hours 1–24 of ``d`` (hour 24 is 00:00 of the
     next day), written from the date's own ISO form: a day row's 24 instants without 24
     datetimes."""
-    day = f"{d.isoformat()}T"
-    return [*(f"{day}{hour:02d}:00:00+09:00" for hour in range(1, 24)),
-            iso_jst(jst_datetime(d, 24))]
+    day = d.isoformat()
+    return [day + hour for hour in _HOURS_1_23] + [iso_jst(jst_datetime(d, 24))]
+
+
+_HOURS_1_23 = tuple(f"T{hour:02d}:00:00+09:00" for hour in range(1, 24))

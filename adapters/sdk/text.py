@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Iterable
 
 __all__ = [
     "MISSING_MARKERS",
@@ -20,6 +21,7 @@ __all__ = [
     "is_missing",
     "nfkc",
     "parse_number",
+    "parse_numbers",
 ]
 
 #: Values that mean "no value" in Japanese public data. Compared after NFKC and strip.
@@ -145,3 +147,18 @@ def parse_number(raw: object,
     if not _NUMBER.match(s):
         raise ValueError(f"not a number: {raw!r}")
     return float(s)
+
+
+def parse_numbers(raws: Iterable[object]) -> list[float | None]:
+    """``[parse_number(raw) for raw in raws]`` (None stays None), the padded-ASCII cells read
+    without a call each (a day row's 24 readings)."""
+    plain = _PLAIN_NUMBER.fullmatch
+    out: list[float | None] = []
+    for raw in raws:
+        if raw is None:
+            out.append(None)
+        elif type(raw) is str and raw.isascii() and plain(s := raw.strip()):
+            out.append(float(s))
+        else:
+            out.append(parse_number(raw))
+    return out
