@@ -145,7 +145,7 @@ def ordered(*names: str, strict: bool = False) -> Rule:
 
     def check(shared: Mapping[str, Any], columns: Mapping[str, Sequence[Any]],
               count: int) -> bool:
-        if count and not any(n in columns for n in names):
+        if count and columns.keys().isdisjoint(names):
             return bool(rule(shared))  # the same values in every entity: asked once
         return any(rule({**shared, **{n: columns[n][i] for n in names if n in columns}})
                    for i in range(count))
@@ -260,15 +260,24 @@ def _quality_rule(measured: tuple[str, ...]) -> Rule:
         # with a value present, or another quality with none
         qualities = columns.get("quality") or [shared.get("quality")] * count
         varying = [columns[m] for m in measured if m in columns]
-        if not varying or any(shared.get(m) is not None for m in measured if m not in columns):
-            fixed = any(shared.get(m) is not None for m in measured)
-            return any(q is not None and (q == _MISSING) == fixed for q in qualities)
+        fixed = False  # a shared measured value: present in every entity
+        for m in measured:
+            if m not in columns and shared.get(m) is not None:
+                fixed = True
+                break
+        if fixed or not varying:
+            for q in qualities:  # noqa: SIM110 (a loop: any() of a generator costs more)
+                if q is not None and (q == _MISSING) == fixed:
+                    return True
+            return False
         if len(varying) == 1:
             present: Iterable[bool] = [v is not None for v in varying[0]]
         else:
             present = [any(v is not None for v in vs) for vs in zip(*varying, strict=True)]
-        return any(q is not None and (q == _MISSING) == p
-                   for q, p in zip(qualities, present, strict=True))
+        for q, p in zip(qualities, present, strict=True):
+            if q is not None and (q == _MISSING) == p:
+                return True
+        return False
 
     _COLUMN_CHECKS[rule] = check
     return rule
