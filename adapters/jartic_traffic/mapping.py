@@ -35,6 +35,7 @@ _DIRECTIONS = tuple(
     (label, direction, short, tuple(f"{label}・{f}" for f in _FLAG_COLUMNS),
      tuple(f"{label}・{c}" for c in ("小型交通量", "大型交通量", "車種判別不能交通量")))
     for label, direction, short in _DIRS)
+_CLASSES = ("car", "lorry", None)  # vehicleType of a direction's three entities
 _ROW = RowTemplate(TrafficFlowObserved,
                    ("id", "laneDirection", "vehicleType", "intensity", "quality"))
 
@@ -102,26 +103,36 @@ def row_entities(r: dict[str, str], interval: timedelta) -> tuple[list[dict[str,
     prefix = entity_id("TrafficFlowObserved", f"jartic-{site}")
     stamp = (f"{end.year}{end.month:02d}{end.day:02d}T{end.hour:02d}{end.minute:02d}"
              if end.year >= 1000 else end.strftime("%Y%m%dT%H%M"))  # strftime's, faster
-    columns: dict[str, list[Any]] = {"id": [], "laneDirection": [], "vehicleType": [],
-                                     "intensity": [], "quality": []}
+    ids: list[str] = []
+    lanes: list[str] = []
+    classes: list[str | None] = []
+    intensities: list[int | None] = []
+    qualities: list[str] = []
+    columns: dict[str, list[Any]] = {"id": ids, "laneDirection": lanes, "vehicleType": classes,
+                                     "intensity": intensities, "quality": qualities}
     try:
         for label, direction, short, flag_columns, count_columns in _DIRECTIONS:
             flags = [r[f].strip() for f in flag_columns]
-            if any(f not in _FLAG for f in flags):
+            if not _FLAG.issuperset(flags):
                 raise ValueError(f"{label}: flags must be 0, 1 or blank: {flags!r}")
-            small, large, unknown = (_count(r[c], c) for c in count_columns)
-            missing = flags[3] == "1"
-            fault = "1" in flags[:3]
-            total = None if None in (small, large, unknown) else small + large + unknown  # type: ignore[operator]
-            for vclass, count, tag in (("car", small, "car"), ("lorry", large, "lorry"),
-                                       (None, total, "all")):
-                value = None if missing else count
-                columns["id"].append(f"{prefix}:{short}:{tag}:{stamp}")
-                columns["laneDirection"].append(direction)
-                columns["vehicleType"].append(vclass)
-                columns["intensity"].append(value)
-                columns["quality"].append("missing" if value is None
-                                          else "questionable" if fault else "normal")
+            small_c, large_c, unknown_c = count_columns
+            small = _count(r[small_c], small_c)
+            large = _count(r[large_c], large_c)
+            unknown = _count(r[unknown_c], unknown_c)
+            # a direction's three entities: car, lorry, all (small + large + unclassified)
+            if flags[3] == "1":  # 欠測
+                counts: tuple[int | None, ...] = (None, None, None)
+            elif small is None or large is None or unknown is None:
+                counts = (small, large, None)
+            else:
+                counts = (small, large, small + large + unknown)
+            quality = "questionable" if "1" in flags[:3] else "normal"
+            ids.extend((f"{prefix}:{short}:car:{stamp}", f"{prefix}:{short}:lorry:{stamp}",
+                        f"{prefix}:{short}:all:{stamp}"))
+            lanes.extend((direction, direction, direction))
+            classes.extend(_CLASSES)
+            intensities.extend(counts)
+            qualities.extend(["missing" if v is None else quality for v in counts])
     except ValueError:
         build_row(row, **columns)  # an earlier direction's refusal comes first
         raise
