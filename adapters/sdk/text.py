@@ -149,16 +149,28 @@ def parse_number(raw: object,
     return float(s)
 
 
+_PLAIN_CHARS = "0123456789.+-eE"
+
+
 def parse_numbers(raws: Iterable[object]) -> list[float | None]:
     """``[parse_number(raw) for raw in raws]`` (None stays None), the padded-ASCII cells read
-    without a call each (a day row's 24 readings)."""
-    plain = _PLAIN_NUMBER.fullmatch
+    without a call each (a day row's 24 readings). Over the characters of a plain number
+    ``float`` accepts exactly what ``_PLAIN_NUMBER`` matches (no ``inf``, ``nan`` or ``_``
+    can be spelt with them), so a cell made of them alone is tried with ``float`` directly:
+    a third of the regular expression's cost; anything ``float`` refuses takes
+    ``parse_number`` and its error."""
     out: list[float | None] = []
     for raw in raws:
         if raw is None:
             out.append(None)
-        elif type(raw) is str and raw.isascii() and plain(s := raw.strip()):
-            out.append(float(s))
-        else:
-            out.append(parse_number(raw))
+            continue
+        if type(raw) is str and raw.isascii():
+            s = raw.strip()
+            if s and not s.strip(_PLAIN_CHARS):
+                try:
+                    out.append(float(s))
+                    continue
+                except ValueError:
+                    pass
+        out.append(parse_number(raw))
     return out

@@ -60,8 +60,9 @@ def _answer(parse: object, raw: object) -> object:
         return ("refused", str(exc))
 
 
-@given(st.lists(st.one_of(st.none(), st.text(alphabet=" +-.0123456789e,１$#", max_size=8),
-                          st.sampled_from(["  321.52", " -0.5", "abc", "", "--"]))))
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=" +-.0123456789eE_ni,１$#", max_size=8),
+                          st.sampled_from(["  321.52", " -0.5", "abc", "", "--", "1_0", "nan",
+                                           "inf", "1e", "e5", ".", "+.5", "1.e5"]))))
 def test_parse_numbers_is_parse_number_cell_by_cell(raws: list[str | None]) -> None:
     expected: list[object] = []
     for raw in raws:
