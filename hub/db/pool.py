@@ -36,6 +36,17 @@ async def _init_connection(con: asyncpg.Connection) -> None:
                              schema="pg_catalog", format="binary")
 
 
+async def _keep_session(con: asyncpg.Connection) -> None:
+    """The pool's reset, run as a connection is released: nothing to undo, so no round trip.
+
+    asyncpg's default sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL`` on every release, a second round trip for a request of one statement. The hub
+    leaves no session state on pooled connections: settings are given at connect
+    (``server_settings``) or with ``SET LOCAL``, advisory locks are transaction-scoped
+    (``pg_advisory_xact_lock``), listeners have connections of their own, and cursors live
+    inside transactions. asyncpg still rolls back a transaction left open before this."""
+
+
 async def create_pool(
     url: str, min_size: int, max_size: int, *, custom_plans: bool = False
 ) -> asyncpg.Pool:
@@ -48,6 +59,7 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session,
         server_settings=settings,
     )
     assert pool is not None
