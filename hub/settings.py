@@ -25,7 +25,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     pool_min: int = 2
-    pool_max: int = 5
+    pool_max: int = 10
     max_body_bytes: int = 1_048_576
     max_limit: int = 1000
     default_limit: int = 20
