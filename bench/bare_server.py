@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from datetime import UTC, datetime
 
 import orjson
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from hub.db.migrations import apply_global, apply_tenant, quote_ident
 from hub.db.pool import create_pool
+from hub.heap import THRESHOLDS
 from hub.store import entities as store
 
 SCHEMA = quote_ident("bare")
@@ -101,6 +103,9 @@ async def main(url: str, port: int) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    gc.collect()  # the hub's garbage-collector settings (hub/heap.py): the same stack
+    gc.freeze()
+    gc.set_threshold(*THRESHOLDS)
     await asyncio.Event().wait()
 
 
