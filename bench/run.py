@@ -247,6 +247,7 @@ async def batch_scenario(args: argparse.Namespace) -> None:
               for i in range(batches)]
     hub_rate, _ = await drive(batches, 2, lambda s, i: post_bytes(
         s, HUB + "/entityOperations/upsert", bodies[i], JSON))
+    await checkpoint()
     bare_rate, _ = await drive(batches, 2, lambda s, i: post_bytes(
         s, BARE + "/upsert", bodies[i], JSON))
     report("batch upsert (1,000/batch)", "ent/s", hub_rate * 1000, bare_rate * 1000)
