@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 from datetime import UTC, datetime
 
 import orjson
@@ -17,7 +16,7 @@ from aiohttp import web
 
 from hub.db.migrations import apply_global, apply_tenant, quote_ident
 from hub.db.pool import create_pool
-from hub.heap import THRESHOLDS
+from hub.heap import settled_heap
 from hub.store import entities as store
 
 SCHEMA = quote_ident("bare")
@@ -95,6 +94,7 @@ async def main(url: str, port: int) -> None:
         await apply_tenant(con, "bare")
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app["pool"] = pool
+    app.cleanup_ctx.append(settled_heap)  # the hub's garbage-collector settings: same stack
     app.router.add_post("/entities", create)
     app.router.add_post("/upsert", upsert)
     app.router.add_get("/entities/{id}", retrieve)
@@ -103,9 +103,6 @@ async def main(url: str, port: int) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    gc.collect()  # the hub's garbage-collector settings (hub/heap.py): the same stack
-    gc.freeze()
-    gc.set_threshold(*THRESHOLDS)
     await asyncio.Event().wait()
 
 

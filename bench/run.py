@@ -306,19 +306,21 @@ async def scenarios(args: argparse.Namespace) -> None:
 DB_URL = ""
 
 
-async def analyze() -> None:
+async def _on_database(sql: str) -> None:
     con = await asyncpg.connect(DB_URL)
-    await con.execute("ANALYZE")
+    await con.execute(sql)
     await con.close()
+
+
+async def analyze() -> None:
+    await _on_database("ANALYZE")
 
 
 async def checkpoint() -> None:
     """Flush what the previous scenario dirtied, so its writes do not land on the next one
     (after three rounds of single creates a batch run measured 13k instead of 26k entities/s
     while PostgreSQL wrote them out)."""
-    con = await asyncpg.connect(DB_URL)
-    await con.execute("CHECKPOINT")
-    await con.close()
+    await _on_database("CHECKPOINT")
 
 
 async def reset(url: str) -> None:
