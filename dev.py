@@ -88,6 +88,8 @@ def serve(extra: list[str]) -> None:
         env["RENKEI_AUTH_MODE"] = "dev"
         say("access control is OFF (RENKEI_AUTH_MODE=dev) for this local hub; "
             "set RENKEI_AUTH_MODE=enforce to try it with tokens")
+    # the demo prefecture (長野県, sample data) is the platform operator of this playground
+    env.setdefault("RENKEI_OPERATOR_ORGANISATIONS", "200000")
     os.execve(renkei, cmd, env)
 
 

@@ -9,7 +9,10 @@ The rules, in the order they are applied (docs/access-control.md has the table):
 5. open-data datasets are readable (and subscribable) by everyone;
 6. an approved grant, in its period, for the consumer's organisation (or client) and the
    purpose it declared, covering the dataset or the owner + entity type IRI, allows its
-   actions on its attributes; an aggregated-only grant never yields raw entities;
+   actions on its attributes; an aggregated-only grant never yields raw entities, and a
+   personal-data dataset is never read raw whatever the grant says (``covers_personal_data``
+   refuses such grants when they are requested and approved; the decision refuses them
+   again, since a dataset may become personal after a grant was approved);
 7. the configurable defaults: the prefecture (by default) and other municipalities (not by
    default) may read other owners' data that holds no personal data;
 8. everything else is denied — private partners in particular see nothing ungranted.
@@ -23,10 +26,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from authz.model import Consumer, Decision, Grant, OrgKind, Resource, organisation_kind
 
-__all__ = ["Defaults", "ReadScope", "aggregated_grants", "decide", "read_scope"]
+__all__ = ["DatasetFacts", "Defaults", "ReadScope", "aggregated_grants",
+           "covers_personal_data", "decide", "read_scope"]
 
 _DEFAULT_CHOICES = ("deny", "read")
 
@@ -59,6 +64,41 @@ def _covers(grant: Grant, resource: Resource) -> bool:
     return grant.owner_org == resource.owner and grant.entity_type in resource.types
 
 
+class DatasetFacts(Protocol):
+    """What the policy needs to know of a registry dataset (the hub's ``DatasetInfo``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def personal_data(self) -> bool: ...
+    @property
+    def entity_types(self) -> frozenset[str]: ...
+
+
+def covers_personal_data(dataset: object, owner: object, entity_type: object,
+                         datasets: Iterable[DatasetFacts]) -> bool:
+    """Whether a grant on ``dataset``, or on ``owner``'s entities of ``entity_type``,
+    could reach a personal-data dataset — so it may only be granted aggregated.
+
+    An owner + type grant reaches every dataset of that owner whose rule admits the type;
+    a rule naming no types admits any, so it counts too (fail closed). Arguments are the
+    caller's JSON as sent: anything that is not a string reaches nothing (and is refused
+    by the request validation anyway).
+    """
+    for d in datasets:
+        if not d.personal_data:
+            continue
+        if isinstance(dataset, str) and d.id == dataset:
+            return True
+        if (dataset is None and isinstance(owner, str) and d.owner == owner
+                and isinstance(entity_type, str)
+                and (not d.entity_types or entity_type in d.entity_types)):
+            return True
+    return False
+
+
 def _scope_ok(consumer: Consumer, action: str) -> bool:
     return action in consumer.scopes
 
@@ -78,8 +118,11 @@ def decide(consumer: Consumer, resource: Resource, action: str, *,
         return Decision(False, "owner-only-write")
     if resource.open_data:
         return Decision(True, "open-data")
+    # personal data is never raw: a raw grant reaching it (approved before the dataset
+    # became personal, or a forged row) is no grant at all
     matching = [g for g in grants
-                if action in g.actions and g.applies_to(consumer, now) and _covers(g, resource)]
+                if action in g.actions and g.applies_to(consumer, now) and _covers(g, resource)
+                and not (resource.personal_data and g.granularity == "raw")]
     raw = [g for g in matching if g.granularity == "raw"]
     if raw:
         attrs: frozenset[str] | None = frozenset()
@@ -117,6 +160,10 @@ class ReadScope:
     datasets: dict[str, frozenset[str] | None] = field(default_factory=dict)
     owner_types: dict[tuple[str, str], frozenset[str] | None] = field(default_factory=dict)
     rate_per_minute: int | None = None
+    #: what a grant in force decides (raw or aggregated), so the default does not: as in
+    #: ``decide``, a grant replaces the default read on what it covers
+    granted_datasets: frozenset[str] = frozenset()
+    granted_types: frozenset[tuple[str, str]] = frozenset()
 
 
 def _union(a: frozenset[str] | None, b: tuple[str, ...] | None) -> frozenset[str] | None:
@@ -132,8 +179,16 @@ def read_scope(consumer: Consumer, action: str = "read", *, grants: Iterable[Gra
     datasets: dict[str, frozenset[str] | None] = {}
     owner_types: dict[tuple[str, str], frozenset[str] | None] = {}
     rate: int | None = None
+    granted_datasets: set[str] = set()
+    granted_types: set[tuple[str, str]] = set()
     for g in grants:
-        if action not in g.actions or g.granularity != "raw" or not g.applies_to(consumer, now):
+        if action not in g.actions or not g.applies_to(consumer, now):
+            continue
+        if g.dataset is not None:
+            granted_datasets.add(g.dataset)
+        elif g.entity_type is not None:
+            granted_types.add((g.owner_org, g.entity_type))
+        if g.granularity != "raw":
             continue
         if g.rate_per_minute is not None:
             rate = g.rate_per_minute if rate is None else min(rate, g.rate_per_minute)
@@ -146,7 +201,8 @@ def read_scope(consumer: Consumer, action: str = "read", *, grants: Iterable[Gra
     return ReadScope(own_org=org, datasets=datasets, owner_types=owner_types,
                      default_read=bool(action == "read" and org
                                        and defaults.reads_by_default(org)),
-                     rate_per_minute=rate)
+                     rate_per_minute=rate, granted_datasets=frozenset(granted_datasets),
+                     granted_types=frozenset(granted_types))
 
 
 def aggregated_grants(consumer: Consumer, action: str = "read", *,

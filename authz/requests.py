@@ -13,7 +13,7 @@ from typing import Any
 
 from authz.model import SCOPES, Client, Grant
 
-__all__ = ["GRANTABLE", "client_from", "grant_from", "is_full_iri"]
+__all__ = ["GRANTABLE", "check_public_jwks", "client_from", "grant_from", "is_full_iri"]
 
 GRANTABLE = ("read", "subscribe")  # writes stay with the owner (the registry's rule)
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:(//)?[^\s<>\"{}|\\^`]+$")
@@ -43,12 +43,8 @@ def client_from(body: dict[str, Any], organisation: str, client_id: str,
         raise ValueError("auth_method must be client_secret_basic, client_secret_post or"
                          " private_key_jwt")
     jwks = body.get("jwks")
-    if method == "private_key_jwt" and not (isinstance(jwks, dict)
-                                            and isinstance(jwks.get("keys"), list)
-                                            and jwks["keys"]):
-        raise ValueError("private_key_jwt needs jwks: {\"keys\": [public JWKs]}")
-    if jwks is not None and any("d" in k for k in jwks.get("keys", []) if isinstance(k, dict)):
-        raise ValueError("jwks must hold public keys only")
+    if method == "private_key_jwt" or jwks is not None:
+        check_public_jwks(jwks)
     scopes = body.get("scopes", ["read"])
     if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
         raise ValueError(f"scopes must be a non-empty list of {list(SCOPES)}")
@@ -59,6 +55,31 @@ def client_from(body: dict[str, Any], organisation: str, client_id: str,
                   auth_method=method, scopes=tuple(dict.fromkeys(scopes)),
                   secret_hash=secret_hash if method != "private_key_jwt" else None,
                   jwks=jwks, rate_per_minute=rate)
+
+
+#: JWK members that carry private or secret key material (RFC 7518 6.2.2, 6.3.2, 6.4;
+#: RFC 8037 2): a client registers only what verifies its assertions
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_ASYMMETRIC = frozenset({"EC", "RSA", "OKP"})
+
+
+def check_public_jwks(jwks: Any) -> None:
+    """A client's registered JWKS (RFC 7523 client authentication): asymmetric public keys
+    only. A symmetric key (``kty: oct``) would be a shared secret stored in clear and
+    usable by anyone who reads it to sign assertions; private members mean the client
+    handed over its private key. Either is refused rather than stripped."""
+    if not (isinstance(jwks, dict) and isinstance(jwks.get("keys"), list) and jwks["keys"]):
+        raise ValueError("private_key_jwt needs jwks: {\"keys\": [public JWKs]}")
+    for key in jwks["keys"]:
+        if not isinstance(key, dict):
+            raise ValueError("jwks keys must be JWK objects")
+        if key.get("kty") not in _ASYMMETRIC:
+            raise ValueError("jwks must hold asymmetric public keys (kty EC, RSA or OKP);"
+                             f" kty {key.get('kty')!r} is refused")
+        private = sorted(_PRIVATE_MEMBERS & key.keys())
+        if private:
+            raise ValueError("jwks must hold public keys only: remove the private members"
+                             f" {', '.join(private)}")
 
 
 def _time(body: dict[str, Any], key: str) -> datetime:

@@ -7,10 +7,14 @@ The PostgreSQL pool, the HTTP client and the @context store start and stop throu
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from authz.policies import Defaults
@@ -32,6 +36,8 @@ from hub.db.embedded import EmbeddedPostgres
 from hub.db.migrations import apply_all
 from hub.db.pool import create_pool
 from hub.db.tenants import TenantDirectory
+from hub.deadline import deadline_middleware
+from hub.egress import EgressPolicy
 from hub.heap import settled_heap
 from hub.jsonld.process import ContextCache
 from hub.jsonld.remote import ContextStore
@@ -40,9 +46,8 @@ from hub.service import access_app
 from hub.service.ownership import RulesCache, no_identity
 from hub.settings import Settings
 from hub.subscriptions.delivery import DeliveryConfig
-from hub.subscriptions.endpoints import EndpointPolicy
 from hub.subscriptions.runtime import SubscriptionRuntime
-from hub.subscriptions.visibility import access_visibility
+from hub.subscriptions.visibility import SubscriberAccess
 
 __all__ = ["create_app"]
 
@@ -57,8 +62,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedPostgres(settings.data_dir)
         url = await asyncio.get_running_loop().run_in_executor(None, embedded.start)
         log.info("using the embedded PostgreSQL", extra={"data_dir": str(embedded.data_dir)})
-    pool = await create_pool(url, settings.pool_min, settings.pool_max)
-    query_pool = await create_pool(url, 1, max(2, settings.pool_max // 2), custom_plans=True)
+    limit = settings.statement_timeout
+    pool = await create_pool(url, settings.pool_min, settings.pool_max, statement_timeout=limit)
+    query_pool = await create_pool(url, 1, max(2, settings.pool_max // 2), custom_plans=True,
+                                   statement_timeout=limit)
     async with pool.acquire() as con:
         applied = await apply_all(con)
     if applied:
@@ -77,8 +84,24 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             await asyncio.get_running_loop().run_in_executor(None, embedded.stop)
 
 
+def _egress_policy(settings: Settings) -> EgressPolicy:
+    """The one egress policy (hub/egress.py). The ``jwks_uri`` of each configured external
+    issuer is the operator's own choice, so a literal address:port there is allowed too."""
+    allow = [settings.egress_allow]
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        for issuer in orjson.loads(settings.external_issuers or "[]"):
+            parts = urlsplit(str(issuer.get("jwks_uri", "")))
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            with contextlib.suppress(ValueError):
+                ipaddress.ip_address(parts.hostname or "")
+                allow.append(f"[{parts.hostname}]:{port}")
+    return EgressPolicy(enforce=settings.auth_mode != "dev", allow=",".join(allow),
+                        denied=settings.notification_denied_networks)
+
+
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
-    async with aiohttp.ClientSession() as session:
+    # every outbound HTTP connection is checked on the address it connects to
+    async with aiohttp.ClientSession(connector=app[keys.ENDPOINT_POLICY].connector()) as session:
         app[keys.HTTP] = session
         yield
 
@@ -86,9 +109,14 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
 async def _context_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     store = ContextStore(app[keys.POOL], app[keys.HTTP], settings.context_fetch_timeout,
-                         settings.max_context_bytes)
+                         settings.max_context_bytes, enforce=settings.auth_mode != "dev",
+                         quota=settings.context_quota,
+                         max_entries=settings.context_cache_entries,
+                         max_cached_bytes=settings.context_cache_bytes)
     app[keys.CONTEXTS] = store
-    app[keys.CONTEXT_CACHE] = ContextCache()
+    app[keys.CONTEXT_CACHE] = cache = ContextCache()
+    store.on_change = cache.forget  # another process replaced or deleted a document
+    await store.start(app[keys.DATABASE_URL])
 
     async def flush_forever() -> None:
         while True:
@@ -103,14 +131,14 @@ async def _context_store(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         task.cancel()
+        await store.stop()
         await store.flush_usage()
 
 
 async def _subscriptions(app: web.Application) -> AsyncIterator[None]:
     """The background matcher and deliverer of notifications (hub/subscriptions/)."""
     settings = app[keys.SETTINGS]
-    policy = EndpointPolicy(settings.notification_denied_networks)
-    app[keys.ENDPOINT_POLICY] = policy
+    policy = app[keys.ENDPOINT_POLICY]
     runtime = SubscriptionRuntime(
         app[keys.POOL], app[keys.DATABASE_URL], app[keys.HTTP], app[keys.CONTEXTS],
         app[keys.CONTEXT_CACHE], policy,
@@ -120,13 +148,11 @@ async def _subscriptions(app: web.Application) -> AsyncIterator[None]:
                        max_bytes=settings.max_notification_bytes,
                        lease_s=max(settings.notification_lease,
                                    settings.notification_timeout + 5)),
+        SubscriberAccess(app[keys.ACCESS], Defaults(settings.authz_prefecture_default,
+                                                     settings.authz_municipality_default),
+                         dev=settings.auth_mode == "dev"),
         poll_s=settings.subscription_poll_interval, max_entities=settings.max_limit,
     )
-    if settings.auth_mode != "dev":  # notifications follow the subscriber's rights when sent
-        runtime.deliverer.visibility = access_visibility(
-            app[keys.ACCESS], Defaults(settings.authz_prefecture_default,
-                                       settings.authz_municipality_default),
-            runtime.render_context)
     app[keys.SUBSCRIPTIONS] = runtime
     await runtime.start()
     try:
@@ -155,9 +181,10 @@ async def _sample_data(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware],
+    app = web.Application(middlewares=[error_middleware, deadline_middleware],
                           client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
+    app[keys.ENDPOINT_POLICY] = _egress_policy(settings)
     app[keys.CALLER_ORGANISATION] = no_identity  # the identity plug-in point (docs/registry.md)
     for ctx in (_database, _http_client, _context_store, _subscriptions, _registry,
                 _sample_data, settled_heap):

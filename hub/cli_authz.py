@@ -40,12 +40,15 @@ def add_commands(sub: Any) -> None:
                         choices=["client_secret_basic", "client_secret_post",
                                  "private_key_jwt"])
     create.add_argument("--jwks", type=Path, help="public JWKS file (private_key_jwt)")
-    create.add_argument("--rate", type=int, help="requests per minute")
+    create.add_argument("--rate", type=int, help="requests per minute (the CLI is the"
+                        " operator: max_rate_per_minute does not bind it)")
     lst = csub.add_parser("list", help="list clients")
     lst.add_argument("--org")
     rotate = csub.add_parser("rotate", help="new secret (or new public keys)")
     rotate.add_argument("client_id")
     rotate.add_argument("--jwks", type=Path)
+    rotate.add_argument("--revoke-tokens", action="store_true",
+                        help="also revoke every live token of the client")
     delete = csub.add_parser("delete", help="delete a client; its tokens stop")
     delete.add_argument("client_id")
 
@@ -64,7 +67,8 @@ def add_commands(sub: Any) -> None:
     req.add_argument("--granularity", default="raw", choices=["raw", "aggregated"])
     req.add_argument("--min-group-size", type=int)
     req.add_argument("--client", help="only this client of the consumer")
-    req.add_argument("--rate", type=int, help="requests per minute")
+    req.add_argument("--rate", type=int, help="requests per minute (the CLI is the"
+                     " operator: max_rate_per_minute does not bind it)")
     for verb in ("approve", "reject", "revoke"):
         p = gsub.add_parser(verb, help=f"{verb} a grant")
         p.add_argument("grant_id")
@@ -106,7 +110,8 @@ async def _client(con: asyncpg.Connection, a: argparse.Namespace) -> Any:
     if found is None:
         raise SystemExit(f"no client {a.client_id}")
     if cmd == "rotate":
-        return admin.client_view(found, await admin.rotate_client(con, found, _jwks(a.jwks)))
+        return admin.client_view(found, await admin.rotate_client(
+            con, found, _jwks(a.jwks), revoke_tokens=a.revoke_tokens))
     await admin.delete_client(con, a.client_id)
     return {"deleted": a.client_id}
 

@@ -25,6 +25,7 @@ __all__ = [
     "OperationNotSupported",
     "PayloadTooLarge",
     "ResourceNotFound",
+    "ServiceUnavailable",
     "TooComplexQuery",
     "TooManyRequests",
     "TooManyResults",
@@ -185,5 +186,19 @@ class TooManyRequests(NgsiLdError):
     title = "Too many requests"
 
     def __init__(self, detail: str = "", *, retry_after: int = 60, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class ServiceUnavailable(NgsiLdError):
+    """HTTP 503: the request ran past its deadline or its statement timeout; it may be
+    retried later, so it carries ``Retry-After`` (RFC 9110 15.6.4). Not ``TooComplexQuery``
+    (403): the same request can succeed when the hub is less loaded."""
+
+    problem_type = _BASE + "InternalError"
+    status = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 5, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.headers["Retry-After"] = str(retry_after)

@@ -18,6 +18,7 @@ from hub.errors import (
     NgsiLdError,
     PayloadTooLarge,
     ResourceNotFound,
+    ServiceUnavailable,
 )
 
 __all__ = ["error_middleware", "problem_response"]
@@ -41,6 +42,9 @@ def _from_database(exc: asyncpg.PostgresError) -> NgsiLdError:
     """Map database errors to API errors in one place."""
     if isinstance(exc, asyncpg.UniqueViolationError):
         return AlreadyExists("the resource already exists")
+    if isinstance(exc, asyncpg.QueryCanceledError):  # statement_timeout (hub/db/pool.py)
+        return ServiceUnavailable("the query ran past the statement timeout; narrow it or"
+                                  " retry later")
     if isinstance(exc, asyncpg.InvalidRegularExpressionError):
         return InvalidRequest(f"invalid regular expression: {exc}")
     if isinstance(exc, asyncpg.DataError):

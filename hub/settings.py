@@ -30,6 +30,9 @@ class Settings:
     max_limit: int = 1000
     default_limit: int = 20
     max_batch: int = 10_000
+    max_tenants: int = 100
+    statement_timeout: float = 15.0
+    request_deadline: float = 30.0
     context_fetch_timeout: float = 3.0
     max_context_bytes: int = 1_048_576
     sample_data: bool = False
@@ -40,9 +43,17 @@ class Settings:
     authz_prefecture_default: str = "read"
     authz_municipality_default: str = "deny"
     default_rate_per_minute: int = 600
+    auth_failure_limit: int = 10
+    anonymous_rate_per_minute: int = 300
+    max_rate_per_minute: int = 6000
+    operator_organisations: str = ""
     external_issuers: str | None = None
     notification_denied_networks: str = (
         "169.254.0.0/16,fe80::/10,fd00:ec2::254/128,100.100.100.200/32")
+    egress_allow: str = ""
+    context_quota: int = 100
+    context_cache_entries: int = 1000
+    context_cache_bytes: int = 33_554_432
     notification_timeout: float = 10.0
     notification_max_attempts: int = 12
     notification_concurrency: int = 64
@@ -96,6 +107,12 @@ SETTINGS_HELP: dict[str, str] = {
     "max_limit": "largest accepted `limit`; larger answers 403 TooManyResults",
     "default_limit": "`limit` when the request gives none",
     "max_batch": "most entities in one batch request",
+    "max_tenants": "most tenants (schemas) the hub holds; in enforcing mode only a caller"
+    " with the write scope creates one, and over the quota it answers 403; 0 = no limit",
+    "statement_timeout": "seconds one SQL statement of the hub's pools may run before"
+    " PostgreSQL cancels it (a request then answers 503 with Retry-After); 0 = no limit",
+    "request_deadline": "seconds a request may take before it is cancelled and answered"
+    " 503 with Retry-After; 0 = no deadline (background work is never subject to it)",
     "context_fetch_timeout": "seconds allowed to fetch a remote @context",
     "max_context_bytes": "largest remote @context document accepted",
     "sample_data": "load the Nagano sample entities at start-up (idempotent)",
@@ -111,10 +128,30 @@ SETTINGS_HELP: dict[str, str] = {
     " with other owners' data that holds no personal data",
     "default_rate_per_minute": "requests per minute per client when neither client nor"
     " grant sets a rate",
+    "auth_failure_limit": "failed client authentications per minute, per client_id and per"
+    " address, at /oauth2/token, /introspect and /revoke; over it answers 429 with"
+    " Retry-After; 0 = no limit",
+    "anonymous_rate_per_minute": "requests per minute per client address (request.remote)"
+    " for callers without a token; 0 = unlimited",
+    "max_rate_per_minute": "the highest rate_per_minute a client or grant may be given;"
+    " only an operator organisation may set more",
+    "operator_organisations": "comma-separated registry ids of the platform operator"
+    " (clients and registry records of any organisation, every audit row, key rotation);"
+    " empty = no operator",
     "external_issuers": "JSON list of accepted external token issuers (Keycloak, Keyrock);"
     " see docs/access-control.md",
-    "notification_denied_networks": "comma-separated networks no notification may be sent"
-    " to (default: link-local and cloud-metadata addresses); empty allows all",
+    "notification_denied_networks": "comma-separated networks the hub never connects to"
+    " (notifications, remote @contexts), whatever the mode and egress_allow (default:"
+    " link-local and cloud-metadata addresses)",
+    "egress_allow": "comma-separated CIDRs and address:port pairs the hub may connect to"
+    " although enforcing mode refuses non-public addresses (e.g. 10.1.0.0/16,"
+    "127.0.0.1:8080); see docs/access-control.md",
+    "context_quota": "remote @contexts an organisation may have fetched and stored, plus"
+    " the @contexts it hosts; over it answers 403",
+    "context_cache_entries": "remote @context documents kept in each process's memory"
+    " (least recently used out)",
+    "context_cache_bytes": "bytes of remote @context documents kept in each process's"
+    " memory (least recently used out)",
     "notification_timeout": "seconds a receiver has to answer one notification (an"
     " endpoint's own `timeout` overrides it)",
     "notification_max_attempts": "deliveries tried per notification before it is kept as"

@@ -17,6 +17,7 @@ from typing import Any
 from contracts import CONTRACTS
 from registry.codes import is_corporate_number, is_local_government_code, is_prefecture_code
 from registry.errors import Invalid
+from registry.secrets import redact_secrets
 
 __all__ = [
     "FREQUENCIES",
@@ -200,7 +201,8 @@ class Dataset:
 
 @dataclass(frozen=True, slots=True)
 class AdapterRegistration:
-    """Which adapter feeds which dataset, with its configuration and schedule."""
+    """Which adapter feeds which dataset, with its configuration and schedule. Secrets in
+    ``config`` are write-only: ``to_json`` renders them as ``"***"`` (registry/secrets.py)."""
 
     id: str
     dataset: str
@@ -213,7 +215,8 @@ class AdapterRegistration:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "dataset": self.dataset, "adapter": self.adapter,
-                               "config": self.config, "schedule": self.schedule,
+                               "config": redact_secrets(self.config),
+                               "schedule": self.schedule,
                                "enabled": self.enabled}
         return _with_times(out, self.created_at, self.modified_at)
 

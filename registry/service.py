@@ -1,16 +1,19 @@
 """Registry operations: validate with the model, decide with the pure rules, persist with the
 repository passed in (so tests and the CLI use the same code as the management API).
 
-``caller`` is the calling organisation as the hub's identity plug-in returns it
-(``hub.keys.CALLER_ORGANISATION``); ``None`` means no identity is known — the hub has no
-access control yet — and the owner rule is not applied. :func:`may_change` is the one
-decision about who may change a record.
+``caller`` is who calls: an :class:`Actor` (an organisation, and whether it is the
+platform operator the hub is configured with), or a bare organisation id (never the
+operator), or ``None`` — no identity is known (development mode, the operator's CLI) and
+the owner rule is not applied. :func:`may_change` is the one decision about who may
+change a record; :func:`may_manage` the same for reading adapter registrations and runs.
+The operator is a configured role, never inferred from the shape of an organisation's
+code: a prefecture is not the operator unless configured so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from registry.errors import Conflict, Duplicate, Invalid, NotFound, RegistryError
@@ -20,7 +23,6 @@ from registry.model import (
     Dataset,
     Expand,
     Organisation,
-    OrgKind,
     adapter_from_json,
     dataset_from_json,
     organisation_from_json,
@@ -28,8 +30,10 @@ from registry.model import (
 )
 from registry.ownership import check_no_overlap
 from registry.repository import RegistryRepository
+from registry.secrets import keep_secrets
 
 __all__ = [
+    "Actor",
     "NotPermitted",
     "create_adapter",
     "create_dataset",
@@ -41,8 +45,10 @@ __all__ = [
     "get_adapter",
     "get_dataset",
     "get_organisation",
+    "list_adapters",
     "list_runs",
     "may_change",
+    "may_manage",
     "put_adapter",
     "put_dataset",
     "put_organisation",
@@ -57,20 +63,46 @@ class NotPermitted(RegistryError):
     """The calling organisation may not change this record."""
 
 
-def may_change(caller: str | None, owner: str | None, caller_kind: OrgKind | None) -> bool:
-    """The prefecture manages everything; an organisation its own records; None: no identity."""
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who calls the registry: an organisation, and whether the hub is configured to treat
+    it as the platform operator (``operator_organisations``)."""
+
+    organisation: str
+    operator: bool = False
+
+
+Who = Actor | str | None
+"""A caller: an Actor, a bare organisation id (not the operator), or None (no identity)."""
+
+
+def _actor(caller: Who) -> Actor | None:
+    return caller if isinstance(caller, Actor) or caller is None else Actor(caller)
+
+
+def may_change(caller: str | None, owner: str | None, operator: bool) -> bool:
+    """The configured operator manages everything; an organisation its own records; None:
+    no identity (nothing to check)."""
     if caller is None:
         return True
-    return caller_kind is OrgKind.PREFECTURE or (owner is not None and caller == owner)
+    return operator or (owner is not None and caller == owner)
 
 
-async def _allow(repo: RegistryRepository, caller: str | None, owner: str | None) -> None:
-    if caller is None:
+def may_manage(caller: Who, owner: str | None) -> bool:
+    """Whether ``caller`` may read a record's management view (an adapter registration
+    and its runs): the same rule as changing it."""
+    actor = _actor(caller)
+    return actor is None or may_change(actor.organisation, owner, actor.operator)
+
+
+async def _allow(repo: RegistryRepository, caller: Who, owner: str | None) -> None:
+    actor = _actor(caller)
+    if actor is None:
         return
-    org = await repo.get_organisation(caller)
-    if not may_change(caller, owner, org.kind if org else None):
+    if not may_change(actor.organisation, owner, actor.operator):
         whose = f"organisation {owner}" if owner else "the registry"
-        raise NotPermitted(f"organisation {caller} may not change records of {whose}")
+        raise NotPermitted(f"organisation {actor.organisation} may not change records of"
+                           f" {whose}")
 
 
 def _same(stored: Any, new: Any) -> bool:
@@ -88,7 +120,7 @@ async def get_organisation(repo: RegistryRepository, org_id: str) -> Organisatio
 
 
 async def create_organisation(repo: RegistryRepository, data: Any,
-                              caller: str | None = None) -> Organisation:
+                              caller: Who = None) -> Organisation:
     org = organisation_from_json(data)
     async with repo.atomic() as tx:
         await _allow(tx, caller, None)
@@ -99,7 +131,7 @@ async def create_organisation(repo: RegistryRepository, data: Any,
 
 
 async def put_organisation(repo: RegistryRepository, org_id: str, data: Any,
-                           caller: str | None = None) -> tuple[Organisation, bool]:
+                           caller: Who = None) -> tuple[Organisation, bool]:
     """Create or replace (idempotent, for scripts and the sample data)."""
     org = organisation_from_json(data, org_id=org_id)
     async with repo.atomic() as tx:
@@ -111,7 +143,7 @@ async def put_organisation(repo: RegistryRepository, org_id: str, data: Any,
 
 
 async def delete_organisation(repo: RegistryRepository, org_id: str,
-                              caller: str | None = None) -> None:
+                              caller: Who = None) -> None:
     async with repo.atomic() as tx:
         await get_organisation(tx, org_id)
         await _allow(tx, caller, None)
@@ -131,7 +163,7 @@ async def get_dataset(repo: RegistryRepository, dataset_id: str) -> Dataset:
     return ds
 
 
-async def _save_dataset(tx: RegistryRepository, ds: Dataset, caller: str | None,
+async def _save_dataset(tx: RegistryRepository, ds: Dataset, caller: Who,
                         *, create_only: bool) -> tuple[Dataset, bool]:
     if await tx.get_organisation(ds.owner) is None:
         raise Invalid(f"owner {ds.owner} is not a registered organisation")
@@ -149,7 +181,7 @@ async def _save_dataset(tx: RegistryRepository, ds: Dataset, caller: str | None,
 
 
 async def create_dataset(repo: RegistryRepository, data: Any, expand: Expand,
-                         caller: str | None = None) -> Dataset:
+                         caller: Who = None) -> Dataset:
     ds = dataset_from_json(data, expand)
     async with repo.atomic() as tx:
         saved, _ = await _save_dataset(tx, ds, caller, create_only=True)
@@ -157,14 +189,14 @@ async def create_dataset(repo: RegistryRepository, data: Any, expand: Expand,
 
 
 async def put_dataset(repo: RegistryRepository, dataset_id: str, data: Any, expand: Expand,
-                      caller: str | None = None) -> tuple[Dataset, bool]:
+                      caller: Who = None) -> tuple[Dataset, bool]:
     ds = dataset_from_json(data, expand, dataset_id=dataset_id)
     async with repo.atomic() as tx:
         return await _save_dataset(tx, ds, caller, create_only=False)
 
 
 async def delete_dataset(repo: RegistryRepository, dataset_id: str, owned: OwnedEntities,
-                         caller: str | None = None) -> None:
+                         caller: Who = None) -> None:
     async with repo.atomic() as tx:
         ds = await get_dataset(tx, dataset_id)
         await _allow(tx, caller, ds.owner)
@@ -180,14 +212,33 @@ async def delete_dataset(repo: RegistryRepository, dataset_id: str, owned: Owned
 
 # -- adapters and their runs ----------------------------------------------------------------
 
-async def get_adapter(repo: RegistryRepository, adapter_id: str) -> AdapterRegistration:
+async def get_adapter(repo: RegistryRepository, adapter_id: str,
+                      caller: Who = None) -> AdapterRegistration:
+    """The registration, for its owner or the operator (None: no identity); another
+    organisation learns as much as from an id that does not exist."""
     reg = await repo.get_adapter(adapter_id)
-    if reg is None:
+    if reg is None or not may_manage(caller, await _owner_of(repo, reg)):
         raise NotFound(f"adapter registration {adapter_id} does not exist")
     return reg
 
 
-async def _save_adapter(tx: RegistryRepository, reg: AdapterRegistration, caller: str | None,
+async def _owner_of(repo: RegistryRepository, reg: AdapterRegistration) -> str | None:
+    ds = await repo.get_dataset(reg.dataset)
+    return ds.owner if ds else None
+
+
+async def list_adapters(repo: RegistryRepository, caller: Who = None,
+                        dataset: str | None = None) -> list[AdapterRegistration]:
+    """The registrations ``caller`` may manage (all for the operator or no identity)."""
+    regs = await repo.list_adapters(dataset=dataset)
+    actor = _actor(caller)
+    if actor is None or actor.operator:
+        return regs
+    owners = {d.id: d.owner for d in await repo.list_datasets(owner=actor.organisation)}
+    return [r for r in regs if owners.get(r.dataset) == actor.organisation]
+
+
+async def _save_adapter(tx: RegistryRepository, reg: AdapterRegistration, caller: Who,
                         *, create_only: bool) -> tuple[AdapterRegistration, bool]:
     ds = await tx.get_dataset(reg.dataset)
     if ds is None:
@@ -196,11 +247,13 @@ async def _save_adapter(tx: RegistryRepository, reg: AdapterRegistration, caller
     if old is not None and create_only:
         raise Duplicate(f"adapter registration {reg.id} already exists")
     await _allow(tx, caller, ds.owner)
+    # "***" sent back for a secret keeps the stored value ("***" itself is never stored)
+    reg = replace(reg, config=keep_secrets(reg.config, old.config if old else {}))
     return await tx.save_adapter(reg)
 
 
 async def create_adapter(repo: RegistryRepository, data: Any,
-                         caller: str | None = None) -> AdapterRegistration:
+                         caller: Who = None) -> AdapterRegistration:
     reg = adapter_from_json(data)
     async with repo.atomic() as tx:
         saved, _ = await _save_adapter(tx, reg, caller, create_only=True)
@@ -208,14 +261,14 @@ async def create_adapter(repo: RegistryRepository, data: Any,
 
 
 async def put_adapter(repo: RegistryRepository, adapter_id: str, data: Any,
-                      caller: str | None = None) -> tuple[AdapterRegistration, bool]:
+                      caller: Who = None) -> tuple[AdapterRegistration, bool]:
     reg = adapter_from_json(data, adapter_id=adapter_id)
     async with repo.atomic() as tx:
         return await _save_adapter(tx, reg, caller, create_only=False)
 
 
 async def delete_adapter(repo: RegistryRepository, adapter_id: str,
-                         caller: str | None = None) -> None:
+                         caller: Who = None) -> None:
     async with repo.atomic() as tx:
         reg = await get_adapter(tx, adapter_id)
         ds = await tx.get_dataset(reg.dataset)
@@ -224,7 +277,7 @@ async def delete_adapter(repo: RegistryRepository, adapter_id: str,
 
 
 async def record_run(repo: RegistryRepository, adapter_id: str, data: Any,
-                     caller: str | None = None) -> AdapterRun:
+                     caller: Who = None) -> AdapterRun:
     run = run_from_json(data, adapter_id)
     reg = await get_adapter(repo, adapter_id)
     ds = await repo.get_dataset(reg.dataset)
@@ -232,9 +285,11 @@ async def record_run(repo: RegistryRepository, adapter_id: str, data: Any,
     return await repo.add_run(run)
 
 
-async def list_runs(repo: RegistryRepository, adapter_id: str, limit: int = 20
-                    ) -> list[AdapterRun]:
-    await get_adapter(repo, adapter_id)
+async def list_runs(repo: RegistryRepository, adapter_id: str, limit: int = 20,
+                    caller: Who = None) -> list[AdapterRun]:
+    """A registration's runs, for its owner or the operator only: run errors may quote
+    the rows that failed."""
+    await get_adapter(repo, adapter_id, caller)
     return await repo.list_runs(adapter_id, limit)
 
 

@@ -63,7 +63,7 @@ async def reset_database(url: str) -> None:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     # dev mode: these fixtures test NGSI-LD behaviour, not access control (which
-    # tests/integration/test_authz_*.py and test_security.py run with enforcement on)
+    # tests/integration/test_authz_*.py and tests/security/ run with enforcement on)
     return Settings(database_url=database_url, max_body_bytes=200_000, max_limit=1000,
                     auth_mode="dev")
 

@@ -100,6 +100,7 @@ class Preloaded:
     token_revoked: bool = False
     used_jtis: list[tuple[str, str, int]] = field(default_factory=list)  # client, jti, exp
     revoked: list[tuple[str, int]] = field(default_factory=list)  # jti, exp
+    issued: list[tuple[str, str, int]] = field(default_factory=list)  # client, jti, exp
     purpose: str | None = None
 
 
@@ -115,7 +116,13 @@ class RenkeiServer(AuthorizationServer):
         return AuthlibClient(c) if c is not None and c.client_id == client_id else None
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        """JWT access tokens are self-contained: nothing to store."""
+        """JWT access tokens are self-contained; only their ``jti`` is noted (persisted by
+        the caller) so a client's live tokens can be revoked at secret rotation."""
+        from authz.oauth2.rfc9068_access_tokens import peek
+
+        claims = peek(token["access_token"])[1]
+        self.pre.issued.append((str(claims["client_id"]), str(claims["jti"]),
+                                int(claims["exp"])))
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         return None

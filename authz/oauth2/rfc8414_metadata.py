@@ -23,6 +23,13 @@ def metadata(issuer: str) -> dict[str, Any]:
         "introspection_endpoint": f"{issuer}/oauth2/introspect",
         "revocation_endpoint": f"{issuer}/oauth2/revoke",
         "grant_types_supported": ["client_credentials"],
+        # RFC 8414 2 makes response_types_supported REQUIRED, with the values of RFC 7591
+        # 2 ``response_types``; RFC 7591 2.1 pairs the client-credentials grant with no
+        # response type (it never uses an authorization endpoint, and this server has
+        # none). So the list is present and empty: ["code"] would advertise a flow we do
+        # not offer. (authlib's validate_response_types_supported wants a non-empty list,
+        # which is why it is not called below.)
+        "response_types_supported": [],
         "scopes_supported": list(SCOPES),
         "token_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],

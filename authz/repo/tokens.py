@@ -1,4 +1,4 @@
-"""SQL for signing keys, revoked tokens and used client-assertion ``jti``s."""
+"""SQL for signing keys, issued and revoked tokens and used client-assertion ``jti``s."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ __all__ = [
     "is_revoked",
     "keys",
     "record_assertion_jtis",
+    "record_issued",
     "retire_keys",
     "revoke",
+    "revoke_client_tokens",
     "revoked_since",
 ]
 
@@ -95,3 +97,23 @@ async def revoked_since(con: asyncpg.Connection,
         " AND ($1::timestamptz IS NULL OR revoked_at >= $1)", since)
     newest = max((r["revoked_at"] for r in rows), default=since)
     return [r["jti"] for r in rows], newest
+
+
+async def record_issued(con: asyncpg.Connection, issued: list[tuple[str, str, int]]) -> None:
+    """Remember issued tokens (client, jti, exp) until they expire, so a client's live
+    tokens can be revoked together (``revoke_client_tokens``); expired ones are dropped."""
+    await con.execute("DELETE FROM authz.issued_tokens WHERE expires_at < now()")
+    await con.executemany(
+        "INSERT INTO authz.issued_tokens (client_id, jti, expires_at)"
+        " VALUES ($1, $2, to_timestamp($3)) ON CONFLICT DO NOTHING",
+        [(c, j, float(e)) for c, j, e in issued])
+
+
+async def revoke_client_tokens(con: asyncpg.Connection, client_id: str) -> int:
+    """Revoke every unexpired token issued to ``client_id`` (the revoked-token store every
+    process reloads, so within the revocation bound); the number revoked."""
+    done = await con.execute(
+        "INSERT INTO authz.revoked_tokens (jti, expires_at) SELECT jti, expires_at"
+        " FROM authz.issued_tokens WHERE client_id = $1 AND expires_at > now()"
+        " ON CONFLICT DO NOTHING", client_id)
+    return int(done.split()[-1])

@@ -5,8 +5,10 @@ time, 4.5.19, not many entities at one time); it lives under ``/ngsi-ld/ex/`` as
 keeps its own extensions. It is how a consumer with an aggregated-only grant — the
 only kind a personal-data dataset is ever granted — sees that data at all: as groups of at
 least the grant's minimum size, with counts, sums and averages, never single entities
-nor a group's extremes (min and max would name one member's value). Callers with raw
-access may use every method. The filter is the entity query's (``type``, ``q``) and passes
+nor a group's extremes (min and max would name one member's value), nor the figures of
+an attribute fewer than the minimum number of members contribute a value to (they are
+null: a group of three where one member has the attribute would show that value). Callers
+with raw access may use every method. The filter is the entity query's (``type``, ``q``) and passes
 the same enforcement point (``hub.service.access.aggregate_condition``).
 
     GET /ngsi-ld/ex/v1/aggregates?type=LoanRecord&groupBy=branch&attrs=loans&aggrMethods=sum,avg

@@ -3,8 +3,10 @@ their approval, the audit log, signing-key rotation (docs/access-control.md).
 
 Every call needs a token with the ``manage`` scope; an organisation manages its own
 clients, requests grants as consumer, decides grants on its data as owner and reads the
-audit of its own datasets. The prefecture (the platform operator) may manage clients of
-any organisation, see every grant and audit row, and rotate the signing keys.
+audit of its own datasets. The platform operator — the organisations configured in
+``operator_organisations``, never inferred from the shape of a registry id — may manage
+clients of any organisation, see every grant and audit row, rotate the signing keys, and
+give a client or grant a rate above ``max_rate_per_minute``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from authz.model import Consumer, OrgKind, organisation_kind
+from authz.model import Consumer
 from authz.repo import audit as audit_repo
 from authz.repo import clients as clients_repo
 from authz.repo import grants as grants_repo
@@ -41,8 +43,15 @@ async def _manager(request: web.Request) -> Consumer:
     return consumer
 
 
-def _operator(c: Consumer) -> bool:
-    return organisation_kind(c.organisation or "") is OrgKind.PREFECTURE
+def _operator(request: web.Request, c: Consumer) -> bool:
+    """The configured platform operator (``operator_organisations``)."""
+    return admin.is_operator(request.app[keys.SETTINGS], c.organisation)
+
+
+def _ceiling(request: web.Request, c: Consumer) -> int | None:
+    """The highest rate this caller may give: none for the operator."""
+    return None if _operator(request, c) else int(
+        request.app[keys.SETTINGS].max_rate_per_minute)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -64,10 +73,11 @@ async def create_client(request: web.Request) -> web.Response:
     me = await _manager(request)
     body = await _body(request)
     org = body.get("organisation", me.organisation)
-    if org != me.organisation and not _operator(me):
-        raise Forbidden("only the prefecture creates clients for other organisations")
+    if org != me.organisation and not _operator(request, me):
+        raise Forbidden("only the platform operator creates clients for other organisations")
     async with request.app[keys.POOL].acquire() as con:
-        client, secret = await admin.create_client(con, body, str(org))
+        client, secret = await admin.create_client(con, body, str(org),
+                                                   ceiling=_ceiling(request, me))
     return _json(admin.client_view(client, secret), 201)
 
 
@@ -75,13 +85,15 @@ async def create_client(request: web.Request) -> web.Response:
 async def list_clients(request: web.Request) -> web.Response:
     me = await _manager(request)
     async with request.app[keys.POOL].acquire() as con:
-        found = await clients_repo.list_for(con, None if _operator(me) else me.organisation)
+        found = await clients_repo.list_for(
+            con, None if _operator(request, me) else me.organisation)
     return _json([admin.client_view(c) for c in found])
 
 
 async def _own_client(request: web.Request, me: Consumer, con: Any) -> Any:
     client = await clients_repo.get(con, request.match_info["client_id"])
-    if client is None or (client.organisation != me.organisation and not _operator(me)):
+    if client is None or (client.organisation != me.organisation
+                           and not _operator(request, me)):
         raise ResourceNotFound(f"no client {request.match_info['client_id']}")
     return client
 
@@ -92,7 +104,8 @@ async def rotate_client(request: web.Request) -> web.Response:
     body = await _body(request)
     async with request.app[keys.POOL].acquire() as con:
         client = await _own_client(request, me, con)
-        secret = await admin.rotate_client(con, client, body.get("jwks"))
+        secret = await admin.rotate_client(con, client, body.get("jwks"),
+                                           revoke_tokens=body.get("revoke_tokens") is True)
     return _json(admin.client_view(client, secret))
 
 
@@ -111,7 +124,8 @@ async def request_grant(request: web.Request) -> web.Response:
     body = await _body(request)
     async with request.app[keys.POOL].acquire() as con:
         grant = await admin.request_grant(con, body, str(me.organisation),
-                                          str(me.client_id or me.subject))
+                                          str(me.client_id or me.subject),
+                                          ceiling=_ceiling(request, me))
     return _json(grant, 201)
 
 
@@ -123,7 +137,8 @@ async def list_grants(request: web.Request) -> web.Response:
         raise BadRequestData("status must be requested, approved, rejected or revoked")
     async with request.app[keys.POOL].acquire() as con:
         rows = await grants_repo.list_grants(
-            con, organisation=None if _operator(me) else me.organisation, status=status)
+            con, organisation=None if _operator(request, me) else me.organisation,
+            status=status)
     return _json([admin.grant_view(r) for r in rows])
 
 
@@ -173,7 +188,7 @@ async def audit(request: web.Request) -> web.Response:
     await request.app[keys.ACCESS].flush()
     async with request.app[keys.POOL].acquire() as con:
         rows = await audit_repo.query_for_owner(
-            con, None if _operator(me) else me.organisation, since=since, limit=limit,
+            con, None if _operator(request, me) else me.organisation, since=since, limit=limit,
             offset=offset, allowed=allowed)
     return _json([{k: (v.isoformat() if hasattr(v, "isoformat") else v)
                    for k, v in r.items()} for r in rows])
@@ -182,8 +197,8 @@ async def audit(request: web.Request) -> web.Response:
 @routes.post(BASE + "/keys/rotate")
 async def rotate_keys(request: web.Request) -> web.Response:
     me = await _manager(request)
-    if not _operator(me):
-        raise Forbidden("only the prefecture rotates the signing keys")
+    if not _operator(request, me):
+        raise Forbidden("only the platform operator rotates the signing keys")
     settings = request.app[keys.SETTINGS]
     async with request.app[keys.POOL].acquire() as con:
         retired = await admin.rotate_signing_key(con, settings.token_lifetime)

@@ -222,7 +222,7 @@ async def _modify(
         rows: dict[str, dict[str, Any]] = {}
         for d in docs:
             ent = rows.get(d.id) or existing.get(d.id)
-            if ent is None:
+            if ent is None or access.visible(ent, audit=False) is None:  # same as missing
                 result.fail(d.id, ResourceNotFound(f"entity {d.id} not found"))
                 continue
             if merge:

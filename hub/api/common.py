@@ -23,6 +23,7 @@ from hub.errors import (
 )
 from hub.jsonld.active import ActiveContext
 from hub.jsonld.core import CORE_CONTEXT_URL, LD_CONTEXT_REL
+from hub.service.access_caller import current
 
 __all__ = [
     "GEOJSON",
@@ -174,8 +175,19 @@ def accepted_type(request: web.Request, offered: tuple[str, ...] = (JSON, JSONLD
 
 
 async def tenant_schema(request: web.Request, *, create: bool = False) -> str:
+    """The request's tenant schema. ``create``: the operation creates a tenant that does
+    not exist (GS CIM 009 4.14). In enforcing mode only a token with the ``write`` scope
+    may (any other caller is answered as a read is: NonexistentTenant), within the
+    ``max_tenants`` quota and with a checked name: a tenant is a schema and background
+    work, not something a read or subscribe client may multiply."""
     tenant = request.headers.get("NGSILD-Tenant")
-    return await request.app[keys.TENANTS].resolve(request.app[keys.POOL], tenant, create)
+    settings = request.app[keys.SETTINGS]
+    enforce = settings.auth_mode != "dev"
+    if create and enforce:
+        create = "write" in current().consumer.scopes
+    return await request.app[keys.TENANTS].resolve(request.app[keys.POOL], tenant, create,
+                                                   quota=settings.max_tenants,
+                                                   checked=enforce)
 
 
 def dumps(data: Any) -> str:

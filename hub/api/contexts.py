@@ -1,4 +1,10 @@
-"""/jsonldContexts (GS CIM 009 5.13, 6.29-6.30): hosted and cached @context documents."""
+"""/jsonldContexts (GS CIM 009 5.13, 6.29-6.30): hosted and cached @context documents.
+
+Contexts are public documents: anyone reads them. In enforcing mode each stored context
+has an owner (the organisation that hosted it, or whose request first fetched it), counts
+against that owner's ``context_quota``, and only the owner deletes or reloads it — anyone
+else gets 403 (not 404: the context is visible to all, so this is no oracle).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,9 @@ from hub import keys
 from hub.api.common import JSON, JSONLD, accepted_type, read_json
 from hub.api.entities import BASE
 from hub.api.params import check_params
-from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
+from hub.errors import BadRequestData, Forbidden, InvalidRequest, ResourceNotFound
 from hub.jsonld.core import CORE_CONTEXT_URL, CORE_CONTEXT_URLS, core_context_document
+from hub.jsonld.remote import requesting_organisation, valid_context_document
 from hub.ngsild.checks import utc_iso
 from hub.store import contexts as sql
 
@@ -53,13 +60,33 @@ def _flag(request: web.Request, name: str) -> bool:
 async def add_context(request: web.Request) -> web.Response:
     check_params(request.query, "contexts")
     body, _media = await read_json(request)
-    if not isinstance(body, dict) or not isinstance(body.get("@context"), (dict, list, str)):
+    if not valid_context_document(body):
         raise InvalidRequest("the body must be a JSON-LD document with an @context member")
     ctx_id = uuid.uuid4().hex
     path = f"{BASE}/jsonldContexts/{ctx_id}"
     url = f"{request.url.origin()}{path}"
-    await sql.put_context(request.app[keys.POOL], ctx_id, url, "Hosted", body)
+    settings = request.app[keys.SETTINGS]
+    owner = requesting_organisation()
+    quota = settings.context_quota if _enforcing(request) else None
+    if not await sql.put_owned_context(request.app[keys.POOL], ctx_id, url, "Hosted", body,
+                                       owner, quota):
+        raise Forbidden(f"organisation {owner} already stores {quota} @contexts"
+                        " (context_quota); delete some first")
     return web.Response(status=201, headers={"Location": path})
+
+
+def _enforcing(request: web.Request) -> bool:
+    return bool(request.app[keys.SETTINGS].auth_mode != "dev")
+
+
+def _check_owner(request: web.Request, row: sql.ContextRow) -> None:
+    """Only the owner deletes or reloads a stored context (any caller in dev mode)."""
+    if not _enforcing(request):
+        return
+    caller = requesting_organisation()
+    if row.get("owner") is None or row["owner"] != caller:
+        raise Forbidden(f"@context {row['id']} belongs to another organisation; only its"
+                        " owner may delete or reload it")
 
 
 @routes.get(BASE + "/jsonldContexts")
@@ -120,6 +147,7 @@ async def delete_context(request: web.Request) -> web.Response:
         if reload:
             raise BadRequestData(f"{request.match_info['contextId']} is no cached @context")
         raise ResourceNotFound(f"no @context {request.match_info['contextId']}")
+    _check_owner(request, row)
     store = request.app[keys.CONTEXTS]
     pool = request.app[keys.POOL]
     if reload:
@@ -129,6 +157,6 @@ async def delete_context(request: web.Request) -> web.Response:
         await sql.put_context(pool, row["id"], row["url"], row["kind"], doc)
     else:
         await sql.delete_context(pool, row["id"])
-    store.forget(row["url"])
+    store.forget_document(row["url"])  # other processes: NOTIFY renkei_contexts
     request.app[keys.CONTEXT_CACHE].forget(row["url"])
     return web.Response(status=204)

@@ -27,7 +27,7 @@ async def _form_endpoint(request: web.Request, name: str) -> web.Response:
     form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     status, body, headers = await oauth_endpoint(
         request.app[keys.POOL], request.app[keys.ACCESS], request.app[keys.SETTINGS], name,
-        form, request.headers)
+        form, request.headers, request.remote)
     headers.pop("Content-Type", None)
     return web.Response(status=status, body=body, headers=headers,
                         content_type="application/json")

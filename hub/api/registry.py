@@ -5,6 +5,12 @@ JSON in and out; every failure is NGSI-LD problem details through the hub's one 
 hierarchy (``_errors`` maps the registry's own exceptions). Entity type names in a dataset
 rule are expanded with the request's @context (a ``Link`` header, else the core context), so
 the rule holds the same IRIs the entity writes produce.
+
+Who may call what is the route table's (``hub/service/route_policy.py``): organisations,
+datasets and the owner lookup are public like the catalogue; every write and every read of
+adapter registrations and runs needs a ``manage`` token, and the registry service then
+allows only the owner or the configured operator (``operator_organisations``). Secrets in
+an adapter's config are never rendered (``registry/secrets.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from hub.api.common import dumps, read_json, request_context
 from hub.api.registry_openapi import openapi_document
 from hub.errors import AlreadyExists, BadRequestData, Forbidden, ResourceNotFound
 from hub.ngsild.checks import is_uri
+from hub.service.admin import is_operator
 from hub.store.ownership import count_owned
 from registry import Conflict, Duplicate, Invalid, NotFound, RegistryError, RegistryRepository
 from registry import service as svc
@@ -51,8 +58,13 @@ def _repo(request: web.Request) -> RegistryRepository:
     return RegistryRepository(request.app[keys.POOL])
 
 
-async def _caller(request: web.Request) -> str | None:
-    return await request.app[keys.CALLER_ORGANISATION](request)
+async def _caller(request: web.Request) -> svc.Actor | None:
+    """The calling organisation (the identity plug-in) and whether it is the configured
+    operator; None when no identity is known (development mode)."""
+    org = await request.app[keys.CALLER_ORGANISATION](request)
+    if org is None:
+        return None
+    return svc.Actor(org, is_operator(request.app[keys.SETTINGS], org))
 
 
 def _json(data: Any, status: int = 200, location: str | None = None) -> web.Response:
@@ -197,7 +209,8 @@ async def owner_of_entity(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX + "/adapters")
 async def list_adapters(request: web.Request) -> web.Response:
-    regs = await _repo(request).list_adapters(dataset=request.query.get("dataset"))
+    regs = await svc.list_adapters(_repo(request), await _caller(request),
+                                   dataset=request.query.get("dataset"))
     return _json([r.to_json() for r in regs])
 
 
@@ -213,7 +226,8 @@ async def create_adapter(request: web.Request) -> web.Response:
 async def get_adapter(request: web.Request) -> web.Response:
     repo = _repo(request)
     with _errors():
-        reg = await svc.get_adapter(repo, request.match_info["adapterId"])
+        reg = await svc.get_adapter(repo, request.match_info["adapterId"],
+                                    await _caller(request))
     last = await repo.list_runs(reg.id, 1)
     return _json({**reg.to_json(), "lastRun": last[0].to_json() if last else None})
 
@@ -234,7 +248,8 @@ async def list_runs(request: web.Request) -> web.Response:
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise BadRequestData("limit must be a whole number from 1 to 1000")
     with _errors():
-        runs = await svc.list_runs(_repo(request), request.match_info["adapterId"], int(raw))
+        runs = await svc.list_runs(_repo(request), request.match_info["adapterId"], int(raw),
+                                   await _caller(request))
     return _json([r.to_json() for r in runs])
 
 

@@ -68,7 +68,10 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "string"}, "dataset": {"type": "string"},
             "adapter": {"type": "string", "description": "the adapter's manifest id"},
-            "config": {"type": "object"},
+            "config": {"type": "object", "description": (
+                "adapter settings; secrets (keys containing password, secret, token, apikey,"
+                " credential, authorization, private_key) are write-only: rendered as ***,"
+                " and *** sent back keeps the stored value")},
             "schedule": {"type": ["string", "null"],
                          "description": "5-field cron expression or ISO 8601 duration"},
             "enabled": {"type": "boolean"},
@@ -156,7 +159,11 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Renkei registry", "version": "1.0.0",
                  "description": "Organisations, datasets and ownership, adapter registrations "
-                                "and runs, and the DCAT-AP catalogue (docs/registry.md)."},
+                                "and runs, and the DCAT-AP catalogue (docs/registry.md). "
+                                "Organisations, datasets and the owner lookup are public; "
+                                "writes, adapter registrations and runs need a bearer "
+                                "token with the manage scope of the owner or the "
+                                "platform operator."},
         "paths": {
             f"{v1}/organisations": _collection(
                 "organisation", "Organisation",

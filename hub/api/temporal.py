@@ -36,7 +36,13 @@ from hub.api.params import (
     dataset_id_param,
     parse_pagination,
 )
-from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
+from hub.errors import (
+    AlreadyExists,
+    BadRequestData,
+    Forbidden,
+    InvalidRequest,
+    ResourceNotFound,
+)
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_fragment, parse_instance
 from hub.ngsild.checks import is_datetime, is_uri, now_iso, valid_attr_name
@@ -44,6 +50,8 @@ from hub.ngsild.entity import parse_types
 from hub.ngsild.merge import merge_instance
 from hub.ngsild.render import RenderOptions, render_instance
 from hub.service import access, ownership
+from hub.service.ownership import owner_of
+from hub.store import entities as entities_store
 from hub.store import temporal as sql
 
 __all__ = ["routes"]
@@ -92,14 +100,46 @@ async def create_or_update(request: web.Request) -> web.Response:
     rows = _instances(body, rc.active, now_iso())
     guard = await ownership.guard(request)  # the registry's rule holds here too
     guard.check_payload(iri for iri, _, _ in rows)
-    owner = guard.owner(eid, types)
     schema = await tenant_schema(request, create=True)
     async with tx.write(request) as con:
-        created = await sql.upsert_entity(con, schema, eid, types, owner.id)
+        known = await sql.head(con, schema, eid, for_update=True)
+        if known is not None:
+            _require_writable(eid, known, taken=True)
+        dataset = guard.owner(eid, types).id
+        if known is None:
+            await _require_same_owner(con, schema, eid, dataset)
+        elif known[1] is not None and known[1] != dataset:
+            raise BadRequestData(f"{eid} belongs to dataset {known[1]}; these types would put"
+                                 " it in another: the owner of an entity cannot change")
+        created = await sql.upsert_entity(con, schema, eid, types, dataset)
         await sql.add_instances(con, schema, eid, rows)
     if created:
         return web.Response(status=201, headers={"Location": f"{T}/{quote(eid, safe=':')}"})
     return web.Response(status=204)
+
+
+async def _require_same_owner(con: Any, schema: str, eid: str, dataset: str) -> None:
+    """A new temporal representation may only be started by whoever may write the entity
+    of the same id, when one exists: ids are hub-wide, so nobody can pre-claim the history
+    of another organisation's entity. Answers as an entity create would (409, "taken")."""
+    ent = await entities_store.fetch_entity(con, schema, eid, for_update=True)
+    if ent is not None and access.visible(ent, "write", audit=False) is None:
+        raise AlreadyExists(f"entity id {eid} is already taken")
+    if ent is not None and owner_of(ent["attrs"]) not in (None, dataset):
+        raise AlreadyExists(f"entity id {eid} is already taken")
+
+
+def _require_writable(eid: str, known: tuple[list[str], str | None], *,
+                      taken: bool = False) -> None:
+    """The one ownership decision of the temporal API, on the STORED owning dataset (never
+    on a payload's types): an entity the caller may not see answers as a missing one (404,
+    or 409 "taken" when the request would create it), one it sees but does not own 403."""
+    if not access.decide_stored(eid, *known).allowed:
+        if taken:
+            raise AlreadyExists(f"entity id {eid} is already taken")
+        raise ResourceNotFound(f"no temporal representation of {eid}")
+    if not access.decide_stored(eid, *known, action="write").allowed:
+        raise Forbidden(f"only the owner may change the temporal representation of {eid}")
 
 
 @routes.get(T + "/{entityId}")
@@ -214,13 +254,11 @@ async def delete(request: web.Request) -> web.Response:
 
 async def _require_entity(con: Any, schema: str, eid: str,
                           guard: ownership.WriteGuard) -> None:
-    """A temporal entity the caller may write, locked: 404 when it does not exist or the
-    caller may not see it (the two are indistinguishable), 403 when it sees it but its
-    organisation does not own it (the registry's rule)."""
+    """A temporal entity the caller may write, locked (``_require_writable``)."""
     known = await sql.head(con, schema, eid, for_update=True)
-    if known is None or not access.decide_stored(eid, *known).allowed:
+    if known is None:
         raise ResourceNotFound(f"no temporal representation of {eid}")
-    guard.owner(eid, known[0])
+    _require_writable(eid, known)
 
 
 @routes.post(T + "/{entityId}/attrs")
@@ -279,6 +317,8 @@ async def modify_instance(request: web.Request) -> web.Response:
     fragment = body.get(request.match_info["attrId"], body)
     if isinstance(fragment, list):
         fragment = fragment[0] if fragment else {}
+    if not isinstance(fragment, dict):
+        raise BadRequestData("the attribute fragment must be a JSON object")
     fragment = {k: v for k, v in fragment.items() if k != "@context"}
     if not fragment:
         raise BadRequestData("the attribute fragment is empty")

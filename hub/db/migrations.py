@@ -31,6 +31,7 @@ async def _apply(con: asyncpg.Connection, scope: str, kind: str, schema: str | N
     applied = 0
     async with con.transaction():
         await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+        await con.execute("SET LOCAL statement_timeout = 0")  # a migration may take long
         await con.execute(
             "CREATE SCHEMA IF NOT EXISTS renkei;"
             "CREATE TABLE IF NOT EXISTS renkei.migrations ("

@@ -48,10 +48,19 @@ async def _keep_session(con: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    url: str, min_size: int, max_size: int, *, custom_plans: bool = False
+    url: str, min_size: int, max_size: int, *, custom_plans: bool = False,
+    statement_timeout: float = 0.0,
 ) -> asyncpg.Pool:
-    """A pool; ``custom_plans`` makes every statement planned for its parameter values."""
+    """A pool; ``custom_plans`` makes every statement planned for its parameter values.
+
+    ``statement_timeout`` (seconds, 0 = none) bounds every statement of the pool's sessions
+    in PostgreSQL itself, background work included: a costly query (a regex over every id,
+    a broad jsonpath) is cancelled by the server, not left to hold a connection. It is a
+    session setting given at connect, so it costs no round trip; migrations lift it for
+    their own transaction (``SET LOCAL``)."""
     settings = {"jit": "off", "application_name": "renkei-hub"}
+    if statement_timeout > 0:
+        settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
     if custom_plans:
         settings["plan_cache_mode"] = "force_custom_plan"
     pool = await asyncpg.create_pool(

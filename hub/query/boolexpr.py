@@ -14,9 +14,14 @@ from typing import TypeVar
 
 from hub.errors import NgsiLdError
 
-__all__ = ["parse_boolean"]
+__all__ = ["MAX_EXPR_LENGTH", "MAX_NESTING", "parse_boolean"]
 
 T = TypeVar("T")
+
+#: deepest nesting of parentheses; longest expression (issue #12: deeper nesting used to
+#: end in a RecursionError, a 500)
+MAX_NESTING = 32
+MAX_EXPR_LENGTH = 16_384
 
 
 def parse_boolean(
@@ -37,7 +42,10 @@ def parse_boolean(
     ]
     if not tokens:
         raise error(f"{name} must not be empty")
+    if len(text) > MAX_EXPR_LENGTH:
+        raise error(f"{name} is longer than {MAX_EXPR_LENGTH} characters")
     pos = 0
+    depth = 0  # open parentheses: bounded, so no input reaches the recursion limit
 
     def fail(message: str, at: int) -> NgsiLdError:
         return error(f"{name}: {message} at position {at} in {text!r}")
@@ -59,18 +67,22 @@ def parse_boolean(
         return items[0] if len(items) == 1 else make_and(tuple(items))
 
     def parse_atom() -> T:
-        nonlocal pos
+        nonlocal pos, depth
         if pos >= len(tokens):
             raise fail("operand expected", len(text))
         tok, at = tokens[pos]
         pos += 1
         if tok == "(":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise fail(f"parentheses nest deeper than {MAX_NESTING} levels", at)
             inner = parse_or()
             if pos >= len(tokens) or tokens[pos][0] != ")":
                 found = repr(tokens[pos][0]) if pos < len(tokens) else "end of input"
                 where = tokens[pos][1] if pos < len(tokens) else len(text)
                 raise fail(f"')' expected for '(' at {at}, found {found}", where)
             pos += 1
+            depth -= 1
             return inner
         if tok == ")" or tok == and_op or tok in or_ops:
             raise fail(f"unexpected {tok!r}", at)

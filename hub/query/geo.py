@@ -82,16 +82,23 @@ def _check_coordinates(kind: str, coords: Any) -> None:
         raise BadRequestData(f"unsupported geometry type {kind!r}")
 
 
-def validate_geojson(value: Any) -> None:
+#: deepest nesting of GeometryCollections accepted (RFC 7946 3.1.8 advises against any)
+MAX_COLLECTION_DEPTH = 4
+
+
+def validate_geojson(value: Any, depth: int = 0) -> None:
     """Raise BadRequestData unless ``value`` is a valid GeoJSON geometry (RFC 7946)."""
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise BadRequestData("a GeoProperty value must be a GeoJSON geometry")
     if value["type"] == "GeometryCollection":
+        if depth >= MAX_COLLECTION_DEPTH:
+            raise BadRequestData(
+                f"GeometryCollections nest deeper than {MAX_COLLECTION_DEPTH} levels")
         geoms = value.get("geometries")
         if not isinstance(geoms, list):
             raise BadRequestData("a GeometryCollection needs geometries")
         for g in geoms:
-            validate_geojson(g)
+            validate_geojson(g, depth + 1)
         return
     if "coordinates" not in value:
         raise BadRequestData("a GeoJSON geometry needs coordinates")

@@ -47,6 +47,11 @@ SYSTEM = frozenset({"createdAt", "modifiedAt"})
 LiteralKind = TypingLiteral["number", "string", "bool", "datetime", "date", "time", "uri"]
 
 _OPS = ("!~=", "~=", "==", "!=", ">=", "<=", ">", "<")  # longest first
+#: deepest nesting of parentheses in ``q`` (and scopeQ, type expressions: boolexpr.py)
+MAX_NESTING = 32
+#: longest ``q`` accepted (a GET's query string is bounded by the HTTP line limit anyway;
+#: a POST Query body is not)
+MAX_Q_LENGTH = 16_384
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _DATETIME = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
@@ -173,6 +178,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0  # open parentheses: bounded, so no input reaches the recursion limit
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -220,11 +226,15 @@ class _Parser:
         ch = self.peek()
         if ch == "(":
             opened = self.pos
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"parentheses nest deeper than {MAX_NESTING} levels")
             self.pos += 1
             inner = self.disjunction()
             if self.peek() != ")":
                 raise self.error(f"')' expected for '(' at {opened}, found {self.describe()}")
             self.pos += 1
+            self.depth -= 1
             return inner
         if ch == "!":
             self.pos += 1
@@ -435,5 +445,10 @@ def _system_literal(name: str, lit: Literal) -> None:
 
 
 def parse_q(text: str) -> QExpr:
-    """Parse a URL-decoded ``q`` string (4.9); errors name the position of the problem."""
+    """Parse a URL-decoded ``q`` string (4.9); errors name the position of the problem.
+
+    Bounded (issue #12): at most ``MAX_Q_LENGTH`` characters and ``MAX_NESTING`` levels of
+    parentheses; deeper nesting used to end in a RecursionError (500)."""
+    if len(text) > MAX_Q_LENGTH:
+        raise InvalidRequest(f"q is longer than {MAX_Q_LENGTH} characters")
     return _Parser(text).parse()

@@ -35,6 +35,7 @@ from hub.service.access_caller import (
     caller_organisation,
     calling_organisation,
     current,
+    enforced,
     scope_of,
 )
 from hub.service.access_reads import (
@@ -52,12 +53,13 @@ from hub.service.access_reads import (
     visible_rows,
 )
 from hub.service.access_state import AccessState
+from hub.service.route_policy import UNROUTED, Need, route_need
 
 __all__ = ["Caller", "access_middleware", "aggregate_condition", "authenticate",
            "caller_organisation", "calling_organisation", "current", "decide_stored",
            "entity_source", "may_see", "referenced", "refuse_deletes", "require_visible",
-           "restrict", "subscriber_consumer", "subscriber_record", "temporal_condition",
-           "visible", "visible_rows"]
+           "restrict", "subscriber_caller", "subscriber_consumer", "subscriber_record",
+           "temporal_condition", "visible", "visible_rows"]
 
 log = logging.getLogger("renkei.authz")
 PURPOSE_HEADER = "Renkei-Purpose"
@@ -132,32 +134,41 @@ async def authenticate(request: web.Request, state: AccessState, settings: Any,
                            external)
 
 
-def classify(method: str, path: str) -> str | None:
-    """The action an HTTP operation needs; None for what needs no token here (reads
-    outside NGSI-LD, and the OAuth and management endpoints, which authenticate
-    themselves). Any other write — the registry's management API included — needs a
-    token: nothing is writable anonymously."""
-    if path.startswith(("/oauth2/", "/authz/", "/.well-known/")):
+def classify(request: web.Request) -> Need | None:
+    """What the request needs, from the one route table (``hub.service.route_policy``)
+    by its *resolved* route, never by a substring of its path; None when no route
+    matched (aiohttp's own 404/405 follows). A route missing from the table is refused
+    here: fail closed, and the route walk test fails CI first."""
+    need = route_need(request)
+    if need is UNROUTED:
         return None
-    if not path.startswith("/ngsi-ld/"):
-        return None if method in ("GET", "HEAD", "OPTIONS") else "manage"
-    if "/subscriptions" in path:
-        return "subscribe"
-    if method in ("GET", "HEAD", "OPTIONS"):
-        return "read"
-    if method == "POST" and path.rstrip("/").endswith("/entityOperations/query"):
-        return "read"
-    return "write"
+    if need is None:
+        log.error("a route has no access policy; refused",
+                  extra={"method": request.method, "path": request.path})
+        raise Forbidden("this route has no access policy")
+    assert isinstance(need, Need)
+    return need
 
 
-def _rate_limit(caller: Caller, state: AccessState, default: int) -> None:
+def _rate_limit(request: web.Request, caller: Caller, state: AccessState,
+                settings: Any) -> None:
+    """A client's rate (its own, else the smallest of its organisation's grants', else
+    ``default_rate_per_minute``); an anonymous caller's per client address
+    (``anonymous_rate_per_minute``; behind a proxy that is the proxy's address)."""
     c = caller.consumer
     if c.client_id is None:
+        limit = settings.anonymous_rate_per_minute
+        if not c.anonymous or limit <= 0:
+            return  # an external token without client id is bounded by its issuer
+        wait = state.hit(f"addr:{request.remote or '?'}", limit)
+        if wait is not None:
+            raise TooManyRequests("too many requests without a token from this address",
+                                  retry_after=wait)
         return
     limits = [x for x in (state.clients.get(c.client_id),
                           *(g.rate_per_minute for g in state.grants_by_org.get(
                               c.organisation or "", ()))) if x]
-    wait = state.hit(c.client_id, min(limits) if limits else default)
+    wait = state.hit(c.client_id, min(limits) if limits else settings.default_rate_per_minute)
     if wait is not None:
         raise TooManyRequests(f"client {c.client_id} is over its request rate",
                               retry_after=wait)
@@ -173,24 +184,26 @@ def access_middleware(state_key: Any, settings_key: Any, external_key: Any) -> A
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        action = classify(request.method, request.path)
-        if action is None:
-            return await handler(request)
+        need = classify(request)
+        if need is None or need is Need.OAUTH:
+            return await handler(request)  # unrouted, or self-authenticating (RFC 6749)
         settings = request.app[settings_key]
         state: AccessState = request.app[state_key]
         dev = settings.auth_mode == "dev"
-        consumer = await authenticate(request, state, settings, request.app.get(external_key))
+        consumer = (Consumer() if need is Need.PUBLIC else
+                    await authenticate(request, state, settings, request.app.get(external_key)))
         caller = Caller(consumer, dev, state, _defaults(settings.authz_prefecture_default,
                                                        settings.authz_municipality_default),
                         f"{request.method} {request.path}")
         if not dev:
-            if consumer.anonymous and action != "read":
-                raise Unauthorized("this operation needs an access token")
-            if not consumer.anonymous and action not in consumer.scopes:
-                audit_decision(caller, None, False, "scope", target=request.path)
-                raise Forbidden(f"the token has no {action} scope")
-            _rate_limit(caller, state, settings.default_rate_per_minute)
-            if action == "subscribe":
+            if need is not Need.PUBLIC:
+                if consumer.anonymous and need is not Need.READ:
+                    raise Unauthorized("this operation needs an access token")
+                if not consumer.anonymous and need.value not in consumer.scopes:
+                    audit_decision(caller, None, False, "scope", target=request.path)
+                    raise Forbidden(f"the token has no {need.value} scope")
+            _rate_limit(request, caller, state, settings)
+            if need is Need.SUBSCRIBE:
                 await check_subscription(request, caller)
         token = CALLER.set(caller)
         try:
@@ -209,14 +222,14 @@ async def refuse_deletes(con: Any, schema: str, ids: list[str]) -> dict[str, Ngs
     (Creates and updates are settled by the registry's write guard; deletes change no
     ownership, so they are checked here.)"""
     caller = current()
-    if caller.dev or caller.state is None or not ids:
+    if not ids or (state := enforced(caller)) is None:
         return {}
     from hub.errors import ResourceNotFound
     from hub.store import entities as store
 
     out: dict[str, NgsiLdError] = {}
     for eid, ent in (await store.fetch_many(con, schema, ids, for_update=True)).items():
-        decision = decide_entity(caller.consumer, ent, "write", caller.state, caller.defaults)
+        decision = decide_entity(caller.consumer, ent, "write", state, caller.defaults)
         audit_decision(caller, ent, decision.allowed, decision.rule)
         if not decision.allowed:
             out[eid] = (ResourceNotFound(f"entity {eid} not found")
@@ -232,7 +245,7 @@ async def check_subscription(request: web.Request, caller: Caller) -> None:
     """Creating or changing a subscription: every entity type it names must be one the
     caller may receive (``subscribe``) from some dataset; otherwise 403 and nothing stored.
     What it may see of each entity is decided again when each notification is sent."""
-    if caller.dev or caller.state is None or request.method not in ("POST", "PATCH"):
+    if request.method not in ("POST", "PATCH") or (state := enforced(caller)) is None:
         return
     from hub.api.common import read_json, request_context
 
@@ -243,7 +256,7 @@ async def check_subscription(request: web.Request, caller: Caller) -> None:
     scope = scope_of(caller, "subscribe")
     for sel in body["entities"]:
         t = sel.get("type") if isinstance(sel, dict) else None
-        if isinstance(t, str) and t and not subscribable(scope, caller.state.datasets,
+        if isinstance(t, str) and t and not subscribable(scope, state.datasets,
                                                           rc.active.expand(t)):
             audit_decision(caller, None, False, "subscribe-type", target=t)
             raise Forbidden(f"you may not subscribe to entities of type {t}")
@@ -255,11 +268,23 @@ def subscriber_record() -> dict[str, Any] | None:
     work): notification delivery later rebuilds the consumer with ``subscriber_consumer``
     and asks ``may_see`` at send time."""
     caller = current()
-    if caller.dev or caller.state is None or caller.consumer.anonymous:
+    if enforced(caller) is None or caller.consumer.anonymous:
         return None
     c = caller.consumer
     return {"organisation": c.organisation, "client_id": c.client_id, "subject": c.subject,
             "scopes": sorted(c.scopes), "purpose": c.purpose}
+
+
+def subscriber_caller(sub: dict[str, Any], state: AccessState, defaults: Defaults,
+                      dev: bool) -> Caller:
+    """Whose rights a subscription's notifications use: the consumer stored with it when it
+    was made. One stored without a subscriber (made in development mode) is anonymous
+    once access control is on: open data only."""
+    if dev:
+        return Caller(dev=True, operation=f"notify {sub.get('id')}")
+    record = sub.get("subscriber")
+    consumer = subscriber_consumer(record) if record else Consumer()
+    return Caller(consumer, False, state, defaults, f"notify {sub.get('id')}")
 
 
 def subscriber_consumer(record: dict[str, Any]) -> Consumer:

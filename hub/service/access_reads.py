@@ -31,6 +31,7 @@ from hub.service.access_caller import (
     audit_decision,
     catch_all_of,
     current,
+    enforced,
     resource_of,
     scope_of,
 )
@@ -105,15 +106,31 @@ def sources(scope: ReadScope, datasets: dict[str, DatasetInfo],
         ds = dataset_sql(alias, catch_all)
     else:
         ds = column_dataset_sql(f"{alias}.{dataset_column}", catch_all)
-    whole = {d.id for d in datasets.values()
-             if d.open_data or d.owner == scope.own_org
-             or (scope.default_read and not d.personal_data)}
-    whole |= {d for d, attrs in scope.datasets.items() if attrs is None}
+    whole = {d.id for d in datasets.values() if d.open_data or d.owner == scope.own_org}
     out: list[Source] = []
+    # the default read, except where a grant in force decides instead (as ``decide``
+    # does): datasets under a dataset grant, and an owner's entities of a granted type
+    default = [d for d in datasets.values()
+               if scope.default_read and not d.personal_data and d.id not in whole
+               and d.id not in scope.granted_datasets]
+    granted_types: dict[str, list[str]] = {}
+    for owner, type_iri in scope.granted_types:
+        granted_types.setdefault(owner, []).append(type_iri)
+    whole |= {d.id for d in default if d.owner not in granted_types}
+    for owner, types in sorted(granted_types.items()):
+        ids = sorted(d.id for d in default if d.owner == owner)
+        if ids:
+            out.append(Source(f"({ds} = ANY({{}}::text[]) AND NOT ({alias}.types &&"
+                              " {}::text[]))", [ids, sorted(types)], None, tuple(ids)))
+    # a grant never makes personal data readable raw, even one approved before its
+    # dataset became personal (only its owner reads it raw; aggregates go elsewhere)
+    granted = {d: attrs for d, attrs in scope.datasets.items()
+               if not (d in datasets and datasets[d].personal_data)}
+    whole |= {d for d, attrs in granted.items() if attrs is None}
     if whole:
-        out.append(Source(f"{ds} = ANY({{}}::text[])", [sorted(whole)], None,
-                          tuple(sorted(whole))))
-    for d, attrs in sorted(scope.datasets.items()):
+        out.insert(0, Source(f"{ds} = ANY({{}}::text[])", [sorted(whole)], None,
+                             tuple(sorted(whole))))
+    for d, attrs in sorted(granted.items()):
         if d not in whole:
             out.append(Source(f"{ds} = {{}}", [d], attrs, (d,)))
     for (owner, type_iri), attrs in sorted(scope.owner_types.items()):
@@ -124,9 +141,15 @@ def sources(scope: ReadScope, datasets: dict[str, DatasetInfo],
 
 
 def _typed_source(ds: str, alias: str, datasets: dict[str, DatasetInfo], owner: str,
-                  type_iri: str, attrs: frozenset[str] | None) -> Source | None:
-    """An owner's entities of one type IRI (None when the owner has no dataset)."""
-    owned = sorted(d.id for d in datasets.values() if d.owner == owner)
+                  type_iri: str, attrs: frozenset[str] | None, *,
+                  aggregated: bool = False) -> Source | None:
+    """An owner's entities of one type IRI (None when the owner has no such dataset).
+
+    Personal data is never raw: unless the source is for an ``aggregated`` grant, the
+    owner's personal-data datasets are left out, whatever the grant was approved for
+    (a dataset may become personal later)."""
+    owned = sorted(d.id for d in datasets.values()
+                   if d.owner == owner and (aggregated or not d.personal_data))
     if not owned:
         return None
     return Source(f"({ds} = ANY({{}}::text[]) AND {alias}.types @> ARRAY[{{}}::text])",
@@ -148,7 +171,8 @@ def _aggregated_sources(caller: Caller, alias: str) -> list[tuple[Source, int]]:
         if g.dataset is not None:
             out.append((Source(f"{ds} = {{}}", [g.dataset], attrs, (g.dataset,)), k))
         elif g.entity_type is not None:
-            typed = _typed_source(ds, alias, datasets, g.owner_org, g.entity_type, attrs)
+            typed = _typed_source(ds, alias, datasets, g.owner_org, g.entity_type, attrs,
+                                  aggregated=True)
             if typed is not None:
                 out.append((typed, k))
     return out
@@ -161,9 +185,9 @@ def aggregate_condition(wanted: set[str]) -> tuple[tuple[str, list[Any]] | None,
     answer must respect (None: no aggregated-only data takes part). When both kinds take
     part, the largest minimum applies to every group, since a group may mix them."""
     caller = current()
-    if caller.dev or caller.state is None:
+    if (state := enforced(caller)) is None:
         return None, None
-    raw = [s for s in sources(scope_of(caller, "read"), caller.state.datasets, "e")
+    raw = [s for s in sources(scope_of(caller, "read"), state.datasets, "e")
            if _allows(s.attrs, wanted)]
     agg = [(s, k) for s, k in _aggregated_sources(caller, "e") if _allows(s.attrs, wanted)]
     parts = [s.sql for s in raw] + [s.sql for s, _ in agg]
@@ -208,11 +232,11 @@ def entity_source(schema: str) -> tuple[str, list[Any]] | None:
     """For /types and /attributes: the entities table as the caller may see it (rows and
     attribute keys), as a subquery with parameters from ``$1``; None when unrestricted."""
     caller = current()
-    if caller.dev or caller.state is None:
+    if (state := enforced(caller)) is None:
         return None
     params: list[Any] = []
     conds, whens = [], []
-    for src in sources(scope_of(caller, "read"), caller.state.datasets, "x"):
+    for src in sources(scope_of(caller, "read"), state.datasets, "x"):
         cond = _numbered(src.sql, src.params, params)
         conds.append(cond)
         if src.attrs is None:
@@ -242,10 +266,10 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
     ``action`` is ``write`` for purge, so it only ever touches the caller's own data.
     """
     caller = current()
-    if caller.dev or caller.state is None:
+    if (state := enforced(caller)) is None:
         return
     if action == "write":
-        datasets = caller.state.datasets
+        datasets = state.datasets
         own = sorted(d.id for d in datasets.values()
                      if caller.consumer.organisation and d.owner == caller.consumer.organisation)
         sel.access = (_estimated(f"{dataset_sql('e', catch_all_of(datasets))}"
@@ -279,7 +303,7 @@ def temporal_condition(attrs: set[str], ctx: ActiveContext) -> tuple[str, list[A
     """The read condition for a temporal query, on ``temporal_entities`` as ``t`` (which
     keeps the owning dataset in its ``dataset`` column); None when unrestricted."""
     caller = current()
-    if caller.dev or caller.state is None:
+    if enforced(caller) is None:
         return None
     return _read_condition(caller, attrs, ctx, "read", "t", "dataset")
 
@@ -289,12 +313,12 @@ def decide_stored(entity_id: str, types: list[str], dataset: str | None,
     """The audited decision on an entity known by id, types and owning dataset (the
     temporal representation, which stores no provenance attributes)."""
     caller = current()
-    if caller.dev or caller.state is None:
+    if (state := enforced(caller)) is None:
         return Decision(True, "dev")
     ent = {"id": entity_id, "types": types,
            "attrs": {} if dataset is None else {DATASET_IRI: [{"object": DATASET_PREFIX
                                                                  + dataset}]}}
-    decision = decide_entity(caller.consumer, ent, action, caller.state, caller.defaults)
+    decision = decide_entity(caller.consumer, ent, action, state, caller.defaults)
     audit_decision(caller, ent, decision.allowed, decision.rule, grant_id=decision.grant_id)
     return decision
 
@@ -317,9 +341,9 @@ def visible(ent: dict[str, Any], action: str = "read",
             audit: bool = True) -> dict[str, Any] | None:
     """The entity as the caller may see it, or None."""
     caller = current()
-    if caller.dev or caller.state is None:  # dev mode, or internal work outside a request
+    if (state := enforced(caller)) is None:  # development mode
         return ent
-    decision = decide_entity(caller.consumer, ent, action, caller.state, caller.defaults)
+    decision = decide_entity(caller.consumer, ent, action, state, caller.defaults)
     if audit:
         audit_decision(caller, ent, decision.allowed, decision.rule, grant_id=decision.grant_id)
     return _strip(ent, decision.attributes) if decision.allowed else None
@@ -338,40 +362,39 @@ def visible_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows of a query (already filtered in SQL): attributes stripped, one audit row per
     dataset touched rather than per entity."""
     caller = current()
-    if caller.dev:
+    if (state := enforced(caller)) is None:
         return rows
-    if caller.state is None:
-        return rows
+    assert state is not None
     # one decision per (dataset, types): a page holds few distinct ones
     decided: dict[tuple[str | None, tuple[str, ...]], Decision] = {}
     out = []
     for r in rows:
-        key = (entity_dataset(r, caller.state.catch_all), tuple(r.get("types", ())))
+        key = (entity_dataset(r, state.catch_all), tuple(r.get("types", ())))
         d = decided.get(key)
         if d is None:
-            d = decided[key] = decide_entity(caller.consumer, r, "read", caller.state,
+            d = decided[key] = decide_entity(caller.consumer, r, "read", state,
                                              caller.defaults)
         if d.allowed:
             out.append(_strip(r, d.attributes))
     if out:
-        per = Counter(entity_dataset(r, caller.state.catch_all) for r in out)
+        per = Counter(entity_dataset(r, state.catch_all) for r in out)
         for ds, n in per.items():
-            info = caller.state.datasets.get(ds or "")
+            info = state.datasets.get(ds or "")
             audit_decision(caller, None, True, "filter", target=f"{n} entities",
                    owner=info.owner if info else None, dataset=ds)
     return out
 
 
-def may_see(consumer: Consumer, ent: dict[str, Any], attrs: set[str] | None,
-            state: AccessState, defaults: Defaults = Defaults(),
-            dev: bool = False) -> dict[str, Any] | None:
-    """For notification delivery, evaluated when a notification is sent: the entity as
-    the subscriber may see it now (attributes stripped to ``attrs`` ∩ granted), or None
-    when it may not see it or none of the notified attributes."""
-    if dev:
+def may_see(caller: Caller, ent: dict[str, Any],
+            attrs: set[str] | None = None) -> dict[str, Any] | None:
+    """For notification delivery, evaluated when a notification is sent with the
+    subscriber's rights (``caller``, from ``subscriber_caller``): the entity as the
+    subscriber may see it now (attributes stripped to ``attrs`` ∩ granted), or None when
+    it may not see it or none of the notified attributes. Every decision is audited."""
+    if (state := enforced(caller)) is None:
         return ent
-    decision = decide_entity(consumer, ent, "subscribe", state, defaults)
-    caller = Caller(consumer, False, state, defaults, "notify")
+    assert state is not None
+    decision = decide_entity(caller.consumer, ent, "subscribe", state, caller.defaults)
     audit_decision(caller, ent, decision.allowed, decision.rule, grant_id=decision.grant_id)
     if not decision.allowed:
         return None

@@ -61,8 +61,11 @@ async def create(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str,
 
 
 async def _load(con: asyncpg.Connection, schema: str, entity_id: str) -> Entity:
+    """The stored entity a write changes, locked. Visibility comes before any other
+    answer: one the caller may not see is "not found" exactly like a missing one (a 403
+    would tell it exists); one it sees but does not own is refused by the write guard."""
     ent = await store.fetch_entity(con, schema, entity_id, for_update=True)
-    if ent is None:
+    if ent is None or access.visible(ent, audit=False) is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
     return ent
 
@@ -227,7 +230,9 @@ async def query(
     *, limit: int, offset: int, count: bool, action: str = "read",
 ) -> tuple[list[Entity], int | None]:
     """Entities matching ``sel`` in a stable order, and their total when ``count``; only
-    those the caller may see (``action`` write: may change), filtered in SQL."""
+    those the caller may see (``action`` write: may change; subscribe: may be notified
+    of), filtered in SQL. ``read`` rows come cut to the readable attributes; the others
+    come in their stored form, for the caller to cut (``access.visible``)."""
     access.restrict(sel, ctx, action)
     flt = build_filter(sel, ctx, schema)
     if sel.geo is None:

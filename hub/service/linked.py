@@ -18,8 +18,13 @@ __all__ = ["load_linked"]
 
 
 async def load_linked(
-    con: asyncpg.Connection, schema: str, roots: list[dict[str, Any]], opts: RenderOptions
+    con: asyncpg.Connection, schema: str, roots: list[dict[str, Any]], opts: RenderOptions,
+    action: str = "read", stored: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    """The entities ``roots`` link to, up to ``opts.join_level`` levels, each as the current
+    caller may see it (``action``: ``read`` for GET, ``subscribe`` for notifications); the
+    ones it may not see are left out, exactly as missing ones. ``stored`` receives each
+    shown entity's stored form, for a decision made again later (notifications)."""
     linked: dict[str, dict[str, Any]] = {r["id"]: r for r in roots}
     known = set(linked)
     frontier = [(r, opts) for r in roots]
@@ -27,9 +32,11 @@ async def load_linked(
         wanted = {t for ent, o in frontier for _, t in relationship_targets(ent, o)} - known
         if not wanted:
             break
-        fetched = {i: shown for i, e in (await store.fetch_many(con, schema,
-                                                                 sorted(wanted))).items()
-                   if (shown := access.visible(e)) is not None}  # linked: same rules
+        rows = await store.fetch_many(con, schema, sorted(wanted))
+        fetched = {i: shown for i, e in rows.items()
+                   if (shown := access.visible(e, action)) is not None}  # linked: same rules
+        if stored is not None:
+            stored.update((i, rows[i]) for i in fetched)
         linked.update(fetched)
         known |= wanted
         frontier = [

@@ -32,6 +32,7 @@ from aiohttp import web
 
 import contracts
 from hub import keys
+from hub.db.listen import listen_forever
 from hub.errors import AlreadyExists, BadRequestData, Forbidden, InternalError, NgsiLdError
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.ngsild.entity import EntityDoc
@@ -131,27 +132,12 @@ class RulesCache:
                 await self._task
 
     async def _listen_forever(self) -> None:
-        while True:
-            con: asyncpg.Connection | None = None
-            try:
-                con = await asyncpg.connect(self._url, server_settings={
-                    "application_name": "renkei-registry-listener"})
-                lost = asyncio.Event()
-                con.add_termination_listener(lambda _c, ev=lost: ev.set())
-                await con.add_listener(CHANNEL, self._notified)
-                self.invalidate()  # whatever changed while nobody listened
-                self._listening = True
-                await lost.wait()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("registry listener lost; retrying", exc_info=True)
-            finally:
-                self._listening = False
-                if con is not None and not con.is_closed():
-                    with contextlib.suppress(Exception):
-                        await con.close()
-            await asyncio.sleep(1.0)
+        await listen_forever(self._url, CHANNEL, self._notified,
+                             name="renkei-registry-listener", resync=self.invalidate,
+                             listening=self._set_listening)
+
+    def _set_listening(self, value: bool) -> None:
+        self._listening = value
 
 
 # -- provenance -----------------------------------------------------------------------------

@@ -7,7 +7,6 @@ purge and (later) subscriptions agree on what matches.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from hub.errors import BadRequestData
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import is_uri
 from hub.query.geo import GeoQuery, parse_geo_query
+from hub.query.linear_regex import check_id_pattern  # one rule for every idPattern
 from hub.query.orderby import compile_order_by
 from hub.query.qlang import parse_q
 from hub.query.qlang_sql import compile_q
@@ -53,14 +53,6 @@ class Selection:
     def is_empty(self) -> bool:
         return not (self.selectors or self.attrs or self.q is not None
                     or self.scope_q is not None or self.geo is not None)
-
-
-def check_id_pattern(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise BadRequestData(f"invalid idPattern {pattern!r}: {exc}") from None
-    return pattern
 
 
 def _ids(raw: str) -> list[str]:

@@ -302,6 +302,28 @@ async def settle_failures(
             sub, at, retry)
 
 
+async def settle_unsent(
+    con: asyncpg.Connection, schema: str, items: list[tuple[int, str, datetime | None]]
+) -> None:
+    """Leased notifications ``(seq, sub, last_notification before the claim)`` that access
+    control dropped at send time: removed, and the claim's counting undone (``timesSent``
+    back down, ``lastNotification`` back to what it was), so the subscription's status
+    shows nothing of a notification its subscriber was not allowed to receive."""
+    await con.execute(
+        f"""WITH gone AS (
+              DELETE FROM {schema}.notifications WHERE seq = ANY($1::bigint[])
+            )
+            UPDATE {schema}.subscriptions s
+            SET times_sent = greatest(s.times_sent - d.n, 0), last_notification = d.prev
+            FROM (SELECT sub, count(*) AS n, max(prev) AS prev
+                  FROM unnest($2::text[], $3::timestamptz[]) AS u(sub, prev)
+                  GROUP BY sub) d
+            WHERE s.id = d.sub""",
+        [seq for seq, _, _ in items], [sub for _, sub, _ in items],
+        [prev for _, _, prev in items],
+    )
+
+
 async def defer_notifications(
     con: asyncpg.Connection, schema: str, items: list[tuple[int, str, float]]
 ) -> None:

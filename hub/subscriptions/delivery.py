@@ -56,7 +56,7 @@ class Deliverer:
         self, pool: asyncpg.Pool, http: aiohttp.ClientSession, policy: EndpointPolicy,
         config: DeliveryConfig, tenant_of: Callable[[str], Awaitable[str | None]],
         context_link: Callable[[dict[str, Any]], tuple[str, Any]],
-        visibility: Visibility | None = None,
+        visibility: Visibility,
     ) -> None:
         self.pool = pool
         self.http = http
@@ -70,6 +70,7 @@ class Deliverer:
         self._in_flight: dict[str, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[tuple[ClaimedNotification, datetime]] = []
+        self._dropped: list[ClaimedNotification] = []  # the subscriber may no longer see it
         self._failed: list[tuple[ClaimedNotification, datetime, str, float | None]] = []
         self._deferred: list[tuple[ClaimedNotification, float]] = []
         self._last_sent: dict[str, float] = {}
@@ -131,13 +132,10 @@ class Deliverer:
                 self._deferred.append((item, wait))
                 return
             self._last_sent[item.sub_id] = time.time()
-        payload = item.payload
-        if self.visibility is not None:
-            shown = await self.visibility(item.schema, sub, payload)
-            if shown is None:
-                self._done.append((item, datetime.now(UTC)))
-                return
-            payload = shown
+        payload = await self.visibility(item.schema, sub, item.payload)
+        if payload is None:  # not sent, so not counted: nothing to learn from the counters
+            self._dropped.append(item)
+            return
         try:
             msg = await self._message(item, payload)
             if len(msg.encoded()) > self.config.max_bytes:
@@ -194,7 +192,8 @@ class Deliverer:
         done, self._done = self._done, []
         failed, self._failed = self._failed, []
         deferred, self._deferred = self._deferred, []
-        if not done and not failed and not deferred:
+        dropped, self._dropped = self._dropped, []
+        if not done and not failed and not deferred and not dropped:
             return
         by_schema: dict[str, tuple[list[Any], list[Any], list[Any]]] = defaultdict(
             lambda: ([], [], []))
@@ -202,15 +201,22 @@ class Deliverer:
             by_schema[item.schema][2].append((item.seq, item.sub_id, wait))
         for item, at in done:
             by_schema[item.schema][0].append((item.seq, item.sub_id, at))
+        unsent: dict[str, list[ClaimedNotification]] = defaultdict(list)
+        for item in dropped:
+            unsent[item.schema].append(item)
         for item, at, error, retry in failed:
             by_schema[item.schema][1].append((item.seq, item.sub_id, at, error, retry))
             log.warning("notification not delivered",
                         extra={"subscription": item.sub_id, "error": error,
                                "attempt": item.attempts, "retry_in_s": retry})
-        for schema, (ok, bad, later) in by_schema.items():
+        for schema in sorted(set(by_schema) | set(unsent)):
+            ok, bad, later = by_schema.get(schema, ([], [], []))
             async with self.pool.acquire() as con:
                 if ok:  # one statement: no BEGIN/COMMIT round trips before it is visible
                     await store.settle_successes(con, schema, ok)
+                if unsent.get(schema):
+                    await store.settle_unsent(con, schema, [
+                        (i.seq, i.sub_id, i.last_notification) for i in unsent[schema]])
                 if bad or later:
                     async with con.transaction():
                         if bad:

@@ -18,22 +18,28 @@ import asyncpg
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import utc_iso
 from hub.ngsild.render import render_flat
+from hub.service import access
+from hub.service.access_caller import Caller, acting_as
 from hub.service.linked import load_linked
 from hub.store import subscriptions as store
 from hub.subscriptions.matching import Change, change_from_row, match, render_options
 from hub.subscriptions.model import prefilter_ids
 from hub.subscriptions.payloads import notification_entity
 
-__all__ = ["Contexts", "match_round", "new_notification_id", "periodic_payload"]
+__all__ = ["Contexts", "match_round", "new_notification_id", "periodic_payload",
+           "subscriber_view"]
 
 log = logging.getLogger("renkei.subscriptions")
 
 class Contexts(Protocol):
-    """Where the matcher gets a subscription's active contexts (cached by the caller)."""
+    """Where the matcher gets a subscription's active contexts (cached by the caller) and
+    whose rights it evaluates the subscription with (its subscriber's, never the hub's)."""
 
     async def resolve(self, raw: Any) -> ActiveContext: ...
 
     async def render_context(self, sub: dict[str, Any]) -> ActiveContext: ...
+
+    def subscriber(self, sub: dict[str, Any]) -> Caller: ...
 
 
 def new_notification_id() -> str:
@@ -95,30 +101,65 @@ async def _notification_for(
     con: asyncpg.Connection, schema: str, sub: dict[str, Any], change: Change,
     contexts: Contexts,
 ) -> tuple[str, str, dict[str, Any]] | None:
+    """The notification ``change`` gives ``sub``, decided entirely as its subscriber:
+    filters, watched attributes and triggers see only what the subscriber may read, and
+    joined entities are loaded with its rights (each read audited), so whether and what it
+    is notified tells it nothing a GET would not."""
     try:
-        fired = match(sub, change, await contexts.resolve(sub.get("context")))
-        if fired is None:
-            return None
-        ctx = await contexts.render_context(sub)
-        opts = render_options(sub)
-        linked: dict[str, dict[str, Any]] = {}
-        if opts.join and change.after is not None:
-            linked = await load_linked(con, schema, [change.after], opts)
-        data = [notification_entity(sub, change, fired, ctx, opts,
-                                    linked if opts.join == "inline" else None)]
-        state = change.after if change.after is not None else change.before
-        assert state is not None
-        stored = [state]  # what access control decides on when the notification is sent
-        if opts.join == "flat" and change.after is not None:
-            extra = render_flat([change.after], ctx, opts, linked)[1:]
-            data.extend(extra)
-            stored.extend(linked[e["id"]] for e in extra if e.get("id") in linked)
+        with acting_as(contexts.subscriber(sub)):
+            seen = subscriber_view(change)
+            if seen is None:
+                return None
+            fired = match(sub, seen, await contexts.resolve(sub.get("context")))
+            if fired is None:
+                return None
+            ctx = await contexts.render_context(sub)
+            opts = render_options(sub)
+            linked: dict[str, dict[str, Any]] = {}
+            full: dict[str, dict[str, Any]] = {}
+            if opts.join and seen.after is not None:
+                linked = await load_linked(con, schema, [seen.after], opts, "subscribe", full)
+            data = [notification_entity(sub, seen, fired, ctx, opts,
+                                        linked if opts.join == "inline" else None)]
+            # the stored forms (never sent), which access control decides on again when
+            # the notification is sent: provenance included, which the cut views lack
+            state = change.after if seen.after is not None else change.before
+            assert state is not None
+            stored = [state]
+            if opts.join == "flat" and seen.after is not None:
+                extra = render_flat([seen.after], ctx, opts, linked)[1:]
+                data.extend(extra)
+                stored.extend(full[e["id"]] for e in extra if e.get("id") in full)
     except Exception:  # one broken subscription must not block the others' notifications
         log.exception("could not match a change", extra={"subscription": sub.get("id")})
         return None
     payload = {"data": data, "stored": stored, "triggerReason": fired.trigger,
                "changedAt": change.at}
     return new_notification_id(), sub["id"], payload
+
+
+def subscriber_view(change: Change) -> Change | None:
+    """``change`` as the current caller (the subscriber) may see it: each state cut to its
+    readable attributes, None when it may see neither the change's entity nor any of what
+    changed. A state it may not see counts as absent (so an entity it could not see before
+    appears created); an update that touched only attributes it may not read is no change
+    at all for it."""
+    before = (access.visible(change.before, "subscribe", audit=False)
+              if change.before is not None else None)
+    after = (access.visible(change.after, "subscribe", audit=False)
+             if change.after is not None else None)
+    if change.op == "d":
+        return None if before is None else Change(change.entity_id, "d", before, None,
+                                                   change.at)
+    if after is None:
+        return None
+    if before is None:
+        return Change(change.entity_id, "c", None, after, change.at)
+    if (before is not change.before or after is not change.after) \
+            and before["attrs"] == after["attrs"] and before["types"] == after["types"] \
+            and before.get("scopes") == after.get("scopes"):
+        return None  # only attributes hidden from the subscriber changed
+    return Change(change.entity_id, change.op, before, after, change.at)
 
 
 def periodic_payload(entities: list[dict[str, Any]], stored: list[dict[str, Any]],

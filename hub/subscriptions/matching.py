@@ -9,7 +9,6 @@ subscription matches exactly the entities a query with the same filter would ret
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -21,6 +20,7 @@ from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import utc_iso
 from hub.ngsild.render import RenderOptions
 from hub.query.geo import GeoQuery, parse_geo_query
+from hub.query.linear_regex import id_pattern_matcher
 from hub.query.qlang import QExpr, parse_q
 from hub.query.qlang_eval import evaluate_q
 from hub.query.scopeq import ScopeExpr, evaluate_scope_q, parse_scope_q
@@ -94,11 +94,6 @@ def _scope_q(text: str) -> ScopeExpr:
 
 
 @lru_cache(maxsize=1024)
-def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(text)
-
-
-@lru_cache(maxsize=1024)
 def _types(text: str) -> TypeExpr:
     return parse_types_expr(text)
 
@@ -125,8 +120,11 @@ def _selected(sub: dict[str, Any], ent: dict[str, Any], ctx: ActiveContext) -> b
             continue
         if "id" in sel and sel["id"] != ent["id"]:
             continue
-        if "idPattern" in sel and not _pattern(sel["idPattern"]).search(ent["id"]):
-            continue
+        if "idPattern" in sel:
+            # RE2, linear time: a client's pattern never blocks the loop (linear_regex.py)
+            pattern = id_pattern_matcher(sel["idPattern"])
+            if pattern is None or pattern.search(ent["id"]) is None:
+                continue
         return True
     return False
 

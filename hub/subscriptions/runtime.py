@@ -21,17 +21,22 @@ import aiohttp
 import asyncpg
 
 from hub.db.migrations import quote_ident
+from hub.errors import NgsiLdError
 from hub.jsonld.active import ActiveContext
 from hub.jsonld.core import CORE_CONTEXT_URL
 from hub.jsonld.process import ContextCache
 from hub.jsonld.remote import ContextStore
 from hub.ngsild.render import render_entity
+from hub.service.access import visible
+from hub.service.access_caller import Caller, acting_as
 from hub.service.entities import query as query_entities
 from hub.store import subscriptions as store
 from hub.subscriptions.delivery import Deliverer, DeliveryConfig, wait_event
 from hub.subscriptions.endpoints import EndpointPolicy
 from hub.subscriptions.matcher import match_round, new_notification_id, periodic_payload
 from hub.subscriptions.matching import render_options, subscription_selection
+from hub.subscriptions.senders import MqttSender
+from hub.subscriptions.visibility import SubscriberAccess
 
 __all__ = ["SubscriptionRuntime"]
 
@@ -42,7 +47,8 @@ class SubscriptionRuntime:
     def __init__(
         self, pool: asyncpg.Pool, database_url: str, http: aiohttp.ClientSession,
         contexts: ContextStore, cache: ContextCache, policy: EndpointPolicy,
-        config: DeliveryConfig, *, poll_s: float = 1.0, max_entities: int = 1000,
+        config: DeliveryConfig, access: SubscriberAccess, *, poll_s: float = 1.0,
+        max_entities: int = 1000,
     ) -> None:
         self.pool = pool
         self.database_url = database_url
@@ -50,9 +56,10 @@ class SubscriptionRuntime:
         self.cache = cache
         self.poll_s = poll_s
         self.max_entities = max_entities
-        # access control sets ``deliverer.visibility`` (hub/app.py); None delivers as is
+        self.access = access  # whose rights each subscription's notifications use
         self.deliverer = Deliverer(pool, http, policy, config, self.tenant_of,
-                                   self.context_link)
+                                   self.context_link, access.visibility(self.render_context))
+        self.deliverer.mqtt = MqttSender(policy)  # MQTT connects through the egress policy
         self._tenants: dict[str, str] = {}  # quoted schema -> tenant name
         self._changes = asyncio.Event()
         self._notifications = asyncio.Event()
@@ -66,6 +73,9 @@ class SubscriptionRuntime:
 
     async def render_context(self, sub: dict[str, Any]) -> ActiveContext:
         return await self.resolve(sub.get("jsonldContext", sub.get("context")))
+
+    def subscriber(self, sub: dict[str, Any]) -> Caller:
+        return self.access.caller(sub)
 
     def context_link(self, sub: dict[str, Any]) -> tuple[str, Any]:
         """The URL for a ``Link`` header and the value for an ``@context`` member: the
@@ -181,15 +191,22 @@ class SubscriptionRuntime:
             for sub in due:
                 ctx = await self.resolve(sub.get("context"))
                 sel = subscription_selection(sub)
-                rows, _ = await query_entities(con, schema, sel, ctx, limit=self.max_entities,
-                                               offset=0, count=False)
-                if not rows:
+                try:  # the subscriber's query, with its rights, as its GET would run
+                    with acting_as(self.subscriber(sub)):
+                        rows, _ = await query_entities(con, schema, sel, ctx,
+                                                       limit=self.max_entities, offset=0,
+                                                       count=False, action="subscribe")
+                        shown = [(r, v) for r in rows
+                                 if (v := visible(r, "subscribe", audit=False)) is not None]
+                except NgsiLdError:  # e.g. a filter on attributes it may no longer read
+                    continue
+                if not shown:
                     continue
                 rctx = await self.render_context(sub)
                 opts = render_options(sub)
-                data = [render_entity(r, rctx, opts) for r in rows]
-                items.append((new_notification_id(), sub["id"],
-                              periodic_payload(data, rows, datetime.now(UTC))))
+                data = [render_entity(v, rctx, opts) for _, v in shown]
+                items.append((new_notification_id(), sub["id"], periodic_payload(
+                    data, [r for r, _ in shown], datetime.now(UTC))))
             await store.insert_notifications(con, schema, items)
         if items:
             self._notifications.set()

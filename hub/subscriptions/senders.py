@@ -3,6 +3,11 @@ the MQTT notification binding of annex / clause 7.3).
 
 HTTP: ``POST`` to the endpoint URI; ``application/json`` carries the @context in a ``Link``
 header, ``application/ld+json`` in the body; ``receiverInfo`` pairs become headers.
+Both go through the egress policy (``hub/egress.py``): HTTP on the session's connector,
+which checks the very address connected to; MQTT resolves the broker's name through the
+policy and connects to the checked address (``mqtts`` connects by name after the check, so
+that the broker's certificate is verified against it: a name re-pointed at an inside host
+then fails the TLS handshake).
 MQTT: one ``PUBLISH`` to the URI's path as topic, whose payload is ``{"metadata": {...},
 "body": notification}`` with the would-be HTTP headers in ``metadata``; QoS and protocol
 version from ``notifierInfo`` (``MQTT-QoS``, ``MQTT-Version``). MQTT connections are kept
@@ -23,9 +28,9 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 import orjson
 
+from hub.egress import EgressPolicy
+
 __all__ = ["DeliveryError", "Message", "MqttSender", "send_http"]
-
-
 
 class DeliveryError(Exception):
     """The receiver did not take the notification (network error, timeout, non-2xx)."""
@@ -64,9 +69,13 @@ async def send_http(session: aiohttp.ClientSession, msg: Message) -> int:
 
 
 class MqttSender:
-    """Keeps one client per broker (scheme, host, port, user) for the process."""
+    """Keeps one client per broker (scheme, host, port, user) for the process.
 
-    def __init__(self) -> None:
+    Without a policy the strictest one applies (enforcing, no exceptions): a sender that
+    nobody configured refuses inside addresses rather than reaching them."""
+
+    def __init__(self, policy: EgressPolicy | None = None) -> None:
+        self.policy = policy or EgressPolicy(enforce=True)
         self._clients: dict[tuple[str, str, int, str | None], tuple[Any, AsyncExitStack]] = {}
         self._locks: dict[tuple[str, str, int, str | None], asyncio.Lock] = {}
 
@@ -77,11 +86,13 @@ class MqttSender:
         if key in self._clients:
             return self._clients[key][0]
         scheme, host, port, user = key
+        addresses = await self.policy.resolve(host, port)  # EgressRefused: not delivered
         stack = AsyncExitStack()
         protocol = aiomqtt.ProtocolVersion.V5 if version == "mqtt5.0" else \
             aiomqtt.ProtocolVersion.V311
         client = aiomqtt.Client(
-            hostname=host, port=port, username=user, password=password,
+            hostname=host if scheme == "mqtts" else addresses[0], port=port,
+            username=user, password=password,
             protocol=protocol, timeout=seconds,
             tls_context=ssl.create_default_context() if scheme == "mqtts" else None,
         )

@@ -89,6 +89,15 @@ class World:
         self.tokens[who] = body["access_token"]
         return self.tokens[who]
 
+    def allow_receiver(self, port: int) -> None:
+        """Let the enforcing hub deliver to a test receiver on 127.0.0.1:``port`` (the
+        egress policy refuses loopback in enforce mode; this is ``egress_allow`` for one
+        address:port, added after start-up because the receiver's port is random)."""
+        import ipaddress
+
+        policy = self.http.app[keys.ENDPOINT_POLICY]
+        policy.allowed_endpoints.add((ipaddress.ip_address("127.0.0.1"), port))
+
     async def refresh(self) -> None:
         await self.http.app[keys.ACCESS].refresh()
 
@@ -147,7 +156,8 @@ async def register(pool: asyncpg.Pool) -> None:
 
 def enforced_settings(database_url: str, **kw: Any) -> Settings:
     values: dict[str, Any] = {"database_url": database_url, "auth_mode": "enforce",
-                              "issuer": ISSUER, "authz_refresh": 0.5}
+                              "issuer": ISSUER, "authz_refresh": 0.5,
+                              "operator_organisations": PREF}  # the configured operator
     values.update(kw)
     return Settings(**values)
 

@@ -8,6 +8,7 @@ Only tests do this; access control supplies the real resolver.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +32,9 @@ def as_caller(client: TestClient) -> None:
     with warnings.catch_warnings():  # the app is running: aiohttp warns about changing it
         warnings.simplefilter("ignore", DeprecationWarning)
         client.server.app[keys.CALLER_ORGANISATION] = _header_caller
+        # the prefecture (200000) manages everything only as the configured operator
+        app = client.server.app
+        app[keys.SETTINGS] = replace(app[keys.SETTINGS], operator_organisations="200000")
 
 
 def dataset(ds_id: str, owner: str, types: list[str], prefixes: list[str],

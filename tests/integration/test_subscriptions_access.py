@@ -25,6 +25,7 @@ async def _update(w: World, who: str, city: str, n: int, rain: float) -> None:
 
 async def test_notifications_follow_grants_when_sent(world: World, receiver: Receiver) -> None:
     w = world
+    w.allow_receiver(receiver.port)
     gid = await w.grant({"dataset": "nagano-rain", "actions": ["read", "subscribe"],
                          "purpose": "flood-app", "valid_from": "2026-01-01T00:00:00Z",
                          "valid_until": LATER, "attributes": [RAIN]}, "firm")

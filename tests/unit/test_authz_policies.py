@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from authz.model import Consumer, Grant, OrgKind, Resource, organisation_kind
-from authz.policies import Defaults, aggregated_grants, decide, read_scope
+from authz.policies import (
+    Defaults,
+    aggregated_grants,
+    covers_personal_data,
+    decide,
+    read_scope,
+)
 from authz.requests import client_from, grant_from, is_full_iri
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -191,3 +198,49 @@ def test_aggregated_grants_are_those_in_force_for_the_consumer() -> None:
     assert aggregated_grants(Consumer(), grants=[agg], now=NOW) == []
     # and such a grant never yields raw entities
     assert not decide(firm(), RES, "read", grants=[agg], now=NOW).allowed
+
+
+# -- personal data is never raw (issue #12, class 4) ------------------------------------
+
+@dataclass(frozen=True)
+class _Dataset:
+    id: str
+    owner: str
+    personal_data: bool = False
+    entity_types: frozenset[str] = frozenset()
+
+
+LOANS = "https://example.org/Loans"
+CATALOGUE = [_Dataset("nagano-rain", NAGANO, entity_types=frozenset({RAIN})),
+             _Dataset("ueda-loans", UEDA, True, frozenset({LOANS})),
+             _Dataset("ueda-anything", "202045", True)]
+
+
+def test_a_raw_grant_never_reaches_personal_data_at_decision_time() -> None:
+    personal = Resource(owner=UEDA, dataset="ueda-loans", types=(LOANS,), personal_data=True)
+    typed = grant(dataset=None, owner_org=UEDA, entity_type=LOANS)
+    by_dataset = grant(dataset="ueda-loans", owner_org=UEDA)
+    for raw in (typed, by_dataset):
+        d = decide(firm(), personal, "read", grants=[raw], now=NOW)
+        assert not d.allowed and not d.aggregated_only and d.rule == "default-deny"
+    # the same grant still reads when the data is not personal
+    plain = Resource(owner=UEDA, dataset="ueda-loans", types=(LOANS,))
+    assert decide(firm(), plain, "read", grants=[typed], now=NOW).allowed
+    # an aggregated grant on the same data stays what it was: aggregated only
+    agg = decide(firm(), personal, "read", now=NOW, grants=[
+        typed, grant(id="g2", dataset=None, owner_org=UEDA, entity_type=LOANS,
+                     granularity="aggregated", min_group_size=5)])
+    assert not agg.allowed and agg.aggregated_only and agg.grant_id == "g2"
+
+
+def test_covers_personal_data_by_dataset_or_by_owner_and_type() -> None:
+    assert covers_personal_data("ueda-loans", None, None, CATALOGUE)
+    assert not covers_personal_data("nagano-rain", None, None, CATALOGUE)
+    assert covers_personal_data(None, UEDA, LOANS, CATALOGUE)
+    assert not covers_personal_data(None, UEDA, RAIN, CATALOGUE)  # rule admits only Loans
+    assert not covers_personal_data(None, NAGANO, RAIN, CATALOGUE)
+    # a personal dataset whose rule names no types admits any type: fail closed
+    assert covers_personal_data(None, "202045", RAIN, CATALOGUE)
+    # what the caller sent that is not a string reaches nothing (refused elsewhere)
+    assert not covers_personal_data(None, [UEDA], LOANS, CATALOGUE)
+    assert not covers_personal_data(None, UEDA, {"x": LOANS}, CATALOGUE)

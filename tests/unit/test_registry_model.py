@@ -206,9 +206,10 @@ def test_runs_are_validated() -> None:
 def test_who_may_change_a_record() -> None:
     from registry.service import may_change
 
-    assert may_change(None, "202011", None)  # no identity system: nothing to check
-    assert may_change("202011", "202011", OrgKind.MUNICIPALITY)
-    assert not may_change("202037", "202011", OrgKind.MUNICIPALITY)
-    assert not may_change("202037", None, OrgKind.MUNICIPALITY)  # registry-wide records
-    assert may_change("200000", "202011", OrgKind.PREFECTURE)
-    assert not may_change("1180301018771", "202011", OrgKind.PRIVATE)
+    assert may_change(None, "202011", False)  # no identity system: nothing to check
+    assert may_change("202011", "202011", False)
+    assert not may_change("202037", "202011", False)
+    assert not may_change("202037", None, False)  # registry-wide records
+    assert may_change("200000", "202011", True)  # the configured operator
+    assert not may_change("200000", "202011", False)  # a prefecture's code alone is not
+    assert not may_change("1180301018771", "202011", False)

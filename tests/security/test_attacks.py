@@ -1,8 +1,8 @@
 """Attacks on access control, over HTTP with real tokens against real PostgreSQL.
 
-Each attack must be refused and leave nothing changed: every test compares a digest of
-every stored entity, in every tenant, before and after (grants a test sets up itself are
-not part of the digest).
+Each attack must be refused and leave nothing changed: every test compares the digest of
+tests/security/conftest.py (every tenant's entities, history, subscriptions, contexts, the
+registry, clients and grants) sealed after its set-up with the state after the attack.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,38 +31,11 @@ from tests.integration.authz_world import (
     UEDA,
     World,
     gauge,
-    world,
 )
-
-__all__ = ["world"]
+from tests.security.conftest import Digest
 
 LATER = "2099-01-01T00:00:00Z"
 ANY_NAGANO = "urn:ngsi-ld:Gauge:nagano-"
-
-
-async def digest(w: World) -> tuple[Any, ...]:
-    import asyncpg
-
-    con = await asyncpg.connect(w.url)
-    try:
-        schemas = [r["schema_name"] for r in await con.fetch(
-            "SELECT schema_name FROM renkei.tenants ORDER BY 1")]
-        ents = []
-        for s in schemas:
-            ents.append(await con.fetchval(
-                f'SELECT md5(coalesce(string_agg(id || attrs::text, \',\' ORDER BY id), \'\'))'
-                f' FROM "{s}".entities'))
-        return tuple(schemas), tuple(ents)
-    finally:
-        await con.close()
-
-
-@pytest.fixture
-async def w(world: World) -> AsyncIterator[World]:
-    """The world, checked unchanged after the attack."""
-    before = await digest(world)
-    yield world
-    assert await digest(world) == before, "an attack changed stored data"
 
 
 def bearer(token: str, **extra: str) -> dict[str, str]:
@@ -147,12 +119,13 @@ async def test_wrong_audience_typ_expired_not_yet_valid(w: World, bad: dict[str,
     await assert_refused_token(w, token)
 
 
-async def test_revoked_token(w: World) -> None:
+async def test_revoked_token(w: World, digest: Digest) -> None:
     client = w.clients["nagano"]
     basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode())
     resp = await w.http.post("/oauth2/revoke", data={"token": w.tokens["nagano"]},
                              headers={"Authorization": "Basic " + basic.decode()})
     assert resp.status == 200
+    await digest.seal()
     await assert_refused_token(w, w.tokens["nagano"])
 
 
@@ -162,11 +135,12 @@ async def test_malformed_authorization(w: World) -> None:
         assert resp.status == 401 and "WWW-Authenticate" in resp.headers
 
 
-async def test_scope_escalation(w: World) -> None:
+async def test_scope_escalation(w: World, digest: Digest) -> None:
+    token = await w.login("nagano-reader", NAGANO, ["read"])
+    await digest.seal()
     status, body = await w.token(w.clients["firm"], scope="read write manage")
     assert status == 400 and body["error"] == "invalid_scope"
     # a read-only token cannot write, even to the owner's own data
-    token = await w.login("nagano-reader", NAGANO, ["read"])
     resp = await w.http.patch(BASE + f"/entities/{ANY_NAGANO}1", headers=bearer(token, **JSON),
                               json={"rain": {"type": "Property", "value": 0}})
     assert resp.status == 403
@@ -246,7 +220,8 @@ async def test_purge_touches_only_own_data(world: World) -> None:
     assert resp.headers["NGSILD-Results-Count"] == "3"
 
 
-async def test_custom_context_cannot_remap_a_type_into_a_grant(w: World) -> None:
+async def test_custom_context_cannot_remap_a_type_into_a_grant(w: World,
+                                                              digest: Digest) -> None:
     await w.grant({"owner": UEDA, "entity_type": GAUGE, "actions": ["read"],
                    "purpose": "flood-app", "valid_from": "2026-01-01T00:00:00Z",
                    "valid_until": LATER}, "firm")
@@ -254,6 +229,7 @@ async def test_custom_context_cannot_remap_a_type_into_a_grant(w: World) -> None
                         "rain": "https://uri.etsi.org/ngsi-ld/default-context/count"}}
     resp = await w.http.post(BASE + "/jsonldContexts", json=ctx, headers=w.auth("ueda", **JSON))
     assert resp.status == 201
+    await digest.seal()
     link = (f'<{resp.headers["Location"]}>; rel="http://www.w3.org/ns/json-ld#context";'
             ' type="application/ld+json"')
     for t in ("Loans", "Gauge"):
@@ -266,10 +242,12 @@ async def test_custom_context_cannot_remap_a_type_into_a_grant(w: World) -> None
         assert sorted(got) == expected, (t, got)
 
 
-async def test_hidden_attributes_cannot_be_counted_or_filtered(w: World) -> None:
+async def test_hidden_attributes_cannot_be_counted_or_filtered(w: World,
+                                                              digest: Digest) -> None:
     await w.grant({"dataset": "nagano-rain", "actions": ["read"], "purpose": "flood-app",
                    "valid_from": "2026-01-01T00:00:00Z", "valid_until": LATER,
                    "attributes": [RAIN]}, "firm")
+    await digest.seal()
     visible = await w.http.get(BASE + "/entities?type=Gauge&q=rain>0&count=true",
                                headers=w.auth("firm"))
     assert visible.headers["NGSILD-Results-Count"] == "3"
@@ -287,7 +265,8 @@ async def test_hidden_attributes_cannot_be_counted_or_filtered(w: World) -> None
     assert body and all("battery" not in e for e in body)
 
 
-async def test_hidden_attribute_rejected_when_readable_nowhere(world: World) -> None:
+async def test_hidden_attribute_rejected_when_readable_nowhere(world: World,
+                                                              digest: Digest) -> None:
     """Without any open dataset the attribute is readable nowhere: 403, not an empty list."""
     async with world.http.app[keys.POOL].acquire() as con:
         await con.execute("UPDATE registry.datasets SET open_data = false")
@@ -295,6 +274,7 @@ async def test_hidden_attribute_rejected_when_readable_nowhere(world: World) -> 
     await world.grant({"dataset": "nagano-rain", "actions": ["read"], "purpose": "flood-app",
                        "valid_from": "2026-01-01T00:00:00Z", "valid_until": LATER,
                        "attributes": [RAIN]}, "firm")
+    await digest.seal()
     resp = await world.http.get(BASE + "/entities?type=Gauge&q=battery>50",
                                 headers=world.auth("firm"))
     assert resp.status == 403 and (await resp.json())["status"] == 403
@@ -302,10 +282,11 @@ async def test_hidden_attribute_rejected_when_readable_nowhere(world: World) -> 
 
 # -- grants: period, purpose, subscriptions --------------------------------------------------
 
-async def test_grant_after_its_end_date(w: World) -> None:
+async def test_grant_after_its_end_date(w: World, digest: Digest) -> None:
     end = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     await w.grant({"dataset": "nagano-rain", "actions": ["read"], "purpose": "flood-app",
                    "valid_from": "2026-01-01T00:00:00Z", "valid_until": end}, "firm")
+    await digest.seal()
     resp = await w.http.get(BASE + f"/entities/{ANY_NAGANO}1", headers=w.auth("firm"))
     assert resp.status == 200
     await asyncio.sleep(2.2)
@@ -315,17 +296,18 @@ async def test_grant_after_its_end_date(w: World) -> None:
     assert await resp.json() == []
 
 
-async def test_grant_used_with_another_purpose(w: World) -> None:
+async def test_grant_used_with_another_purpose(w: World, digest: Digest) -> None:
     await w.grant({"dataset": "nagano-rain", "actions": ["read"], "purpose": "flood-app",
                    "valid_from": "2026-01-01T00:00:00Z", "valid_until": LATER}, "firm")
+    token = await w.login("firm-nopurpose", FIRM, ["read"])
+    await w.refresh()
+    await digest.seal()
     resp = await w.http.get(BASE + f"/entities/{ANY_NAGANO}1",
                             headers=w.auth("firm", **{"Renkei-Purpose": "marketing"}))
     assert resp.status == 404
     resp = await w.http.get(BASE + "/entities?type=Gauge",
                             headers=w.auth("firm", **{"Renkei-Purpose": "marketing"}))
     assert await resp.json() == []
-    token = await w.login("firm-nopurpose", FIRM, ["read"])
-    await w.refresh()
     resp = await w.http.get(BASE + f"/entities/{ANY_NAGANO}1", headers=bearer(token))
     assert resp.status == 404
 
@@ -341,9 +323,11 @@ async def test_subscribing_to_a_type_it_may_not_read(w: World) -> None:
     assert listed.status != 200 or await listed.json() == []
 
 
-async def test_revoked_grant_stops_what_a_subscriber_may_see(w: World) -> None:
-    """The check the notification sender applies when it sends: after the grant is
-    revoked, the same entity yields nothing for the subscriber."""
+async def test_revoked_grant_stops_what_a_subscriber_may_see(world: World) -> None:
+    """Not an attack (the owner revokes): the check the notification sender applies when
+    it sends; after the grant is revoked, the same entity yields nothing for the
+    subscriber."""
+    w = world
     gid = await w.grant({"dataset": "nagano-rain", "actions": ["read", "subscribe"],
                          "purpose": "flood-app", "valid_from": "2026-01-01T00:00:00Z",
                          "valid_until": LATER, "attributes": [RAIN]}, "firm")
@@ -353,27 +337,29 @@ async def test_revoked_grant_stops_what_a_subscriber_may_see(w: World) -> None:
 
         ent = await store.fetch_entity(con, '"ngsild"', f"{ANY_NAGANO}1")
     assert ent is not None
-    from hub.service.access import subscriber_consumer
+    from authz.policies import Defaults
+    from hub.service.access import subscriber_caller
 
-    subscriber = subscriber_consumer({"organisation": FIRM,
-                                      "client_id": w.clients["firm"]["client_id"],
-                                      "scopes": ["read", "subscribe"], "purpose": "flood-app"})
-    shown = may_see(subscriber, ent, None, state)
+    record = {"organisation": FIRM, "client_id": w.clients["firm"]["client_id"],
+              "scopes": ["read", "subscribe"], "purpose": "flood-app"}
+    subscriber = subscriber_caller({"id": "urn:sub", "subscriber": record}, state, Defaults(),
+                                   dev=False)
+    shown = may_see(subscriber, ent)
     assert shown is not None and RAIN in shown["attrs"] and len(shown["attrs"]) == 1
     resp = await w.http.post(f"/authz/v1/grants/{gid}/revoke", json={},
                              headers=w.auth("nagano-admin"))
     assert resp.status == 200
-    assert may_see(subscriber, ent, None, state) is None
+    assert may_see(subscriber, ent) is None
 
 
 # -- headers, rate, paths ----------------------------------------------------------------
 
-async def test_tenant_header_spoofing(world: World) -> None:
-    w = world  # Ueda's own tenant write below is set-up; the digest is taken after it
+async def test_tenant_header_spoofing(w: World, digest: Digest) -> None:
+    # Ueda's own tenant write is set-up; the digest is sealed after it
     resp = await w.http.post(BASE + "/entities", json=gauge("ueda", 7, 1.0),
                              headers=w.auth("ueda", **JSON, **{"NGSILD-Tenant": "ueda"}))
     assert resp.status == 201
-    before = await digest(w)
+    await digest.seal()
     resp = await w.http.get(BASE + "/entities?type=Gauge",
                             headers=w.auth("firm", **{"NGSILD-Tenant": "ueda"}))
     assert resp.status == 200 and await resp.json() == []
@@ -386,7 +372,6 @@ async def test_tenant_header_spoofing(world: World) -> None:
     resp = await w.http.post(BASE + "/entities", json=gauge("ueda", 8, 1.0),
                              headers=w.auth("nagano", **JSON, **{"NGSILD-Tenant": "ueda"}))
     assert resp.status == 403
-    assert await digest(w) == before
 
 
 @pytest.mark.parametrize("headers", [
@@ -406,12 +391,13 @@ async def test_client_supplied_identity_headers_are_ignored(w: World,
     assert resp.status == 404
 
 
-async def test_rate_over_the_limit(w: World) -> None:
+async def test_rate_over_the_limit(w: World, digest: Digest) -> None:
     client = await w.new_client("slow", FIRM, ["read"], rate_per_minute=3)
     status, body = await w.token(client)
     assert status == 200
     token = body["access_token"]
     await w.refresh()
+    await digest.seal()
     if datetime.now(UTC).second >= 55:  # windows are calendar minutes: stay inside one
         await asyncio.sleep(61 - datetime.now(UTC).second)
     seen = []
