@@ -11,6 +11,10 @@ an HTTP notification receiver in this process, then measures:
    (``entities: [{id, type}]``), and the ratio of the two; and how long the receiver took to
    get every notification of the second run (delivery throughput).
 
+``--enforce`` runs the hub with access control on (a firm's client, a grant on the
+benchmark dataset, every request with its bearer token), so matching and sending evaluate
+each subscription as its subscriber (docs/access-control.md, "Whose rights").
+
 Not a test: no assertions; it prints figures. Everything runs on this machine's 2 cores:
 the hub, PostgreSQL, the load generator and the receiver share them.
 """
@@ -63,29 +67,86 @@ def gauge(i: int) -> dict:
             "mark": {"type": "Property", "value": "init"}}
 
 
-def spawn_hub(url: str) -> subprocess.Popen[bytes]:
+FIRM = "9234567890123"
+
+
+def hub_env(url: str, enforce: bool) -> dict[str, str]:
     env = {**os.environ, "RENKEI_DATABASE_URL": url, "RENKEI_PORT": str(PORT),
-           "RENKEI_LOG_LEVEL": "WARNING", "RENKEI_AUTH_MODE": "dev",
+           "RENKEI_LOG_LEVEL": "WARNING", "RENKEI_AUTH_MODE": "enforce" if enforce else "dev",
            "RENKEI_NOTIFICATION_DENIED_NETWORKS": ""}
+    if enforce:
+        env.update(RENKEI_OPERATOR_ORGANISATIONS="200000",
+                   RENKEI_EGRESS_ALLOW=f"127.0.0.1:{RECEIVER_PORT}",
+                   RENKEI_DEFAULT_RATE_PER_MINUTE="1000000",
+                   RENKEI_MAX_RATE_PER_MINUTE="1000000", RENKEI_TOKEN_LIFETIME="3600")
+    return env
+
+
+def spawn_hub(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "hub", "serve"], cwd=ROOT, env=env)
 
 
-async def start_hub(url: str) -> subprocess.Popen[bytes]:
-    proc = spawn_hub(url)
+def renkei(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "hub", *args], cwd=ROOT, env=env,
+                         check=True, capture_output=True, text=True)
+    return out.stdout
+
+
+async def token(s: aiohttp.ClientSession, client: dict[str, str], **form: str) -> str:
+    import base64
+
+    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode())
+    async with s.post(HUB.removesuffix("/ngsi-ld/v1") + "/oauth2/token",
+                      headers={"Authorization": "Basic " + basic.decode()},
+                      data={"grant_type": "client_credentials", **form}) as r:
+        assert r.status == 200, await r.text()
+        return str((await r.json())["access_token"])
+
+
+async def enforce_setup(s: aiohttp.ClientSession, env: dict[str, str]) -> tuple[str, str]:
+    """The prefecture owns the benchmark dataset and writes; a firm reads and subscribes
+    under an approved grant. Returns (writer token, subscriber token)."""
+    import json
+
+    renkei(env, "org", "create", "200000", "--name-ja", "長野県")
+    renkei(env, "org", "create", FIRM, "--name-ja", "株式会社ベンチ")
+    renkei(env, "dataset", "create", "bench", "--owner", "200000", "--name-ja", "ベンチ",
+           "--catch-all", "--licence", "CC-BY-4.0", "--frequency", "irregular")
+    pref = json.loads(renkei(env, "client", "create", "--org", "200000", "--name", "w",
+                             "--scopes", "read,write,subscribe,manage"))
+    firm = json.loads(renkei(env, "client", "create", "--org", FIRM, "--name", "r",
+                             "--scopes", "read,subscribe"))
+    grant = json.loads(renkei(env, "grant", "request", "--consumer", FIRM, "--dataset",
+                              "bench", "--purpose", "bench", "--actions", "read,subscribe",
+                              "--from", "2020-01-01T00:00:00Z",
+                              "--until", "2099-01-01T00:00:00Z"))
+    renkei(env, "grant", "approve", str(grant["id"]))
+    return await token(s, pref), await token(s, firm, purpose="bench")
+
+
+async def start_hub(url: str, enforce: bool) -> tuple[subprocess.Popen[bytes], str, str]:
+    env = hub_env(url, enforce)
+    proc = spawn_hub(env)
     async with aiohttp.ClientSession() as s:
         for _ in range(300):
             try:
                 async with s.get(HUB + "/types") as r:
                     await r.read()
-                await register_catch_all(s, HUB.removesuffix("/ngsi-ld/v1"))
-                return proc
+                break
             except aiohttp.ClientError:
                 await asyncio.sleep(0.1)
-    raise RuntimeError("hub did not start")
+        else:
+            raise RuntimeError("hub did not start")
+        if not enforce:
+            await register_catch_all(s, HUB.removesuffix("/ngsi-ld/v1"))
+            return proc, "", ""
+        writer, reader = await enforce_setup(s, env)
+        await asyncio.sleep(6)  # every process reloads grants within authz_refresh (5 s)
+        return proc, writer, reader
 
 
 async def updates(s: aiohttp.ClientSession, n: int, entities: int, concurrency: int,
-                  tag: str) -> float:
+                  tag: str, headers: dict[str, str]) -> float:
     """``n`` attribute updates spread over the entities; returns updates/s."""
     counter = iter(range(n))
 
@@ -94,7 +155,7 @@ async def updates(s: aiohttp.ClientSession, n: int, entities: int, concurrency: 
             body = {"rain": {"type": "Property", "value": float(i % 100)},
                     "mark": {"type": "Property", "value": f"{tag}{i}"}}
             async with s.patch(f"{HUB}/entities/urn:ngsi-ld:Gauge:b{i % entities}/attrs",
-                               json=body, headers=JSON) as r:
+                               json=body, headers=headers) as r:
                 if r.status != 204:
                     raise RuntimeError(f"update answered {r.status}: {await r.text()}")
     start = time.perf_counter()
@@ -108,6 +169,8 @@ async def main() -> None:
     ap.add_argument("--updates", type=int, default=3000)
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--enforce", action="store_true",
+                    help="access control on: a firm subscribes under a grant")
     args = ap.parse_args()
 
     url = os.environ.get("RENKEI_BENCH_DATABASE_URL")
@@ -129,7 +192,9 @@ async def main() -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", RECEIVER_PORT).start()
-    hub = await start_hub(url)
+    hub, writer, reader = await start_hub(url, args.enforce)
+    W = {**JSON, "Authorization": f"Bearer {writer}"} if args.enforce else JSON
+    R = {**JSON, "Authorization": f"Bearer {reader}"} if args.enforce else JSON
     notify = f"http://127.0.0.1:{RECEIVER_PORT}/notify"
     try:
         connector = aiohttp.TCPConnector(limit=args.concurrency)
@@ -137,25 +202,25 @@ async def main() -> None:
             batch = [gauge(i) for i in range(args.entities)]
             for k in range(0, len(batch), 1000):
                 async with s.post(f"{HUB}/entityOperations/upsert", json=batch[k:k + 1000],
-                                  headers=JSON) as r:
+                                  headers=W) as r:
                     assert r.status in (201, 204), await r.text()
 
             # 2. throughput without subscriptions
-            await updates(s, 300, args.entities, args.concurrency, "warm")
-            plain = await updates(s, args.updates, args.entities, args.concurrency, "p")
+            await updates(s, 300, args.entities, args.concurrency, "warm", W)
+            plain = await updates(s, args.updates, args.entities, args.concurrency, "p", W)
 
             # 1. latency with one subscription on the type
             sub = {"id": "urn:ngsi-ld:Subscription:lat", "type": "Subscription",
                    "entities": [{"type": "Gauge"}], "watchedAttributes": ["mark"],
                    "notification": {"endpoint": {"uri": notify}}}
-            async with s.post(f"{HUB}/subscriptions", json=sub, headers=JSON) as r:
+            async with s.post(f"{HUB}/subscriptions", json=sub, headers=R) as r:
                 assert r.status == 201, await r.text()
             lat: list[float] = []
             for i in range(args.samples):
                 key = f"lat{i}"
                 body = {"mark": {"type": "Property", "value": key}}
                 async with s.patch(f"{HUB}/entities/urn:ngsi-ld:Gauge:b{i % 50}/attrs",
-                                   json=body, headers=JSON) as r:
+                                   json=body, headers=W) as r:
                     assert r.status == 204
                 answered = time.perf_counter()
                 while key not in receiver.arrivals:
@@ -165,7 +230,8 @@ async def main() -> None:
                     except TimeoutError:
                         raise RuntimeError(f"notification {key} never arrived") from None
                 lat.append((receiver.arrivals[key] - answered) * 1000)
-            async with s.delete(f"{HUB}/subscriptions/urn:ngsi-ld:Subscription:lat") as r:
+            async with s.delete(f"{HUB}/subscriptions/urn:ngsi-ld:Subscription:lat",
+                                headers=R) as r:
                 assert r.status == 204
 
             # 2b. one matching subscription per entity
@@ -173,11 +239,12 @@ async def main() -> None:
                 body = {"id": f"urn:ngsi-ld:Subscription:e{i}", "type": "Subscription",
                         "entities": [{"id": f"urn:ngsi-ld:Gauge:b{i}", "type": "Gauge"}],
                         "notification": {"endpoint": {"uri": notify}}}
-                async with s.post(f"{HUB}/subscriptions", json=body, headers=JSON) as r:
+                async with s.post(f"{HUB}/subscriptions", json=body, headers=R) as r:
                     assert r.status == 201
             before = receiver.count
             start = time.perf_counter()
-            subscribed = await updates(s, args.updates, args.entities, args.concurrency, "s")
+            subscribed = await updates(s, args.updates, args.entities, args.concurrency, "s",
+                                       W)
             while receiver.count - before < args.updates:
                 receiver.event.clear()
                 try:

@@ -4,24 +4,28 @@ Hypothesis draws a world — datasets of two municipalities (Nagano, Ueda) per e
 each absent, open, normal or personal-data, with a rule by type and id prefix; entities
 with numeric attributes, a group attribute and Relationships pointing across owners;
 grants to the prefecture, the other municipality or a private firm (by dataset or owner +
-type IRI, with or without an attribute list, raw or aggregated, with the right purpose or
-another, in force, expired or not yet valid); and, sometimes, temporal history. The world
-is built through the real API and registry with real tokens, then every consumer reads it
-every way the hub offers, and each answer is compared with `Model`, a small model of
-docs/access-control.md written here (it never calls `authz.policies`):
+type IRI, with or without an attribute list, raw or aggregated, for `read`, `subscribe` or
+both, with the right purpose or another, in force, expired or not yet valid); and,
+sometimes, temporal history. The world is built through the real API and registry with
+real tokens, then every consumer reads it every way the hub offers, and each answer is
+compared with `Model`, a small model of docs/access-control.md written here (it never
+calls `authz.policies`):
 
 1. anonymous callers see open datasets only;
 2. the owner sees all of its own entities, every attribute;
 3. every authenticated caller sees open datasets, every attribute;
 4. approved raw grants in force (valid_from <= now < valid_until), for the caller's
    organisation and its declared purpose (`flood-app`, the purpose of every token here),
-   covering the entity's dataset or its owner + type, show the entity with the union of
-   their attribute lists (no list: every attribute) — never on a personal-data dataset;
+   naming the action (`read` here; `subscribe` for notifications,
+   `test_oracle_notifications.py`), covering the entity's dataset or its owner + type,
+   show the entity with the union of their attribute lists (no list: every attribute) —
+   never on a personal-data dataset;
 5. an aggregated grant in force covering the entity never shows it, and (as
    `authz.policies.decide` applies it) it also takes the place of rule 6 for that entity:
    the entity is counted in aggregates only, in groups of at least the grant's minimum
    size whose measured attribute has at least that many contributing members;
-6. otherwise the prefecture sees every non-personal entity, every attribute;
+6. otherwise the prefecture reads every non-personal entity, every attribute (a default
+   for `read` only: it never lets the prefecture subscribe);
 7. nothing else is visible.
 
 Retrieval by id and by type must equal the model (so the oracle cannot pass vacuously);
@@ -82,6 +86,8 @@ FILTERS: list[tuple[str, frozenset[str], frozenset[str]]] = [
     ("join=flat&joinLevel=2", NONE, NONE), ("pick=id,a1", NONE, NONE), ("omit=a2", NONE, NONE),
 ]
 EXAMPLES = int(os.environ.get("RENKEI_ORACLE_EXAMPLES", "12"))
+#: what a grant allows: reading, receiving notifications, or both
+ACTIONS: list[tuple[str, ...]] = [("read",), ("read", "subscribe"), ("subscribe",)]
 
 
 # -- the world ----------------------------------------------------------------------------
@@ -119,13 +125,14 @@ class GrantSpec:
     aggregated: bool
     purpose: str
     period: str  # now | past | future
+    actions: tuple[str, ...] = ("read",)
 
     def body(self) -> dict[str, Any]:
         now = datetime.now(UTC)
         start, end = {"now": (now - timedelta(days=1), now + timedelta(days=1)),
                       "past": (now - timedelta(days=3), now - timedelta(days=2)),
                       "future": (now + timedelta(days=2), now + timedelta(days=3))}[self.period]
-        body: dict[str, Any] = {"actions": ["read"], "purpose": self.purpose,
+        body: dict[str, Any] = {"actions": list(self.actions), "purpose": self.purpose,
                                 "valid_from": start.isoformat(), "valid_until": end.isoformat()}
         if self.by_type:
             body.update(owner=self.dataset.owner, entity_type=DEFAULT_VOCAB + self.dataset.type)
@@ -142,8 +149,9 @@ class GrantSpec:
             return (e.dataset.owner == self.dataset.owner and e.dataset.type == self.dataset.type)
         return e.dataset == self.dataset
 
-    def in_force(self, consumer: str | None) -> bool:
-        return consumer == self.consumer and self.purpose == PURPOSE and self.period == "now"
+    def in_force(self, consumer: str | None, action: str = "read") -> bool:
+        return (consumer == self.consumer and action in self.actions
+                and self.purpose == PURPOSE and self.period == "now")
 
 
 @dataclass
@@ -180,7 +188,8 @@ def worlds(draw: st.DrawFn) -> WorldSpec:
                                               unique=True, max_size=3).map(tuple))
             grants.append(GrantSpec(consumer, d, draw(st.booleans()), attrs, draw(st.booleans()),
                                     draw(st.sampled_from([PURPOSE, PURPOSE, "marketing"])),
-                                    draw(st.sampled_from(["now", "now", "past", "future"]))))
+                                    draw(st.sampled_from(["now", "now", "past", "future"])),
+                                    draw(st.sampled_from(ACTIONS))))
     return WorldSpec(datasets, entities, grants, draw(st.booleans()))
 
 
@@ -208,30 +217,32 @@ class Model:
     def entity(self, entity_id: str) -> EntitySpec:
         return next(e for e in self.world.entities if e.id == entity_id)
 
-    def allowed(self, consumer: str | None, e: EntitySpec) -> frozenset[str] | None:
-        """The attribute names `consumer` may read of `e`, or None when it is invisible."""
+    def allowed(self, consumer: str | None, e: EntitySpec,
+                action: str = "read") -> frozenset[str] | None:
+        """The attribute names `consumer` may `read` (or receive in notifications:
+        `subscribe`) of `e`, or None when it is invisible."""
         full = self.everything[e.id]
         kind = e.dataset.kind
         if consumer is None:
-            return full if kind == "open" else None
+            return full if kind == "open" and action == "read" else None
         if consumer == e.dataset.owner or kind == "open":
             return full
-        raw = [g for g in self.grants if g.in_force(consumer) and g.covers(e)
+        raw = [g for g in self.grants if g.in_force(consumer, action) and g.covers(e)
                and not g.aggregated and kind != "personal"]
         if raw:
             if any(g.attributes is None for g in raw):
                 return full
             return full & frozenset(a for g in raw for a in g.attributes or ())
-        if any(g.in_force(consumer) and g.covers(e) for g in self.grants):
+        if any(g.in_force(consumer, action) and g.covers(e) for g in self.grants):
             return None  # only aggregated grants cover it: seen in aggregates only
-        if consumer == PREF and kind != "personal":
+        if consumer == PREF and kind != "personal" and action == "read":
             return full
         return None
 
-    def visible(self, consumer: str | None) -> dict[str, frozenset[str]]:
+    def visible(self, consumer: str | None, action: str = "read") -> dict[str, frozenset[str]]:
         out = {}
         for e in self.world.entities:
-            attrs = self.allowed(consumer, e)
+            attrs = self.allowed(consumer, e, action)
             if attrs is not None:
                 out[e.id] = attrs
         return out
@@ -264,6 +275,7 @@ async def hub(database_url: str) -> AsyncIterator[World]:
         w = World(http, database_url)
         for org, who in TOKEN.items():
             scopes = ["read", "manage"] if org == PREF else ["read", "write"]
+            scopes.append("subscribe")  # for test_oracle_notifications.py
             await w.login(who, org, scopes, purpose=PURPOSE)
         for org in (NAGANO, UEDA, FIRM):
             await w.login(ADMIN[org], org, ["manage"])
@@ -340,9 +352,10 @@ async def build(w: World, spec: WorldSpec) -> Model:
 class Reader:
     """One consumer reading the world every way, each answer checked against the model."""
 
-    def __init__(self, w: World, model: Model, consumer: str | None) -> None:
+    def __init__(self, w: World, model: Model, consumer: str | None,
+                 action: str = "read") -> None:
         self.w, self.model, self.consumer = w, model, consumer
-        self.allowed = model.visible(consumer)
+        self.allowed = model.visible(consumer, action)
         self.headers = w.auth(TOKEN[consumer]) if consumer else {}
         self.ids = {e.id for e in model.world.entities}
 
