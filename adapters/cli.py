@@ -127,7 +127,8 @@ def _summary(report: RunReport, registry_note: str | None) -> str:
     rows = [[k, f"{getattr(report, k):,}"] for k in ("read", "written", "quarantined",
                                                       "skipped", "unacknowledged", "entities")]
     rows += [[f"skipped: {r}", f"{n:,}"] for r, n in report.skip_reasons.items()]
-    rows.append(["status", report.status + (f" ({report.error})" if report.error else "")])
+    rows.append(["status", report.status + (" (dry run)" if report.dry_run else "")
+                 + (f" ({report.error})" if report.error else "")])
     if registry_note:
         rows.append(["registry", registry_note])
     return _table(rows, [f"{report.adapter} ← {report.source}", ""])

@@ -27,16 +27,18 @@ from hub.api import (
     contexts,
     discovery,
     entities,
+    health,
     registry,
     subscriptions,
     temporal,
+    unsupported,
 )
 from hub.api import contracts as contracts_api
 from hub.db.embedded import EmbeddedPostgres
 from hub.db.migrations import apply_all
-from hub.db.pool import create_pool
+from hub.db.pool import DatabaseWatch, create_pool, until_reachable
 from hub.db.tenants import TenantDirectory
-from hub.deadline import deadline_middleware
+from hub.deadline import bulk_gate, deadline_middleware
 from hub.egress import EgressPolicy
 from hub.heap import settled_heap
 from hub.jsonld.process import ContextCache
@@ -62,22 +64,29 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         embedded = EmbeddedPostgres(settings.data_dir)
         url = await asyncio.get_running_loop().run_in_executor(None, embedded.start)
         log.info("using the embedded PostgreSQL", extra={"data_dir": str(embedded.data_dir)})
-    limit = settings.statement_timeout
-    pool = await create_pool(url, settings.pool_min, settings.pool_max, statement_timeout=limit)
-    query_pool = await create_pool(url, 1, max(2, settings.pool_max // 2), custom_plans=True,
-                                   statement_timeout=limit)
+    limit, wait = settings.statement_timeout, settings.pool_acquire_timeout
+    watch = DatabaseWatch(url)  # one log line per outage, not one per request
+    # a hub started before its database waits for it (hub/db/pool.py until_reachable)
+    pool = await until_reachable(lambda: create_pool(
+        url, settings.pool_min, settings.pool_max, statement_timeout=limit,
+        acquire_timeout=wait, watch=watch), "pool")
+    query_pool = await until_reachable(lambda: create_pool(
+        url, 1, max(2, settings.pool_max // 2), custom_plans=True, statement_timeout=limit,
+        acquire_timeout=wait, watch=watch), "query pool")
     async with pool.acquire() as con:
         applied = await apply_all(con)
     if applied:
         log.info("migrations applied", extra={"count": applied})
     app[keys.POOL] = pool
     app[keys.DATABASE_URL] = url
+    app[keys.DATABASE_WATCH] = watch
     app[keys.QUERY_POOL] = query_pool
     app[keys.TENANTS] = TenantDirectory()
     await app[keys.TENANTS].resolve(pool, None, create=True)
     try:
         yield
     finally:
+        await watch.close()
         await query_pool.close()
         await pool.close()
         if embedded is not None:
@@ -146,6 +155,7 @@ async def _subscriptions(app: web.Application) -> AsyncIterator[None]:
                        timeout_s=settings.notification_timeout,
                        max_attempts=settings.notification_max_attempts,
                        max_bytes=settings.max_notification_bytes,
+                       queue_limit=settings.notification_queue_limit,
                        lease_s=max(settings.notification_lease,
                                    settings.notification_timeout + 5)),
         SubscriberAccess(app[keys.ACCESS], Defaults(settings.authz_prefecture_default,
@@ -181,7 +191,8 @@ async def _sample_data(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, deadline_middleware],
+    app = web.Application(middlewares=[error_middleware, deadline_middleware,
+                                       bulk_gate(settings)],
                           client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
     app[keys.ENDPOINT_POLICY] = _egress_policy(settings)
@@ -190,7 +201,7 @@ def create_app(settings: Settings) -> web.Application:
                 _sample_data, settled_heap):
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
-                   aggregates, contracts_api, registry, catalog):
+                   aggregates, contracts_api, registry, catalog, health, unsupported):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(

@@ -73,8 +73,13 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("renkei.hub").info(
             "starting", extra={"host": settings.host, "port": settings.port}
         )
+        # handler_cancellation: a client that goes away cancels its handler, and asyncpg
+        # then cancels the running statement in PostgreSQL, so abandoned requests stop
+        # costing; keepalive_timeout also closes a connection that has not sent a whole
+        # request by then (aiohttp arms it at connection start): slow headers are bounded
         web.run_app(create_app(settings), host=settings.host, port=settings.port,
                     print=None, shutdown_timeout=10, access_log=None,
+                    handler_cancellation=True, keepalive_timeout=settings.keepalive_timeout,
                     loop=_event_loop())
 
 

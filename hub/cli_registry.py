@@ -103,7 +103,7 @@ def dataset_body(a: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-async def _org(repo: RegistryRepository, a: argparse.Namespace) -> Any:
+async def _org(repo: RegistryRepository, a: argparse.Namespace, pool: Any) -> Any:
     cmd = a.registry_command
     if cmd == "create":
         body = {"id": a.id, "name": _names(a.name_ja, a.name_en), "contact": a.contact,
@@ -114,7 +114,11 @@ async def _org(repo: RegistryRepository, a: argparse.Namespace) -> Any:
         return [o.to_json() for o in await repo.list_organisations(a.kind)]
     if cmd == "show":
         return (await svc.get_organisation(repo, a.id)).to_json()
-    await svc.delete_organisation(repo, a.id)
+
+    async def owned(dataset_id: str) -> int:  # entities in its default dataset
+        return await count_owned(pool, f"urn:ngsi-ld:Dataset:{dataset_id}")
+
+    await svc.delete_organisation(repo, a.id, owned=owned)
     return {"deleted": a.id}
 
 
@@ -149,7 +153,7 @@ async def _main(a: argparse.Namespace, settings: Settings) -> Any:
                 await apply_all(con)
             repo = RegistryRepository(pool)
             if a.command == "org":
-                return await _org(repo, a)
+                return await _org(repo, a, pool)
             return await _dataset(repo, a, pool)
         finally:
             await pool.close()

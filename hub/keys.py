@@ -8,6 +8,7 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from hub.db.pool import DatabaseWatch
 from hub.db.tenants import TenantDirectory
 from hub.settings import Settings
 
@@ -26,6 +27,7 @@ __all__ = [
     "CONTEXTS",
     "CONTEXT_CACHE",
     "DATABASE_URL",
+    "DATABASE_WATCH",
     "ENDPOINT_POLICY",
     "EXTERNAL",
     "HTTP",
@@ -47,6 +49,8 @@ CONTEXT_CACHE: web.AppKey[ContextCache] = web.AppKey("context_cache")
 ACCESS: web.AppKey[AccessState] = web.AppKey("access")
 EXTERNAL: web.AppKey[ExternalIssuers] = web.AppKey("external_issuers")
 DATABASE_URL = web.AppKey("database_url", str)
+#: whether PostgreSQL is reachable: one log line per outage (hub/db/pool.py)
+DATABASE_WATCH = web.AppKey("database_watch", DatabaseWatch)
 ENDPOINT_POLICY: web.AppKey[EndpointPolicy] = web.AppKey("endpoint_policy")
 SUBSCRIPTIONS: web.AppKey[SubscriptionRuntime] = web.AppKey("subscriptions")
 #: The dataset rules every entity write applies (hub/service/ownership.py)

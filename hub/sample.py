@@ -1,7 +1,9 @@
 """Nagano sample entities for the quick start (``renkei serve --sample-data``).
 
 Loaded through the same parser, ownership rule and store as API writes, and create-only, so
-restarting never overwrites what a user changed. ``nagano.json`` is hand-written (station
+restarting never overwrites what a user changed. Loading them also names the playground:
+development-mode writes that no dataset rule covers go to the demo prefecture's default
+dataset. ``nagano.json`` is hand-written (station
 positions approximate, values illustrative); ``nagano_amedas.json`` holds real JMA AMeDAS
 readings of the prefecture's 45 stations as the JMA adapter normalises them.
 """
@@ -14,37 +16,49 @@ from importlib import resources
 import orjson
 from aiohttp import web
 
+import contracts
 from hub import keys
-from hub.jsonld.process import build_active_context
 from hub.ngsild.checks import now_iso
 from hub.ngsild.entity import parse_entity
 from hub.sample_registry import register_sample_registry
 from hub.service.entities import new_entity
 from hub.service.ownership import WriteGuard
 from hub.store.entities import write_entities
+from registry import is_prefecture_code
 
-__all__ = ["load_sample_data"]
+__all__ = ["demo_prefecture", "load_sample_data"]
 
 log = logging.getLogger("renkei.sample")
 
 
-# (file, whether its entities carry their own @context): the hand-written entities use the
-# core context; the AMeDAS snapshot is the JMA adapter's output for Nagano (48xxx stations),
-# made with `renkei adapters export jma-amedas --option prefecture=48` from the JMA map of
-# 2025-06-28 18:00 JST (出典：気象庁ホームページ), in the contracts' @context.
+# (file, whether its entities carry their own @context): the hand-written entities are
+# read in the contracts' @context (a contract type has one IRI, the contract's, so the
+# sample shows the same entities as the adapters); the AMeDAS snapshot is the JMA
+# adapter's output for Nagano (48xxx stations), made with `renkei adapters export
+# jma-amedas --option prefecture=48` from the JMA map of 2025-06-28 18:00 JST
+# (出典：気象庁ホームページ), and names its @context itself.
 SAMPLES = (("nagano.json", False), ("nagano_amedas.json", True))
+
+
+def demo_prefecture() -> str:
+    """The sample registry's prefecture (長野県): the owner of the playground dataset."""
+    raw = orjson.loads((resources.files("hub") / "sample_data" / "registry.json").read_bytes())
+    return next(o["id"] for o in raw["organisations"] if is_prefecture_code(o["id"]))
 
 
 async def load_sample_data(app: web.Application) -> int:
     await register_sample_registry(app)  # first: every sample entity needs its dataset
+    # the playground: in development mode a write without a caller that no rule covers
+    # lands in the demo prefecture's default dataset (registry/model.py default_dataset)
+    app[keys.REGISTRY_RULES].playground = demo_prefecture()
     now = now_iso()
-    core = await build_active_context(None, app[keys.CONTEXTS])
+    shared = await app[keys.CONTEXT_CACHE].get([contracts.CONTEXT_URL], app[keys.CONTEXTS])
     entities = []
     for name, own_context in SAMPLES:
         raw = orjson.loads((resources.files("hub") / "sample_data" / name).read_bytes())
         for e in raw:
             ctx = (await app[keys.CONTEXT_CACHE].get(e.pop("@context"), app[keys.CONTEXTS])
-                   if own_context else core)
+                   if own_context else shared)
             entities.append(new_entity(parse_entity(e, ctx, now), now))
     guard = WriteGuard(await app[keys.REGISTRY_RULES].current(), None)
     docs = guard.settle_many(entities, now,

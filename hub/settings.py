@@ -33,6 +33,10 @@ class Settings:
     max_tenants: int = 100
     statement_timeout: float = 15.0
     request_deadline: float = 30.0
+    pool_acquire_timeout: float = 5.0
+    bulk_concurrency: int = 0
+    keepalive_timeout: float = 15.0
+    ready_max_backlog: int = 100_000
     context_fetch_timeout: float = 3.0
     max_context_bytes: int = 1_048_576
     sample_data: bool = False
@@ -60,6 +64,7 @@ class Settings:
     max_notification_bytes: int = 1_048_576
     subscription_poll_interval: float = 1.0
     notification_lease: float = 60.0
+    notification_queue_limit: int = 10_000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -113,6 +118,16 @@ SETTINGS_HELP: dict[str, str] = {
     " PostgreSQL cancels it (a request then answers 503 with Retry-After); 0 = no limit",
     "request_deadline": "seconds a request may take before it is cancelled and answered"
     " 503 with Retry-After; 0 = no deadline (background work is never subject to it)",
+    "pool_acquire_timeout": "seconds a request (or background task) waits for a free"
+    " PostgreSQL connection before it is answered 503 with Retry-After; 0 = no limit",
+    "bulk_concurrency": "batch requests (/entityOperations/* except query, and bodies over"
+    " 64 KiB) handled at once per process; more wait their turn (503 after"
+    " pool_acquire_timeout), so small requests keep their connections and CPU;"
+    " 0 = pool_max / 4, at least 1",
+    "keepalive_timeout": "seconds an idle connection, or one that has not finished sending"
+    " a request's headers, stays open (slow clients cannot hold connections)",
+    "ready_max_backlog": "notifications waiting for delivery above which /ready answers"
+    " 503; 0 = not checked",
     "context_fetch_timeout": "seconds allowed to fetch a remote @context",
     "max_context_bytes": "largest remote @context document accepted",
     "sample_data": "load the Nagano sample entities at start-up (idempotent)",
@@ -162,4 +177,7 @@ SETTINGS_HELP: dict[str, str] = {
     " NOTIFY arrives (the safety net; wake-ups are immediate)",
     "notification_lease": "seconds a process holds a claimed notification before another"
     " process may deliver it (after a crash); at least notification_timeout + 5",
+    "notification_queue_limit": "notifications kept per subscription (queued and dead"
+    " letters); beyond it the oldest are dropped, counted in the subscription's"
+    " timesDropped and its status set to failed (docs/subscriptions.md)",
 }

@@ -20,6 +20,7 @@ from registry.errors import Invalid
 from registry.secrets import redact_secrets
 
 __all__ = [
+    "DEFAULT_PREFIX",
     "FREQUENCIES",
     "LICENCES",
     "AdapterRegistration",
@@ -32,8 +33,11 @@ __all__ = [
     "Organisation",
     "adapter_from_json",
     "dataset_from_json",
+    "default_dataset",
+    "default_dataset_id",
     "organisation_from_json",
     "run_from_json",
+    "type_iri",
 ]
 
 Expand = Callable[[str], str]
@@ -133,14 +137,21 @@ class MembershipRule:
     entity_types: frozenset[str] = frozenset()
     id_prefixes: tuple[str, ...] = ()
     catch_all: bool = False
+    #: an organisation's default dataset: it matches no entity by id or types, it takes
+    #: what its owner writes when no other rule does (:meth:`OwnershipIndex.for_writer`)
+    owner_default: bool = False
 
     def matches(self, entity_id: str, types: Sequence[str]) -> bool:
+        if self.owner_default:
+            return False  # chosen by who writes, never by what is written
         if self.entity_types and not all(t in self.entity_types for t in types):
             return False
         return not self.id_prefixes or any(entity_id.startswith(p) for p in self.id_prefixes)
 
     def overlaps(self, other: MembershipRule) -> bool:
         """Whether some entity could match both rules (exact, not an approximation)."""
+        if self.owner_default or other.owner_default:
+            return False  # a default dataset is the writer's fallback, below every rule
         types = (not self.entity_types or not other.entity_types
                  or bool(self.entity_types & other.entity_types))
         ids = (not self.id_prefixes or not other.id_prefixes
@@ -151,6 +162,8 @@ class MembershipRule:
     def to_json(self) -> dict[str, Any]:
         if self.catch_all:
             return {"catchAll": True}
+        if self.owner_default:
+            return {"ownerDefault": True}
         return {"entityTypes": sorted(self.entity_types), "idPrefixes": list(self.id_prefixes)}
 
 
@@ -196,7 +209,36 @@ class Dataset:
             out["contact"] = self.contact
         if self.source:
             out["source"] = self.source
+        if self.rule.owner_default:
+            out["defaultFor"] = self.owner
         return _with_times(out, self.created_at, self.modified_at)
+
+
+DEFAULT_PREFIX = "default-"
+"""Dataset ids starting so are reserved for organisations' default datasets."""
+
+
+def default_dataset_id(org_id: str) -> str:
+    """The id of an organisation's default dataset (created with the organisation)."""
+    return DEFAULT_PREFIX + org_id
+
+
+def default_dataset(org: Organisation) -> Dataset:
+    """An organisation's default dataset: private, no contract, no rule of its own.
+
+    It takes an entity its owner writes when no dataset rule covers the entity, so an
+    off-the-shelf NGSI-LD client works before anyone registers a dataset; the owner moves
+    such data into a dataset of its own by registering one (docs/registry.md).
+    """
+    return Dataset(
+        id=default_dataset_id(org.id), owner=org.id,
+        name=Names(ja=f"{org.name.ja}の既定データセット",
+                   en=f"Default dataset of {org.name.en or org.id}"),
+        description=Names(ja="どのデータセットの規則にも該当しないエンティティ（非公開）",
+                          en="Entities the organisation wrote that no dataset rule covers "
+                             "(private)"),
+        rule=MembershipRule(owner_default=True), licence="proprietary",
+        update_frequency="irregular")
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +392,7 @@ def rule_from_json(data: Any, expand: Expand) -> MembershipRule:
     data = _obj(data, "rule")
     _known(data, {"entityTypes", "idPrefixes", "catchAll"}, "rule")
     catch_all = _bool(data, "catchAll", False)
-    types = [_type_iri(t, expand) for t in _strings(data, "entityTypes")]
+    types = [type_iri(t, expand) for t in _strings(data, "entityTypes")]
     prefixes = _strings(data, "idPrefixes")
     for p in prefixes:
         if ":" not in p or any(c.isspace() for c in p):
@@ -363,12 +405,28 @@ def rule_from_json(data: Any, expand: Expand) -> MembershipRule:
     return MembershipRule(frozenset(types), tuple(prefixes), catch_all)
 
 
-def _type_iri(name: str, expand: Expand) -> str:
+#: NGSI-LD's default vocabulary (the core @context's ``@vocab``): where a short name the
+#: request's @context does not define expands to
+NGSI_DEFAULT_VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
+
+
+def type_iri(name: str, expand: Expand) -> str:
+    """A rule's type, resolved the way entity types are: a contract type's short name is
+    the contract's IRI (what adapters produce), whether or not the request sent the
+    contracts' @context; a context that gives the name another IRI is refused, naming both,
+    since the rule would then silently miss every entity of the contract."""
     if ":" in name:
         return name  # already an IRI: kept as given, never reinterpreted
     if not _TYPE_NAME.match(name):
         raise Invalid(f"entity type {name!r} is neither an IRI nor a type name")
-    return expand(name)
+    expanded = expand(name)
+    info = CONTRACTS.get(name)
+    if info is None or expanded == info.type_iri:
+        return expanded
+    if expanded == NGSI_DEFAULT_VOCAB + name:
+        return info.type_iri
+    raise Invalid(f"entity type {name} is the contract type {info.type_iri}, but the "
+                  f"request's @context makes it {expanded}; give the full IRI you mean")
 
 
 def dataset_from_json(data: Any, expand: Expand, *, dataset_id: str | None = None) -> Dataset:
@@ -380,6 +438,9 @@ def dataset_from_json(data: Any, expand: Expand, *, dataset_id: str | None = Non
     if dataset_id is not None and raw_id != dataset_id:
         raise Invalid("the id in the body differs from the id in the path")
     ds_id = slug(raw_id, "id")
+    if ds_id.startswith(DEFAULT_PREFIX):
+        raise Invalid(f"dataset ids starting with {DEFAULT_PREFIX!r} are reserved for the "
+                      "default dataset the registry keeps for each organisation")
     owner = data.get("owner")
     if not isinstance(owner, str):
         raise Invalid("owner is required: the id of a registered organisation")

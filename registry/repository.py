@@ -47,7 +47,7 @@ def _dataset(row: asyncpg.Record) -> Dataset:
     return Dataset(
         id=row["id"], owner=row["owner"], name=name, description=_names(row["description"]),
         rule=MembershipRule(frozenset(row["entity_types"]), tuple(row["id_prefixes"]),
-                            row["catch_all"]),
+                            row["catch_all"], row["owner_default"]),
         contracts=tuple(row["contracts"]), licence=row["licence"], open_data=row["open_data"],
         personal_data=row["personal_data"], update_frequency=row["update_frequency"],
         contact=row["contact"], source=row["source"], keywords=tuple(row["keywords"]),
@@ -131,8 +131,9 @@ class RegistryRepository:
         row = await self._db.fetchrow(
             """INSERT INTO registry.datasets AS d (id, owner, name, description, entity_types,
                    id_prefixes, catch_all, contracts, licence, open_data, personal_data,
-                   update_frequency, contact, source, keywords)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                   update_frequency, contact, source, keywords, owner_default)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                       $16)
                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,
                    description = EXCLUDED.description, entity_types = EXCLUDED.entity_types,
                    id_prefixes = EXCLUDED.id_prefixes, catch_all = EXCLUDED.catch_all,
@@ -145,7 +146,7 @@ class RegistryRepository:
             ds.description.to_json() if ds.description else None,
             sorted(ds.rule.entity_types), list(ds.rule.id_prefixes), ds.rule.catch_all,
             list(ds.contracts), ds.licence, ds.open_data, ds.personal_data, ds.update_frequency,
-            ds.contact, ds.source, list(ds.keywords))
+            ds.contact, ds.source, list(ds.keywords), ds.rule.owner_default)
         return _dataset(row), bool(row["inserted"])
 
     async def delete_dataset(self, dataset_id: str) -> bool:

@@ -25,6 +25,7 @@ from registry.model import (
     Organisation,
     adapter_from_json,
     dataset_from_json,
+    default_dataset,
     organisation_from_json,
     run_from_json,
 )
@@ -127,7 +128,15 @@ async def create_organisation(repo: RegistryRepository, data: Any,
         if await tx.get_organisation(org.id) is not None:
             raise Duplicate(f"organisation {org.id} is already registered")
         saved, _ = await tx.save_organisation(org)
+        await _ensure_default(tx, saved)
     return saved
+
+
+async def _ensure_default(tx: RegistryRepository, org: Organisation) -> None:
+    """Give ``org`` its default dataset if it has none (in the caller's transaction, so an
+    organisation never exists without one; migration 0050 made those of older ones)."""
+    if not any(d.rule.owner_default for d in await tx.list_datasets(owner=org.id)):
+        await tx.save_dataset(default_dataset(org))
 
 
 async def put_organisation(repo: RegistryRepository, org_id: str, data: Any,
@@ -138,19 +147,32 @@ async def put_organisation(repo: RegistryRepository, org_id: str, data: Any,
         old = await tx.get_organisation(org.id)
         await _allow(tx, caller, org.id if old else None)
         if old is not None and _same(old, org):
+            await _ensure_default(tx, old)
             return old, False  # nothing to change: no write, no new modifiedAt
-        return await tx.save_organisation(org)
+        saved = await tx.save_organisation(org)
+        await _ensure_default(tx, saved[0])
+        return saved
 
 
 async def delete_organisation(repo: RegistryRepository, org_id: str,
-                              caller: Who = None) -> None:
+                              caller: Who = None, owned: OwnedEntities | None = None) -> None:
+    """Delete an organisation with its default dataset; refused while it owns other
+    datasets, or entities in its default one (``owned`` counts them; None: not counted,
+    for callers that know there are none)."""
     async with repo.atomic() as tx:
         await get_organisation(tx, org_id)
         await _allow(tx, caller, None)
-        owned = await tx.list_datasets(owner=org_id)
-        if owned:
+        datasets = await tx.list_datasets(owner=org_id)
+        others = [d for d in datasets if not d.rule.owner_default]
+        if others:
             raise Conflict(f"organisation {org_id} still owns datasets "
-                           f"{', '.join(d.id for d in owned)}; delete them first")
+                           f"{', '.join(d.id for d in others)}; delete them first")
+        for d in datasets:
+            n = await owned(d.id) if owned is not None else 0
+            if n:
+                raise Conflict(f"organisation {org_id} still owns {n} entities in its "
+                               f"default dataset {d.id}; delete them first")
+            await tx.delete_dataset(d.id)
         await tx.delete_organisation(org_id)
 
 
@@ -200,6 +222,9 @@ async def delete_dataset(repo: RegistryRepository, dataset_id: str, owned: Owned
     async with repo.atomic() as tx:
         ds = await get_dataset(tx, dataset_id)
         await _allow(tx, caller, ds.owner)
+        if ds.rule.owner_default:
+            raise Conflict(f"dataset {dataset_id} is the default dataset of organisation "
+                           f"{ds.owner}; it goes with the organisation")
         feeds = await tx.list_adapters(dataset=dataset_id)
         if feeds:
             raise Conflict(f"adapters {', '.join(a.id for a in feeds)} feed dataset "

@@ -32,9 +32,8 @@ def iso_schedule(manifest: Manifest) -> str | None:
 
 
 def run_record(report: RunReport) -> dict[str, Any]:
-    """The registry's run shape: succeeded, partial (some rows quarantined) or failed."""
-    status = ("failed" if report.status == "failed"
-              else "partial" if report.quarantined else "succeeded")
+    """The registry's run shape; the status is the run's own (succeeded, partial, failed)."""
+    status = report.status
     counts = {k: getattr(report, k) for k in ("read", "written", "quarantined", "skipped",
                                               "unacknowledged", "entities")}
     errors = ([report.error] if report.error else []) + [

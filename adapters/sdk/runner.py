@@ -3,7 +3,11 @@
 The counts of a run reconcile: every row read is written, quarantined, skipped, or (when
 the hub became unreachable) left unacknowledged for the next run, and
 ``read == written + quarantined + skipped + unacknowledged`` is checked before the report
-is returned. State moves forward only past rows whose batch the hub acknowledged.
+is returned. State moves forward only past rows whose batch the hub acknowledged; a row
+that sends nothing (quarantined, skipped) settles with the batch before it, so its count
+and quarantine entry belong to exactly one run, and a run that stops leaves it, like the
+rows of the batches in flight, ``unacknowledged`` for the next run to count. A row written
+whose earlier run quarantined it has its quarantine entry removed.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from adapters.sdk.records import Emit, Quarantine, Skip
 from adapters.sdk.sink import HubUnavailable, Sink
 from adapters.sdk.state import StateStore
 
-__all__ = ["BATCH_SIZE", "RunReport", "run_adapter"]
+__all__ = ["BATCH_SIZE", "RUN_STATUSES", "RunReport", "run_adapter"]
+
+
+#: what a run reports, as the registry records it (docs/registry.md): every row written or
+#: skipped; some rows quarantined (a truncated file's cut row included); the run stopped
+#: (hub unreachable or source unreadable) and the next run resumes
+RUN_STATUSES = ("succeeded", "partial", "failed")
 
 
 @dataclass
@@ -29,8 +39,10 @@ class RunReport:
     source: str
     started: str
     finished: str = ""
-    #: ok, failed (hub unreachable or source unreadable), dry-run
-    status: str = "ok"
+    #: one of RUN_STATUSES, decided when the run ends
+    status: str = "succeeded"
+    #: a dry run maps and counts but stores nothing (no state, no quarantine file)
+    dry_run: bool = False
     read: int = 0
     written: int = 0
     quarantined: int = 0
@@ -53,19 +65,38 @@ def _now() -> str:
 
 
 class _Batch:
+    """Rows read since the last batch was sent: the emits sent together, and the rows
+    between them that send nothing (quarantined, skipped), which settle with the batch."""
+
     def __init__(self) -> None:
         self.emits: list[Emit] = []
         self.entities: list[dict[str, Any]] = []
+        self.others: list[Quarantine | Skip] = []
+        self.last_row = 0
 
     def ids(self) -> set[str]:
         return {e["id"] for e in self.entities}
 
     def clear(self) -> None:
-        self.emits, self.entities = [], []
+        self.emits, self.entities, self.others = [], [], []
 
     def add(self, e: Emit) -> None:
         self.emits.append(e)
         self.entities.extend(e.entities)
+
+    def rows(self) -> int:
+        return len(self.emits) + len(self.others)
+
+
+@dataclass
+class _Sent:
+    """A batch in flight: settled (counted, state moved to ``upto``) when acknowledged."""
+
+    task: asyncio.Task[dict[str, str]] | None
+    emits: list[Emit]
+    others: list[Quarantine | Skip]
+    ids: set[str]
+    upto: int
 
 
 #: Entities per upsert. Smaller batches keep the hub's parsing of one batch overlapping
@@ -95,69 +126,91 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
     if in_flight < 1:
         raise ValueError("in_flight must be at least 1")
     aid = state_key or adapter.manifest.id
-    report = RunReport(adapter.manifest.id, adapter.source, _now(),
-                       status="ok" if sink else "dry-run")
+    report = RunReport(adapter.manifest.id, adapter.source, _now(), dry_run=sink is None)
     state = store.load(aid)
+    #: rows quarantined in earlier runs: written now, their entries are resolved
+    known = store.quarantine_keys(aid) if sink is not None else set()
+    resolved: list[tuple[str, int]] = []
     skips: Counter[str] = Counter()
     quarantined: list[Quarantine] = []
     batch = _Batch()
-    inflight: list[tuple[asyncio.Task[dict[str, str]] | None, list[Emit], set[str]]] = []
+    inflight: list[_Sent] = []
+    digest = ""
 
-    def acknowledge(emits: list[Emit], refused: dict[str, str]) -> None:
-        for e in emits:
+    def count(out: Quarantine | Skip) -> None:
+        if isinstance(out, Quarantine):
+            quarantined.append(out)
+            report.quarantined += 1
+        else:
+            report.skipped += 1
+            skips[out.reason] += 1
+
+    def advance(upto: int, emits: list[Emit]) -> None:
+        """Every row up to ``upto`` has its outcome: a later run of this source skips them,
+        so none is counted (or quarantined) twice across runs."""
+        if sink is None:
+            return
+        if state.source_digest == digest:
+            state.position = max(state.position, upto)  # skipped rows lie below it
+        else:
+            state.source_digest, state.position = digest, upto
+        cursors = [e.cursor for e in emits if e.cursor] + ([state.cursor] if state.cursor else [])
+        if cursors:
+            state.cursor = max(cursors, key=datetime.fromisoformat)
+
+    def acknowledge(sent: _Sent, refused: dict[str, str]) -> None:
+        for e in sent.emits:
             bad = [refused[x["id"]] for x in e.entities if x["id"] in refused]
             if bad:
-                quarantined.append(
-                    Quarantine(e.source, e.row, repr([x["id"] for x in e.entities]), bad[0]))
-                report.quarantined += 1
+                count(Quarantine(e.source, e.row, repr([x["id"] for x in e.entities]), bad[0]))
             else:
                 report.written += 1
                 report.entities += len(e.entities)
-        if sink is not None and emits:
-            state.source_digest = digest
-            state.position = emits[-1].row
-            cursors = [e.cursor for e in emits if e.cursor] + (
-                [state.cursor] if state.cursor else [])
-            if cursors:
-                state.cursor = max(cursors, key=datetime.fromisoformat)
+                if (e.source, e.row) in known:
+                    resolved.append((e.source, e.row))
+        for out in sent.others:
+            count(out)
+        if sink is not None and sent.upto:
+            advance(sent.upto, sent.emits)
             store.save(aid, state)
 
     async def settle_oldest() -> None:
         """Wait for the oldest batch in flight and apply its acknowledgement."""
-        task, emits, _ = inflight[0]
-        refused = await task if task is not None else {}
+        sent = inflight[0]
+        refused = await sent.task if sent.task is not None else {}
         inflight.pop(0)
-        acknowledge(emits, refused)
+        acknowledge(sent, refused)
 
     async def settle() -> None:
         while inflight:
             await settle_oldest()
 
     async def flush() -> None:
-        if batch.emits:
+        if batch.rows():
             ids = batch.ids()
             while inflight and (len(inflight) >= in_flight
-                                or any(not ids.isdisjoint(other) for *_, other in inflight)):
+                                or any(not ids.isdisjoint(other.ids) for other in inflight)):
                 await settle_oldest()
             task = (asyncio.ensure_future(sink.upsert(batch.entities))
-                    if sink is not None else None)
-            inflight.append((task, batch.emits, ids))
+                    if sink is not None and batch.emits else None)
+            inflight.append(_Sent(task, batch.emits, batch.others, ids, batch.last_row))
         batch.clear()
 
+    failed = False
     try:
         digest = adapter.digest()
         for out in adapter.read(store.load(aid)):
             report.read += 1
+            batch.last_row = out.row
             if isinstance(out, Emit):
                 batch.add(out)
                 if len(batch.entities) >= batch_size:
                     await flush()
-            elif isinstance(out, Quarantine):
-                quarantined.append(out)
-                report.quarantined += 1
-            elif isinstance(out, Skip):
-                report.skipped += 1
-                skips[out.reason] += 1
+            elif inflight or batch.emits:
+                batch.others.append(out)  # settles once the rows before it are stored
+            else:
+                count(out)  # nothing before it is pending: its outcome is final now
+                advance(out.row, [])
             if report.read % 256 == 0:
                 await asyncio.sleep(0)  # let the batch in flight make progress
                 if progress:
@@ -169,19 +222,24 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
             store.save(aid, state)
     except (HubUnavailable, SourceError) as exc:
         # the batches in flight may or may not be stored: the state does not move past
-        # them, so the next run sends them again (harmless: the ids are deterministic)
-        report.status, report.error = "failed", str(exc)
-        report.unacknowledged = sum(len(emits) for _, emits, _ in inflight) + len(batch.emits)
-        for task, _, _ in inflight:
-            if task is not None and not task.done():
-                task.cancel()
-            elif task is not None and not task.cancelled():
-                task.exception()  # retrieved: a second failed batch is not an unhandled error
+        # them, so the next run reads their rows again and counts them then (harmless for
+        # the hub: the ids are deterministic); here they are unacknowledged
+        failed, report.error = True, str(exc)
+        report.unacknowledged = sum(len(s.emits) + len(s.others) for s in inflight) + \
+            batch.rows()
+        for sent in inflight:
+            if sent.task is not None and not sent.task.done():
+                sent.task.cancel()
+            elif sent.task is not None and not sent.task.cancelled():
+                sent.task.exception()  # retrieved: a second failed batch is not unhandled
+        if sink is not None and state.source_digest == digest and digest:
+            store.save(aid, state)  # rows settled without a batch since the last save
     if sink is not None:
-        store.add_quarantine(aid, quarantined)
+        store.update_quarantine(aid, quarantined, resolved)
     if progress:
         progress(report.read)
     report.finished = _now()
+    report.status = "failed" if failed else "partial" if report.quarantined else "succeeded"
     report.skip_reasons = dict(skips)
     report.quarantine = [q.to_json() for q in quarantined[:50]]
     if not report.reconciles():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,25 @@ class StateStore:
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
+    def quarantine_keys(self, adapter_id: str) -> set[tuple[str, int]]:
+        """(source, row) of every row quarantined and not written since."""
+        return {(q["source"], q["row"]) for q in self.quarantined(adapter_id)}
+
     def add_quarantine(self, adapter_id: str, rows: list[Quarantine]) -> None:
         """Append, keyed by (source, row): a re-run replaces a row's entry, never doubles it."""
-        if not rows:
+        self.update_quarantine(adapter_id, rows, ())
+
+    def update_quarantine(self, adapter_id: str, rows: list[Quarantine],
+                          resolved: Iterable[tuple[str, int]]) -> None:
+        """Add ``rows`` (keyed by source and row, replacing an earlier entry) and remove the
+        entries of ``resolved`` rows, which a later run wrote: the file lists what is still
+        missing from the hub, not everything that ever went wrong."""
+        resolved = set(resolved)
+        if not rows and not resolved:
             return
         by_key = {(q["source"], q["row"]): q for q in self.quarantined(adapter_id)}
+        for key in resolved:
+            by_key.pop(key, None)
         for q in rows:
             by_key[(q.source, q.row)] = q.to_json()
         _atomic_write(self.quarantine_path(adapter_id), "".join(

@@ -9,7 +9,8 @@ else gets 403 (not 404: the context is visible to all, so this is no oracle).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -45,8 +46,14 @@ def _info(row: sql.ContextRow) -> dict[str, Any]:
     return info
 
 
+#: when this process loaded the built-in core @context: the ``createdAt`` its details show,
+#: as a broker that fetched it would show when it did
+_CORE_LOADED = datetime.now(UTC)
+
+
 def _core_info() -> dict[str, Any]:
-    return {"URL": CORE_CONTEXT_URL, "localId": "core", "kind": "Cached"}
+    return {"URL": CORE_CONTEXT_URL, "localId": "core", "kind": "Cached",
+            "createdAt": _iso(_CORE_LOADED)}
 
 
 def _flag(request: web.Request, name: str) -> bool:
@@ -117,11 +124,14 @@ def _is_core(request: web.Request) -> bool:
 @routes.get(BASE + "/jsonldContexts/{contextId:.+}")
 async def serve_context(request: web.Request) -> web.Response:
     check_params(request.query, "contexts")
-    media = accepted_type(request, (JSON, JSONLD))
+    # a context document is JSON-LD: application/ld+json unless only JSON is accepted
+    media = accepted_type(request, (JSONLD, JSON))
     details = _flag(request, "details")
     if _is_core(request):
         data: Any = _core_info() if details else core_context_document()
-        return web.Response(body=orjson.dumps(data), content_type=media)
+        return web.Response(body=orjson.dumps(data), content_type=JSON if details else media,
+                            headers={"Last-Modified": format_datetime(_CORE_LOADED,
+                                                                      usegmt=True)})
     store = request.app[keys.CONTEXTS]
     await store.flush_usage()
     row = await _find(request)

@@ -30,6 +30,7 @@ from hub.service.admin import is_operator
 from hub.store.ownership import count_owned
 from registry import Conflict, Duplicate, Invalid, NotFound, RegistryError, RegistryRepository
 from registry import service as svc
+from registry.model import type_iri
 
 __all__ = ["PREFIX", "routes"]
 
@@ -118,6 +119,7 @@ async def create_organisation(request: web.Request) -> web.Response:
     body = await _body(request)
     with _errors():
         org = await svc.create_organisation(_repo(request), body, await _caller(request))
+    request.app[keys.REGISTRY_RULES].invalidate()  # its default dataset is new
     return _json(org.to_json(), 201, f"{PREFIX}/organisations/{org.id}")
 
 
@@ -130,12 +132,23 @@ async def get_organisation(request: web.Request) -> web.Response:
 
 @routes.put(PREFIX + "/organisations/{orgId}")
 async def put_organisation(request: web.Request) -> web.Response:
-    return await _put(request, svc.put_organisation, "orgId", "organisations")
+    resp = await _put(request, svc.put_organisation, "orgId", "organisations")
+    request.app[keys.REGISTRY_RULES].invalidate()  # a new one has a new default dataset
+    return resp
 
 
 @routes.delete(PREFIX + "/organisations/{orgId}")
 async def delete_organisation(request: web.Request) -> web.Response:
-    return await _delete(request, svc.delete_organisation, "orgId")
+    pool = request.app[keys.POOL]
+
+    async def owned(dataset_id: str) -> int:  # entities in its default dataset
+        return await count_owned(pool, f"urn:ngsi-ld:Dataset:{dataset_id}")
+
+    with _errors():
+        await svc.delete_organisation(_repo(request), request.match_info["orgId"],
+                                      await _caller(request), owned)
+    request.app[keys.REGISTRY_RULES].invalidate()
+    return web.Response(status=204)
 
 
 # -- datasets -------------------------------------------------------------------------------
@@ -196,10 +209,11 @@ async def owner_of_entity(request: web.Request) -> web.Response:
     if not is_uri(eid) or not names:
         raise BadRequestData("give id (a URI) and type (comma-separated entity types)")
     expand = await _expand(request)
-    types = [t if ":" in t else expand(t) for t in names]
     index = await request.app[keys.REGISTRY_RULES].current()
-    with _errors():
-        ds = index.owning_dataset(eid, types)
+    caller = await _caller(request)
+    with _errors():  # a new entity by the caller: its default dataset when no rule covers it
+        types = [type_iri(t, expand) for t in names]  # as a rule's types are resolved
+        ds = index.for_writer(eid, types, caller.organisation if caller else None)
     if ds is None:
         raise ResourceNotFound(f"no registered dataset owns an entity {eid} of {names}")
     return _json({"id": eid, "types": types, "dataset": ds.id, "owner": ds.owner})

@@ -1,5 +1,9 @@
 """/subscriptions and /subscriptions/{subscriptionId} (GS CIM 009 5.8, 6.10, 6.11): create,
-query, retrieve, update, delete. Delivery runs in the background (hub/subscriptions/)."""
+query, retrieve, update, delete. Delivery runs in the background (hub/subscriptions/).
+
+Also the Renkei extension ``/ngsi-ld/ex/v1/subscriptions/{subscriptionId}/deadLetters``
+(and ``…/replay``): the notifications that exhausted their attempts, listed and queued
+again, for the subscription's own organisation only (the same rule as the subscription)."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from hub.ngsild.checks import is_uri, utc_iso
 from hub.service import access
 from hub.store import subscriptions as store
 from hub.store.contexts import put_context
-from hub.store.subscriptions import SubscriptionRow
+from hub.store.subscriptions import DeadLetter, SubscriptionRow
 from hub.subscriptions.endpoints import EndpointRefused
 from hub.subscriptions.model import (
     apply_members,
@@ -43,6 +47,7 @@ __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 BASE = "/ngsi-ld/v1"
+EX = "/ngsi-ld/ex/v1"
 
 
 def _sub_id(request: web.Request) -> str:
@@ -109,6 +114,10 @@ def _status(row: SubscriptionRow) -> dict[str, Any]:
             "lastSuccess": iso(row.last_success),
             "lastFailure": iso(row.last_failure),
             "status": row.last_status,
+            # Renkei extensions (docs/subscriptions.md): notifications dropped because the
+            # subscription's queue was full; `status` is "failed" from then until a success
+            "timesDropped": row.times_dropped,
+            "lastDropped": iso(row.last_dropped),
         },
     }
 
@@ -245,3 +254,55 @@ async def delete_subscription(request: web.Request) -> web.Response:
         if not await store.delete_subscription(con, schema, sub_id):
             raise ResourceNotFound(f"subscription {sub_id} not found")
     return web.Response(status=204)
+
+
+def _dead_letter(sub_id: str, d: DeadLetter) -> dict[str, Any]:
+    """What the owner learns of a dead letter: never its data, which access control
+    decides only at send time (a replay sends it through that decision again)."""
+    out: dict[str, Any] = {"id": d.id, "type": "Notification", "subscriptionId": sub_id,
+                           "createdAt": utc_iso(d.created_at), "attempts": d.attempts}
+    if d.last_error:
+        out["lastError"] = d.last_error
+    return out
+
+
+@routes.get(EX + "/subscriptions/{subscriptionId}/deadLetters")
+async def list_dead_letters(request: web.Request) -> web.Response:
+    """The subscription's dead letters, oldest first (``limit``, ``offset``, ``count``)."""
+    check_params(request.query, "subscriptions")
+    sub_id = _sub_id(request)
+    settings = request.app[keys.SETTINGS]
+    page = parse_pagination(request.query, settings.default_limit, settings.max_limit,
+                            set(csv(request.query.get("options"))))
+    schema = await tenant_schema(request)
+    async with tx.read(request) as con:
+        _visible(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
+        letters, total = await store.list_dead_letters(con, schema, sub_id, page.limit,
+                                                       page.offset)
+    headers = {"NGSILD-Results-Count": str(total)} if page.count else {}
+    return json_response([_dead_letter(sub_id, d) for d in letters], None, JSON,
+                         headers=headers)
+
+
+@routes.post(EX + "/subscriptions/{subscriptionId}/deadLetters/replay")
+async def replay_dead_letters(request: web.Request) -> web.Response:
+    """Queue dead letters again: all of them, or ``{"ids": [...]}``. They keep their place,
+    so they go out before anything newer still queued for the subscription."""
+    check_params(request.query, "create")
+    sub_id = _sub_id(request)
+    ids: list[str] | None = None
+    if request.body_exists and await request.read():  # an empty body replays them all
+        body, _ = await read_json(request)
+        if not isinstance(body, dict) or set(body) - {"ids"}:
+            raise BadRequestData('the body must be {"ids": [notification ids]} or empty')
+        if "ids" in body:
+            raw = body["ids"]
+            if not isinstance(raw, list) or not all(isinstance(i, str) for i in raw):
+                raise BadRequestData("ids must be an array of notification ids")
+            ids = raw
+    schema = await tenant_schema(request)
+    async with tx.write(request) as con:
+        # no row lock before the replay: it locks notifications first, as deliveries do
+        _visible(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
+        replayed = await store.replay_dead_letters(con, schema, sub_id, ids)
+    return json_response({"replayed": replayed}, None, JSON)

@@ -26,6 +26,7 @@ async def listen_forever(
     database_url: str, channel: str, notified: Callable[[Any, int, str, str], None], *,
     name: str, resync: Callable[[], None], listening: Callable[[bool], None],
 ) -> None:
+    failures = 0  # in a row: logged once per outage, retried with back-off up to 10 s
     while True:
         con: asyncpg.Connection | None = None
         try:
@@ -36,14 +37,19 @@ async def listen_forever(
             await con.add_listener(channel, notified)
             resync()
             listening(True)
+            if failures:
+                log.warning("%s restored", name)
+            failures = 0
             await lost.wait()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.warning("%s lost; retrying", name, exc_info=True)
+        except Exception as exc:
+            failures += 1
+            if failures == 1:
+                log.warning("%s lost; retrying: %s: %s", name, type(exc).__name__, exc)
         finally:
             listening(False)
             if con is not None and not con.is_closed():
                 with contextlib.suppress(Exception):
                     await con.close()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(min(2.0 ** max(failures - 1, 0), 10.0))

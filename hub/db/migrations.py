@@ -12,7 +12,8 @@ from importlib import resources
 
 import asyncpg
 
-__all__ = ["apply_all", "apply_global", "apply_tenant", "quote_ident", "tenant_versions"]
+__all__ = ["apply_all", "apply_global", "apply_tenant", "global_versions", "quote_ident",
+           "tenant_versions"]
 
 _LOCK_KEY = 0x52454E4B  # "RENK"
 
@@ -63,6 +64,10 @@ async def apply_global(con: asyncpg.Connection) -> int:
 
 async def apply_tenant(con: asyncpg.Connection, schema: str) -> int:
     return await _apply(con, "tenant:" + schema, "tenant", schema)
+
+
+def global_versions() -> list[str]:
+    return [name for name, _ in _files("global")]
 
 
 def tenant_versions() -> list[str]:

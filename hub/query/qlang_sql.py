@@ -11,13 +11,18 @@ ranges and lists of numbers or strings) an ``EXISTS`` on the btree-indexed
 ``entity_values`` table (``values.index_rows``) is put in front as a necessary condition,
 so selective queries do not scan. When the index holds exactly the compared values (see
 ``_exact``) the ``EXISTS`` alone is the answer and ``attrs`` is not read again.
+
+The same index conditions of the comparisons that every match must pass (the top-level
+``;`` terms) are also returned as *drivers*: ``SELECT v.eid FROM entity_values ...`` with
+the fragment's own parameter numbers, from which the store builds a bounded candidate set
+(``hub/store/entities.py``, docs/architecture.md "Query plans").
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,7 +32,11 @@ from hub.query.qlang_eval import instant
 from hub.query.qlang_plan import Member, Step, literal_forms, members
 from hub.query.values import NOT_INDEXED, TXT_PREFIX, index_float, index_text
 
-__all__ = ["SqlFragment", "compile_q"]
+__all__ = ["PROBE", "SqlFragment", "compile_q"]
+
+#: marks the end of an index ``EXISTS``; the store turns it into ``OFFSET 0`` where the
+#: check must stay a per-row probe instead of becoming a join (a comment otherwise)
+PROBE = "/*probe*/"
 
 # Switches for tests and diagnosis: the value index as a pre-filter, and as the only
 # condition where it is exact. Answers never depend on them, only plans do.
@@ -37,6 +46,8 @@ INDEX_ONLY_WHEN_EXACT = True
 _SQL_OPS = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _NON_STRICT = {">": ">=", ">=": ">=", "<": "<=", "<=": "<=", "==": "="}
 _EXACT_FLOAT = Decimal(2**53)
+# the indexed text column in the collation of its index (migration 0040): byte order
+_TXT = '(v.txt COLLATE "C")'
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,8 @@ class SqlFragment:
 
     sql: str
     params: list[Any]
+    # candidate-set subqueries (``SELECT v.eid ...``), each a necessary condition
+    drivers: list[str] = field(default_factory=list)
 
 
 def _string(s: str) -> str:
@@ -76,6 +89,7 @@ class _Compiler:
         self.first = first
         self.schema = schema
         self.params: list[Any] = []
+        self.drivers: dict[int, str] = {}  # id(comparison) -> its candidate subquery
 
     def param(self, value: Any, cast: str = "") -> str:
         self.params.append(value)
@@ -204,7 +218,7 @@ class _Compiler:
                 parts.append(f"v.num = ANY({self.param(nums, '::float8[]')})")
             if strings:
                 texts = sorted({f for v in strings for f in self.text_forms(v)})
-                parts.append(f"v.txt = ANY({self.param(texts, '::text[]')})")
+                parts.append(f"{_TXT} = ANY({self.param(texts, '::text[]')})")
             cond = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
         elif numbers:
             op = _SQL_OPS[e.op] if exact else _NON_STRICT[e.op]
@@ -212,14 +226,14 @@ class _Compiler:
         else:
             forms = self.text_forms(strings[0])
             if e.op == "==":
-                cond = (f"v.txt = {self.param(forms[0])}" if len(forms) == 1
-                        else f"v.txt = ANY({self.param(forms, '::text[]')})")
+                cond = (f"{_TXT} = {self.param(forms[0])}" if len(forms) == 1
+                        else f"{_TXT} = ANY({self.param(forms, '::text[]')})")
             else:
                 bound = forms[0] if e.op in (">", ">=") else forms[-1]
                 cond = f'(v.txt COLLATE "C") {_NON_STRICT[e.op]} {self.param(bound)}'
-        sql = (f"EXISTS (SELECT 1 FROM {self.schema}.entity_values v"
-               f" WHERE v.eid = {self.alias}.pk AND v.attr = {attr} AND {cond})")
-        return sql, exact
+        source = f"FROM {self.schema}.entity_values v WHERE v.attr = {attr} AND {cond}"
+        self.drivers[id(e)] = f"SELECT v.eid {source}"
+        return f"EXISTS (SELECT 1 {source} AND v.eid = {self.alias}.pk{PROBE})", exact
 
 
 def _dec(lit: Literal) -> Decimal:
@@ -267,4 +281,12 @@ def compile_q(
     an already quoted, safe identifier."""
     compiler = _Compiler(expand, alias, first_param, schema)
     sql = compiler.walk(expr)
-    return SqlFragment(sql, compiler.params)
+    drivers = [d for c in _conjuncts(expr) if (d := compiler.drivers.get(id(c)))]
+    return SqlFragment(sql, compiler.params, drivers)
+
+
+def _conjuncts(expr: QExpr) -> list[QExpr]:
+    """The terms every match satisfies: ``expr`` itself, or its ``;`` items, flattened."""
+    if isinstance(expr, And):
+        return [c for item in expr.items for c in _conjuncts(item)]
+    return [expr]

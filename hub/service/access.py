@@ -247,6 +247,9 @@ async def check_subscription(request: web.Request, caller: Caller) -> None:
     What it may see of each entity is decided again when each notification is sent."""
     if request.method not in ("POST", "PATCH") or (state := enforced(caller)) is None:
         return
+    resource = request.match_info.route.resource  # the resolved route, not the path
+    if resource is None or not resource.canonical.startswith("/ngsi-ld/v1/subscriptions"):
+        return  # e.g. replaying dead letters: subscribe scope, no subscription body
     from hub.api.common import read_json, request_context
 
     body, media = await read_json(request, merge_patch=request.method == "PATCH")

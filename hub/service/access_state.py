@@ -33,6 +33,7 @@ from authz.repo import grants as grants_repo
 from authz.repo import rates as rates_repo
 from authz.repo import tokens as tokens_repo
 from authz.signing_keys import SigningKey, signing_key, verification_set
+from hub.db.pool import is_connection_error
 
 __all__ = ["AccessState", "DatasetInfo"]
 
@@ -88,12 +89,20 @@ class AccessState:
             log.warning("could not write the last audit records", exc_info=True)
 
     async def _loop(self) -> None:
+        failing = False  # one line per outage (hub/db/pool.py DatabaseWatch), not per round
         while True:
             await asyncio.sleep(self.refresh_every)
             try:
                 await self.refresh()
-            except Exception:  # keep the last good state; the next round retries
-                log.warning("access-control state refresh failed", exc_info=True)
+            except Exception as exc:  # keep the last good state; the next round retries
+                if not failing:
+                    log.warning("access-control state refresh failed",
+                                exc_info=not is_connection_error(exc))
+                failing = True
+            else:
+                if failing:
+                    log.warning("access-control state refresh succeeds again")
+                failing = False
 
     async def refresh(self) -> None:
         from hub.service.catalogue import load_catalogue, load_organisations

@@ -225,6 +225,10 @@ async def delete(con: asyncpg.Connection, schema: str, entity_id: str) -> None:
         raise ResourceNotFound(f"entity {entity_id} not found")
 
 
+#: the first chunk of geo candidates read for a page (at least twice the page)
+GEO_CHUNK = 64
+
+
 async def query(
     con: asyncpg.Connection, schema: str, sel: Selection, ctx: ActiveContext,
     *, limit: int, offset: int, count: bool, action: str = "read",
@@ -240,14 +244,32 @@ async def query(
         total = await store.count_entities(con, schema, flt) if count else None
         return (access.visible_rows(rows) if action == "read" else rows), total
     # geo: the bbox index pre-filters, the exact predicate runs here; then paginate
-    attr = ctx.expand(sel.geo.geoproperty) if sel.geo.geoproperty else (
-        "https://uri.etsi.org/ngsi-ld/location")
-    matching = [
-        pk for pk, instances in await store.geo_candidates(con, schema, flt, attr)
-        if any(i.get("type") == "GeoProperty" and sel.geo.matches(i.get("value"))
-               for i in instances)
-    ]
+    matching = await _geo_matches(con, schema, sel, ctx, flt, None if count else offset + limit)
     page = matching[offset:offset + limit] if limit else []
     rows = await store.fetch_by_pks(con, schema, page) if page else []
     return (access.visible_rows(rows) if action == "read" else rows), (
         len(matching) if count else None)
+
+
+async def _geo_matches(
+    con: asyncpg.Connection, schema: str, sel: Selection, ctx: ActiveContext,
+    flt: store.Filter, wanted: int | None,
+) -> list[int]:
+    """pks passing ``flt`` and the exact geo predicate, in pk order: all of them, or (when
+    ``wanted`` is given) at least the first ``wanted``, read in pk-ordered chunks that
+    double until the page is full, so a page costs about its size, not the candidates'
+    (the caller's repeatable-read snapshot keeps the chunks consistent)."""
+    assert sel.geo is not None
+    geo = sel.geo
+    attr = ctx.expand(geo.geoproperty) if geo.geoproperty else (
+        "https://uri.etsi.org/ngsi-ld/location")
+    matching: list[int] = []
+    chunk = None if wanted is None else max(2 * wanted, GEO_CHUNK)
+    after: int | None = None
+    while True:
+        rows = await store.geo_candidates(con, schema, flt, attr, after=after, limit=chunk)
+        matching.extend(pk for pk, instances in rows if any(
+            i.get("type") == "GeoProperty" and geo.matches(i.get("value")) for i in instances))
+        if chunk is None or wanted is None or len(matching) >= wanted or len(rows) < chunk:
+            return matching
+        after, chunk = rows[-1][0], chunk * 2

@@ -8,9 +8,13 @@ path (create, replace, upsert, merge, append, attribute writes, batch) obtains a
    :meth:`WriteGuard.check_attribute`): those are the hub's, never a client's;
 2. settles the final state of each entity just before it is stored
    (:meth:`WriteGuard.settle`): the dataset whose rule the entity's id and types match
-   owns it — none is a 400, a different one than the stored owner is a 400 (ownership never
-   changes by a write), a caller that is not the owner is a 403, a contract violation is a
-   400 naming attribute and rule — and the provenance attributes are stamped.
+   owns it; a new entity no rule covers goes to the writer's default dataset (the
+   playground's, for a caller-less write in development mode), and only with no such
+   dataset is it a 400; a different dataset than the stored owner is a 400 (ownership
+   never changes by a write; an entity in a default dataset stays there), a caller that is
+   not the owner is a 403, a contract type named in the default vocabulary (no contracts
+   @context) where a dataset declares that contract is a 400 saying so, a contract violation
+   is a 400 naming attribute and rule — and the provenance attributes are stamped.
 
 The dataset rules are cached per process (:class:`RulesCache`) and invalidated through
 PostgreSQL ``LISTEN``/``NOTIFY`` on the channel a trigger on ``registry.datasets`` notifies,
@@ -41,6 +45,7 @@ from registry import Dataset, OwnershipIndex, RegistryError, RegistryRepository
 
 __all__ = [
     "CHANNEL",
+    "CLIENT_PROVENANCE",
     "PROTECTED",
     "PROVENANCE",
     "CallerResolver",
@@ -63,9 +68,16 @@ SOURCE = DEFAULT_VOCAB + "source"
 #: so ``dataProvider``, ``refDataset`` and ``source`` read and query without a Link header).
 PROVENANCE = (PROVIDER, DATASET, SOURCE)
 assert {PROVIDER, SOURCE} == NOT_INDEXED  # refDataset alone carries the value index rows
-#: Attributes no client may write: ours, and their Smart Data Models twins that the
-#: contracts' @context names ``dataProvider`` and ``source``, so no context can forge them.
-PROTECTED = frozenset({*PROVENANCE, contracts.SDM + "dataProvider", contracts.SDM + "source"})
+#: Attributes no client may write: the hub's provenance. Smart Data Models' own
+#: ``dataProvider`` and ``source`` (SDM IRIs, the short names under the contracts'
+#: @context) are the client's: an SDM payload keeps them as sent, beside the hub's
+#: provenance under its own IRIs (docs/registry.md, "Provenance").
+PROTECTED = frozenset(PROVENANCE)
+#: The SDM provenance attributes a client may send; closed contracts accept them too.
+CLIENT_PROVENANCE = frozenset({contracts.SDM + "dataProvider", contracts.SDM + "source"})
+#: contract type name -> contract info, to recognise a contract type sent without the
+#: contracts' @context (its default-vocabulary IRI)
+_CONTRACT_NAMES = {info.name: info for info in contracts.CONTRACTS.values()}
 
 Entity = dict[str, Any]
 CallerResolver = Callable[[web.Request], Awaitable[str | None]]
@@ -101,6 +113,9 @@ class RulesCache:
         self._listening = False
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        #: the organisation whose default dataset takes caller-less writes (development
+        #: mode's playground, set by the sample data); None: such writes need a rule
+        self.playground: str | None = None
 
     async def current(self) -> OwnershipIndex:
         index = self._index
@@ -173,7 +188,20 @@ def _stamp(attrs: dict[str, Any], ds: Dataset, now: str) -> None:
 
 def contract_violations(ent: Entity) -> list[contracts.Violation]:
     """The contract-validation-at-write step: the stored form against its contract types."""
-    return contracts.validate_stored(ent["types"], ent["attrs"], allow=PROTECTED)
+    return contracts.validate_stored(ent["types"], ent["attrs"],
+                                     allow=PROTECTED | CLIENT_PROVENANCE)
+
+
+def _default_vocabulary_twins(types: list[str]) -> dict[str, contracts.ContractInfo]:
+    """The entity's types that are a contract type's name in NGSI-LD's default vocabulary
+    (sent without the contracts' @context), by that IRI."""
+    out = {}
+    for t in types:
+        if t.startswith(DEFAULT_VOCAB):
+            info = _CONTRACT_NAMES.get(t[len(DEFAULT_VOCAB):])
+            if info is not None:
+                out[t] = info
+    return out
 
 
 # -- the guard ------------------------------------------------------------------------------
@@ -184,6 +212,8 @@ class WriteGuard:
 
     index: OwnershipIndex
     caller: str | None
+    #: whose default dataset a caller-less write falls back to (the playground's owner)
+    playground: str | None = None
 
     def check_payload(self, attrs: Iterable[str]) -> None:
         """Refuse a payload that sets or deletes a provenance attribute."""
@@ -226,6 +256,12 @@ class WriteGuard:
             ds = self.index.owning_dataset(ent["id"], ent["types"])
         except RegistryError as exc:
             raise InternalError(exc.detail) from exc
+        if ds is None:
+            if was is None:  # a new entity: its writer's default dataset
+                ds = self.index.defaults.get(self.caller or self.playground or "")
+            elif (stored := self.index.by_id.get(was)) is not None and stored.rule.owner_default:
+                ds = stored  # stays where its writer put it; the owner check below applies
+        self._one_vocabulary(ent, ds)
         if was is not None and (ds is None or ds.id != was):
             stored = self.index.by_id.get(was)
             if self.caller is not None and (stored is None or stored.owner != self.caller):
@@ -247,6 +283,32 @@ class WriteGuard:
                             f"{ds.owner}; organisation {self.caller} may not write it",
                             dataset=ds.id)
         return ds
+
+    def _one_vocabulary(self, ent: Entity, ds: Dataset | None) -> None:
+        """Refuse a contract type sent in the default vocabulary (no contracts @context)
+        where a dataset declares that contract: the one it was written to, or the one that
+        would own it under the contract's IRI. A contract type has one IRI, so every
+        consumer sees the entity as the adapters' entities of the same type."""
+        twins = _default_vocabulary_twins(ent["types"])
+        if not twins:
+            return
+        fixed = [twins[t].type_iri if t in twins else t for t in ent["types"]]
+        meant = self.index.owning_dataset(ent["id"], fixed)
+        for t, info in twins.items():
+            declaring = next((d for d in (ds, meant) if d is not None
+                              and info.name in d.contracts), None)
+            if declaring is None and (meant is None or meant is ds):
+                continue
+            where = declaring or meant
+            assert where is not None
+            raise BadRequestData(
+                f"entity {ent['id']}: type {info.name} was read as {t} because the request "
+                f"did not send the contracts @context; dataset {where.id} holds the contract "
+                f"type {info.type_iri}: send the contracts @context (Link: <"
+                f"{info.context_url}>; rel=\"http://www.w3.org/ns/json-ld#context\"; "
+                f"type=\"application/ld+json\") or use the full type IRI",
+                reason="ContractsContextMissing", entityType=t,
+                expected=info.type_iri)
 
     def admit(self, docs: list[EntityDoc], fail: Fail) -> list[EntityDoc]:
         """Batch form of :meth:`check_payload`: refused entities are reported, not raised."""
@@ -277,5 +339,7 @@ class WriteGuard:
 async def guard(request: web.Request) -> WriteGuard:
     """The write guard of a request: the cached rules and the caller's organisation."""
     app = request.app
-    return WriteGuard(await app[keys.REGISTRY_RULES].current(),
-                      await app[keys.CALLER_ORGANISATION](request))
+    rules = app[keys.REGISTRY_RULES]
+    caller = await app[keys.CALLER_ORGANISATION](request)
+    return WriteGuard(await rules.current(), caller,
+                      rules.playground if caller is None else None)

@@ -75,8 +75,22 @@ ROUTES: Mapping[str, Mapping[str, Need]] = {
     f"{NGSI}/temporal/entities/{{entityId}}/attrs/{{attrId}}": {"DELETE": W},
     f"{NGSI}/temporal/entities/{{entityId}}/attrs/{{attrId}}/{{instanceId}}":
         {"PATCH": W, "DELETE": W},
+    # not implemented (hub/api/unsupported.py answers 501): what the operation would need
+    f"{NGSI}/csourceRegistrations": {"GET": R, "POST": W},
+    f"{NGSI}/csourceRegistrations/{{registrationId}}": {"GET": R, "PATCH": W, "DELETE": W},
+    f"{NGSI}/csourceSubscriptions": {"GET": S, "POST": S},
+    f"{NGSI}/csourceSubscriptions/{{subscriptionId}}": {"GET": S, "PATCH": S, "DELETE": S},
+    f"{NGSI}/temporal/entityOperations/query": {"POST": R},
+    f"{NGSI}/info/sourceIdentity": {"GET": R},
+    f"{NGSI}/info/conformance": {"GET": R},
     "/ngsi-ld/ex/v1/aggregates": {"GET": R},
+    # the subscription's dead letters: its own organisation only (checked by the handler)
+    "/ngsi-ld/ex/v1/subscriptions/{subscriptionId}/deadLetters": {"GET": S},
+    "/ngsi-ld/ex/v1/subscriptions/{subscriptionId}/deadLetters/replay": {"POST": S},
     # -- catalogue and contracts: describe data, reveal no entity -----------------
+    # -- orchestrator probes (hub/api/health.py): up / ready, which check failed, no data
+    "/health": {"GET": P},
+    "/ready": {"GET": P},
     "/catalog": {"GET": P},
     "/catalog/datasets/{datasetId}": {"GET": P},
     "/contracts": {"GET": P},

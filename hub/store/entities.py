@@ -21,6 +21,7 @@ import orjson
 
 from hub.ngsild.checks import utc_iso
 from hub.query.geo import geojson_bbox
+from hub.query.qlang_sql import PROBE
 from hub.query.values import index_rows
 
 __all__ = [
@@ -230,6 +231,9 @@ class Filter:
     params: list[Any] = field(default_factory=list)
     order: list[str] = field(default_factory=list)
     order_params: list[Any] = field(default_factory=list)  # numbered after ``params``
+    # candidate subqueries (``SELECT <alias>.eid ...`` over ``params``), each returning a
+    # superset of the matching pks: the plan's driving index (``_driven``)
+    drivers: list[str] = field(default_factory=list)
 
     def next_param(self) -> int:
         return len(self.params) + 1
@@ -249,39 +253,88 @@ class Filter:
         return " AND ".join(f"({c})" for c in self.conditions) if self.conditions else "TRUE"
 
 
+#: largest candidate set taken from a driving index (docs/architecture.md, "Query plans"):
+#: up to this many index-only tuples, sorted, beat walking the entities in pk order
+CANDIDATES = 4_000
+_MAX_DRIVERS = 3
+
+
+def _driven(flt: Filter, branch: str) -> str:
+    """``WITH`` candidate sets of ``flt.drivers`` + ``branch`` (a ``{pick}`` template) for
+    the two plans of a query, one of which is empty at run time.
+
+    Each driver is read index-only up to ``CANDIDATES + 1`` rows. If some driver yields at
+    most ``CANDIDATES``, the intersection of the complete sets (``pick.pks``, duplicates
+    allowed) becomes an ``e.pk = ANY(...)`` index condition: the primary key is walked in
+    the array's sorted order, so ``ORDER BY e.pk LIMIT n`` reads about n entities. If every
+    driver is larger, ``pick.pks`` is NULL and the other branch runs: matches are then
+    dense enough that walking the entities in pk order reaches the page after a few
+    hundred rows. Every condition of ``flt`` still applies in both branches.
+    """
+    drivers = flt.drivers[:_MAX_DRIVERS]
+    ctes = [f"c{i} AS MATERIALIZED ({d} LIMIT {CANDIDATES + 1})" for i, d in enumerate(drivers)]
+    small = [f"(SELECT count(*) FROM c{i}) <= {CANDIDATES}" for i in range(len(drivers))]
+    whens = []
+    for i in range(len(drivers)):
+        others = "".join(f" AND ({small[j].replace('<=', '>')} OR eid IN (SELECT eid FROM c{j}))"
+                         for j in range(len(drivers)) if j != i)
+        whens.append(f"WHEN {small[i]} THEN ARRAY(SELECT eid FROM c{i} WHERE TRUE{others})")
+    ctes.append(f"pick AS MATERIALIZED (SELECT CASE {' '.join(whens)} END AS pks)")
+    return "WITH " + ", ".join(ctes) + " " + branch
+
+
+def _branches(flt: Filter, select: str, tail: str) -> str:
+    """The candidate branch and the walking branch of ``_driven``. In the first, index
+    ``EXISTS`` checks stay per-row probes (``OFFSET 0`` keeps PostgreSQL from turning them
+    into a hash join that reads every index row and loses the pk order); the second
+    leaves the planner free (a merge join along the pk, or a hash join for a count)."""
+    probe = flt.where().replace(PROBE, " OFFSET 0")
+    return _driven(flt, f"({select} WHERE {probe} AND e.pk = ANY((SELECT pks FROM pick)"
+                        f"::bigint[]){tail}) UNION ALL ({select} WHERE {flt.where()}"
+                        f" AND (SELECT pks IS NULL FROM pick){tail})")
+
+
 async def fetch_entities(
     con: asyncpg.Connection, schema: str, flt: Filter, limit: int, offset: int
 ) -> list[dict[str, Any]]:
     params = [*flt.params, *flt.order_params]
     n = len(params)
-    rows = await con.fetch(
-        f"SELECT {_COLUMNS} FROM {schema}.entities e WHERE {flt.where()}"
-        f" ORDER BY {', '.join([*flt.order, 'e.pk'])} LIMIT ${n + 1} OFFSET ${n + 2}",
-        *params,
-        limit,
-        offset,
-    )
+    tail = f" ORDER BY {', '.join([*flt.order, 'e.pk'])} LIMIT ${n + 1} OFFSET ${n + 2}"
+    select = f"SELECT {_COLUMNS} FROM {schema}.entities e"
+    # one branch runs, the other's gate is false; Append keeps each branch's order
+    sql = (_branches(flt, select, tail) if flt.drivers
+           else f"{select} WHERE {flt.where()}{tail}")
+    rows = await con.fetch(sql, *params, limit, offset)
     return [row_to_entity(r) for r in rows]
 
 
 async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> int:
-    value = await con.fetchval(
-        f"SELECT count(*) FROM {schema}.entities e WHERE {flt.where()}", *flt.params
-    )
-    return int(value)
+    select = f"SELECT count(*) AS n FROM {schema}.entities e"
+    sql = (f"SELECT sum(n) FROM ({_branches(flt, select, '')}) AS parts" if flt.drivers
+           else f"{select} WHERE {flt.where()}")
+    return int(await con.fetchval(sql, *flt.params))
 
 
 async def geo_candidates(
-    con: asyncpg.Connection, schema: str, flt: Filter, attr: str
+    con: asyncpg.Connection, schema: str, flt: Filter, attr: str, *,
+    after: int | None = None, limit: int | None = None,
 ) -> list[tuple[int, list[dict[str, Any]]]]:
-    """(pk, instances of ``attr``) for every entity passing ``flt``, for exact refinement."""
+    """(pk, instances of ``attr``) of entities passing ``flt``, in pk order, for exact
+    refinement: all of them, or a chunk of ``limit`` with pks above ``after``."""
     n = len(flt.params)
-    rows = await con.fetch(
-        f"SELECT e.pk, e.attrs -> ${n + 1} AS geo FROM {schema}.entities e"
-        f" WHERE {flt.where()} ORDER BY e.pk",
-        *flt.params,
-        attr,
-    )
+    params: list[Any] = [*flt.params, attr]
+    extra = ""
+    if after is not None:
+        params.append(after)
+        extra = f" AND e.pk > ${len(params)}"
+    tail = " ORDER BY e.pk"
+    if limit is not None:
+        params.append(limit)
+        tail += f" LIMIT ${len(params)}"
+    select = f"SELECT e.pk, e.attrs -> ${n + 1} AS geo FROM {schema}.entities e"
+    sql = (_branches(flt, select, extra + tail) if flt.drivers
+           else f"{select} WHERE {flt.where()}{extra}{tail}")
+    rows = await con.fetch(sql, *params)
     return [(r["pk"], r["geo"] or []) for r in rows]
 
 

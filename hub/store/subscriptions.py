@@ -3,7 +3,9 @@
 Tables: ``hub/db/migrations/tenant/0010_subscriptions.sql``. Work is shared between hub
 processes by row locks: ``FOR UPDATE SKIP LOCKED`` hands each change and each due
 notification to exactly one process, and a lease (``leased_until``) returns a notification
-to the queue if the process that claimed it dies before it is settled.
+to the queue if the process that claimed it dies before it is settled. Only the head of a
+subscription's queue is ever claimed (``claim_notifications``), so that lease is also the
+subscription's: one delivery in flight per subscription across every process, in order.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncpg
 
 __all__ = [
     "ClaimedNotification",
+    "DeadLetter",
     "SubscriptionRow",
     "candidate_subscriptions",
     "claim_changes",
@@ -28,16 +31,20 @@ __all__ = [
     "fetch_subscription",
     "insert_notifications",
     "insert_subscription",
+    "list_dead_letters",
     "list_subscriptions",
+    "replay_dead_letters",
     "settle_failures",
     "settle_successes",
+    "settle_unsent",
+    "trim_queues",
     "update_subscription",
 ]
 
 _COLUMNS = (
     "s.id, s.body, s.active, s.times_sent, s.times_failed, s.last_notification,"
     " s.last_success, s.last_failure, s.last_status, s.created_at, s.modified_at,"
-    " s.expires_at"
+    " s.expires_at, s.times_dropped, s.last_dropped"
 )
 
 
@@ -54,6 +61,8 @@ class SubscriptionRow:
     created_at: datetime
     modified_at: datetime
     expires_at: datetime | None
+    times_dropped: int = 0  # dropped from a full queue (notification_queue_limit)
+    last_dropped: datetime | None = None
 
 
 def _row(r: asyncpg.Record) -> SubscriptionRow:
@@ -63,6 +72,7 @@ def _row(r: asyncpg.Record) -> SubscriptionRow:
         last_success=r["last_success"], last_failure=r["last_failure"],
         last_status=r["last_status"], created_at=r["created_at"],
         modified_at=r["modified_at"], expires_at=r["expires_at"],
+        times_dropped=r["times_dropped"], last_dropped=r["last_dropped"],
     )
 
 
@@ -145,13 +155,30 @@ async def expire_subscriptions(con: asyncpg.Connection, schema: str) -> int:
 
 
 async def claim_changes(con: asyncpg.Connection, schema: str, limit: int) -> list[asyncpg.Record]:
-    """Take the oldest unclaimed changes out of the log; the caller's transaction holds them
-    (a rollback puts them back), other processes skip them."""
+    """Take the oldest unclaimed changes out of the log, in order; the caller's transaction
+    holds them (a rollback puts them back), other processes skip them.
+
+    Per-entity order across processes: a change is left in the log while an older change
+    of the same entity is held by another matcher (a row below this batch's newest that
+    this batch skipped as locked), so an entity's notifications are inserted, and
+    therefore delivered, in the order of its changes. Such a change is taken by a later
+    round, once the older one is matched and committed. The check reads only the front
+    of the log up to this batch (primary key range), which other matchers are working on."""
     return await con.fetch(
-        f"DELETE FROM {schema}.entity_changes WHERE seq IN ("
-        f" SELECT seq FROM {schema}.entity_changes ORDER BY seq"
-        " LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING seq, entity_id, op, old, new, at",
+        f"""WITH batch AS (
+              SELECT seq, entity_id FROM {schema}.entity_changes ORDER BY seq
+              LIMIT $1 FOR UPDATE SKIP LOCKED
+            ), held AS (  -- older changes another matcher holds: their entities wait
+              SELECT DISTINCT o.entity_id FROM {schema}.entity_changes o
+              WHERE o.seq < (SELECT max(seq) FROM batch)
+                AND o.seq NOT IN (SELECT seq FROM batch)
+            ), gone AS (
+              DELETE FROM {schema}.entity_changes c USING batch
+              WHERE c.seq = batch.seq
+                AND batch.entity_id NOT IN (SELECT entity_id FROM held)
+              RETURNING c.seq, c.entity_id, c.op, c.old, c.new, c.at
+            )
+            SELECT * FROM gone ORDER BY seq""",
         limit,
     )
 
@@ -198,29 +225,42 @@ class ClaimedNotification:
 
 
 async def claim_notifications(
-    con: asyncpg.Connection, schema: str, limit: int, lease_s: float, *,
-    per_subscription: int, busy: list[str],
+    con: asyncpg.Connection, schema: str, limit: int, lease_s: float
 ) -> list[ClaimedNotification]:
-    """Lease up to ``limit`` due notifications, oldest first, at most ``per_subscription``
-    of any one subscription and none of the ``busy`` ones (already at that share in this
-    process), skipping subscriptions whose receiver is backing off. Each is leased to this
-    process alone until it is settled or the lease ends."""
+    """Lease the heads of up to ``limit`` subscriptions' queues, oldest head first.
+
+    Only a queue's *head* (its oldest notification that is not dead) is ever claimed, and
+    only while it is due, not leased and its subscription is not backing off. So:
+
+    - **fair by construction**: the heads are found by a skip scan over
+      ``notifications_head`` (one index probe per subscription with a queue), so rows
+      queued behind a blocked head are never read, and no number of them can delay another
+      subscription;
+    - **one delivery in flight per subscription, hub-wide**: a leased head is the
+      subscription's lease; no process claims anything newer of it until the head is
+      settled (delivered, dropped or dead) or its lease has expired, and then the head
+      itself comes first, so a notification redelivered after a crash precedes anything
+      newer of its subscription.
+
+    Two processes claiming at once: the head row is locked ``FOR UPDATE SKIP LOCKED`` and
+    its conditions are checked again on the row itself, so the loser skips it (and, the
+    head being the only candidate of its subscription, takes nothing of that subscription).
+    """
     rows = await con.fetch(
-        f"""WITH due AS (
-              SELECT n.seq, row_number() OVER (PARTITION BY n.sub_id ORDER BY n.seq) AS rn
-              FROM (SELECT seq, sub_id FROM {schema}.notifications
-                    WHERE NOT dead AND due_at <= now()
-                      AND (leased_until IS NULL OR leased_until < now())
-                      AND sub_id <> ALL($4::text[])
-                    ORDER BY seq LIMIT 10000) n
+        f"""WITH RECURSIVE heads AS (
+              (SELECT sub_id, seq FROM {schema}.notifications WHERE NOT dead
+               ORDER BY sub_id, seq LIMIT 1)
+              UNION ALL
+              SELECT nx.sub_id, nx.seq FROM heads h CROSS JOIN LATERAL (
+                SELECT sub_id, seq FROM {schema}.notifications
+                WHERE NOT dead AND sub_id > h.sub_id ORDER BY sub_id, seq LIMIT 1) nx
             ), cand AS (
-              SELECT n.seq FROM {schema}.notifications n
-              JOIN due USING (seq)
-              JOIN {schema}.subscriptions s ON s.id = n.sub_id
-              WHERE due.rn <= $3
-                AND (s.blocked_until IS NULL OR s.blocked_until <= now())
-                -- again here, on n itself: when another process leased the row meanwhile,
-                -- FOR UPDATE re-evaluates these on its new version and skips it
+              SELECT n.seq FROM heads h
+              JOIN {schema}.subscriptions s ON s.id = h.sub_id
+              JOIN {schema}.notifications n ON n.seq = h.seq
+              WHERE (s.blocked_until IS NULL OR s.blocked_until <= now())
+                -- on n itself: when another process leased, settled or dropped the row
+                -- meanwhile, FOR UPDATE re-evaluates these on its new version and skips it
                 AND NOT n.dead AND n.due_at <= now()
                 AND (n.leased_until IS NULL OR n.leased_until < now())
               ORDER BY n.seq LIMIT $1 FOR UPDATE OF n SKIP LOCKED
@@ -238,11 +278,90 @@ async def claim_notifications(
               WHERE s.id = c.sub_id
             )
             SELECT * FROM claimed""",
-        limit, lease_s, per_subscription, busy,
+        limit, lease_s,
     )
     return [ClaimedNotification(schema, r["seq"], r["id"], r["sub_id"], r["payload"],
                                 r["attempts"], r["body"], r["last_notification"])
             for r in sorted(rows, key=lambda r: r["seq"])]
+
+
+async def trim_queues(
+    con: asyncpg.Connection, schema: str, queue_limit: int
+) -> list[tuple[str, int]]:
+    """Drop what is over ``queue_limit`` in any subscription's queue, oldest first.
+
+    A subscription keeps at most ``queue_limit`` notifications (queued and dead letters
+    together); older ones are deleted, except a head that is leased right now, and counted
+    in ``times_dropped`` / ``last_dropped`` with the delivery status set to ``failed``.
+    Returns ``(subscription, dropped)`` for each subscription that lost any. Cost: a skip
+    scan over the subscriptions with rows, and per subscription at most ``queue_limit``
+    index entries, whatever the number queued."""
+    rows = await con.fetch(
+        f"""WITH RECURSIVE subs AS (
+              (SELECT sub_id FROM {schema}.notifications ORDER BY sub_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT n.sub_id FROM {schema}.notifications n
+                      WHERE n.sub_id > subs.sub_id ORDER BY n.sub_id LIMIT 1)
+              FROM subs WHERE subs.sub_id IS NOT NULL
+            ), cut AS (  -- the queue_limit-th newest row: everything older is over
+              SELECT subs.sub_id, c.seq FROM subs CROSS JOIN LATERAL (
+                SELECT seq FROM {schema}.notifications
+                WHERE sub_id = subs.sub_id ORDER BY seq DESC OFFSET $1 - 1 LIMIT 1) c
+            ), gone AS (
+              DELETE FROM {schema}.notifications n USING cut
+              WHERE n.sub_id = cut.sub_id AND n.seq < cut.seq
+                AND (n.leased_until IS NULL OR n.leased_until < now())
+              RETURNING n.sub_id
+            )
+            UPDATE {schema}.subscriptions s
+            SET times_dropped = s.times_dropped + g.n, last_dropped = now(),
+                last_status = 'failed'
+            FROM (SELECT sub_id, count(*) AS n FROM gone GROUP BY sub_id) g
+            WHERE s.id = g.sub_id
+            RETURNING s.id, g.n""",
+        queue_limit,
+    )
+    return [(r["id"], int(r["n"])) for r in rows]
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    id: str
+    created_at: datetime
+    attempts: int
+    last_error: str | None
+
+
+async def list_dead_letters(
+    con: asyncpg.Connection, schema: str, sub_id: str, limit: int, offset: int
+) -> tuple[list[DeadLetter], int]:
+    """A page of the subscription's dead letters (oldest first) and how many it has."""
+    rows = await con.fetch(
+        f"SELECT id, created_at, attempts, last_error FROM {schema}.notifications"
+        " WHERE sub_id = $1 AND dead ORDER BY seq LIMIT $2 OFFSET $3", sub_id, limit, offset)
+    total = await con.fetchval(
+        f"SELECT count(*) FROM {schema}.notifications WHERE sub_id = $1 AND dead", sub_id)
+    return ([DeadLetter(r["id"], r["created_at"], r["attempts"], r["last_error"])
+             for r in rows], int(total))
+
+
+async def replay_dead_letters(
+    con: asyncpg.Connection, schema: str, sub_id: str, ids: list[str] | None
+) -> int:
+    """Queue the subscription's dead letters (all, or those in ``ids``) again as never
+    attempted, due now, and end its backoff; returns how many. They keep their place
+    (``seq``), so they go out before anything newer still queued for the subscription.
+    Locks notifications before the subscription, as every statement here does."""
+    status = await con.execute(
+        f"UPDATE {schema}.notifications SET dead = false, attempts = 0, due_at = now(),"
+        " leased_until = NULL WHERE sub_id = $1 AND dead"
+        " AND ($2::text[] IS NULL OR id = ANY($2::text[]))", sub_id, ids)
+    n = int(status.split()[-1])
+    if n:
+        await con.execute(
+            f"UPDATE {schema}.subscriptions SET blocked_until = NULL WHERE id = $1", sub_id)
+        await con.execute("SELECT pg_notify('renkei_notifications', $1)", schema)
+    return n
 
 
 async def _lock_subscriptions(con: asyncpg.Connection, schema: str, subs: list[str]) -> None:

@@ -1,11 +1,14 @@
 """Deliver leased notifications concurrently, then settle them in PostgreSQL.
 
-Each claimed notification is sent in its own task, bounded by a global limit and a smaller
-per-subscription limit, so a slow receiver occupies at most a few slots and a dead one backs
-off as a whole (``blocked_until``) instead of being retried in a loop; neither holds up other
-subscriptions. Outcomes are settled in batches; a process that dies before settling leaves
-its leases to expire, and another process delivers those notifications again (at least
-once, each with the same notification id, so receivers can de-duplicate).
+Each claimed notification is sent in its own task, bounded by a global limit. Only the head
+of a subscription's queue is ever claimed, so a subscription has at most one delivery in
+flight in the whole hub and its notifications go out in order; a slow receiver occupies one
+slot and a dead one backs off as a whole (``blocked_until``) instead of being retried in a
+loop; neither holds up other subscriptions, whatever their queues hold. Queues are bounded
+(``queue_limit``, oldest dropped and counted). Outcomes are settled in batches; a process
+that dies before settling leaves its leases to expire, and another process delivers those
+notifications again (at least once, each with the same notification id, so receivers can
+de-duplicate), the redelivered one before anything newer of its subscription.
 """
 
 from __future__ import annotations
@@ -43,12 +46,13 @@ Visibility = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str,
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
     concurrency: int = 64
-    per_subscription: int = 1  # 1 keeps each subscription's notifications in order
     lease_s: float = 60.0
     timeout_s: float = 10.0
     max_attempts: int = 12
     max_backoff_s: float = 300.0
     max_bytes: int = 1_048_576
+    queue_limit: int = 10_000  # notifications kept per subscription; older ones dropped
+    trim_every_s: float = 1.0  # how often each process enforces queue_limit per tenant
 
 
 class Deliverer:
@@ -74,6 +78,7 @@ class Deliverer:
         self._failed: list[tuple[ClaimedNotification, datetime, str, float | None]] = []
         self._deferred: list[tuple[ClaimedNotification, float]] = []
         self._last_sent: dict[str, float] = {}
+        self._trimmed: dict[str, float] = {}  # schema -> when queue_limit was last enforced
         self._slot_freed = asyncio.Event()  # a delivery ended: there is room to claim more
         self._settling = asyncio.Lock()  # one settlement at a time; the next takes the rest
 
@@ -81,21 +86,40 @@ class Deliverer:
         return self.config.concurrency - sum(self._in_flight.values())
 
     async def claim_and_send(self, schema: str) -> int:
-        """Lease what fits in the free slots and start sending; returns how many."""
+        """Lease what fits in the free slots and start sending; returns how many.
+
+        Each claim is the head of one subscription's queue (``store.claim_notifications``),
+        so a subscription never has two deliveries in flight, in this process or any."""
+        await self.trim(schema)
         room = self.free()
         if room <= 0:
             return 0
-        busy = [s for s, n in self._in_flight.items() if n >= self.config.per_subscription]
         async with self.pool.acquire() as con:
-            claimed = await store.claim_notifications(
-                con, schema, room, self.config.lease_s,
-                per_subscription=self.config.per_subscription, busy=busy)
+            claimed = await store.claim_notifications(con, schema, room, self.config.lease_s)
         for item in claimed:
             self._in_flight[item.sub_id] += 1
             task = asyncio.create_task(self._deliver(item))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(claimed)
+
+    async def trim(self, schema: str) -> None:
+        """Enforce ``queue_limit`` in ``schema``, at most every ``trim_every_s``: a queue
+        may exceed the limit by what the matcher adds in that time, never more."""
+        now = time.monotonic()
+        if now - self._trimmed.get(schema, float("-inf")) < self.config.trim_every_s:
+            return
+        self._trimmed[schema] = now
+        try:
+            async with self.pool.acquire() as con:
+                dropped = await store.trim_queues(con, schema, self.config.queue_limit)
+        except asyncpg.PostgresError:  # e.g. a deadlock with a settlement: next time
+            log.warning("could not trim notification queues", exc_info=True)
+            return
+        for sub_id, n in dropped:
+            log.warning("notification queue full: oldest dropped",
+                        extra={"subscription": sub_id, "dropped": n,
+                               "queue_limit": self.config.queue_limit})
 
     async def _deliver(self, item: ClaimedNotification) -> None:
         try:

@@ -48,6 +48,7 @@ _TOP = frozenset({
     "notificationTrigger", "timeInterval", "q", "geoQ", "csf", "isActive", "notification",
     "expiresAt", "throttling", "temporalQ", "scopeQ", "lang", "jsonldContext", "@context",
     "status", "createdAt", "modifiedAt", "expires", "datasetId",
+    "name",  # GS CIM 009 V1.3's spelling of subscriptionName, accepted as Orion-LD does
 })
 _NOTIFICATION = frozenset({
     "attributes", "sysAttrs", "format", "showChanges", "endpoint", "pick", "omit", "join",
@@ -142,6 +143,10 @@ def _endpoint(value: Any) -> dict[str, Any]:
             ):
                 raise _fail(f"notification.endpoint.{key} must be an array of key/value pairs")
             out[key] = [{"key": p["key"], "value": p["value"]} for p in pairs]
+    for pair in out.get("notifierInfo", []):
+        # at least once (1) unless 0 (at most once) or 2 is asked for: senders.mqtt_qos
+        if pair["key"] == "MQTT-QoS" and pair["value"] not in ("0", "1", "2"):
+            raise _fail("notifierInfo MQTT-QoS must be \"0\", \"1\" or \"2\"")
     if "timeout" in value:
         out["timeout"] = _positive_number(value["timeout"], "notification.endpoint.timeout")
     if "cooldown" in value:
@@ -226,6 +231,10 @@ def apply_members(
 ) -> None:
     """Validate ``body``'s members and write them into ``sub`` (create, or update 5.8.2:
     each member given replaces the stored one; ``notification`` members merge)."""
+    if "name" in body:  # the V1.3 spelling (docs/conformance.md, "Spellings accepted")
+        if "subscriptionName" in body and body["subscriptionName"] != body["name"]:
+            raise _fail("name and subscriptionName are the same member; give one")
+        body = {**body, "subscriptionName": body["name"]}
     for key in ("subscriptionName", "description"):
         if key in body:
             if not isinstance(body[key], str):

@@ -21,6 +21,7 @@ import aiohttp
 import asyncpg
 
 from hub.db.migrations import quote_ident
+from hub.db.pool import DatabaseUnavailable, PoolExhausted, is_connection_error
 from hub.errors import NgsiLdError
 from hub.jsonld.active import ActiveContext
 from hub.jsonld.core import CORE_CONTEXT_URL
@@ -41,6 +42,15 @@ from hub.subscriptions.visibility import SubscriberAccess
 __all__ = ["SubscriptionRuntime"]
 
 log = logging.getLogger("renkei.subscriptions")
+
+#: the longest pause between failing rounds of a background loop (seconds)
+MAX_BACKOFF = 10.0
+
+
+def _database_trouble(exc: BaseException) -> bool:
+    """A failure that says the database is slow or away, not that the code is wrong."""
+    return (isinstance(exc, PoolExhausted | DatabaseUnavailable | asyncpg.QueryCanceledError)
+            or is_connection_error(exc))
 
 
 class SubscriptionRuntime:
@@ -65,6 +75,8 @@ class SubscriptionRuntime:
         self._notifications = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: asyncpg.Connection | None = None
+        self._failures: dict[str, int] = {}  # kind of round -> failures in a row
+        self._listen_failures = 0
 
     # -- contexts and tenants ------------------------------------------------------------
 
@@ -119,8 +131,14 @@ class SubscriptionRuntime:
                                    lambda *_: self._notifications.set())
             con.add_termination_listener(lambda _c: self._lost_listener())
             self._listener = con
-        except (OSError, asyncpg.PostgresError):
-            log.warning("LISTEN connection failed; relying on polling", exc_info=True)
+            if self._listen_failures:
+                log.warning("LISTEN connection restored")
+            self._listen_failures = 0
+        except (OSError, asyncpg.PostgresError) as exc:
+            if not self._listen_failures:  # once per outage, not every retry
+                log.warning("LISTEN connection failed; relying on polling: %s",
+                            type(exc).__name__)
+            self._listen_failures += 1
             self._listener = None
 
     def _lost_listener(self) -> None:
@@ -136,14 +154,31 @@ class SubscriptionRuntime:
                 await self._listener.close()
 
     async def _guarded(self, what: str, step: Callable[[], Awaitable[Any]]) -> Any:
+        """One round of a background loop, which must survive a failed round.
+
+        Repeated failures back off exponentially (``poll_s``, doubling, at most
+        ``MAX_BACKOFF``): when the database is slow (statement timeouts, no free
+        connection) or down, the loops stop adding to its load instead of retrying every
+        poll. Each kind of round logs the first failure of a streak and its recovery, not
+        every failure; a traceback only when the cause is not the database."""
         try:
-            return await step()
+            result = await step()
         except asyncio.CancelledError:
             raise
-        except Exception:  # a background loop must survive a bad round
-            log.exception("subscription %s round failed", what)
-            await asyncio.sleep(self.poll_s)
+        except Exception as exc:
+            healthy = not self._failures
+            streak = self._failures[what] = self._failures.get(what, 0) + 1
+            if not _database_trouble(exc):
+                if streak == 1:
+                    log.exception("subscription %s round failed, backing off", what)
+            elif healthy:  # one line for all the loops when the database goes away
+                log.warning("subscription rounds failing, backing off: %s",
+                            type(exc).__name__)
+            await asyncio.sleep(min(self.poll_s * 2 ** (streak - 1), MAX_BACKOFF))
             return None
+        if self._failures.pop(what, 0) and not self._failures:
+            log.warning("subscription rounds succeed again")
+        return result
 
     # -- loops ---------------------------------------------------------------------------
 
@@ -165,7 +200,8 @@ class SubscriptionRuntime:
     async def _delivery_loop(self) -> None:
         while True:
             started = 0
-            for schema in list(self._tenants or await self.schemas()):
+            for schema in list(self._tenants or await self._guarded("tenant", self.schemas)
+                               or {}):
                 n = await self._guarded(
                     "delivery", partial(self.deliverer.claim_and_send, schema))
                 started += n or 0
@@ -180,7 +216,8 @@ class SubscriptionRuntime:
 
     async def _periodic_loop(self) -> None:
         while True:
-            for schema in list(self._tenants or await self.schemas()):
+            for schema in list(self._tenants or await self._guarded("tenant", self.schemas)
+                               or {}):
                 await self._guarded("periodic", partial(self._periodic_round, schema))
             await asyncio.sleep(min(self.poll_s, 0.25))
 
@@ -213,7 +250,8 @@ class SubscriptionRuntime:
 
     async def _housekeeping_loop(self) -> None:
         while True:
-            for schema in list(self._tenants or await self.schemas()):
+            for schema in list(self._tenants or await self._guarded("tenant", self.schemas)
+                               or {}):
                 await self._guarded("expiry", partial(self._expire, schema))
             if self._listener is None:
                 await self._guarded("listen", self._listen)

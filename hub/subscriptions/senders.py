@@ -10,9 +10,15 @@ that the broker's certificate is verified against it: a name re-pointed at an in
 then fails the TLS handshake).
 MQTT: one ``PUBLISH`` to the URI's path as topic, whose payload is ``{"metadata": {...},
 "body": notification}`` with the would-be HTTP headers in ``metadata``; QoS and protocol
-version from ``notifierInfo`` (``MQTT-QoS``, ``MQTT-Version``). MQTT connections are kept
-per broker and re-opened after a failure; a dropped connection fails the delivery, which
-is retried like any other.
+version from ``notifierInfo`` (``MQTT-QoS``, ``MQTT-Version``). QoS is 1 unless the
+subscription asks for another: a QoS 1 or 2 ``PUBLISH`` counts as delivered only once the
+broker acknowledged it (``PUBACK`` / ``PUBCOMP``), so a broker that restarts mid-stream
+fails the deliveries it never acknowledged and they are retried (at least once; receivers
+de-duplicate by notification id). QoS 0 is at most once: it counts as delivered when
+written to the socket, and a broker restart loses what it had not forwarded. MQTT
+connections are kept per broker and re-opened after a failure; a dropped connection fails
+the deliveries waiting on it at once (not after their timeout), and they are retried like
+any other failure.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ import orjson
 
 from hub.egress import EgressPolicy
 
-__all__ = ["DeliveryError", "Message", "MqttSender", "send_http"]
+__all__ = ["DEFAULT_MQTT_QOS", "DeliveryError", "Message", "MqttSender", "mqtt_qos",
+           "send_http"]
 
 class DeliveryError(Exception):
     """The receiver did not take the notification (network error, timeout, non-2xx)."""
@@ -68,6 +75,55 @@ async def send_http(session: aiohttp.ClientSession, msg: Message) -> int:
         raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
 
 
+#: QoS when ``notifierInfo`` names none: at least once (GS CIM 009 leaves the default to
+#: the broker; at most once lost notifications on every broker restart)
+DEFAULT_MQTT_QOS = 1
+
+
+def mqtt_qos(notifier_info: dict[str, str]) -> int:
+    """The QoS a subscription asked for (``MQTT-QoS``), 1 when it named none."""
+    raw = notifier_info.get("MQTT-QoS")
+    if raw is None:
+        return DEFAULT_MQTT_QOS
+    if raw not in ("0", "1", "2"):
+        raise DeliveryError(f"MQTT-QoS {raw!r} is not 0, 1 or 2")
+    return int(raw)
+
+
+def _dropped(client: Any) -> asyncio.Future[None]:
+    """The future aiomqtt resolves when the client's connection ends.
+
+    aiomqtt has no public hook for it; without it a publish waiting for its ``PUBACK``
+    on a connection the broker closed would only fail when its timeout passes."""
+    fut = getattr(client, "_disconnected", None)
+    if not isinstance(fut, asyncio.Future):
+        raise TypeError("this aiomqtt version does not expose its disconnection future")
+    return fut
+
+
+async def _acknowledged(client: Any, topic: str, payload: bytes, qos: int,
+                        seconds: float) -> None:
+    """Publish and return once the broker acknowledged it (QoS 1 ``PUBACK``, QoS 2
+    ``PUBCOMP``; QoS 0: once written); raise when the connection drops or time runs out
+    first, since then the broker may never have taken the message."""
+    publish = asyncio.ensure_future(client.publish(topic, payload, qos=qos, timeout=seconds))
+    dropped = _dropped(client)
+    try:
+        done, _ = await asyncio.wait({publish, dropped}, timeout=seconds,
+                                     return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not publish.done():
+            publish.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await publish
+    if publish in done:
+        publish.result()  # the publish's own error, if any
+        return
+    if dropped in done:
+        raise DeliveryError("connection to the broker lost before it acknowledged the PUBLISH")
+    raise DeliveryError(f"no acknowledgement from the broker within {seconds:g} s")
+
+
 class MqttSender:
     """Keeps one client per broker (scheme, host, port, user) for the process.
 
@@ -84,7 +140,10 @@ class MqttSender:
         import aiomqtt
 
         if key in self._clients:
-            return self._clients[key][0]
+            client = self._clients[key][0]
+            if not _dropped(client).done():
+                return client
+            await self._drop(key)  # the broker went away since: connect afresh
         scheme, host, port, user = key
         addresses = await self.policy.resolve(host, port)  # EgressRefused: not delivered
         stack = AsyncExitStack()
@@ -114,9 +173,7 @@ class MqttSender:
         topic = unquote(parts.path.lstrip("/"))
         if not topic:
             raise DeliveryError("an MQTT endpoint needs a topic in its path")
-        qos = int(msg.notifier_info.get("MQTT-QoS", "0"))
-        if qos not in (0, 1, 2):
-            raise DeliveryError(f"MQTT-QoS {qos} is not 0, 1 or 2")
+        qos = mqtt_qos(msg.notifier_info)
         version = msg.notifier_info.get("MQTT-Version", "mqtt3.1.1")
         envelope = {"metadata": {**msg.headers, "Content-Type": msg.content_type},
                     "body": msg.body}
@@ -125,8 +182,7 @@ class MqttSender:
             async with lock:
                 client = await self._client(key, unquote(parts.password or "") or None,
                                             version, msg.timeout)
-            await asyncio.wait_for(
-                client.publish(topic, orjson.dumps(envelope), qos=qos), msg.timeout)
+            await _acknowledged(client, topic, orjson.dumps(envelope), qos, msg.timeout)
         except Exception as exc:
             await self._drop(key)
             raise DeliveryError(f"MQTT {type(exc).__name__}: {exc}") from exc

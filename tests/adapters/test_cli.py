@@ -41,7 +41,7 @@ def test_check_fails_on_a_wrong_source(tmp_path: Path, capsys: pytest.CaptureFix
 def test_dry_run_summary_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "jartic-traffic", "--dry-run", "--state-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "skipped: duplicate row" in out and "dry-run" in out
+    assert "skipped: duplicate row" in out and "succeeded (dry run)" in out
     target = tmp_path / "sample.json"
     assert main(["export", "jma-amedas", "--option", "prefecture=48", "--output",
                  str(target)]) == 0

@@ -52,7 +52,7 @@ async def test_adapter_writes_as_its_organisation_and_others_are_refused(
                                                owner["client_secret"])
         async with HubSink(url, token=token) as sink:
             report = await run_adapter(mapping.adapter(), sink, StateStore(tmp_path / "n"))
-        assert report.status == "ok" and report.written == 12
+        assert report.status == "succeeded" and report.written == 12
     await world.refresh()  # the access state learns of the new dataset
     resp = await world.http.get(
         "/ngsi-ld/v1/entities/urn:ngsi-ld:WeatherObserved:ogawa-OG01-20230601T0100",

@@ -74,7 +74,7 @@ async def test_every_adapter_lands_in_the_hub_and_reruns_never_duplicate(
     async with HubSink(url, max_bytes=150_000) as sink:
         for adapter in _adapters():
             report = await run_adapter(adapter, sink, store, batch_size=500)
-            assert report.status == "ok" and report.reconciles(), report
+            assert report.status == "succeeded" and report.reconciles(), report
             for o in adapter.read():
                 for e in getattr(o, "entities", []):
                     expected.setdefault(e["type"], set()).add(e["id"])
@@ -86,7 +86,7 @@ async def test_every_adapter_lands_in_the_hub_and_reruns_never_duplicate(
         for fresh in (store, StateStore(tmp_path / "fresh")):
             for adapter in _adapters():
                 report = await run_adapter(adapter, sink, fresh, batch_size=500)
-                assert report.status == "ok" and report.reconciles()
+                assert report.status == "succeeded" and report.reconciles()
                 if fresh is store:
                     assert report.written == 0
     for etype in expected:
@@ -109,7 +109,7 @@ async def test_hub_unreachable_mid_run_then_resumed_loses_and_duplicates_nothing
         assert 0 < partial < 31 * 24
         async with HubSink(url, max_bytes=150_000) as sink:
             resumed = await run_adapter(MlitWaterLevelAdapter(), sink, store, batch_size=100)
-        assert resumed.status == "ok" and resumed.reconciles()
+        assert resumed.status == "succeeded" and resumed.reconciles()
         assert resumed.skip_reasons["already acknowledged in an earlier run"] == failed.written
         assert await registry.record_run("mlit-teshio", resumed) == "recorded"
         assert await _count(client, "WaterObserved") == 31 * 24
@@ -156,14 +156,31 @@ async def test_entities_the_hub_refuses_are_quarantined_with_its_reason(
     store = StateStore(tmp_path)
     async with HubSink(url, max_bytes=150_000) as sink:
         report = await run_adapter(MlitWaterLevelAdapter(), sink, store)
-    assert report.status == "ok" and report.reconciles()
+    assert report.status == "partial" and report.reconciles()
     assert report.quarantined == 1 and report.written == 30
     (q,) = store.quarantined("mlit-water-level")
     assert q["row"] == 11 and "refused by hub" in q["reason"]
     assert "urn:ngsi-ld:Device:mlit-301011281104010" in q["raw"]
     assert await _count(client, "WaterObserved") == 31 * 24
-    resp = await client.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Device:mlit-301011281104010")
-    assert resp.status == 404
+    device = "/ngsi-ld/v1/entities/urn:ngsi-ld:Device:mlit-301011281104010"
+    assert (await client.get(device)).status == 404
+    # the same file again: the refused row has its outcome, so it is not counted again
+    async with HubSink(url, max_bytes=150_000) as sink:
+        again = await run_adapter(MlitWaterLevelAdapter(), sink, store)
+    assert again.status == "succeeded" and again.quarantined == 0 and again.written == 0
+    # the registry now gives the Device an owner; sent again, the row ingests and its
+    # quarantine entry is resolved
+    resp = await client.post("/registry/v1/datasets", json={
+        "id": "teshio-devices", "owner": TEST_PREFECTURE, "name": {"ja": "天塩川 観測所"},
+        "rule": {"idPrefixes": ["urn:ngsi-ld:Device:mlit-"]}, "licence": "CC-BY-4.0",
+        "updateFrequency": "irregular"})
+    assert resp.status == 201, await resp.text()
+    store.state_path("mlit-water-level").unlink()  # the operator resets the cursor
+    async with HubSink(url, max_bytes=150_000) as sink:
+        fixed = await run_adapter(MlitWaterLevelAdapter(), sink, store)
+    assert fixed.status == "succeeded" and fixed.written == 31 and fixed.quarantined == 0
+    assert store.quarantined("mlit-water-level") == []
+    assert (await client.get(device)).status == 200
 
 
 async def test_a_body_over_the_hub_limit_is_split_not_quarantined(client: TestClient,
@@ -174,7 +191,7 @@ async def test_a_body_over_the_hub_limit_is_split_not_quarantined(client: TestCl
         report = await run_adapter(AmedasAdapter(options={"prefecture": "4"}), sink,
                                    StateStore(tmp_path), batch_size=5000)
         assert sink.max_bytes < 200_000
-    assert report.status == "ok" and report.written > 100
+    assert report.status == "partial" and report.written > 100 and report.quarantined > 0
     # the only quarantines are the snapshot's own (stations missing from the 2021 table)
     assert {q["reason"] for q in report.quarantine} <= {"station not in the station table"}
     assert await _count(client, "Device") == report.written

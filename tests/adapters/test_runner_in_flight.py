@@ -63,7 +63,7 @@ async def test_up_to_in_flight_batches_are_sent_at_once(tmp_path: Path, in_fligh
     sink = _SlowSink()
     report = await run_adapter(_adapter([f"e{i}" for i in range(40)]), sink,
                                StateStore(tmp_path), batch_size=4, in_flight=in_flight)
-    assert report.status == "ok" and report.written == 40 and report.reconciles()
+    assert report.status == "succeeded" and report.written == 40 and report.reconciles()
     assert sink.max_active == in_flight
     assert len(sink.stored) == 40
 
@@ -89,7 +89,7 @@ async def test_hub_failure_with_two_batches_in_flight_reconciles(tmp_path: Path)
     assert store.load("lines").position == 4
     resumed = await run_adapter(_adapter([f"e{i}" for i in range(40)]), _SlowSink(), store,
                                 batch_size=4, in_flight=2)
-    assert resumed.status == "ok" and resumed.written == 36 and resumed.skipped == 4
+    assert resumed.status == "succeeded" and resumed.written == 36 and resumed.skipped == 4
 
 
 async def test_in_flight_must_be_positive(tmp_path: Path) -> None:

@@ -3,6 +3,11 @@
 In order: the machine's Mosquitto on 127.0.0.1:1883; a ``mosquitto`` binary started on a free
 port; the pure-Python amqtt broker (a test dependency) started in-process. A fresh machine
 with only Python therefore still runs the MQTT tests against a real broker over TCP.
+
+``private_mosquitto`` is a Mosquitto of the test's own that it can stop and start again on
+the same port (fault injection: tests/reliability/). It keeps persistent sessions on disk,
+so a subscriber that connected with ``clean_session=False`` finds its subscription and the
+QoS 1 messages queued for it after a restart, as with a production broker.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-__all__ = ["mqtt_broker_port"]
+__all__ = ["PrivateMosquitto", "mqtt_broker_port", "private_mosquitto"]
 
 
 def _listening(port: int) -> bool:
@@ -45,9 +50,10 @@ def _mosquitto() -> str | None:
     return found or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
 
-def _start_mosquitto(binary: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
+def _start_mosquitto(binary: str, port: int, tmp: Path, extra: str = ""
+                     ) -> subprocess.Popen[bytes]:
     conf = tmp / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n{extra}")
     return subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
@@ -83,3 +89,58 @@ async def mqtt_broker_port(*, machine: bool = True, binary: bool = True
     finally:
         with contextlib.suppress(Exception):
             await broker.shutdown()
+
+
+class PrivateMosquitto:
+    """A Mosquitto process on a fixed port that a test stops and starts at will."""
+
+    def __init__(self, binary: str, port: int, directory: Path) -> None:
+        self.binary, self.port, self.directory = binary, port, directory
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        # persistence: sessions and queued QoS 1/2 messages survive a restart (written on a
+        # clean stop, and every second); no cap on a waiting subscriber's queue
+        store = directory / "persistence"
+        store.mkdir(exist_ok=True)
+        # started as root, mosquitto drops to its own user, which must reach and write it
+        directory.chmod(0o755)
+        store.chmod(0o777)
+        self._extra = (f"persistence true\npersistence_location {store}/\n"
+                       "autosave_interval 1\nmax_queued_messages 0\n")
+
+    async def start(self) -> None:
+        self.proc = _start_mosquitto(self.binary, self.port, self.directory, self._extra)
+        await _wait_listening(self.port)
+
+    def stop(self, *, kill: bool = False) -> None:
+        """``kill``: SIGKILL (a crash, unsaved state lost); else SIGTERM (a restart)."""
+        if self.proc is None:
+            return
+        if kill:
+            self.proc.kill()
+        else:
+            self.proc.terminate()
+        self.proc.wait(10)
+        self.proc = None
+
+    async def restart(self, *, kill: bool = False, down_s: float = 0.5) -> None:
+        self.stop(kill=kill)
+        await asyncio.sleep(down_s)
+        await self.start()
+        self.restarts += 1
+
+
+@asynccontextmanager
+async def private_mosquitto() -> AsyncIterator[PrivateMosquitto]:
+    """Needs the ``mosquitto`` binary (apt ``mosquitto``): amqtt cannot restart with its
+    sessions, so a missing binary fails loudly instead of testing something weaker."""
+    found = _mosquitto()
+    if not found:
+        raise RuntimeError("the restart tests need the mosquitto binary (apt install mosquitto)")
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = PrivateMosquitto(found, _free_port(), Path(tmp))
+        await broker.start()
+        try:
+            yield broker
+        finally:
+            broker.stop()

@@ -52,16 +52,16 @@ async def registry_without_catch_all(client: TestClient) -> None:
         resp = await client.put(f"{REG}/organisations/{org_id}", headers=JSON,
                                 json={"name": {"ja": name}})
         assert resp.status in (200, 201), await resp.text()
-    for ds in (dataset("nagano-rain", "202011", ["WeatherObserved"],
+    for ds in (dataset("nagano-rain", "202011", ["RainGauge"],
                        ["urn:ngsi-ld:WeatherObserved:nagano-"]),
-               dataset("ueda-rain", "202037", ["WeatherObserved"],
+               dataset("ueda-rain", "202037", ["RainGauge"],
                        ["urn:ngsi-ld:WeatherObserved:ueda-"])):
         resp = await client.post(f"{REG}/datasets", headers=JSON, json=ds)
         assert resp.status == 201, await resp.text()
 
 
 def gauge(eid: str, mm: float = 1.0) -> dict[str, Any]:
-    return {"id": eid, "type": "WeatherObserved",
+    return {"id": eid, "type": "RainGauge",
             "precipitation": {"type": "Property", "value": mm, "unitCode": "MMT"}}
 
 

@@ -50,7 +50,7 @@ async def test_an_owned_entity_carries_its_provenance(client: TestClient) -> Non
         resp = await client.get(f"{HUB}/entities", params={"q": q})
         assert [e["id"] for e in await resp.json()] == found, q
     # and the registry tells which dataset owns such an entity
-    resp = await client.get(f"{REG}/owner", params={"id": UEDA, "type": "WeatherObserved"})
+    resp = await client.get(f"{REG}/owner", params={"id": UEDA, "type": "RainGauge"})
     assert (await resp.json())["dataset"] == "ueda-rain"
 
 
@@ -133,10 +133,17 @@ async def test_provenance_cannot_be_written(client: TestClient) -> None:
         assert "provenance" in body["detail"], (method, path)
     resp = await client.delete(f"{HUB}/entities/{NAGANO}/attrs/refDataset")
     await assert_problem(resp, 400, "BadRequestData")
-    # the contracts' @context names the Smart Data Models twins: forged through it, refused
+    # the contracts' @context names the Smart Data Models twins: those are the client's
+    # own SDM source, kept beside the hub's provenance, which they do not touch
     resp = await client.patch(f"{HUB}/entities/{NAGANO}/attrs", json={"source": {
         "type": "Property", "value": "x"}}, headers={**JSON, "Link": contracts.LINK_HEADER})
-    await assert_problem(resp, 400, "BadRequestData")
+    assert resp.status == 204, await resp.text()
+    mid = await stored(client, NAGANO)
+    assert mid["source"] == before["source"] and mid["refDataset"] == before["refDataset"]
+    assert mid[contracts.SDM + "source"]["value"] == "x"
+    resp = await client.delete(f"{HUB}/entities/{NAGANO}/attrs/source",
+                               headers={"Link": contracts.LINK_HEADER})
+    assert resp.status == 204, await resp.text()
     for op in ("create", "upsert", "update", "merge"):
         resp = await client.post(f"{HUB}/entityOperations/{op}", headers=JSON,
                                  json=[{**gauge(NAGANO), "refDataset": forged}])
@@ -219,7 +226,7 @@ async def test_temporal_creation_follows_the_rule_too(client: TestClient) -> Non
     as_caller(client)
     t = f"{HUB}/temporal/entities"
     reading = {"type": "Property", "value": 3.0, "observedAt": "2026-12-01T09:00:00Z"}
-    saku = {"id": "urn:ngsi-ld:WeatherObserved:saku-1", "type": "WeatherObserved",
+    saku = {"id": "urn:ngsi-ld:WeatherObserved:saku-1", "type": "RainGauge",
             "precipitation": [reading]}
     await assert_problem(await client.post(t, headers=JSON, json=saku), 400, "BadRequestData")
     nagano = {**saku, "id": NAGANO}

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hub.query import qlang_sql
+from hub.store import entities as store
 from tests.integration.helpers import JSON
 
 E = "/ngsi-ld/v1/entities"
@@ -63,3 +64,53 @@ async def test_index_shortcut_agrees(client: TestClient, q: str,
     exact = await ids()
     assert fast == exact
     assert fast, "each query is chosen to match some of the stored values"
+
+
+# issue #13: the two plans of a driven query (store.entities._driven) — the candidate set
+# taken from the value index, and the walk along the pk — must give the oracle's answers,
+# pages and counts, for single terms, string ranges (byte order) and several terms.
+PLAN_QUERIES = [*QUERIES, 'a>"x"', 'a<"y"', 'a>="urn:r:1"', "a>5;a<45", "a>=0;a<=50;a>1",
+                "a==1..20;a>3"]
+
+
+@pytest.mark.parametrize("q", PLAN_QUERIES)
+async def test_driven_plans_agree(client: TestClient, q: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    resp = await client.post("/ngsi-ld/v1/entityOperations/create", json=_entities(90),
+                             headers=JSON)
+    assert resp.status == 201
+
+    async def answer() -> tuple[list[str], list[str], str]:
+        params = {"type": "T", "q": q, "limit": "7", "offset": "3", "count": "true"}
+        page = await client.get(E, params=params)
+        assert page.status == 200, await page.text()
+        everything = await client.get(E, params={"type": "T", "q": q, "limit": "1000"})
+        return ([e["id"] for e in await page.json()],
+                [e["id"] for e in await everything.json()],
+                page.headers["NGSILD-Results-Count"])
+
+    monkeypatch.setattr(store, "CANDIDATES", 10**6)  # always the candidate branch
+    candidates = await answer()
+    monkeypatch.setattr(store, "CANDIDATES", 0)  # never: always the pk walk
+    walked = await answer()
+    monkeypatch.setattr(qlang_sql, "USE_VALUE_INDEX", False)  # the oracle: no index at all
+    exact = await answer()
+    assert candidates == walked == exact
+    assert exact[1], "each query is chosen to match some of the stored values"
+
+
+async def test_driven_candidates_are_bounded(client: TestClient,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A candidate set larger than the bound is not used as complete: with a bound of 2,
+    a query matching more entities still returns all of them (the walking branch)."""
+    resp = await client.post("/ngsi-ld/v1/entityOperations/create", json=_entities(60),
+                             headers=JSON)
+    assert resp.status == 201
+    monkeypatch.setattr(store, "CANDIDATES", 2)
+    r = await client.get(E, params={"type": "T", "q": "a>=0", "limit": "1000",
+                                    "count": "true"})
+    bounded = {e["id"] for e in await r.json()}
+    monkeypatch.setattr(qlang_sql, "USE_VALUE_INDEX", False)
+    r2 = await client.get(E, params={"type": "T", "q": "a>=0", "limit": "1000"})
+    assert bounded == {e["id"] for e in await r2.json()}
+    assert len(bounded) > 2 and r.headers["NGSILD-Results-Count"] == str(len(bounded))

@@ -73,7 +73,7 @@ async def test_bad_organisations_change_nothing(client: TestClient) -> None:
 async def test_datasets_crud_and_overlap(client: TestClient) -> None:
     # the fixture's catch-all owns everything: nothing else fits beside it
     resp = await client.post(f"{REG}/organisations", headers=JSON, json=NAGANO_CITY)
-    ds = dataset("nagano-rain", "202011", ["WeatherObserved"],
+    ds = dataset("nagano-rain", "202011", ["RainGauge"],
                  ["urn:ngsi-ld:WeatherObserved:nagano-"], contracts=["WeatherObserved"],
                  contact="opendata@city.nagano.example", source="https://example.org/rain")
     body = await assert_problem(await client.post(f"{REG}/datasets", headers=JSON, json=ds),
@@ -84,12 +84,12 @@ async def test_datasets_crud_and_overlap(client: TestClient) -> None:
     body = await assert_problem(resp, 400, "BadRequestData")
     assert "nagano-rain" in body["detail"]  # the helper registered it already
     got = await _json(client, f"{REG}/datasets/nagano-rain")
-    assert got["rule"] == {"entityTypes": [V + "WeatherObserved"],
+    assert got["rule"] == {"entityTypes": [V + "RainGauge"],
                            "idPrefixes": ["urn:ngsi-ld:WeatherObserved:nagano-"]}
     assert got["owner"] == "202011" and got["openData"] is True
     # narrowing a rule is a PUT; the owner of a dataset never changes
     resp = await client.put(f"{REG}/datasets/nagano-rain", headers=JSON, json={
-        **ds, "rule": {"entityTypes": ["WeatherObserved"],
+        **ds, "rule": {"entityTypes": ["RainGauge"],
                        "idPrefixes": ["urn:ngsi-ld:WeatherObserved:nagano-city-"]}})
     assert resp.status == 200, await resp.text()
     resp = await client.put(f"{REG}/datasets/nagano-rain", headers=JSON,
@@ -100,10 +100,10 @@ async def test_datasets_crud_and_overlap(client: TestClient) -> None:
                 {**ds, "id": "z", "licence": "WTFPL"}):
         await assert_problem(await client.post(f"{REG}/datasets", headers=JSON, json=bad),
                              400, "BadRequestData")
-    ids = [d["id"] for d in await _json(client, f"{REG}/datasets")]
-    assert ids == ["nagano-rain", "ueda-rain"]
+    listed = await _json(client, f"{REG}/datasets")
+    assert [d["id"] for d in listed if "defaultFor" not in d] == ["nagano-rain", "ueda-rain"]
     assert [d["id"] for d in await _json(client, f"{REG}/datasets?owner=202037")] == \
-        ["ueda-rain"]
+        ["default-202037", "ueda-rain"]  # every organisation has its default dataset
     assert (await client.delete(f"{REG}/datasets/ueda-rain")).status == 204
     await assert_problem(await client.delete(f"{REG}/datasets/ueda-rain"), 404,
                          "ResourceNotFound")
@@ -175,7 +175,8 @@ async def test_catalogue_is_dcat_ap(client: TestClient) -> None:
     assert doc["@context"]["dcat"] == "http://www.w3.org/ns/dcat#"
     assert doc["@context"]["dct"] == "http://purl.org/dc/terms/"
     by_id = {d["dct:identifier"]: d for d in doc["dcat:dataset"]}
-    assert sorted(by_id) == ["nagano-rain", "ueda-rain"]
+    assert sorted(i for i in by_id if not i.startswith("default-")) == ["nagano-rain",
+                                                                          "ueda-rain"]
     rain = by_id["nagano-rain"]
     assert rain["@type"] == "dcat:Dataset" and rain["@id"].endswith("/catalog/datasets/nagano-rain")
     assert {"@value": "nagano-rain", "@language": "ja"} in rain["dct:title"]
@@ -192,10 +193,10 @@ async def test_catalogue_is_dcat_ap(client: TestClient) -> None:
     assert "/ngsi-ld/v1/entities?q=" in url
     eid = "urn:ngsi-ld:WeatherObserved:nagano-9"
     resp = await client.post("/ngsi-ld/v1/entities", headers=JSON, json={
-        "id": eid, "type": "WeatherObserved", "p": {"type": "Property", "value": 1}})
+        "id": eid, "type": "RainGauge", "p": {"type": "Property", "value": 1}})
     assert resp.status == 201
     await client.post("/ngsi-ld/v1/entities", headers=JSON, json={
-        "id": "urn:ngsi-ld:WeatherObserved:ueda-9", "type": "WeatherObserved",
+        "id": "urn:ngsi-ld:WeatherObserved:ueda-9", "type": "RainGauge",
         "p": {"type": "Property", "value": 1}})
     found = await (await client.get(url[url.index("/ngsi-ld"):])).json()
     assert [e["id"] for e in found] == [eid]

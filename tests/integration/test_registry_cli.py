@@ -60,12 +60,12 @@ async def test_dataset_commands_reach_a_running_hub(client: TestClient,
     assert (await renkei(database_url, "org", "create", "202011", "--name-ja", "長野市"))[0] == 0
     code, ds, err = await renkei(
         database_url, "dataset", "create", "nagano-rain", "--owner", "202011",
-        "--name-ja", "長野市 雨量計", "--type", "WeatherObserved",
+        "--name-ja", "長野市 雨量計", "--type", "RainGauge",
         "--id-prefix", "urn:ngsi-ld:WeatherObserved:nagano-", "--licence", "CC-BY-4.0",
         "--open-data", "--frequency", "hourly", "--contract", "WeatherObserved")
     assert code == 0, err
     assert ds["rule"]["entityTypes"] == ["https://uri.etsi.org/ngsi-ld/default-context/"
-                                         "WeatherObserved"]
+                                         "RainGauge"]
     await _until(client, eid, 201)  # …and the new dataset, without a restart
     code, _, err = await renkei(database_url, "dataset", "create", "sandbox", "--owner",
                                 "202011", "--catch-all")
@@ -73,7 +73,7 @@ async def test_dataset_commands_reach_a_running_hub(client: TestClient,
     code, _, err = await renkei(database_url, "dataset", "delete", "nagano-rain")
     assert code == 2 and "owns 1 entities" in err
     code, listed, _ = await renkei(database_url, "dataset", "list", "--owner", "202011")
-    assert [d["id"] for d in listed] == ["nagano-rain"]
+    assert [d["id"] for d in listed] == ["default-202011", "nagano-rain"]
     code, shown, _ = await renkei(database_url, "dataset", "show", "nagano-rain")
     assert shown["openData"] is True and shown["contracts"] == ["WeatherObserved"]
     resp = await client.get(f"{REG}/datasets/nagano-rain")

@@ -57,7 +57,10 @@ async def test_process_killed_mid_delivery_loses_nothing(
 ) -> None:
     await reset_database(database_url)
     receiver.delay = 0.6  # every delivery is in flight for a while
-    fast = {"notification_timeout": "1", "subscription_poll_interval": "0.2"}
+    # the subscription's lease (its leased head) ends notification_timeout + 5 s after the
+    # kill; until then nothing newer of it goes out (docs/subscriptions.md)
+    fast = {"notification_timeout": "1", "notification_lease": "6",
+            "subscription_poll_interval": "0.2"}
     first = start_hub(database_url, **fast)
     async with aiohttp.ClientSession() as http:
         assert await _post(http, first, S, _subscription(receiver)) == 201

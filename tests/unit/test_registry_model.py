@@ -105,11 +105,11 @@ def rule(types: list[str] = (), prefixes: list[str] = ()) -> MembershipRule:  # 
 
 
 def test_every_type_must_be_listed_and_the_id_must_have_a_prefix() -> None:
-    r = rule(["WeatherObserved", "Device"], ["urn:ngsi-ld:WeatherObserved:nagano-"])
-    assert r.matches("urn:ngsi-ld:WeatherObserved:nagano-1", [V + "WeatherObserved"])
-    assert not r.matches("urn:ngsi-ld:WeatherObserved:ueda-1", [V + "WeatherObserved"])
+    r = rule(["RainGauge", "Device"], ["urn:ngsi-ld:WeatherObserved:nagano-"])
+    assert r.matches("urn:ngsi-ld:WeatherObserved:nagano-1", [V + "RainGauge"])
+    assert not r.matches("urn:ngsi-ld:WeatherObserved:ueda-1", [V + "RainGauge"])
     assert not r.matches("urn:ngsi-ld:WeatherObserved:nagano-1",
-                         [V + "WeatherObserved", V + "Other"])
+                         [V + "RainGauge", V + "Other"])
     assert MembershipRule(catch_all=True).matches("urn:x:1", [V + "Anything"])
 
 
@@ -139,25 +139,25 @@ def ds(ds_id: str, owner: str, **rule_json: object) -> object:
 
 
 def test_registration_refuses_an_overlapping_rule_and_names_the_other() -> None:
-    city = ds("nagano-rain", "202011", entityTypes=["WeatherObserved"],
+    city = ds("nagano-rain", "202011", entityTypes=["RainGauge"],
               idPrefixes=["urn:ngsi-ld:WeatherObserved:nagano-"])
-    other = ds("ueda-rain", "202037", entityTypes=["WeatherObserved"],
+    other = ds("ueda-rain", "202037", entityTypes=["RainGauge"],
                idPrefixes=["urn:ngsi-ld:WeatherObserved:ueda-"])
     check_no_overlap([city], other)  # disjoint prefixes: accepted
-    greedy = ds("all-rain", "200000", entityTypes=["WeatherObserved"])
+    greedy = ds("all-rain", "200000", entityTypes=["RainGauge"])
     with pytest.raises(Invalid, match="nagano-rain, ueda-rain"):
         check_no_overlap([city, other], greedy)
     check_no_overlap([city], city)  # re-registering itself is no overlap
 
 
 def test_owning_dataset_picks_the_one_match_or_none() -> None:
-    a = ds("a", "202011", entityTypes=["WeatherObserved"], idPrefixes=["urn:w:nagano-"])
-    b = ds("b", "202037", entityTypes=["WeatherObserved"], idPrefixes=["urn:w:ueda-"])
+    a = ds("a", "202011", entityTypes=["RainGauge"], idPrefixes=["urn:w:nagano-"])
+    b = ds("b", "202037", entityTypes=["RainGauge"], idPrefixes=["urn:w:ueda-"])
     c = ds("c", "202037", idPrefixes=["urn:lib:ueda-"])
     index = OwnershipIndex([a, b, c])
-    assert index.owning_dataset("urn:w:ueda-1", [V + "WeatherObserved"]) is b
+    assert index.owning_dataset("urn:w:ueda-1", [V + "RainGauge"]) is b
     assert index.owning_dataset("urn:lib:ueda-1", [V + "LibraryLoans"]) is c
-    assert index.owning_dataset("urn:w:saku-1", [V + "WeatherObserved"]) is None
+    assert index.owning_dataset("urn:w:saku-1", [V + "RainGauge"]) is None
     assert index.owning_dataset("urn:w:nagano-1", [V + "Other"]) is None
 
 
@@ -184,9 +184,9 @@ def test_bad_datasets_are_refused(body: dict, words: str) -> None:
 
 def test_type_names_are_expanded_and_iris_kept() -> None:
     d = dataset_from_json({"id": "x", "owner": "202011", "name": {"ja": "x"},
-                           "rule": {"entityTypes": ["WeatherObserved", "https://e.org/T"]},
+                           "rule": {"entityTypes": ["RainGauge", "https://e.org/T"]},
                            "licence": "CC-BY-4.0", "updateFrequency": "daily"}, expand)
-    assert d.rule.entity_types == {V + "WeatherObserved", "https://e.org/T"}
+    assert d.rule.entity_types == {V + "RainGauge", "https://e.org/T"}
 
 
 def test_runs_are_validated() -> None:

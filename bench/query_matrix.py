@@ -1,0 +1,228 @@
+"""Query plans across selectivities (issue #13; a script, not a test).
+
+Loads N TrafficFlowObserved-like entities (six attributes, one a GeoProperty) through the
+hub's batch upsert, ANALYZEs and VACUUMs (autovacuum may be off), then for every query
+shape x selectivity (0.01 %, 1 %, 10 %, 90 %) x (Link header or not) sends queries whose
+threshold is drawn at random per request through the real hub over HTTP, and prints
+req/s, p50/p95 latency, mean results per page, and what PostgreSQL did per request on the
+tenant's tables (buffers hit + read, tuples fetched or scanned), from the cumulative
+statistics views (``pg_statio_user_tables``; no extension needed). The plans behind the
+figures are in docs/architecture.md ("Query plans").
+
+    RENKEI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/renkei_h4 \
+        .venv/bin/python bench/query_matrix.py [--entities 200000] [--requests 300] [--keep]
+
+``--keep`` reuses the entities already loaded (same N) instead of loading again.
+Results: docs/performance.md, "Query plans across selectivities".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.hubsetup import register_catch_all
+from hub.app import create_app
+from hub.settings import Settings
+
+BASE = "/ngsi-ld/v1"
+CORE = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+LINK = {"Link": f'<{CORE}>; rel="http://www.w3.org/ns/json-ld#context";'
+                ' type="application/ld+json"'}
+TYPE = "TrafficFlowObserved"
+SCALE = 100_000  # intensity and occupancy are uniform integers in [0, SCALE)
+# entities spread uniformly over this lon/lat box (Honshu-sized); a prefecture ~1 deg
+LON0, LAT0, LON_SPAN, LAT_SPAN = 132.0, 33.0, 10.0, 5.0
+SELECTIVITIES = (0.0001, 0.01, 0.1, 0.9)
+
+
+def entity(i: int, rnd: random.Random) -> dict[str, Any]:
+    return {
+        "id": f"urn:ngsi-ld:{TYPE}:{i}", "type": TYPE,
+        "intensity": {"type": "Property", "value": rnd.randrange(SCALE)},
+        "occupancy": {"type": "Property", "value": rnd.randrange(SCALE)},
+        "averageVehicleSpeed": {"type": "Property", "value": round(rnd.uniform(0, 120), 1)},
+        "laneId": {"type": "Property", "value": f"L{rnd.randrange(SCALE):05d}"},
+        "refRoadSegment": {"type": "Relationship",
+                           "object": f"urn:ngsi-ld:RoadSegment:{i % 5000}"},
+        "location": {"type": "GeoProperty", "value": {
+            "type": "Point", "coordinates": [round(LON0 + rnd.random() * LON_SPAN, 6),
+                                             round(LAT0 + rnd.random() * LAT_SPAN, 6)]}},
+    }
+
+
+async def load(client: TestClient, n: int) -> None:
+    rnd = random.Random(13)
+    t0 = time.perf_counter()
+    for start in range(0, n, 1000):
+        batch = [entity(i, rnd) for i in range(start, min(n, start + 1000))]
+        resp = await client.post(BASE + "/entityOperations/upsert", json=batch)
+        assert resp.status in (201, 204), await resp.text()
+    print(f"loaded {n} entities in {time.perf_counter() - t0:.1f} s")
+
+
+def _threshold(sel: float, rnd: random.Random) -> int:
+    """A random threshold t with P(value >= t) ~ sel, jittered by +-10 % of sel."""
+    return int(SCALE * (1 - sel * rnd.uniform(0.9, 1.1)))
+
+
+def _box(sel: float, rnd: random.Random) -> tuple[float, float, float, float]:
+    """A lon/lat box covering ~sel of the area, at a random place (capped at the area)."""
+    area = LON_SPAN * LAT_SPAN * sel
+    side_lat = min(LAT_SPAN, (area / 2) ** 0.5)
+    side_lon = min(LON_SPAN, area / side_lat)
+    x = LON0 + rnd.random() * (LON_SPAN - side_lon)
+    y = LAT0 + rnd.random() * (LAT_SPAN - side_lat)
+    return x, y, x + side_lon, y + side_lat
+
+
+def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
+    def num(s: float, r: random.Random) -> dict[str, str]:
+        return {"q": f"intensity>={_threshold(s, r)}"}
+
+    def txt(s: float, r: random.Random) -> dict[str, str]:
+        return {"q": f'laneId>="L{_threshold(s, r):05d}"'}
+
+    def two(s: float, r: random.Random) -> dict[str, str]:
+        # two independent terms, each of selectivity sqrt(s)
+        t = s ** 0.5
+        return {"q": f"intensity>={_threshold(t, r)};occupancy>={_threshold(t, r)}"}
+
+    def order(s: float, r: random.Random) -> dict[str, str]:
+        return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "occupancy"}
+
+    def count(s: float, r: random.Random) -> dict[str, str]:
+        return {"q": f"intensity>={_threshold(s, r)}", "count": "true"}
+
+    def within(s: float, r: random.Random) -> dict[str, str]:
+        x1, y1, x2, y2 = _box(s, r)
+        ring = [[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]
+        return {"georel": "within", "geometry": "Polygon",
+                "coordinates": str([ring]).replace(" ", "")}
+
+    def near(s: float, r: random.Random) -> dict[str, str]:
+        x1, y1, x2, y2 = _box(s, r)
+        # a circle of the box's area: radius in metres at the box's latitude
+        radius = ((y2 - y1) * 111_000 * (x2 - x1) * 91_000 / 3.1416) ** 0.5
+        return {"georel": f"near;maxDistance=={radius:.0f}", "geometry": "Point",
+                "coordinates": f"[{(x1 + x2) / 2:.5f},{(y1 + y2) / 2:.5f}]"}
+
+    return {"q number": num, "q string": txt, "q two terms": two, "orderBy": order,
+            "count": count, "geo within": within, "geo near": near}
+
+
+async def measure(client: TestClient, make: Callable[[float, random.Random], dict[str, str]],
+                  sel: float, link: bool, requests: int,
+                  concurrency: int = 4) -> tuple[float, float, float, int]:
+    """(req/s, p50 ms, p95 ms, mean results per page) at ``concurrency``."""
+    rnd = random.Random(hash((sel, link)))
+    headers = LINK if link else {}
+    todo = [{"type": TYPE, "limit": "20", **make(sel, rnd)} for _ in range(requests)]
+    latencies: list[float] = []
+    found: list[int] = []
+
+    async def worker() -> None:
+        while todo:
+            params = todo.pop()
+            t0 = time.perf_counter()
+            resp = await client.get(BASE + "/entities", params=params, headers=headers)
+            body = await resp.json()
+            assert resp.status == 200, (params, body)
+            latencies.append(time.perf_counter() - t0)
+            found.append(len(body))
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    return (requests / wall, statistics.median(latencies) * 1000,
+            latencies[int(len(latencies) * 0.95) - 1] * 1000, round(statistics.mean(found)))
+
+
+async def db_counters(url: str) -> tuple[int, int]:
+    """(buffers hit + read, tuples fetched or scanned) on the tenant's tables so far, from
+    the cumulative statistics views (no extension needed). A busy backend publishes its
+    counts at most once a second and an idle one after 10 s (PostgreSQL 15), so this
+    waits for that before reading."""
+    await asyncio.sleep(10.5)
+    con = await asyncpg.connect(url)
+    try:
+        row = await con.fetchrow(
+            "SELECT sum(coalesce(heap_blks_hit, 0) + coalesce(heap_blks_read, 0)"
+            " + coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0)"
+            " + coalesce(toast_blks_hit, 0) + coalesce(toast_blks_read, 0)) AS blks"
+            " FROM pg_statio_user_tables WHERE schemaname = 'ngsild'")
+        tup = await con.fetchval(
+            "SELECT sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))"
+            " FROM pg_stat_user_tables WHERE schemaname = 'ngsild'")
+        return int(row["blks"] or 0), int(tup or 0)
+    finally:
+        await con.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entities", type=int, default=200_000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--shapes", default="")
+    args = parser.parse_args()
+    url = os.environ.get("RENKEI_BENCH_DATABASE_URL",
+                         "postgresql://postgres@127.0.0.1:5432/renkei_bench")
+    if not args.keep:
+        con = await asyncpg.connect(url)
+        for schema in ("ngsild", "renkei", "registry", "authz"):
+            await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await con.close()
+    app = create_app(Settings(database_url=url, auth_mode="dev", log_level="WARNING",
+                              default_rate_per_minute=10**9))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        if not args.keep:
+            async with aiohttp.ClientSession() as s:
+                await register_catch_all(s, str(client.make_url("")).rstrip("/"))
+            await load(client, args.entities)
+            con = await asyncpg.connect(url)
+            await con.execute("VACUUM ANALYZE")
+            await con.close()
+        wanted = [s for s in args.shapes.split(",") if s]
+        print(f"{'shape':<13}{'sel':>8}{'link':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}"
+              f"{'rows':>6}{'blks/q':>8}{'tuples/q':>9}")
+        b0, t0 = await db_counters(url)
+        for name, make in shapes().items():
+            if wanted and name not in wanted:
+                continue
+            for sel in SELECTIVITIES:
+                for link in (False, True):
+                    # the counters are read once per cell: the warm-up is counted too
+                    await measure(client, make, sel, link, 20)
+                    rps, p50, p95, rows = await measure(client, make, sel, link,
+                                                        args.requests)
+                    b1, t1 = await db_counters(url)
+                    calls = args.requests + 20
+                    blks, tups = (b1 - b0) / calls, (t1 - t0) / calls
+                    b0, t0 = b1, t1
+                    print(f"{name:<13}{sel * 100:>7.2f}%{'yes' if link else 'no':>6}"
+                          f"{rps:>8.0f}{p50:>8.1f}{p95:>8.1f}{rows:>6}{blks:>8.0f}{tups:>9.0f}",
+                          flush=True)
+    finally:
+        await client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
