@@ -13,6 +13,7 @@ COPY registry /src/registry
 COPY authz /src/authz
 COPY adapters /src/adapters
 COPY hub /src/hub
+COPY services /src/services
 RUN pip install /src && rm -rf /src
 
 RUN useradd --create-home --uid 10001 renkei

@@ -1,4 +1,5 @@
-"""``renkei-adapters`` (also ``renkei adapters``): list, check, describe, run, schedule, export.
+"""``renkei-adapters`` (also ``renkei adapters``): list, check, describe, run, schedule,
+worker, export.
 
 ``renkei adapters ...`` reaches this module through the ``renkei.commands`` entry-point
 group: hub/cli.py may not import adapters (import-linter), so it dispatches by name to
@@ -12,7 +13,9 @@ import asyncio
 import json
 import os
 import sys
+import textwrap
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,13 +23,17 @@ from typing import Any
 import aiohttp
 import orjson
 
+from adapters import cli_quarantine
 from adapters.sdk import HubSink, RunReport, StateStore, run_adapter
 from adapters.sdk.auth import client_credentials_token
 from adapters.sdk.base import SourceError
 from adapters.sdk.loader import discover, load
-from adapters.sdk.records import Emit
+from adapters.sdk.records import Emit, Quarantine
+from adapters.sdk.refusals import hub_base
 from adapters.sdk.registry import RegistryClient, iso_schedule
 from adapters.sdk.runner import BATCH_SIZE
+from adapters.sources.fetch import DEFAULT_USER_AGENT
+from adapters.worker import WorkerSettings, run_pass, serve, summary_rows
 
 __all__ = ["main"]
 
@@ -47,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=text, parents=[common])
         c.add_argument("name")
         _source_args(c)
+        if name == "describe":
+            c.add_argument("--preview", type=int, default=0, metavar="N",
+                           help="also the first N entities the mapping makes of the source, "
+                           "and the reasons of rows it would quarantine")
     r = sub.add_parser("run", help="read the source and upsert into a hub", parents=[common])
     r.add_argument("name")
     _source_args(r)
@@ -57,13 +68,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="upserts sent while the next batch is read (1 = one at a time)")
     s = sub.add_parser("schedule", help="each adapter's schedule, last run and next due",
                        parents=[common])
-    s.add_argument("--run-due", action="store_true", help="run the adapters that are due")
-    _hub_args(s)
+    s.add_argument("--run-due", action="store_true", help="one pass of the worker: run the "
+                   "registrations that are due (call it from cron every few minutes)")
+    _worker_args(s)
+    w = sub.add_parser("worker", help="run every enabled registration on its schedule",
+                       parents=[common])
+    _worker_args(w)
+    w.add_argument("--once", action="store_true", help="one pass, then exit")
     e = sub.add_parser("export", help="write the entities of a source to a JSON file",
                        parents=[common])
     e.add_argument("name")
     _source_args(e)
     e.add_argument("--output", type=Path, required=True)
+    cli_quarantine.add_parser(sub, common, _hub_args)
     return p
 
 
@@ -83,6 +100,58 @@ def _hub_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registration", help="registry adapter registration id (default: "
                    "the adapter id); its run health is posted there")
     p.add_argument("--dataset", help="register the adapter for this dataset before the run")
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"RENKEI_WORKER_{name}", default)
+
+
+def _worker_args(p: argparse.ArgumentParser) -> None:
+    """The worker's settings (docs/adapters.md "Running on a schedule")."""
+    p.add_argument("--database-url", default=_env("DATABASE_URL", ""),
+                   help="PostgreSQL URL of the hub's database (the registry's tables)")
+    p.add_argument("--hub", default=_env("HUB", "http://127.0.0.1:1026"),
+                   help="the hub's base URL")
+    p.add_argument("--timeout", type=float, default=float(_env("TIMEOUT", "900")),
+                   help="seconds a run may take")
+    p.add_argument("--jitter", type=float, default=float(_env("JITTER", "30")),
+                   help="at most this many seconds added to a scheduled time")
+    p.add_argument("--poll", type=float, default=float(_env("POLL", "30")),
+                   help="seconds between passes")
+    p.add_argument("--backoff", type=float, default=float(_env("BACKOFF", "60")),
+                   help="first back-off after a failed run (doubles, at most 1 h)")
+    p.add_argument("--user-agent", default=_env("USER_AGENT", DEFAULT_USER_AGENT),
+                   help="User-Agent sent to sources: name your deployment and a contact")
+    p.add_argument("--source-allow", default=_env("SOURCE_ALLOW", ""),
+                   help="comma-separated networks sources may be on besides the internet")
+    p.add_argument("--secrets-dir", type=Path,
+                   default=Path(_env("SECRETS_DIR", "/run/secrets")),
+                   help="directory of secret files registrations refer to")
+
+
+def _worker_settings(args: argparse.Namespace) -> WorkerSettings:
+    if not args.database_url:
+        raise ValueError("the worker reads the registry from the hub's database: give "
+                         "--database-url or RENKEI_WORKER_DATABASE_URL")
+    return WorkerSettings(
+        database_url=args.database_url, hub=args.hub, state_dir=args.state_dir,
+        mapping_dirs=tuple(args.mappings), timeout=args.timeout, jitter=args.jitter,
+        poll=args.poll, backoff=args.backoff, user_agent=args.user_agent,
+        source_allow=tuple(a for a in args.source_allow.split(",") if a.strip()),
+        secrets_dir=args.secrets_dir)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """``worker`` (pass after pass) and ``schedule --run-due`` (one pass): exit 1 when a run
+    of the pass failed."""
+    settings = _worker_settings(args)
+    if args.command == "worker" and not args.once:
+        asyncio.run(serve(settings))
+        return 0
+    results = asyncio.run(run_pass(settings))
+    print(_table(summary_rows(results) or [["-", "nothing due", "-", "-"]],
+                 ["registration", "outcome", "status", "result"]))
+    return 1 if any(r.report and r.report.status == "failed" for r in results) else 0
 
 
 def _options(pairs: list[str]) -> dict[str, str]:
@@ -127,17 +196,22 @@ def _summary(report: RunReport, registry_note: str | None) -> str:
     rows = [[k, f"{getattr(report, k):,}"] for k in ("read", "written", "quarantined",
                                                       "skipped", "unacknowledged", "entities")]
     rows += [[f"skipped: {r}", f"{n:,}"] for r, n in report.skip_reasons.items()]
-    rows.append(["status", report.status + (" (dry run)" if report.dry_run else "")
-                 + (f" ({report.error})" if report.error else "")])
+    rows += [[f"flagged: {f[:44]}", f"{n:,}"] for f, n in report.flags.items()]
+    reasons = Counter(q["reason"] for q in report.quarantine)
+    rows += [[f"quarantined: {r[:40]}", f"{n:,}"] for r, n in reasons.most_common(5)]
+    rows.append(["status", report.status + (" (dry run)" if report.dry_run else "")])
     if registry_note:
         rows.append(["registry", registry_note])
-    return _table(rows, [f"{report.adapter} ← {report.source}", ""])
+    # the error names the fix; it goes under the table, wrapped, not into a column
+    fix = "\n" + textwrap.fill(f"error: {report.error}", 79) if report.error else ""
+    return _table(rows, [f"{report.adapter} ← {os.path.basename(report.source)}", ""]) + fix
 
 
 async def _run(args: argparse.Namespace, name: str, source: str | None,
                options: dict[str, str]) -> RunReport:
     adapter = load(name, source, mapping_dirs=args.mappings, options=options)
     store = StateStore(args.state_dir)
+    args.hub = hub_base(args.hub)  # with or without /ngsi-ld/v1
     progress = _Progress(name)
     note = None
     if getattr(args, "dry_run", False):
@@ -180,12 +254,7 @@ def _schedule(args: argparse.Namespace) -> int:
                      last.isoformat(timespec="seconds") if last else "never",
                      "due" if is_due else ("manual" if interval is None else "later")])
     print(_table(rows, ["adapter", "schedule", "registry", "last run", "now"]))
-    failed = 0
-    if args.run_due:
-        for aid in due:
-            report = asyncio.run(_run(args, aid, None, {}))
-            failed += report.status == "failed"
-    return 1 if failed else 0
+    return _worker(args) if args.run_due else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,11 +270,17 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "schedule":
             return _schedule(args)
+        if args.command == "worker":
+            return _worker(args)
+        if args.command == "quarantine":
+            return cli_quarantine.quarantine(args, _options(getattr(args, "option", [])),
+                                             _table)
         options = _options(args.option)
         if args.command in ("check", "describe", "export"):
             adapter = load(args.name, args.source, mapping_dirs=args.mappings, options=options)
             if args.command == "describe":
-                print(json.dumps(adapter.describe(), ensure_ascii=False, indent=2))
+                print(json.dumps(_describe(adapter, args.preview), ensure_ascii=False,
+                                 indent=2))
                 return 0
             if args.command == "export":
                 return _export(adapter, args.output)
@@ -217,6 +292,24 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, SourceError, ValueError, PermissionError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+
+
+def _describe(adapter: Any, preview: int) -> dict[str, Any]:
+    """``describe``, with ``--preview N`` the first N entities of the source and the first
+    quarantine reasons: what a mapping makes, seen before anything is written."""
+    out: dict[str, Any] = adapter.describe()
+    if preview > 0:
+        entities: list[dict[str, Any]] = []
+        quarantined: list[dict[str, Any]] = []
+        for o in adapter.rows(adapter.text()):
+            if isinstance(o, Emit):
+                entities.extend(o.entities[: preview - len(entities)])
+            elif isinstance(o, Quarantine) and len(quarantined) < preview:
+                quarantined.append(o.to_json())
+            if len(entities) >= preview:
+                break
+        out["preview"] = {"entities": entities, "quarantined": quarantined}
+    return out
 
 
 def _export(adapter: Any, output: Path) -> int:

@@ -5,6 +5,7 @@ I/O and nothing else of ours imported. This module is the stable public API: imp
 ``contracts``, not from its submodules.
 """
 
+from contracts.alert import Alert
 from contracts.base import Contract, LineString, Observation, Point, Quality
 from contracts.catalog import CONTRACTS, ContractInfo, contract, contract_for_type, schema_id
 from contracts.context import CONTEXT, context_document
@@ -44,6 +45,7 @@ __all__ = [
     "LINK_HEADER",
     "RENKEI",
     "SDM",
+    "Alert",
     "Contract",
     "ContractInfo",
     "Device",

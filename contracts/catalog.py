@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
 
+from contracts.alert import Alert
 from contracts.base import Contract, Observation
 from contracts.library import LibraryCirculation, LibraryLoanRanking, PointOfInterest
 from contracts.traffic import TrafficFlowObserved
@@ -129,6 +130,13 @@ CONTRACTS: Final[dict[str, ContractInfo]] = {
         ),
         ContractInfo(
             "LibraryLoanRanking", "1.0.0", LibraryLoanRanking, "One entry of a most-loaned ranking"
+        ),
+        ContractInfo(
+            "Alert",
+            "1.0.0",
+            Alert,
+            "A river station's flood stage (flood watch)",
+            _SDM + "dataModel.Alert",
         ),
     )
 }

@@ -38,6 +38,7 @@ _DEVICE = SDM + "dataModel.Device/"
 _ENV = SDM + "dataModel.Environment/"
 _TRANSPORT = SDM + "dataModel.Transportation/"
 _POI = SDM + "dataModel.PointOfInterest/"
+_ALERT = SDM + "dataModel.Alert/"
 
 
 def _in(ns: str, *names: str) -> dict[str, str]:
@@ -112,6 +113,9 @@ TERMS: Final[dict[str, str]] = {
     ),
     # dataModel.PointOfInterest
     **_in(_POI, "PointOfInterest", "category"),
+    # dataModel.Alert (its `category` takes the PointOfInterest IRI above: one flat context)
+    **_in(_ALERT, "Alert", "subCategory", "severity", "alertSource", "dateIssued",
+          "validFrom", "validTo"),
     # Renkei's own: quality, the Japanese flood thresholds SDM lacks, the library contracts
     **_in(
         RENKEI,
@@ -133,6 +137,18 @@ TERMS: Final[dict[str, str]] = {
         "publisher",
         "ndc",
         "isbn",
+        # the flood watch's figures on an Alert (services/flood_watch)
+        "floodStage",
+        "refFloodMonitoring",
+        "levelObservedAt",
+        "rise1h",
+        "rise3h",
+        "rainfall1h",
+        "rainfall3h",
+        "rainfall24h",
+        "forecastLevel1h",
+        "forecastLevel3h",
+        "forecastModel",
     ),
 }
 

@@ -25,9 +25,11 @@ from hub.api import (
     batch,
     catalog,
     contexts,
+    dashboard,
     discovery,
     entities,
     health,
+    openapi,
     registry,
     subscriptions,
     temporal,
@@ -45,6 +47,7 @@ from hub.jsonld.process import ContextCache
 from hub.jsonld.remote import ContextStore
 from hub.middleware import error_middleware
 from hub.service import access_app
+from hub.service.history import housekeeping as history_housekeeping
 from hub.service.ownership import RulesCache, no_identity
 from hub.settings import Settings
 from hub.subscriptions.delivery import DeliveryConfig
@@ -198,10 +201,11 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.ENDPOINT_POLICY] = _egress_policy(settings)
     app[keys.CALLER_ORGANISATION] = no_identity  # the identity plug-in point (docs/registry.md)
     for ctx in (_database, _http_client, _context_store, _subscriptions, _registry,
-                _sample_data, settled_heap):
+                _sample_data, history_housekeeping, settled_heap):
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
-                   aggregates, contracts_api, registry, catalog, health, unsupported):
+                   aggregates, contracts_api, registry, catalog, health, unsupported,
+                   openapi):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(
@@ -209,5 +213,6 @@ def create_app(settings: Settings) -> web.Application:
             for r in module.routes
             if isinstance(r, web.RouteDef) and not r.path.endswith("+}")
         )
+    app.add_routes(dashboard.routes)  # its own /dashboard and /dashboard/ (no alias loop)
     access_app.install(app)  # access control: middleware, /oauth2, /authz/v1, state
     return app

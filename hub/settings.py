@@ -29,6 +29,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_limit: int = 1000
     default_limit: int = 20
+    temporal_page_instances: int = 10_000
     max_batch: int = 10_000
     max_tenants: int = 100
     statement_timeout: float = 15.0
@@ -64,6 +65,9 @@ class Settings:
     max_notification_bytes: int = 1_048_576
     subscription_poll_interval: float = 1.0
     notification_lease: float = 60.0
+    history_retention_default: int = 0
+    history_partitions_ahead: int = 3
+    history_housekeeping_interval: float = 3600.0
     notification_queue_limit: int = 10_000
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -111,6 +115,8 @@ SETTINGS_HELP: dict[str, str] = {
     "max_body_bytes": "largest accepted request body; larger answers 413",
     "max_limit": "largest accepted `limit`; larger answers 403 TooManyResults",
     "default_limit": "`limit` when the request gives none",
+    "temporal_page_instances": "most attribute instances of one entity in a temporal answer;"
+    " a longer history is cut and answered 206 with a Content-Range (GS CIM 009 6.3.x)",
     "max_batch": "most entities in one batch request",
     "max_tenants": "most tenants (schemas) the hub holds; in enforcing mode only a caller"
     " with the write scope creates one, and over the quota it answers 403; 0 = no limit",
@@ -175,6 +181,12 @@ SETTINGS_HELP: dict[str, str] = {
     "max_notification_bytes": "largest notification body sent; larger ones fail",
     "subscription_poll_interval": "seconds between polls for work when no PostgreSQL"
     " NOTIFY arrives (the safety net; wake-ups are immediate)",
+    "history_retention_default": "days of history kept for a dataset without its own"
+    " historyRetention; 0 = for ever (docs/architecture.md, \"History\")",
+    "history_partitions_ahead": "monthly partitions of the history created ahead of the"
+    " current month",
+    "history_housekeeping_interval": "seconds between runs of the history housekeeping"
+    " (partitions created ahead, expired ones dropped)",
     "notification_lease": "seconds a process holds a claimed notification before another"
     " process may deliver it (after a crash); at least notification_timeout + 5",
     "notification_queue_limit": "notifications kept per subscription (queued and dead"

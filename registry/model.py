@@ -18,6 +18,7 @@ from contracts import CONTRACTS
 from registry.codes import is_corporate_number, is_local_government_code, is_prefecture_code
 from registry.errors import Invalid
 from registry.secrets import redact_secrets
+from registry.wire import AdapterBody, DatasetBody, OrganisationBody, RunBody, checked
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -182,6 +183,8 @@ class Dataset:
     contact: str | None = None
     source: str | None = None
     keywords: tuple[str, ...] = ()
+    #: days of history (temporal instances) kept; None keeps it for ever (issue #16)
+    history_retention_days: int | None = None
     created_at: datetime | None = None
     modified_at: datetime | None = None
 
@@ -209,6 +212,8 @@ class Dataset:
             out["contact"] = self.contact
         if self.source:
             out["source"] = self.source
+        if self.history_retention_days is not None:
+            out["historyRetention"] = f"P{self.history_retention_days}D"
         if self.rule.owner_default:
             out["defaultFor"] = self.owner
         return _with_times(out, self.created_at, self.modified_at)
@@ -372,6 +377,12 @@ def organisation_kind(org_id: str) -> OrgKind:
 
 
 def organisation_from_json(data: Any, *, org_id: str | None = None) -> Organisation:
+    """Validated by :class:`registry.wire.OrganisationBody` (the published schema) and the
+    domain checks below."""
+    return checked(OrganisationBody, data, lambda: _organisation_from_json(data, org_id=org_id))
+
+
+def _organisation_from_json(data: Any, *, org_id: str | None = None) -> Organisation:
     data = _obj(data, "an organisation")
     _known(data, {"id", "kind", "name", "contact", "url"}, "an organisation")
     raw_id = data.get("id", org_id)
@@ -430,10 +441,17 @@ def type_iri(name: str, expand: Expand) -> str:
 
 
 def dataset_from_json(data: Any, expand: Expand, *, dataset_id: str | None = None) -> Dataset:
+    """Validated by :class:`registry.wire.DatasetBody` (the published schema) and the
+    domain checks below."""
+    return checked(DatasetBody, data,
+                   lambda: _dataset_from_json(data, expand, dataset_id=dataset_id))
+
+
+def _dataset_from_json(data: Any, expand: Expand, *, dataset_id: str | None = None) -> Dataset:
     data = _obj(data, "a dataset")
     _known(data, {"id", "owner", "name", "description", "rule", "contracts", "licence",
                   "openData", "personalData", "updateFrequency", "contact", "source",
-                  "keywords"}, "a dataset")
+                  "keywords", "historyRetention"}, "a dataset")
     raw_id = data.get("id", dataset_id)
     if dataset_id is not None and raw_id != dataset_id:
         raise Invalid("the id in the body differs from the id in the path")
@@ -472,7 +490,31 @@ def dataset_from_json(data: Any, expand: Expand, *, dataset_id: str | None = Non
         rule=rule, contracts=tuple(contracts), licence=licence, open_data=open_data,
         personal_data=personal, update_frequency=freq, contact=_text(data, "contact"),
         source=_text(data, "source"), keywords=tuple(_strings(data, "keywords")),
+        history_retention_days=retention_days(data.get("historyRetention")),
     )
+
+
+_RETENTION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
+#: days per ISO 8601 designator; months and years are counted as 30 and 365 days, since
+#: expiry works on whole partitions anyway (docs/architecture.md, "History")
+_DAYS = (365, 30, 7, 1)
+
+
+def retention_days(raw: Any) -> int | None:
+    """``historyRetention`` as days: a positive integer, or an ISO 8601 duration of whole
+    years, months, weeks and days (``P90D``, ``P1Y6M``); None when absent."""
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        days = raw
+    elif isinstance(raw, str) and (m := _RETENTION.fullmatch(raw)) and any(m.groups()):
+        days = sum(int(g) * d for g, d in zip(m.groups(), _DAYS, strict=True) if g)
+    else:
+        raise Invalid("historyRetention must be a number of days or an ISO 8601 duration"
+                      " such as P90D or P1Y")
+    if not 1 <= days <= 36_500:
+        raise Invalid("historyRetention must be between 1 day and 100 years")
+    return days
 
 
 _CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
@@ -480,6 +522,12 @@ _DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
 
 
 def adapter_from_json(data: Any, *, adapter_id: str | None = None) -> AdapterRegistration:
+    """Validated by :class:`registry.wire.AdapterBody` (the published schema) and the
+    domain checks below."""
+    return checked(AdapterBody, data, lambda: _adapter_from_json(data, adapter_id=adapter_id))
+
+
+def _adapter_from_json(data: Any, *, adapter_id: str | None = None) -> AdapterRegistration:
     data = _obj(data, "an adapter registration")
     _known(data, {"id", "dataset", "adapter", "config", "schedule", "enabled"},
            "an adapter registration")
@@ -520,6 +568,12 @@ def _when(data: Mapping[str, Any], key: str, *, required: bool) -> datetime | No
 
 
 def run_from_json(data: Any, adapter_id: str) -> AdapterRun:
+    """Validated by :class:`registry.wire.RunBody` (the published schema) and the
+    domain checks below."""
+    return checked(RunBody, data, lambda: _run_from_json(data, adapter_id))
+
+
+def _run_from_json(data: Any, adapter_id: str) -> AdapterRun:
     data = _obj(data, "a run")
     _known(data, {"startedAt", "finishedAt", "status", "counts", "errors"}, "a run")
     status = data.get("status")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -51,6 +52,7 @@ def _dataset(row: asyncpg.Record) -> Dataset:
         contracts=tuple(row["contracts"]), licence=row["licence"], open_data=row["open_data"],
         personal_data=row["personal_data"], update_frequency=row["update_frequency"],
         contact=row["contact"], source=row["source"], keywords=tuple(row["keywords"]),
+        history_retention_days=row.get("history_retention_days"),
         created_at=row["created_at"], modified_at=row["modified_at"],
     )
 
@@ -131,22 +133,26 @@ class RegistryRepository:
         row = await self._db.fetchrow(
             """INSERT INTO registry.datasets AS d (id, owner, name, description, entity_types,
                    id_prefixes, catch_all, contracts, licence, open_data, personal_data,
-                   update_frequency, contact, source, keywords, owner_default)
+                   update_frequency, contact, source, keywords, owner_default,
+                   history_retention_days)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                       $16)
+                       $16, $17)
                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,
                    description = EXCLUDED.description, entity_types = EXCLUDED.entity_types,
                    id_prefixes = EXCLUDED.id_prefixes, catch_all = EXCLUDED.catch_all,
                    contracts = EXCLUDED.contracts, licence = EXCLUDED.licence,
                    open_data = EXCLUDED.open_data, personal_data = EXCLUDED.personal_data,
                    update_frequency = EXCLUDED.update_frequency, contact = EXCLUDED.contact,
-                   source = EXCLUDED.source, keywords = EXCLUDED.keywords, modified_at = now()
+                   source = EXCLUDED.source, keywords = EXCLUDED.keywords,
+                   history_retention_days = EXCLUDED.history_retention_days,
+                   modified_at = now()
                RETURNING *, (xmax = 0) AS inserted""",
             ds.id, ds.owner, ds.name.to_json(),
             ds.description.to_json() if ds.description else None,
             sorted(ds.rule.entity_types), list(ds.rule.id_prefixes), ds.rule.catch_all,
             list(ds.contracts), ds.licence, ds.open_data, ds.personal_data, ds.update_frequency,
-            ds.contact, ds.source, list(ds.keywords), ds.rule.owner_default)
+            ds.contact, ds.source, list(ds.keywords), ds.rule.owner_default,
+            ds.history_retention_days)
         return _dataset(row), bool(row["inserted"])
 
     async def delete_dataset(self, dataset_id: str) -> bool:
@@ -184,10 +190,20 @@ class RegistryRepository:
                VALUES ($1, $2, $3, $4, $5, $6)
                ON CONFLICT (id) DO UPDATE SET dataset = EXCLUDED.dataset,
                    adapter = EXCLUDED.adapter, config = EXCLUDED.config,
-                   schedule = EXCLUDED.schedule, enabled = EXCLUDED.enabled, modified_at = now()
+                   schedule = EXCLUDED.schedule, enabled = EXCLUDED.enabled, modified_at = now(),
+                   -- a new schedule counts from now: the worker runs it on its next pass
+                   next_run_at = CASE WHEN a.schedule IS DISTINCT FROM EXCLUDED.schedule
+                                      THEN NULL ELSE a.next_run_at END
                RETURNING *, (xmax = 0) AS inserted""",
             reg.id, reg.dataset, reg.adapter, reg.config, reg.schedule, reg.enabled)
         return _adapter(row), bool(row["inserted"])
+
+    async def request_run(self, adapter_id: str) -> datetime | None:
+        """Mark the registration due now (the worker serves it on its next pass)."""
+        when: datetime | None = await self._db.fetchval(
+            "UPDATE registry.adapters SET run_requested_at = now() WHERE id = $1"
+            " RETURNING run_requested_at", adapter_id)
+        return when
 
     async def delete_adapter(self, adapter_id: str) -> bool:
         done = await self._db.execute("DELETE FROM registry.adapters WHERE id = $1", adapter_id)

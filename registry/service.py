@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from registry.errors import Conflict, Duplicate, Invalid, NotFound, RegistryError
@@ -54,6 +55,7 @@ __all__ = [
     "put_dataset",
     "put_organisation",
     "record_run",
+    "request_run",
 ]
 
 OwnedEntities = Callable[[str], Awaitable[int]]
@@ -308,6 +310,22 @@ async def record_run(repo: RegistryRepository, adapter_id: str, data: Any,
     ds = await repo.get_dataset(reg.dataset)
     await _allow(repo, caller, ds.owner if ds else None)
     return await repo.add_run(run)
+
+
+async def request_run(repo: RegistryRepository, adapter_id: str,
+                      caller: Who = None) -> datetime:
+    """Mark a registration due now, for whoever may change it (its owner or the operator);
+    the adapter worker runs it on its next pass (adapters/worker.py). A disabled
+    registration is refused: the worker would never serve the request."""
+    reg = await get_adapter(repo, adapter_id, caller)
+    ds = await repo.get_dataset(reg.dataset)
+    await _allow(repo, caller, ds.owner if ds else None)
+    if not reg.enabled:
+        raise Conflict(f"adapter registration {adapter_id} is disabled; enable it first")
+    when = await repo.request_run(adapter_id)
+    if when is None:
+        raise NotFound(f"adapter registration {adapter_id} does not exist")
+    return when
 
 
 async def list_runs(repo: RegistryRepository, adapter_id: str, limit: int = 20,

@@ -78,8 +78,15 @@ class LibraryCirculationAdapter(Adapter):
 
     def rows(self, text: str) -> Iterator[Outcome]:
         title, blocks = self._blocks(text)
-        library = str(self.options.get("library", "nagano-minami"))
-        name = str(self.options.get("library_name", title.split()[0] if title else library))
+        # the branch: the option (or the registration's config), else the file's title
+        # line; never a default, which would credit one branch's figures to another
+        named = title.split()[0] if title and title.split() else ""
+        if "library" not in self.options and not named:
+            raise SourceError(f"{self.source}: which library branch is this? The file has no "
+                              "title line naming it: pass --option library=<key> (and "
+                              "library_name=<name>) or set library in the registration's config")
+        library = str(self.options.get("library") or named)  # entity_id encodes it
+        name = str(self.options.get("library_name", named or library))
         seen: dict[int, dict[str, list[str]]] = {}
         n = 0
         branch_sent = False

@@ -22,7 +22,8 @@ from adapters.sdk.dates import JST
 from adapters.sdk.text import nfkc
 from contracts import InvalidIsbn, LibraryLoanRanking, PointOfInterest, normalize_isbn
 
-__all__ = ["Bibliographic", "branch", "isbn13", "ranking_entry", "split_bibliographic"]
+__all__ = ["Bibliographic", "branch", "isbn13", "normalise_ndc", "ranking_entry",
+           "split_bibliographic"]
 
 _DATE = re.compile(r"^\d{4}(\.\d{1,2})?$")
 _NDC = re.compile(r"^[0-9]{1,3}(\.[0-9]+)?$")
@@ -58,12 +59,26 @@ def branch(key: str, name: str) -> dict[str, Any]:
                  category=["library"])
 
 
+def normalise_ndc(raw: str) -> tuple[str | None, bool]:
+    """The NDC number with three digits before the point, and whether it was repaired.
+
+    A spreadsheet that took ``007.6`` for a number writes ``7.6`` (and ``091`` as ``91``):
+    the class is always three digits, so the lost zeros are put back and the repair
+    reported. ``E`` (picture book) or any other non-number is no NDC: None."""
+    n = nfkc(raw).strip()
+    if not _NDC.match(n):
+        return None, False
+    whole, dot, frac = n.partition(".")
+    fixed = whole.zfill(3) + dot + frac
+    return fixed, fixed != n
+
+
 def ranking_entry(library: str, fiscal_year: int, category: str, rank: str, loans: str,
                   bib: str, ndc: str, isbn: str) -> dict[str, Any]:
     """One LibraryLoanRanking; ``分類`` ``E`` (picture book) is not an NDC number: no ndc."""
     title, author, publisher = split_bibliographic(bib)
     isbn_13 = isbn13(isbn)
-    ndc_n = nfkc(ndc).strip()
+    ndc_n, _ = normalise_ndc(ndc)
     r = int(nfkc(rank).strip())
     key = isbn_13 or f"t{hash_title(title)}"
     return build(
@@ -73,7 +88,7 @@ def ranking_entry(library: str, fiscal_year: int, category: str, rank: str, loan
         dateObservedFrom=datetime(fiscal_year, 4, 1, tzinfo=JST),
         dateObservedTo=datetime(fiscal_year + 1, 4, 1, tzinfo=JST),
         rank=r, loans=int(nfkc(loans).strip()), title=title, author=author,
-        publisher=publisher, ndc=ndc_n if _NDC.match(ndc_n) else None, isbn=isbn_13)
+        publisher=publisher, ndc=ndc_n, isbn=isbn_13)
 
 
 def isbn13(raw: str) -> str | None:

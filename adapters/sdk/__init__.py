@@ -10,6 +10,7 @@ from adapters.sdk.dedup import Dedup
 from adapters.sdk.entity import entity_id, geo_point, prop, rel, slug
 from adapters.sdk.manifest import Manifest, parse_duration
 from adapters.sdk.records import Emit, Outcome, Quarantine, Skip
+from adapters.sdk.refusals import HubRefused, Refusal
 from adapters.sdk.runner import RunReport, run_adapter
 from adapters.sdk.sink import HubSink, HubUnavailable, Sink
 from adapters.sdk.state import State, StateStore
@@ -19,11 +20,13 @@ __all__ = [
     "CheckResult",
     "Dedup",
     "Emit",
+    "HubRefused",
     "HubSink",
     "HubUnavailable",
     "Manifest",
     "Outcome",
     "Quarantine",
+    "Refusal",
     "RunReport",
     "Sink",
     "Skip",

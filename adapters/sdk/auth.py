@@ -12,6 +12,8 @@ import base64
 
 import aiohttp
 
+from adapters.sdk.refusals import hub_base
+
 __all__ = ["client_credentials_token"]
 
 
@@ -22,7 +24,7 @@ async def client_credentials_token(session: aiohttp.ClientSession, hub: str, cli
     if scope:
         form["scope"] = scope
     basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-    async with session.post(hub.rstrip("/") + "/oauth2/token", data=form,
+    async with session.post(hub_base(hub) + "/oauth2/token", data=form,
                             headers={"Authorization": f"Basic {basic}"}) as r:
         body = await r.json(content_type=None)
         if r.status != 200 or "access_token" not in body:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from adapters.sdk.manifest import Manifest
-from adapters.sdk.records import Emit, Outcome, Skip
+from adapters.sdk.records import Emit, Outcome, Quarantine, Skip
 from adapters.sdk.state import State
 from adapters.sdk.text import DecodeError, decode
 
@@ -87,10 +87,28 @@ class Adapter(ABC):
     def check(self) -> CheckResult:
         """Can the source be read, decoded and recognised? Reads no further than needed."""
         try:
-            problems = self.check_text(self.text())
+            text = self.text()
+            problems = self.check_text(text) or self._check_rows(text)
         except SourceError as exc:
             return CheckResult(False, [str(exc)])
         return CheckResult(not problems, problems or ["ok"])
+
+    def _check_rows(self, text: str, sample: int = 200) -> list[str]:
+        """A source whose first ``sample`` mapped rows are all quarantined is not one this
+        adapter reads (a layout or an option is wrong): fail rather than say ``ok`` and
+        let a run quarantine every row."""
+        seen: list[Quarantine] = []
+        for out in self.rows(text):
+            if isinstance(out, Emit):
+                return []
+            if isinstance(out, Quarantine):
+                seen.append(out)
+                if len(seen) >= sample:
+                    break
+        if len(seen) < 2:
+            return []
+        return [f"every row read would be quarantined ({len(seen)} of the first rows); "
+                f"first reason: {seen[0].reason}"]
 
     def describe(self) -> dict[str, Any]:
         return {"manifest": self.manifest.to_json(),

@@ -23,6 +23,10 @@ class Emit:
     entities: list[Entity]
     #: the observation time of the row (ISO 8601), the incremental cursor's unit
     cursor: str | None = None
+    #: what was repaired or is doubtful in the row though it was written (an NDC number
+    #: given its lost zeros, a replacement character): counted in the run's ``flags``, for
+    #: contracts without a ``quality`` attribute to carry it
+    flags: tuple[str, ...] = ()
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from adapters.sdk.manifest import Manifest
+from adapters.sdk.refusals import hub_base
 from adapters.sdk.runner import RunReport
 
 __all__ = ["RegistryClient", "iso_schedule", "run_record"]
@@ -45,7 +46,7 @@ def run_record(report: RunReport) -> dict[str, Any]:
 class RegistryClient:
     def __init__(self, base_url: str, session: aiohttp.ClientSession, *,
                  token: str | None = None) -> None:
-        self.base = base_url.rstrip("/") + "/registry/v1"
+        self.base = hub_base(base_url) + "/registry/v1"
         self.session = session
         self.headers = {"Content-Type": "application/json"}
         if token:

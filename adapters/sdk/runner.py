@@ -21,7 +21,8 @@ from typing import Any
 
 from adapters.sdk.base import Adapter, SourceError
 from adapters.sdk.records import Emit, Quarantine, Skip
-from adapters.sdk.sink import HubUnavailable, Sink
+from adapters.sdk.refusals import HubRefused, HubUnavailable
+from adapters.sdk.sink import Sink
 from adapters.sdk.state import StateStore
 
 __all__ = ["BATCH_SIZE", "RUN_STATUSES", "RunReport", "run_adapter"]
@@ -51,6 +52,8 @@ class RunReport:
     entities: int = 0
     error: str | None = None
     skip_reasons: dict[str, int] = field(default_factory=dict)
+    #: rows written with a flag (sdk.records.Emit.flags): flag -> rows
+    flags: dict[str, int] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
 
     def reconciles(self) -> bool:
@@ -97,6 +100,24 @@ class _Sent:
     others: list[Quarantine | Skip]
     ids: set[str]
     upto: int
+
+
+#: skips that show rows settled by an earlier run: a run that only quarantines its new rows
+#: after them is an ordinary partial run, not a source nothing of which maps
+_RESUMED = ("already acknowledged in an earlier run", "older than the saved cursor minus look-back")
+
+
+def _first_fixable(sent: _Sent, refused: dict[str, str]) -> tuple[int, str] | None:
+    """The first row of ``sent`` the hub refused for a reason a fix outside the file
+    resolves (sdk.refusals.Refusal.fixable), with that reason; None if there is none."""
+    if not refused:
+        return None
+    for e in sent.emits:
+        for x in e.entities:
+            reason = refused.get(x["id"])
+            if reason is not None and getattr(reason, "fixable", False):
+                return e.row, reason
+    return None
 
 
 #: Entities per upsert. Smaller batches keep the hub's parsing of one batch overlapping
@@ -159,6 +180,18 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
             state.cursor = max(cursors, key=datetime.fromisoformat)
 
     def acknowledge(sent: _Sent, refused: dict[str, str]) -> None:
+        cut = _first_fixable(sent, refused)
+        if cut is not None:
+            # the configuration's fault, not the row's: settle the rows before it, leave it
+            # and every row after it unacknowledged, and stop (the saved position stays
+            # below it, so the run after the fix sends exactly these rows)
+            row, reason = cut
+            acknowledge(_Sent(None, [e for e in sent.emits if e.row < row],
+                              [o for o in sent.others if o.row < row], set(), row - 1), {
+                k: v for k, v in refused.items() if not getattr(v, "fixable", False)})
+            inflight.insert(0, _Sent(None, [e for e in sent.emits if e.row >= row],
+                                     [o for o in sent.others if o.row >= row], set(), 0))
+            raise HubRefused(f"row {row}: {reason}")
         for e in sent.emits:
             bad = [refused[x["id"]] for x in e.entities if x["id"] in refused]
             if bad:
@@ -166,6 +199,8 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
             else:
                 report.written += 1
                 report.entities += len(e.entities)
+                for f in e.flags:
+                    report.flags[f] = report.flags.get(f, 0) + 1
                 if (e.source, e.row) in known:
                     resolved.append((e.source, e.row))
         for out in sent.others:
@@ -239,9 +274,17 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
     if progress:
         progress(report.read)
     report.finished = _now()
-    report.status = "failed" if failed else "partial" if report.quarantined else "succeeded"
     report.skip_reasons = dict(skips)
     report.quarantine = [q.to_json() for q in quarantined[:50]]
+    if not failed and report.quarantined >= 2 and not report.written and \
+            report.quarantined + report.skipped == report.read and report.quarantine and \
+            not any(report.skip_reasons.get(r) for r in _RESUMED):
+        # nothing of the source could be mapped: a layout or option problem, not bad rows
+        failed = True
+        report.error = (f"every row read was quarantined ({report.quarantined}): the source "
+                        "is probably not the layout this adapter reads, or an option is "
+                        f"wrong; first reason: {report.quarantine[0]['reason']}")
+    report.status = "failed" if failed else "partial" if report.quarantined else "succeeded"
     if not report.reconciles():
         raise AssertionError(f"counts do not reconcile: {report}")
     return report

@@ -11,17 +11,21 @@ give a client or grant a rate above ``max_rate_per_minute``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel
 
 from authz.model import Consumer
 from authz.repo import audit as audit_repo
 from authz.repo import clients as clients_repo
 from authz.repo import grants as grants_repo
+from authz.requests import client_from, grant_from
 from hub import keys
+from hub.api.bodies import ClientBody, DecisionBody, GrantBody, RotateBody, checked_body
 from hub.api.common import dumps
 from hub.errors import BadRequestData, Forbidden, InvalidRequest, ResourceNotFound, Unauthorized
 from hub.service import admin
@@ -54,13 +58,17 @@ def _ceiling(request: web.Request, c: Consumer) -> int | None:
         request.app[keys.SETTINGS].max_rate_per_minute)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def _body(request: web.Request, model: type[BaseModel],
+                domain: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any]:
+    """The JSON object of the request, validated by ``model`` (hub/api/bodies.py, whence
+    the OpenAPI document); ``domain`` gives the domain parser's message precedence."""
     try:
         body = orjson.loads(await request.read() or b"{}")
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise BadRequestData("the body must be a JSON object")
+    checked_body(model, body, None if domain is None else (lambda: domain(body)))
     return body
 
 
@@ -71,7 +79,8 @@ def _json(data: Any, status: int = 200) -> web.Response:
 @routes.post(BASE + "/clients")
 async def create_client(request: web.Request) -> web.Response:
     me = await _manager(request)
-    body = await _body(request)
+    body = await _body(request, ClientBody,
+                       lambda b: client_from(b, str(me.organisation), "-", None))
     org = body.get("organisation", me.organisation)
     if org != me.organisation and not _operator(request, me):
         raise Forbidden("only the platform operator creates clients for other organisations")
@@ -101,7 +110,7 @@ async def _own_client(request: web.Request, me: Consumer, con: Any) -> Any:
 @routes.post(BASE + "/clients/{client_id}/rotate")
 async def rotate_client(request: web.Request) -> web.Response:
     me = await _manager(request)
-    body = await _body(request)
+    body = await _body(request, RotateBody)
     async with request.app[keys.POOL].acquire() as con:
         client = await _own_client(request, me, con)
         secret = await admin.rotate_client(con, client, body.get("jwks"),
@@ -121,7 +130,8 @@ async def delete_client(request: web.Request) -> web.Response:
 @routes.post(BASE + "/grants")
 async def request_grant(request: web.Request) -> web.Response:
     me = await _manager(request)
-    body = await _body(request)
+    body = await _body(request, GrantBody, lambda b: grant_from(
+        b, str(me.organisation), owner_of_dataset="-", personal_data=False))
     async with request.app[keys.POOL].acquire() as con:
         grant = await admin.request_grant(con, body, str(me.organisation),
                                           str(me.client_id or me.subject),
@@ -144,7 +154,7 @@ async def list_grants(request: web.Request) -> web.Response:
 
 async def _decide(request: web.Request, status: str) -> web.Response:
     me = await _manager(request)
-    body = await _body(request)
+    body = await _body(request, DecisionBody)
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise BadRequestData("reason must be a string")

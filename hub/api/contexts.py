@@ -124,10 +124,12 @@ def _is_core(request: web.Request) -> bool:
 @routes.get(BASE + "/jsonldContexts/{contextId:.+}")
 async def serve_context(request: web.Request) -> web.Response:
     check_params(request.query, "contexts")
-    # a context document is JSON-LD: application/ld+json unless only JSON is accepted
-    media = accepted_type(request, (JSONLD, JSON))
     details = _flag(request, "details")
+    # the core context is served as JSON-LD unless only JSON is accepted; a user's
+    # context as the JSON it was given (the ETSI suite's 053_01 expects application/json)
+    media = accepted_type(request, (JSON, JSONLD))
     if _is_core(request):
+        media = accepted_type(request, (JSONLD, JSON))
         data: Any = _core_info() if details else core_context_document()
         return web.Response(body=orjson.dumps(data), content_type=JSON if details else media,
                             headers={"Last-Modified": format_datetime(_CORE_LOADED,

@@ -184,7 +184,10 @@ ALLOWED = {
     "temporal_query": _SELECT | {"attrs", "options", "format", "lang", "limit", "offset",
                                  "count", "timerel", "timeAt", "endTimeAt", "timeproperty",
                                  "lastN", "local", "aggrMethods", "aggrPeriodDuration",
-                                 "datasetId"},
+                                 "datasetId", "pick", "omit", "orderBy"},
+    "temporal_retrieve": {"attrs", "options", "format", "lang", "timerel", "timeAt",
+                          "endTimeAt", "timeproperty", "lastN", "local", "aggrMethods",
+                          "aggrPeriodDuration", "datasetId", "pick", "omit", "type"},
 }
 
 

@@ -276,6 +276,17 @@ async def record_run(request: web.Request) -> web.Response:
     return _json(run.to_json(), 201)
 
 
+@routes.post(PREFIX + "/adapters/{adapterId}/run-now")
+async def run_now(request: web.Request) -> web.Response:
+    """Mark the registration due now; the adapter worker runs it on its next pass
+    (docs/adapters.md "Running on a schedule"). 202: the run itself happens elsewhere."""
+    adapter_id = request.match_info["adapterId"]
+    with _errors():
+        when = await svc.request_run(_repo(request), adapter_id, await _caller(request))
+    return _json({"id": adapter_id, "runRequestedAt": when.isoformat()}, 202,
+                 f"{PREFIX}/adapters/{adapter_id}/runs")
+
+
 @routes.get(PREFIX + "/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     return _json(openapi_document())

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from hub import keys
 from hub.api import tx
+from hub.api.bodies import SubscriptionBody, SubscriptionPatch, checked_body
 from hub.api.common import (
     JSON,
     JSONLD,
@@ -157,6 +158,7 @@ async def create_subscription(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise InvalidRequest("a subscription must be a JSON object")
     rc = await request_context(request, body, media)
+    checked_body(SubscriptionBody, body, lambda: parse_subscription(body, rc.active, rc.raw))
     sub = parse_subscription(body, rc.active, rc.raw)
     _check_endpoint(request, sub)
     subscriber = access.subscriber_record()  # whose rights its notifications follow
@@ -230,6 +232,7 @@ async def update_subscription(request: web.Request) -> web.Response:
         raise BadRequestData("the id of a subscription cannot be changed")
     if "type" in body and body["type"] != "Subscription":
         raise BadRequestData("type must be Subscription")
+    checked_body(SubscriptionPatch, body)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
         row = _visible(request, await store.fetch_subscription(con, schema, sub_id,

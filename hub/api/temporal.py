@@ -1,16 +1,18 @@
 """/temporal/entities (GS CIM 009 6.18-6.22): the temporal representation of entities.
 
 Instances are stored as given (one row each, with a generated ``instanceId``) in tables of
-their own; provision, retrieval and ``timerel`` windows are implemented, aggregation is not
-yet. Access control applies as on entities: each temporal entity keeps the dataset the
-registry decided at its creation, queries are filtered in SQL on it, attributes the caller
-may not read are left out, and only the owner writes.
+their own. Provision is here; the reads (``timerel`` on any time property, ``lastN``,
+aggregation, the simplified and aggregated representations, temporal pagination, the POST
+query) are parsed here and run by ``hub/service/temporal_query.py``. Access control applies
+as on entities: each temporal entity keeps the dataset the registry decided at its
+creation, queries are filtered in SQL on it, attributes the caller may not read are left
+out, and only the owner writes.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -45,11 +47,12 @@ from hub.errors import (
 )
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_fragment, parse_instance
-from hub.ngsild.checks import is_datetime, is_uri, now_iso, valid_attr_name
+from hub.ngsild.checks import is_uri, now_iso, valid_attr_name
 from hub.ngsild.entity import parse_types
 from hub.ngsild.merge import merge_instance
-from hub.ngsild.render import RenderOptions, render_instance
-from hub.service import access, ownership
+from hub.query.geo import parse_geo_query
+from hub.query.qlang import parse_q
+from hub.service import access, ownership, temporal_query
 from hub.service.ownership import owner_of
 from hub.store import entities as entities_store
 from hub.store import temporal as sql
@@ -144,101 +147,99 @@ def _require_writable(eid: str, known: tuple[list[str], str | None], *,
 
 @routes.get(T + "/{entityId}")
 async def retrieve(request: web.Request) -> web.Response:
+    """5.7.3: one entity's history (hub/service/temporal_query.py)."""
+    check_params(request.query, "temporal_retrieve")
     eid = entity_id(request)
     media = accepted_type(request, (JSON, JSONLD, GEOJSON))
     rc = await request_context(request)
-    attrs = {rc.active.expand(a) for a in csv(request.query.get("attrs"))}
-    opts = RenderOptions(sys_attrs="sysAttrs" in csv(request.query.get("options")))
-    window = _time_window(request)
+    params = temporal_query.parse_params(request.query, rc.active)
+    cap = request.app[keys.SETTINGS].temporal_page_instances
     schema = await tenant_schema(request)
     async with tx.read(request) as con:
-        known = await sql.head(con, schema, eid)
-        decision = access.decide_stored(eid, *known) if known is not None else None
-        if known is None or decision is None or not decision.allowed:
-            raise ResourceNotFound(f"no temporal representation of {eid}")
-        rows = await sql.instances(con, schema, eid)
-    out = _representation(eid, known[0], rows, rc.active, attrs, opts, window,
-                          decision.attributes)
-    return json_response(out, rc, JSON if media == GEOJSON else media)
+        page = await temporal_query.retrieve_one(con, schema, eid, params, rc.active, cap)
+    return _answer(page, page.entities[0], rc, JSON if media == GEOJSON else media)
 
 
-def _time_window(request: web.Request) -> tuple[str, str | None, str | None] | None:
-    """``timerel`` with ``timeAt``/``endTimeAt`` (4.11), compared on observedAt."""
-    rel = request.query.get("timerel")
-    if rel is None:
-        return None
-    if rel not in ("before", "after", "between"):
-        raise BadRequestData("timerel must be before, after or between")
-    start, end = request.query.get("timeAt"), request.query.get("endTimeAt")
-    if not is_datetime(start) or (rel == "between" and not is_datetime(end)):
-        raise BadRequestData("timerel needs a DateTime timeAt (and endTimeAt for between)")
-    return rel, start, end
-
-
-def _in_window(inst: dict[str, Any], window: tuple[str, str | None, str | None] | None) -> bool:
-    if window is None:
-        return True
-    at = inst.get("observedAt")
-    if not isinstance(at, str):
-        return False
-    rel, start, end = window
-    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    lo = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-    if rel == "before":
-        return moment < lo
-    if rel == "after":
-        return moment >= lo
-    return lo <= moment < datetime.fromisoformat(str(end).replace("Z", "+00:00"))
-
-
-def _representation(
-    eid: str, types: list[str], rows: list[Any], ctx: ActiveContext, attrs: set[str],
-    opts: RenderOptions, window: tuple[str, str | None, str | None] | None,
-    readable: frozenset[str] | None,
-) -> dict[str, Any]:
-    """``readable``: the attributes access control lets the caller see (None = all)."""
-    compact_types = [ctx.compact(t) for t in types]
-    out: dict[str, Any] = {"id": eid,
-                           "type": compact_types[0] if len(compact_types) == 1 else compact_types}
-    for row in rows:
-        if ((attrs and row["attr"] not in attrs)
-                or (readable is not None and row["attr"] not in readable)
-                or not _in_window(row["data"], window)):
-            continue
-        shown = render_instance(row["data"], ctx, opts)
-        shown["instanceId"] = row["instance_id"]
-        out.setdefault(ctx.compact(row["attr"]), []).append(shown)
-    return out
+def _answer(page: temporal_query.Page, data: Any, rc: Any, media: str,
+            headers: dict[str, str] | None = None) -> web.Response:
+    """200, or 206 with the Content-Range of a cut history (temporal pagination)."""
+    out = dict(headers or {})
+    if page.content_range is not None:
+        out["Content-Range"] = page.content_range
+    return json_response(data, rc, media, status=206 if page.content_range else 200,
+                         headers=out)
 
 
 @routes.get(T)
 async def query(request: web.Request) -> web.Response:
-    """5.7.4 (subset): temporal representations selected by type and/or id, timerel window."""
+    """5.7.4: the histories of the entities selected by type, id, idPattern or attrs."""
     check_params(request.query, "temporal_query")
+    return await _query(request, request.query)
+
+
+@routes.post(BASE + "/temporal/entityOperations/query")
+async def query_post(request: web.Request) -> web.Response:
+    """5.7.5: the same query with a ``Query`` body; pagination stays in the query string."""
+    check_params(request.query, "temporal_query")
+    body, media = await read_json(request)
+    rc = await request_context(request, body, media)
+    flat = {**temporal_query.query_from_body(body),
+            **{k: v for k, v in request.query.items()
+               if k in ("limit", "offset", "count", "options", "format", "lastN",
+                        "aggrMethods", "aggrPeriodDuration", "local", "orderBy")}}
+    return await _query(request, flat, rc)
+
+
+async def _query(request: web.Request, q: Mapping[str, Any], rc: Any = None) -> web.Response:
     media = accepted_type(request, (JSON, JSONLD))
-    rc = await request_context(request)
+    rc = rc or await request_context(request)
     settings = request.app[keys.SETTINGS]
-    page = parse_pagination(request.query, settings.default_limit, settings.max_limit, set())
-    types = ([rc.active.expand(t) for t in csv(request.query["type"])]
-             if "type" in request.query else None)
-    ids = csv(request.query["id"]) if "id" in request.query else None
-    if types is None and ids is None:
-        raise BadRequestData("a temporal query needs type or id")
-    window = _time_window(request)
-    attrs = {rc.active.expand(a) for a in csv(request.query.get("attrs"))}
-    opts = RenderOptions(sys_attrs="sysAttrs" in csv(request.query.get("options")))
-    condition = access.temporal_condition(attrs, rc.active)
+    page = parse_pagination(q, settings.default_limit, settings.max_limit, set())
+    types = [rc.active.expand(t) for t in csv(q["type"])] if "type" in q else None
+    ids = csv(q["id"]) if "id" in q else None
+    id_pattern = q.get("idPattern")
+    if not (types or q.get("attrs") or "q" in q or "georel" in q or q.get("local") == "true"):
+        raise BadRequestData("a temporal query needs type, attrs, q or a geo-query"
+                             " (or local=true)")
+    descending = _order(q.get("orderBy"))
+    params = temporal_query.parse_params(q, rc.active)
+    geo = parse_geo_query(q.get("georel"), q.get("geometry"), q.get("coordinates"),
+                          q.get("geoproperty"))
+    named = set(params.attrs or ())
+    if geo is not None:
+        named.add(rc.active.expand(geo.geoproperty) if geo.geoproperty
+                  else temporal_query.LOCATION)
+    condition = access.temporal_condition(named, rc.active)
     schema = await tenant_schema(request)
-    out = []
     async with tx.read(request) as con:
-        for eid, etypes, dataset in await sql.entity_heads(con, schema, types, ids,
-                                                           page.limit, page.offset, condition):
+        heads, total = await sql.heads_page(con, schema, types, ids, id_pattern, page.limit,
+                                            page.offset, descending, condition, page.count)
+        decided = []
+        for eid, etypes, dataset in heads:
             decision = access.decide_stored(eid, etypes, dataset)  # the second check
             if decision.allowed:
-                out.append(_representation(eid, etypes, await sql.instances(con, schema, eid),
-                                           rc.active, attrs, opts, window,
-                                           decision.attributes))
-    return json_response(out, rc, media)
+                decided.append((eid, etypes, decision.attributes))
+        if "q" in q:
+            decided = await temporal_query.q_filter(con, schema, decided, parse_q(q["q"]),
+                                                    params, rc.active,
+                                                    settings.temporal_page_instances)
+        if geo is not None:
+            decided = await temporal_query.geo_filter(con, schema, decided, geo, params,
+                                                      rc.active, settings.temporal_page_instances)
+        result = await temporal_query.read_entities(
+            con, schema, decided, params, rc.active, settings.temporal_page_instances,
+            drop_empty=True)
+    headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
+    return _answer(result, result.entities, rc, media, headers)
+
+
+def _order(order_by: str | None) -> bool:
+    """5.7.4.4: a temporal query is ordered by id only; True when descending."""
+    if order_by is None:
+        return False
+    if order_by not in ("id", "id;asc", "id;desc"):
+        raise BadRequestData("a temporal query can only be ordered by id")
+    return order_by == "id;desc"
 
 
 @routes.delete(T + "/{entityId}")

@@ -41,7 +41,6 @@ NOT_IMPLEMENTED: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/csourceSubscriptions", ("GET", "POST"), "context source registration subscriptions"),
     ("/csourceSubscriptions/{subscriptionId}", ("GET", "PATCH", "DELETE"),
      "context source registration subscriptions"),
-    ("/temporal/entityOperations/query", ("POST",), "the temporal batch query"),
     ("/info/sourceIdentity", ("GET",), "the source identity resource"),
     ("/info/conformance", ("GET",), "the conformance information resource"),
 )

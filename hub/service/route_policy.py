@@ -91,11 +91,18 @@ ROUTES: Mapping[str, Mapping[str, Need]] = {
     # -- orchestrator probes (hub/api/health.py): up / ready, which check failed, no data
     "/health": {"GET": P},
     "/ready": {"GET": P},
+    # -- the flood-watch page (hub/api/dashboard.py): static files holding no data; the
+    #    page's API calls carry the viewer's own token -----------------------------------
+    "/dashboard": {"GET": P},
+    "/dashboard/{asset}": {"GET": P},
     "/catalog": {"GET": P},
     "/catalog/datasets/{datasetId}": {"GET": P},
     "/contracts": {"GET": P},
     "/contracts/v1/context.jsonld": {"GET": P},
     "/contracts/{name}/{version}/schema.json": {"GET": P},
+    # -- the OpenAPI description of every route here, and a page rendering it -----
+    "/openapi.json": {"GET": P},
+    "/docs/api": {"GET": P},
     # -- registry: what the catalogue shows is public; adapters and runs are the
     #    owner's (their config holds credentials, their errors row content) ----------
     f"{REG}/organisations": {"GET": P, "POST": M},
@@ -107,6 +114,7 @@ ROUTES: Mapping[str, Mapping[str, Need]] = {
     f"{REG}/adapters": {"GET": M, "POST": M},
     f"{REG}/adapters/{{adapterId}}": {"GET": M, "PUT": M, "DELETE": M},
     f"{REG}/adapters/{{adapterId}}/runs": {"GET": M, "POST": M},
+    f"{REG}/adapters/{{adapterId}}/run-now": {"POST": M},
     # -- access-control management ---------------------------------------------------
     f"{AUTHZ}/clients": {"GET": M, "POST": M},
     f"{AUTHZ}/clients/{{client_id}}": {"DELETE": M},

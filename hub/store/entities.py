@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from hub.jsonld.core import DEFAULT_VOCAB
 from hub.ngsild.checks import utc_iso
 from hub.query.geo import geojson_bbox
 from hub.query.qlang_sql import PROBE
@@ -73,10 +74,40 @@ def _fingerprint(vals: list[Any], geo: list[list[Any]]) -> bytes:
     return blake2b(orjson.dumps((vals, geo)), digest_size=16).digest()
 
 
-def _parameters(entities: list[dict[str, Any]]) -> list[list[Any]]:
+#: the provenance attribute naming an entity's owning dataset (hub/service/ownership.py)
+_REF_DATASET = DEFAULT_VOCAB + "refDataset"
+_DATASET_PREFIX = "urn:ngsi-ld:Dataset:"
+
+
+def _owner(attrs: dict[str, Any]) -> str | None:
+    """The dataset id the stored provenance names: the temporal entity's owner."""
+    instances = attrs.get(_REF_DATASET)
+    obj = instances[0].get("object") if instances else None
+    return obj[len(_DATASET_PREFIX):] if isinstance(obj, str) and obj.startswith(
+        _DATASET_PREFIX) else None
+
+
+def _history_rows(n: int, attrs: dict[str, Any], out: list[list[Any]]) -> None:
+    """Append (n, attr, datasetId, observedAt, instance) for every top-level instance that
+    carries ``observedAt``: the candidates for history (``_write_sql`` keeps the changed)."""
+    for iri, instances in attrs.items():
+        for inst in instances:
+            at = inst.get("observedAt")
+            if isinstance(at, str):
+                out[0].append(n)
+                out[1].append(iri)
+                out[2].append(inst.get("datasetId"))
+                out[3].append(at)
+                out[4].append(inst)
+
+
+def _parameters(entities: list[dict[str, Any]], history: bool = True) -> list[list[Any]]:
     """The statement's parameters: one array per column (binary-encoded by asyncpg, which
-    PostgreSQL reads without parsing), index rows keyed by the entity's 1-based position."""
+    PostgreSQL reads without parsing), index and history rows keyed by the entity's 1-based
+    position."""
     ids, types, scopes, attrs, created, modified, fps = [], [], [], [], [], [], []
+    owners: list[str | None] = []
+    hist: list[list[Any]] = [[], [], [], [], []]
     v_n: list[int] = []
     v_attr: list[str] = []
     v_num: list[float | None] = []
@@ -94,6 +125,9 @@ def _parameters(entities: list[dict[str, Any]]) -> list[list[Any]]:
         vals = index_rows(ent["attrs"])
         geo = _geo_rows(ent["attrs"])
         fps.append(_fingerprint(vals, geo))
+        owners.append(_owner(ent["attrs"]))
+        if history:
+            _history_rows(n, ent["attrs"], hist)
         for attr, num, txt in vals:
             v_n.append(n)
             v_attr.append(attr)
@@ -105,7 +139,65 @@ def _parameters(entities: list[dict[str, Any]]) -> list[list[Any]]:
             for column, c in zip(g_box, box, strict=True):
                 column.append(c)
     return [ids, types, scopes, attrs, created, modified, fps,
-            v_n, v_attr, v_num, v_txt, g_n, g_attr, *g_box]
+            v_n, v_attr, v_num, v_txt, g_n, g_attr, *g_box, *hist, owners]
+
+
+#: History CTEs of the write statement (docs/architecture.md, "History"): each written
+#: instance carrying observedAt that differs from the stored instance of the same attribute
+#: and datasetId (system timestamps aside) becomes a temporal instance, in the same
+#: statement, so a write that rolls back records nothing. The temporal entity is created
+#: owned by the entity's refDataset; an existing one owned by another dataset (its history
+#: was started through the temporal API by someone else) gets nothing — history never
+#: crosses owners. An instance observed at the same instant as a recorded one replaces it
+#: (a corrected reading, as in ``temporal.add_instances``).
+_HISTORY_SQL = """, h_in AS (
+  SELECT i.id, i.types, r.attr, r.ds, r.at::timestamptz AS at, r.data, ow.owner,
+    -- an earlier-or-equal reading may repeat an instant already recorded: look (h_del);
+    -- a reading newer than the stored one (an adapter moving forward) cannot
+    NOT EXISTS (
+      SELECT FROM jsonb_array_elements(o.attrs -> r.attr) AS p(inst)
+      WHERE p.inst ->> 'datasetId' IS NOT DISTINCT FROM r.ds
+        AND (p.inst ->> 'observedAt')::timestamptz < r.at::timestamptz) AS probe
+  FROM unnest($18::int8[], $19::text[], $20::text[], $21::text[], $22::jsonb[])
+    AS r(n, attr, ds, at, data)
+  JOIN input i USING (n)
+  JOIN unnest($23::text[]) WITH ORDINALITY AS ow(owner, n) USING (n)
+  JOIN up USING (id)
+  LEFT JOIN old o ON o.pk = up.pk
+  WHERE NOT EXISTS (
+    SELECT FROM jsonb_array_elements(o.attrs -> r.attr) AS p(inst)
+    WHERE p.inst ->> 'datasetId' IS NOT DISTINCT FROM r.ds
+      AND p.inst - 'modifiedAt' - 'createdAt' = r.data - 'modifiedAt' - 'createdAt')
+), h_known AS (
+  SELECT t.id, t.dataset FROM {schema}.temporal_entities t
+  WHERE t.id = ANY (ARRAY(SELECT id FROM h_in))
+), h_new AS (
+  INSERT INTO {schema}.temporal_entities AS t (id, types, dataset)
+  SELECT DISTINCT ON (id) id, ARRAY(SELECT json_array_elements_text(types::json)), owner
+  FROM h_in WHERE id NOT IN (SELECT id FROM h_known) ORDER BY id
+  ON CONFLICT (id) DO NOTHING
+  RETURNING t.id
+), h_ok AS (
+  SELECT id FROM h_new
+  UNION ALL
+  SELECT k.id FROM h_known k
+  WHERE EXISTS (SELECT FROM h_in h WHERE h.id = k.id AND h.owner IS NOT DISTINCT FROM k.dataset)
+), h_probe AS (
+  SELECT id, attr, ds, at FROM h_in WHERE probe AND id IN (SELECT id FROM h_known)
+), h_del AS (
+  -- the arrays make the probe an index condition bounded by the rows probed (a join on
+  -- the CTE alone was planned as a merge join over the whole history)
+  DELETE FROM {schema}.temporal_instances x USING h_probe h
+  WHERE x.entity_id = ANY (ARRAY(SELECT id FROM h_probe))
+    AND x.observed_at = ANY (ARRAY(SELECT at FROM h_probe))
+    AND x.entity_id = h.id AND x.attr = h.attr AND x.observed_at = h.at
+    AND x.dataset_id IS NOT DISTINCT FROM h.ds AND h.id IN (SELECT id FROM h_ok)
+), h_ins AS (
+  INSERT INTO {schema}.temporal_instances
+    (entity_id, attr, instance_id, dataset_id, observed_at, data)
+  SELECT id, attr, 'urn:ngsi-ld:attribute:instance:' || gen_random_uuid(), ds, at, data
+  FROM h_in WHERE id IN (SELECT id FROM h_ok)
+)"""
 
 
 def _write_sql(schema: str, create_only: bool) -> str:
@@ -131,7 +223,8 @@ WITH input AS (
                        $7::bytea[])
     WITH ORDINALITY AS x(id, types, scopes, attrs, created_at, modified_at, fp, n)
 ), old AS (
-  SELECT e.pk, e.index_fp, e.ctid FROM {schema}.entities e WHERE e.id = ANY ($1::text[])
+  SELECT e.pk, e.index_fp, e.ctid, e.attrs FROM {schema}.entities e
+  WHERE e.id = ANY ($1::text[])
 ), up AS (
   INSERT INTO {schema}.entities AS e
     (id, types, scopes, attrs, created_at, modified_at, index_fp)
@@ -163,14 +256,19 @@ WITH input AS (
   FROM unnest($12::int8[], $13::text[], $14::float8[], $15::float8[], $16::float8[],
               $17::float8[]) AS r(n, attr, x1, y1, x2, y2)
   JOIN keyed k USING (n)
-)
+){_HISTORY_SQL.format(schema=schema)}
 SELECT id, inserted FROM up"""
 
 
 async def write_entities(
-    con: asyncpg.Connection, schema: str, entities: list[dict[str, Any]], *, create_only: bool
+    con: asyncpg.Connection, schema: str, entities: list[dict[str, Any]], *, create_only: bool,
+    history: bool = True,
 ) -> dict[str, bool]:
     """Upsert whole entities; returns ``{id: inserted}`` for the rows written.
+
+    Every written instance carrying ``observedAt`` that changed is recorded in the
+    temporal representation by the same statement (``_HISTORY_SQL``); ``history=False``
+    records nothing (the benchmark's baseline).
 
     With ``create_only`` existing ids are left untouched and absent from the result, which
     is how callers detect ``AlreadyExists`` without an exception aborting the transaction.
@@ -184,7 +282,7 @@ async def write_entities(
     """
     if not entities:
         return {}
-    rows = await con.fetch(_write_sql(schema, create_only), *_parameters(entities))
+    rows = await con.fetch(_write_sql(schema, create_only), *_parameters(entities, history))
     return {r["id"]: r["inserted"] for r in rows}
 
 

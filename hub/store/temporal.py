@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -14,9 +14,13 @@ __all__ = [
     "delete_attribute",
     "delete_entity",
     "delete_instance",
+    "ensure_partitions",
     "entity_heads",
+    "expire_partitions",
     "head",
     "instances",
+    "partition_name",
+    "partitions",
     "replace_instance",
     "upsert_entity",
 ]
@@ -90,8 +94,10 @@ async def instances(con: asyncpg.Connection, schema: str,
 
 
 async def delete_entity(con: asyncpg.Connection, schema: str, entity_id: str) -> bool:
+    """The temporal entity and its instances (no foreign key cascades: migration 0050)."""
     status = await con.execute(
-        f"DELETE FROM {schema}.temporal_entities WHERE id = $1", entity_id)
+        f"WITH i AS (DELETE FROM {schema}.temporal_instances WHERE entity_id = $1)"
+        f" DELETE FROM {schema}.temporal_entities WHERE id = $1", entity_id)
     return status.endswith(" 1")
 
 
@@ -157,3 +163,305 @@ async def entity_heads(
         *flt.params, limit, offset,
     )
     return [(r["id"], list(r["types"]), r["dataset"]) for r in rows]
+
+
+# -- reads of the temporal consumption API (GS CIM 009 5.7.3, 5.7.4; hub/service/temporal_query.py)
+
+#: the instant each ``timeproperty`` (6.3.12) is read from: ``observedAt`` is a column (the
+#: partition key, so a window on it prunes partitions); the system times live in ``data``
+_TIME_SQL = {
+    "observedAt": "i.observed_at",
+    "createdAt": "(i.data->>'createdAt')::timestamptz",
+    "modifiedAt": "(i.data->>'modifiedAt')::timestamptz",
+    "deletedAt": "(i.data->>'deletedAt')::timestamptz",
+}
+
+#: the aggregation methods of 4.5.19 over an instance's value (numbers only for the
+#: arithmetic ones: a non-number is skipped as SQL aggregates skip NULL)
+_NUM = ("CASE WHEN jsonb_typeof(i.data->'value') = 'number'"
+        " THEN (i.data->>'value')::float8 END")
+_ANY_VALUE = ("coalesce(i.data->'value', i.data->'object', i.data->'languageMap',"
+              " i.data->'vocab', i.data->'json', i.data->'valueList', i.data->'objectList')")
+AGGREGATES = {
+    "totalCount": "count(*)",
+    "distinctCount": f"count(DISTINCT {_ANY_VALUE})",
+    "sum": f"sum({_NUM})",
+    "avg": f"avg({_NUM})",
+    "min": f"min({_NUM})",
+    "max": f"max({_NUM})",
+    "stddev": f"stddev_samp({_NUM})",
+    "sumsq": f"sum({_NUM} * {_NUM})",
+}
+
+
+def _history_filter(
+    entity_ids: list[str] | None, attrs: list[str] | None,
+    dataset_ids: list[str | None] | None,
+    time_property: str, rel: str | None, start: datetime | None, end: datetime | None,
+) -> tuple[str, Filter]:
+    """The instant expression and the conditions on ``temporal_instances i``: the entities
+    (already decided by access control), the readable attributes, the datasetIds and the
+    ``timerel`` window. A ``timeproperty`` other than observedAt selects only instances
+    that carry it (5.7.3.4: a deletedAt history is the deleted instances)."""
+    col = _TIME_SQL[time_property]
+    flt = Filter()
+    if entity_ids is not None:  # None: the caller pairs entities and attributes itself
+        flt.add("i.entity_id = ANY({}::text[])", entity_ids)
+    if attrs is not None:
+        flt.add("i.attr = ANY({}::text[])", attrs)
+    if dataset_ids is not None:
+        named = [d for d in dataset_ids if d is not None]
+        default = " OR i.dataset_id IS NULL" if None in dataset_ids else ""
+        flt.add(f"(i.dataset_id = ANY({{}}::text[]){default})", named)
+    if rel == "before":
+        flt.add(f"{col} < {{}}", start)
+    elif rel == "after":
+        flt.add(f"{col} >= {{}}", start)
+    elif rel == "between":
+        flt.add(f"{col} >= {{}} AND {col} < {{}}", start, end)
+    elif time_property != "observedAt":
+        flt.add(f"{col} IS NOT NULL")
+    return col, flt
+
+
+async def history(
+    con: asyncpg.Connection, schema: str, entity_ids: list[str], attrs: list[str] | None,
+    dataset_ids: list[str | None] | None, time_property: str, rel: str | None,
+    start: datetime | None, end: datetime | None, last_n: int | None, cap: int,
+) -> list[asyncpg.Record]:
+    """The instances of ``entity_ids`` in the window: with ``last_n`` the newest N of each
+    attribute; then at most ``cap + 1`` per entity, oldest first (newest first with
+    ``last_n``), so the caller sees that a page was cut (``rn`` = ``cap + 1``) and where.
+    Rows: entity_id, attr, instance_id, dataset_id, data, t (the time property), rn."""
+    if last_n is not None and time_property == "observedAt":
+        _, per_pair = _history_filter(None, None, dataset_ids, time_property, rel, start, end)
+        return await _last_n(con, schema, entity_ids, attrs, per_pair, last_n, cap)
+    col, flt = _history_filter(entity_ids, attrs, dataset_ids, time_property, rel, start, end)
+    way = "DESC" if last_n is not None else "ASC"
+    n = len(flt.params)
+    return await con.fetch(
+        "SELECT entity_id, attr, instance_id, dataset_id, data, t, rn FROM ("
+        "  SELECT s.*, row_number() OVER (PARTITION BY entity_id"
+        f"   ORDER BY t {way} NULLS LAST, pk {way}) AS rn FROM ("
+        "    SELECT i.entity_id, i.attr, i.instance_id, i.dataset_id, i.data, i.pk,"
+        f"     {col} AS t, row_number() OVER (PARTITION BY i.entity_id, i.attr"
+        f"     ORDER BY {col} DESC NULLS LAST, i.pk DESC) AS rn_a"
+        f"    FROM {schema}.temporal_instances i WHERE {flt.where()}) s"
+        f"  WHERE ${n + 1}::int IS NULL OR rn_a <= ${n + 1}) x"
+        f" WHERE rn <= ${n + 2} ORDER BY entity_id, attr, t NULLS LAST, rn",
+        *flt.params, last_n, cap + 1,
+    )
+
+
+async def _last_n(con: asyncpg.Connection, schema: str, entity_ids: list[str],
+                  attrs: list[str] | None, flt: Filter, last_n: int,
+                  cap: int) -> list[asyncpg.Record]:
+    """``lastN`` on observedAt without reading whole histories: for each (entity,
+    attribute) pair the newest N rows straight off the (entity_id, attr, observed_at)
+    index, backwards with a LIMIT. Without ``attrs`` the pairs come from a loose index
+    scan (one index probe per distinct attribute), so 1,000 stations of 10,000 readings
+    read about 1,000 x N rows, not 10 million."""
+    params = list(flt.params)
+
+    def arg(value: Any, cast: str) -> str:
+        params.append(value)
+        return f"${len(params)}::{cast}"
+
+    ids = arg(entity_ids, "text[]")
+    if attrs is not None:
+        names = arg(attrs, "text[]")
+        pairs = f"SELECT e.eid, a.attr FROM unnest({ids}) e(eid), unnest({names}) a(attr)"
+    else:
+        pairs = (
+            f"SELECT e.eid, a.attr FROM unnest({ids}) e(eid) CROSS JOIN LATERAL ("
+            "  WITH RECURSIVE r(attr) AS ("
+            f"    SELECT min(attr) FROM {schema}.temporal_instances WHERE entity_id = e.eid"
+            "    UNION ALL"
+            f"    SELECT (SELECT min(attr) FROM {schema}.temporal_instances"
+            "            WHERE entity_id = e.eid AND attr > r.attr)"
+            "      FROM r WHERE r.attr IS NOT NULL)"
+            "  SELECT attr FROM r WHERE attr IS NOT NULL) a")
+    n, most = arg(last_n, "int"), arg(cap + 1, "int")
+    return await con.fetch(
+        "SELECT entity_id, attr, instance_id, dataset_id, data, t, rn FROM ("
+        "  SELECT x.*, row_number() OVER (PARTITION BY x.entity_id"
+        "    ORDER BY x.t DESC, x.pk DESC) AS rn"
+        f"  FROM ({pairs}) p CROSS JOIN LATERAL ("
+        "    SELECT i.entity_id, i.attr, i.instance_id, i.dataset_id, i.data, i.pk,"
+        f"      i.observed_at AS t FROM {schema}.temporal_instances i"
+        "    WHERE i.entity_id = p.eid AND i.attr = p.attr AND i.observed_at IS NOT NULL"
+        f"      AND {flt.where()} ORDER BY i.observed_at DESC, i.pk DESC LIMIT {n}) x) y"
+        f" WHERE rn <= {most} ORDER BY entity_id, attr, t, rn", *params)
+
+
+async def aggregate_history(
+    con: asyncpg.Connection, schema: str, entity_ids: list[str], attrs: list[str] | None,
+    dataset_ids: list[str | None] | None, time_property: str, rel: str | None,
+    start: datetime | None, end: datetime | None, methods: list[str],
+    period_seconds: float | None,
+) -> list[asyncpg.Record]:
+    """Aggregated history (4.5.19), computed in SQL: one row per entity, attribute,
+    datasetId and period bucket, with one column ``m<i>`` per method of ``methods`` and
+    the bucket's ``bucket_start`` / ``bucket_end``.
+
+    Buckets are ``period_seconds`` long and start at the window's ``timeAt`` (after,
+    between), else at the entity's earliest selected instant; without a period the whole
+    window is one bucket, ending at ``endTimeAt`` or the latest instant."""
+    col, flt = _history_filter(entity_ids, attrs, dataset_ids, time_property, rel, start, end)
+    flt.add(f"{col} IS NOT NULL")
+    params = list(flt.params)
+
+    def arg(value: Any, cast: str) -> str:
+        params.append(value)
+        return f"${len(params)}::{cast}"
+
+    origin = (arg(start, "timestamptz") if rel in ("after", "between")
+              else "min(t) OVER (PARTITION BY entity_id)")
+    figures = ", ".join(f"{AGGREGATES[m]} AS m{k}" for k, m in enumerate(methods))
+    if period_seconds:
+        secs = arg(period_seconds, "float8")
+        bucket = f"floor(extract(epoch FROM t - origin) / {secs})::bigint"
+        bounds = (f"min(origin) + make_interval(secs => b * {secs}) AS bucket_start,"
+                  f" min(origin) + make_interval(secs => (b + 1) * {secs}) AS bucket_end")
+    else:
+        bucket = "0::bigint"
+        last = arg(end, "timestamptz") if rel == "between" else "max(last_t)"
+        bounds = f"min(origin) AS bucket_start, {last} AS bucket_end"
+    sql = (
+        f"SELECT entity_id, attr, dataset_id, b, min(i.data->>'type') AS typ, {bounds},"
+        f" {figures} FROM ("
+        f"  SELECT z.*, {bucket} AS b FROM ("
+        f"    SELECT y.*, {origin} AS origin,"
+        "      max(t) OVER (PARTITION BY entity_id) AS last_t FROM ("
+        f"      SELECT i.*, {col} AS t FROM {schema}.temporal_instances i"
+        f"      WHERE {flt.where()}) y) z) i"
+        " GROUP BY entity_id, attr, dataset_id, b ORDER BY entity_id, attr, dataset_id, b")
+    return await con.fetch(sql, *params)
+
+
+async def heads_page(
+    con: asyncpg.Connection, schema: str, types: list[str] | None, ids: list[str] | None,
+    id_pattern: str | None, limit: int, offset: int, descending: bool,
+    access: tuple[str, list[Any]] | None, count: bool,
+) -> tuple[list[tuple[str, list[str], str | None]], int | None]:
+    """A page of temporal entities (id, types, owning dataset) ordered by id (5.7.4.4:
+    the only order of a temporal query), and their number when ``count``; ``access`` is
+    access control's condition on ``t``, so page and count cover only what the caller may
+    see. ``id_pattern`` is matched by PostgreSQL's regex engine, bounded by the statement
+    timeout."""
+    flt = Filter()
+    if types is not None:
+        flt.add("t.types && {}::text[]", types)
+    if ids is not None:
+        flt.add("t.id = ANY({}::text[])", ids)
+    if id_pattern is not None:
+        flt.add("t.id ~ {}", id_pattern)
+    if access is not None:
+        flt.add(access[0], *access[1])
+    n = len(flt.params)
+    way = "DESC" if descending else "ASC"
+    rows = await con.fetch(
+        f"SELECT id, types, dataset FROM {schema}.temporal_entities t WHERE {flt.where()}"
+        f" ORDER BY id {way} LIMIT ${n + 1} OFFSET ${n + 2}", *flt.params, limit, offset)
+    total = None
+    if count:
+        total = int(await con.fetchval(
+            f"SELECT count(*) FROM {schema}.temporal_entities t WHERE {flt.where()}",
+            *flt.params))
+    return [(r["id"], list(r["types"]), r["dataset"]) for r in rows], total
+
+
+# -- storage housekeeping: monthly partitions of temporal_instances (migration 0050) --------
+
+_PARENT = "temporal_instances"
+_DEFAULT = "temporal_instances_default"
+
+
+def _month(d: date, k: int = 0) -> date:
+    """The first day of the month ``k`` months after ``d``'s."""
+    m = d.year * 12 + d.month - 1 + k
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def partition_name(month: date) -> str:
+    return f"{_PARENT}_{month:%Y%m}"
+
+
+def _utc(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=UTC)
+
+
+async def partitions(con: asyncpg.Connection, schema: str) -> dict[date, str]:
+    """The monthly partitions of ``temporal_instances``: first day of month -> table."""
+    rows = await con.fetch(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = $1::regclass", f"{schema}.{_PARENT}")
+    out: dict[date, str] = {}
+    for r in rows:
+        suffix = r["relname"].removeprefix(_PARENT + "_")
+        if suffix.isdigit() and len(suffix) == 6:
+            out[date(int(suffix[:4]), int(suffix[4:]), 1)] = r["relname"]
+    return out
+
+
+async def ensure_partitions(con: asyncpg.Connection, schema: str, today: date,
+                            ahead: int) -> list[str]:
+    """Create the partitions of last month to ``ahead`` months on, and of every month whose
+    rows fell into the default partition (a late or very old reading), moving those rows
+    in. Each month in its own transaction; returns the tables created."""
+    async with con.transaction():
+        stray = await con.fetch(
+            f"SELECT DISTINCT date_trunc('month', observed_at AT TIME ZONE 'UTC')::date AS m"
+            f" FROM {schema}.{_DEFAULT} WHERE observed_at IS NOT NULL")
+    wanted = {_month(today, k) for k in range(-1, ahead + 1)} | {r["m"] for r in stray}
+    made = []
+    for month in sorted(wanted - set(await partitions(con, schema))):
+        made.append(await _create_partition(con, schema, month))
+    return made
+
+
+async def _create_partition(con: asyncpg.Connection, schema: str, month: date) -> str:
+    """The partition of ``month``, attached after its rows left the default partition
+    (ATTACH refuses a range the default still holds rows of). The default partition is
+    locked against writes for the move: a reading of that month arriving meanwhile waits,
+    then lands in the new partition."""
+    name = partition_name(month)
+    lo, hi = _utc(month), _utc(_month(month, 1))
+    async with con.transaction():
+        await con.execute(f"LOCK TABLE {schema}.{_DEFAULT} IN EXCLUSIVE MODE")
+        await con.execute(f"CREATE TABLE {schema}.{name}"
+                          f" (LIKE {schema}.{_PARENT} INCLUDING DEFAULTS)")
+        await con.execute(
+            f"WITH moved AS (DELETE FROM {schema}.{_DEFAULT}"
+            f" WHERE observed_at >= $1 AND observed_at < $2 RETURNING *)"
+            f" INSERT INTO {schema}.{name} SELECT * FROM moved", lo, hi)
+        await con.execute(f"ALTER TABLE {schema}.{_PARENT} ATTACH PARTITION {schema}.{name}"
+                          f" FOR VALUES FROM ('{lo.isoformat()}') TO ('{hi.isoformat()}')")
+    return name
+
+
+async def expire_partitions(con: asyncpg.Connection, schema: str,
+                            before: datetime) -> list[str]:
+    """Drop every monthly partition that ends at or before ``before`` (the longest
+    retention of any dataset): bulk expiry, no row-by-row delete. Rows without observedAt
+    (default partition) are never expired this way."""
+    gone = []
+    for month, name in sorted((await partitions(con, schema)).items()):
+        if _utc(_month(month, 1)) <= before:
+            async with con.transaction():
+                await con.execute(f"ALTER TABLE {schema}.{_PARENT}"
+                                  f" DETACH PARTITION {schema}.{name}")
+                await con.execute(f"DROP TABLE {schema}.{name}")
+            gone.append(name)
+    return gone
+
+
+async def attribute_names(con: asyncpg.Connection, schema: str, entity_ids: list[str],
+                          attrs: list[str] | None) -> list[tuple[str, str]]:
+    """(entity id, attribute) of every attribute with history, within ``attrs`` (the
+    readable ones): a cut history still names the attributes it cut away (6.3.x)."""
+    rows = await con.fetch(
+        f"SELECT DISTINCT entity_id, attr FROM {schema}.temporal_instances"
+        " WHERE entity_id = ANY($1::text[]) AND ($2::text[] IS NULL OR attr = ANY($2))",
+        entity_ids, attrs)
+    return [(r["entity_id"], r["attr"]) for r in rows]

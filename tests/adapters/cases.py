@@ -104,7 +104,9 @@ CASES: list[Case] = [
               "138.0,,", ["not a vehicle count", "expected 26 fields"], 1),
     _csv_case("library-loans", LibraryLoansAdapter, "cp932", 0,
               "7,30,タイトル　著者／著　出版社　2009.5　20cm,913.6,4-10-353422-9",
-              ["check digit", "expected 5 fields"], 1, {"fiscal_year": "H26"}),
+              ["check digit", "expected 5 fields"], 1,
+              {"fiscal_year": "H26", "library": "wakayama-pref-main",
+               "library_name": "和歌山県立図書館"}),
     Case("library-circulation", LibraryCirculationAdapter, "cp932",
          lambda d: _join([ln if i != 1 else "年,区分,4月"
                           for i, ln in enumerate(_lines(d, "cp932"))], "cp932"),
@@ -119,6 +121,6 @@ CASES: list[Case] = [
 
 def make(case: Case, source: str | Path | None = None, data: bytes | None = None) -> Adapter:
     """The case's adapter on its default fixture, a file, or bytes."""
-    if case.options and data is not None:
+    if case.options and (data is not None or "library" in case.options):
         return case.make(source, data=data, options=case.options)
     return case.make(source, data=data)

@@ -17,7 +17,8 @@ DOC = (ROOT / "docs" / "adapters.md").read_text(encoding="utf-8")
 def test_every_cli_command_is_documented() -> None:
     sub = next(a for a in _parser()._actions if a.dest == "command")
     commands = set(sub.choices)  # type: ignore[arg-type]
-    assert commands == {"list", "check", "describe", "run", "schedule", "export"}
+    assert commands == {"list", "check", "describe", "run", "schedule", "worker", "export",
+                        "quarantine"}
     for command in commands:
         assert re.search(rf"^\| `{command}[ `]", DOC, re.M), command
 

@@ -162,7 +162,7 @@ def test_loan_ranking_entities_and_no_personal_data(tmp_path: Path) -> None:
     lines[1:] = [ln + ",U0012345,山田 花子,090-1234-5678" if ln else ln for ln in lines[1:]]
     p = tmp_path / "wakayama_pref_lib_main_h26_loan_top100_with_personal_data.csv"
     p.write_bytes("\r\n".join(lines).encode("cp932"))
-    outs = list(LibraryLoansAdapter(p).read())
+    outs = list(LibraryLoansAdapter(p, options={"library": "wakayama-pref-main"}).read())
     dump = json.dumps([o.entities for o in outs if isinstance(o, Emit)], ensure_ascii=False)
     assert len([o for o in outs if isinstance(o, Emit)]) == 119
     for personal in ("U0012345", "山田", "090-1234-5678", "利用者番号"):
@@ -174,13 +174,14 @@ def test_loan_ranking_entities_and_no_personal_data(tmp_path: Path) -> None:
 
 def test_picture_books_have_no_ndc() -> None:
     e = _by_id(LibraryLoansAdapter(FIX / "library" /
-                                   "wakayama_pref_lib_main_h26_loan_top100_children.csv"))
+                                   "wakayama_pref_lib_main_h26_loan_top100_children.csv",
+                                   options={"library": "wakayama-pref-main"}))
     ndcs = {_v(x, "ndc") for x in e.values() if x["type"] == "LibraryLoanRanking"}
     assert "E" not in ndcs and None in ndcs and "913.6" in ndcs
 
 
 def test_circulation_fiscal_years_months_and_numbers() -> None:
-    e = _by_id(LibraryCirculationAdapter())
+    e = _by_id(LibraryCirculationAdapter(options={"library": "nagano-minami"}))
     key = "urn:ngsi-ld:LibraryCirculation:nagano-minami:"
     apr = e[key + "2018-04"]  # 平成30年度 4月
     assert _v(apr, "visitors") == 26205 and _v(apr, "loans") == 44216  # "26205.0", "44,216"

@@ -44,14 +44,19 @@ async def test_adapter_writes_as_its_organisation_and_others_are_refused(
                                                stranger["client_secret"])
         async with HubSink(url, token=token) as sink:
             refused = await run_adapter(mapping.adapter(), sink, StateStore(tmp_path / "u"))
-        assert refused.written == 0 and refused.quarantined == 12 and refused.reconciles()
-        reasons = {q["reason"] for q in refused.quarantine}
-        assert all("refused by hub: Forbidden" in r and "202037 may not write" in r
-                   for r in reasons), reasons
+        # another organisation's dataset: a configuration refusal, not bad rows — nothing
+        # quarantined, nothing settled, the message names the fix (issue #15)
+        assert refused.status == "failed" and refused.reconciles()
+        assert refused.written == 0 and refused.quarantined == 0
+        assert refused.unacknowledged == 12
+        assert "202037 may not write" in (refused.error or "")
+        assert "client of the organisation that owns" in (refused.error or "")
+        assert StateStore(tmp_path / "u").quarantined("ogawa-raingauge") == []
         token = await client_credentials_token(session, url, owner["client_id"],
                                                owner["client_secret"])
+        # the same state directory after the fix: every row is still there to send
         async with HubSink(url, token=token) as sink:
-            report = await run_adapter(mapping.adapter(), sink, StateStore(tmp_path / "n"))
+            report = await run_adapter(mapping.adapter(), sink, StateStore(tmp_path / "u"))
         assert report.status == "succeeded" and report.written == 12
     await world.refresh()  # the access state learns of the new dataset
     resp = await world.http.get(

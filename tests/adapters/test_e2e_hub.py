@@ -26,10 +26,13 @@ EXAMPLES = Path(__file__).parents[2] / "adapters" / "examples"
 HEADERS = {"Link": LINK_HEADER}
 
 
+_WAKAYAMA = {"library": "wakayama-pref-main", "library_name": "和歌山県立図書館"}
+
+
 def _adapters() -> list[Adapter]:
     ogawa = DeclarativeMapping.from_file(EXAMPLES / "ogawa_raingauge.toml")
     return [AmedasAdapter(options={"prefecture": "48"}), MlitWaterLevelAdapter(),
-            JarticTrafficAdapter(), LibraryLoansAdapter(), ogawa.adapter()]
+            JarticTrafficAdapter(), LibraryLoansAdapter(options=_WAKAYAMA), ogawa.adapter()]
 
 
 async def _count(client: TestClient, etype: str) -> int:
@@ -142,8 +145,11 @@ async def test_revised_provisional_values_overwrite_in_the_hub(client: TestClien
     assert len(water) == 31 * 24
 
 
-async def test_entities_the_hub_refuses_are_quarantined_with_its_reason(
+async def test_an_entity_no_dataset_owns_stops_the_run_and_resumes_after_the_fix(
         client: TestClient, tmp_path: Path) -> None:
+    """No owning dataset is the registry's to fix, not the row's: the row and everything
+    after it stay unacknowledged, and once the registry is fixed one re-run (same state,
+    no reset) writes exactly the missing rows (issue #15)."""
     # the catch-all replaced by a dataset owning only the water levels: the Device is nobody's
     resp = await client.delete(f"/registry/v1/datasets/{CATCH_ALL}")
     assert resp.status == 204, await resp.text()
@@ -152,34 +158,30 @@ async def test_entities_the_hub_refuses_are_quarantined_with_its_reason(
         "rule": {"idPrefixes": ["urn:ngsi-ld:WaterObserved:mlit-"]}, "licence": "CC-BY-4.0",
         "updateFrequency": "hourly"})
     assert resp.status == 201, await resp.text()
-    url = str(client.make_url("")).rstrip("/")
+    url = str(client.make_url("")).rstrip("/") + "/ngsi-ld/v1"  # accepted with the suffix
     store = StateStore(tmp_path)
     async with HubSink(url, max_bytes=150_000) as sink:
-        report = await run_adapter(MlitWaterLevelAdapter(), sink, store)
-    assert report.status == "partial" and report.reconciles()
-    assert report.quarantined == 1 and report.written == 30
-    (q,) = store.quarantined("mlit-water-level")
-    assert q["row"] == 11 and "refused by hub" in q["reason"]
-    assert "urn:ngsi-ld:Device:mlit-301011281104010" in q["raw"]
-    assert await _count(client, "WaterObserved") == 31 * 24
+        report = await run_adapter(MlitWaterLevelAdapter(), sink, store, batch_size=100)
+    assert report.status == "failed" and report.reconciles()
+    # the Device rides on the first day row: that row and all read after it are pending
+    assert report.quarantined == 0 and report.written == 0 and report.unacknowledged > 0
+    assert store.load("mlit-water-level").position < 11
+    assert "NoOwningDataset" in (report.error or "") and "register a dataset" in report.error
+    assert store.quarantined("mlit-water-level") == []
     device = "/ngsi-ld/v1/entities/urn:ngsi-ld:Device:mlit-301011281104010"
     assert (await client.get(device)).status == 404
-    # the same file again: the refused row has its outcome, so it is not counted again
-    async with HubSink(url, max_bytes=150_000) as sink:
-        again = await run_adapter(MlitWaterLevelAdapter(), sink, store)
-    assert again.status == "succeeded" and again.quarantined == 0 and again.written == 0
-    # the registry now gives the Device an owner; sent again, the row ingests and its
-    # quarantine entry is resolved
+    # the registry now gives the Device an owner; the same state, the same file
     resp = await client.post("/registry/v1/datasets", json={
         "id": "teshio-devices", "owner": TEST_PREFECTURE, "name": {"ja": "天塩川 観測所"},
         "rule": {"idPrefixes": ["urn:ngsi-ld:Device:mlit-"]}, "licence": "CC-BY-4.0",
         "updateFrequency": "irregular"})
     assert resp.status == 201, await resp.text()
-    store.state_path("mlit-water-level").unlink()  # the operator resets the cursor
     async with HubSink(url, max_bytes=150_000) as sink:
-        fixed = await run_adapter(MlitWaterLevelAdapter(), sink, store)
-    assert fixed.status == "succeeded" and fixed.written == 31 and fixed.quarantined == 0
-    assert store.quarantined("mlit-water-level") == []
+        fixed = await run_adapter(MlitWaterLevelAdapter(), sink, store, batch_size=100)
+    assert fixed.status == "succeeded" and fixed.quarantined == 0
+    # each day row counted written exactly once across the two runs
+    assert report.written + fixed.written == 31 and fixed.skipped == 0
+    assert await _count(client, "WaterObserved") == 31 * 24
     assert (await client.get(device)).status == 200
 
 

@@ -72,7 +72,8 @@ async def test_temporal_query_and_window(client: TestClient) -> None:
     other = {**GAUGE, "id": "urn:ngsi-ld:WeatherObserved:t2"}
     assert (await client.post(T, json=other, headers=JSON)).status == 201
     for params, ids in (({"type": "WeatherObserved"}, ["t1", "t2"]),
-                        ({"id": "urn:ngsi-ld:WeatherObserved:t2"}, ["t2"]),
+                        ({"type": "WeatherObserved", "id": "urn:ngsi-ld:WeatherObserved:t2"},
+                         ["t2"]),
                         ({"type": "Nothing"}, []),
                         ({"type": "WeatherObserved", "limit": "1", "offset": "1"}, ["t2"])):
         got = await (await client.get(T, params=params)).json()

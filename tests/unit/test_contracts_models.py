@@ -149,7 +149,8 @@ def test_device_needs_what_it_measures() -> None:
 def test_catalogue_versions_type_iris_and_units() -> None:
     assert set(c.CONTRACTS) == {
         "WeatherObserved", "Device", "WaterObserved", "FloodMonitoring",
-        "TrafficFlowObserved", "PointOfInterest", "LibraryCirculation", "LibraryLoanRanking"}
+        "TrafficFlowObserved", "PointOfInterest", "LibraryCirculation", "LibraryLoanRanking",
+        "Alert"}
     for info in c.CONTRACTS.values():
         assert info.version.count(".") == 2
         assert info.json_schema["$id"] == c.schema_id(info.name, info.version)

@@ -1,0 +1,135 @@
+"""History recorded on every write (issue #16; a script, not a test).
+
+Ingests N stations x M readings through the batch upsert's write path — the entities of a
+batch locked ``FOR UPDATE``, then the one write statement (``hub.store.entities
+.write_entities``), one transaction per batch of N — into two tenant schemas, history on
+in one and off in the other, batches alternating so both see the same machine. Each
+reading carries two observed attributes (water level, rainfall) beside a location, a name
+and the owner stamp, so a write with history records two temporal instances. Prints
+entities/s both ways and their ratio (the issue's bar: >= 70 %), the instances recorded,
+and storage bytes per instance (heap + indexes + TOAST of the partitions, over the rows).
+
+The HTTP layer (parse, validate, ownership) costs the same with history on or off, so
+the ratio of the statement alone is the conservative one; the hub's figure is closer to 1.
+
+    RENKEI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/renkei_h3 \
+        .venv/bin/python bench/temporal.py [--stations 1000] [--readings 1000]
+
+The issue's full size is ``--stations 1000 --readings 10000`` (10 million instances).
+Results: docs/performance.md, "History (issue #16)".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hub.db.migrations import apply_tenant
+from hub.db.pool import create_pool
+from hub.store import entities as store
+from hub.store.temporal import ensure_partitions
+
+V = "https://uri.etsi.org/ngsi-ld/default-context/"
+START = datetime(2026, 11, 1, tzinfo=UTC)
+SCHEMAS = {True: "bench_hist_on", False: "bench_hist_off"}
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def batch(stations: int, reading: int) -> list[dict[str, Any]]:
+    """One stored-form entity per station, its reading number ``reading`` (10 min apart)."""
+    at = _iso(START + timedelta(minutes=10 * reading))
+    now = _iso(datetime.now(UTC))
+    out = []
+    for s in range(stations):
+        attrs = {
+            V + "waterLevel": [{"type": "Property", "value": round(1 + (s * 7 + reading) % 97
+                                                                   / 31, 2),
+                                "observedAt": at, "unitCode": "MTR", "modifiedAt": now}],
+            V + "rainfall": [{"type": "Property", "value": float((s + reading) % 13),
+                              "observedAt": at, "unitCode": "MMT", "modifiedAt": now}],
+            V + "name": [{"type": "Property", "value": f"station {s}"}],
+            "https://schema.org/location": [{"type": "GeoProperty", "value": {
+                "type": "Point", "coordinates": [138 + s / 10_000, 36 + s / 10_000]}}],
+            V + "refDataset": [{"type": "Relationship", "object": "urn:ngsi-ld:Dataset:bench"}],
+        }
+        out.append({"id": f"urn:ngsi-ld:WaterObserved:s{s}", "types": [V + "WaterObserved"],
+                    "scopes": None, "attrs": attrs, "createdAt": now, "modifiedAt": now})
+    return out
+
+
+async def write(pool: Any, history: bool, ents: list[dict[str, Any]]) -> float:
+    """One batch as batch upsert writes it; seconds taken."""
+    schema = SCHEMAS[history]
+    t0 = time.perf_counter()
+    async with pool.acquire() as con, con.transaction():
+        await store.fetch_many(con, schema, [e["id"] for e in ents], for_update=True)
+        await store.write_entities(con, schema, ents, create_only=False, history=history)
+    return time.perf_counter() - t0
+
+
+async def storage(pool: Any) -> tuple[int, int]:
+    """(instances, bytes) of the history tables of the schema with history on."""
+    async with pool.acquire() as con:
+        rows = await con.fetchval("SELECT count(*) FROM bench_hist_on.temporal_instances")
+        size = await con.fetchval(
+            "SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i"
+            " WHERE i.inhparent = 'bench_hist_on.temporal_instances'::regclass")
+        # partitioned indexes have no storage of their own: their partitions' are counted
+        return int(rows), int(size or 0)
+
+
+async def main(args: argparse.Namespace) -> None:
+    url = os.environ.get("RENKEI_BENCH_DATABASE_URL", args.database_url)
+    pool = await create_pool(url, 1, 2)
+    async with pool.acquire() as con:
+        for schema in SCHEMAS.values():
+            await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            await con.execute("DELETE FROM renkei.migrations WHERE scope = $1",
+                              "tenant:" + schema)
+            await apply_tenant(con, schema)
+        # partitions for the whole run, as the housekeeping creates them ahead
+        months = 1 + (args.readings * 10) // (60 * 24 * 28)
+        await ensure_partitions(con, "bench_hist_on", START.date(), months)
+    spent = {True: 0.0, False: 0.0}
+    t_all = time.perf_counter()
+    for r in range(args.readings):
+        ents = batch(args.stations, r)
+        first = r % 2 == 0  # alternate which goes first: equal footing for cache and disk
+        for history in (first, not first):
+            spent[history] += await write(pool, history, ents)
+        if args.progress and r % max(1, args.readings // 10) == 0:
+            print(f"  reading {r}: {time.perf_counter() - t_all:.0f} s", flush=True)
+    n = args.stations * args.readings
+    on, off = n / spent[True], n / spent[False]
+    rows, size = await storage(pool)
+    print(f"stations {args.stations} x readings {args.readings} = {n:,} entity writes per mode")
+    print(f"history off: {off:,.0f} entities/s   history on: {on:,.0f} entities/s"
+          f"   ratio {on / off:.2f}")
+    print(f"instances recorded: {rows:,} ({rows / n:.1f} per write);"
+          f" storage {size / 1e6:,.1f} MB = {size / max(rows, 1):.0f} bytes/instance")
+    if not args.keep:
+        async with pool.acquire() as con:
+            for schema in SCHEMAS.values():
+                await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    await pool.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--readings", type=int, default=1000)
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/renkei")
+    parser.add_argument("--keep", action="store_true", help="keep the schemas afterwards")
+    parser.add_argument("--progress", action="store_true")
+    asyncio.run(main(parser.parse_args()))
