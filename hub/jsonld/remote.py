@@ -39,6 +39,8 @@ import orjson
 from hub.db.listen import listen_forever
 from hub.egress import FetchFailed, get_document
 from hub.errors import Forbidden, LdContextNotAvailable, Unauthorized
+from hub.jsonld.active import has_scheme
+from hub.jsonld.terms import invalid_context
 from hub.service import access_caller
 from hub.store import contexts as ctx_sql
 
@@ -173,6 +175,8 @@ class ContextStore:
         )
         if row is not None:
             return row["body"]
+        if not hosted and not has_scheme(url):  # "" or "ctx.jsonld": names nothing
+            raise invalid_context(f"{url!r} is neither an absolute URL nor a hosted @context")
         owner = self._new_fetch_owner(url)
         doc = await self.fetch(url)
         stored = await ctx_sql.put_owned_context(self._pool, context_id_for(url), url,

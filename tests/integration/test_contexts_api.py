@@ -67,6 +67,17 @@ async def test_unreachable_context_is_503(
     await assert_problem(resp, 503, "LdContextNotAvailable")
 
 
+@pytest.mark.parametrize("ref", ["", "ctx.jsonld"])
+async def test_a_context_that_is_no_url_is_400_not_503(client: TestClient, ref: str) -> None:
+    """A request has no base URL, so "" or a relative path names nothing to fetch: a bad
+    request, not an unavailable host (schemathesis found "" answered 503). Nothing is
+    stored."""
+    resp = await client.post(E, json={**gauge(1), "@context": ref},
+                             headers={"Content-Type": "application/ld+json"})
+    await assert_problem(resp, 400, "BadRequestData")
+    assert (await client.get(f"{E}/{gauge(1)['id']}")).status == 404
+
+
 async def test_hosted_context_round_trip(client: TestClient) -> None:
     resp = await client.post(C, json=USER_CTX, headers=JSON)
     assert resp.status == 201
