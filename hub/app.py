@@ -113,7 +113,7 @@ def _egress_policy(settings: Settings) -> EgressPolicy:
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:
     # every outbound HTTP connection is checked on the address it connects to
-    async with aiohttp.ClientSession(connector=app[keys.ENDPOINT_POLICY].connector()) as session:
+    async with aiohttp.ClientSession(connector=app[keys.EGRESS_POLICY].connector()) as session:
         app[keys.HTTP] = session
         yield
 
@@ -150,7 +150,7 @@ async def _context_store(app: web.Application) -> AsyncIterator[None]:
 async def _subscriptions(app: web.Application) -> AsyncIterator[None]:
     """The background matcher and deliverer of notifications (hub/subscriptions/)."""
     settings = app[keys.SETTINGS]
-    policy = app[keys.ENDPOINT_POLICY]
+    policy = app[keys.EGRESS_POLICY]
     runtime = SubscriptionRuntime(
         app[keys.POOL], app[keys.DATABASE_URL], app[keys.HTTP], app[keys.CONTEXTS],
         app[keys.CONTEXT_CACHE], policy,
@@ -198,7 +198,7 @@ def create_app(settings: Settings) -> web.Application:
                                        bulk_gate(settings)],
                           client_max_size=settings.max_body_bytes)
     app[keys.SETTINGS] = settings
-    app[keys.ENDPOINT_POLICY] = _egress_policy(settings)
+    app[keys.EGRESS_POLICY] = _egress_policy(settings)
     app[keys.CALLER_ORGANISATION] = no_identity  # the identity plug-in point (docs/registry.md)
     for ctx in (_database, _http_client, _context_store, _subscriptions, _registry,
                 _sample_data, history_housekeeping, settled_heap):

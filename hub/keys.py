@@ -14,11 +14,11 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from authz.external import ExternalIssuers
+    from hub.egress import EgressPolicy
     from hub.jsonld.process import ContextCache
     from hub.jsonld.remote import ContextStore
     from hub.service.access_state import AccessState
     from hub.service.ownership import CallerResolver, RulesCache
-    from hub.subscriptions.endpoints import EndpointPolicy
     from hub.subscriptions.runtime import SubscriptionRuntime
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "CONTEXT_CACHE",
     "DATABASE_URL",
     "DATABASE_WATCH",
-    "ENDPOINT_POLICY",
+    "EGRESS_POLICY",
     "EXTERNAL",
     "HTTP",
     "POOL",
@@ -51,7 +51,7 @@ EXTERNAL: web.AppKey[ExternalIssuers] = web.AppKey("external_issuers")
 DATABASE_URL = web.AppKey("database_url", str)
 #: whether PostgreSQL is reachable: one log line per outage (hub/db/pool.py)
 DATABASE_WATCH = web.AppKey("database_watch", DatabaseWatch)
-ENDPOINT_POLICY: web.AppKey[EndpointPolicy] = web.AppKey("endpoint_policy")
+EGRESS_POLICY: web.AppKey[EgressPolicy] = web.AppKey("egress_policy")
 SUBSCRIPTIONS: web.AppKey[SubscriptionRuntime] = web.AppKey("subscriptions")
 #: The dataset rules every entity write applies (hub/service/ownership.py)
 REGISTRY_RULES: web.AppKey[RulesCache] = web.AppKey("registry_rules")

@@ -27,6 +27,7 @@ from hub.api.common import (
     tenant_schema,
 )
 from hub.api.params import ListParams, check_params, csv, parse_pagination
+from hub.egress import EgressRefused
 from hub.errors import AlreadyExists, BadRequestData, InvalidRequest, ResourceNotFound
 from hub.jsonld.remote import context_id_for
 from hub.ngsild.checks import is_uri, utc_iso
@@ -34,7 +35,6 @@ from hub.service import access
 from hub.store import subscriptions as store
 from hub.store.contexts import put_context
 from hub.store.subscriptions import DeadLetter, SubscriptionRow
-from hub.subscriptions.endpoints import EndpointRefused
 from hub.subscriptions.model import (
     apply_members,
     expires,
@@ -78,8 +78,8 @@ def _visible(request: web.Request, row: SubscriptionRow | None, sub_id: str) -> 
 
 def _check_endpoint(request: web.Request, sub: dict[str, Any]) -> None:
     try:
-        request.app[keys.ENDPOINT_POLICY].check_literal(sub["notification"]["endpoint"]["uri"])
-    except EndpointRefused as exc:
+        request.app[keys.EGRESS_POLICY].check_literal(sub["notification"]["endpoint"]["uri"])
+    except EgressRefused as exc:
         raise BadRequestData(str(exc)) from None
 
 

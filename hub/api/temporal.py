@@ -136,13 +136,16 @@ def _require_writable(eid: str, known: tuple[list[str], str | None], *,
                       taken: bool = False) -> None:
     """The one ownership decision of the temporal API, on the STORED owning dataset (never
     on a payload's types): an entity the caller may not see answers as a missing one (404,
-    or 409 "taken" when the request would create it), one it sees but does not own 403."""
+    or 409 "taken" when the request would create it), one it sees but does not own 403.
+    The write decision comes first: the owner's writes (every adapter reading) take one
+    decision; only a refused write asks whether the caller may at least see it."""
+    if access.decide_stored(eid, *known, action="write").allowed:
+        return
     if not access.decide_stored(eid, *known).allowed:
         if taken:
             raise AlreadyExists(f"entity id {eid} is already taken")
         raise ResourceNotFound(f"no temporal representation of {eid}")
-    if not access.decide_stored(eid, *known, action="write").allowed:
-        raise Forbidden(f"only the owner may change the temporal representation of {eid}")
+    raise Forbidden(f"only the owner may change the temporal representation of {eid}")
 
 
 @routes.get(T + "/{entityId}")

@@ -10,7 +10,7 @@ point (``hub.service.access`` is its request-level half and re-exports these).
 - ``visible(ent)`` / ``require_visible(ent)`` / ``decide_stored``: the per-entity decision
   (the second check behind the SQL), attributes removed per grant, ``ResourceNotFound``
   rather than 403 so an invisible entity is indistinguishable from a missing one;
-- ``may_see(consumer, ent, attrs)``: for notification delivery, evaluated when sent.
+- ``may_see(caller, ent)``: for notification delivery, evaluated when sent, as the subscriber.
 """
 
 from __future__ import annotations
@@ -339,9 +339,15 @@ def _strip(ent: dict[str, Any], attrs: frozenset[str] | None) -> dict[str, Any]:
 
 def visible(ent: dict[str, Any], action: str = "read",
             audit: bool = True) -> dict[str, Any] | None:
-    """The entity as the caller may see it, or None."""
-    caller = current()
-    if (state := enforced(caller)) is None:  # development mode
+    """The entity as the current caller may see it, or None."""
+    return _seen_by(current(), ent, action, audit)
+
+
+def _seen_by(caller: Caller, ent: dict[str, Any], action: str,
+             audit: bool) -> dict[str, Any] | None:
+    """The one per-entity decision: ``ent`` cut to what ``caller`` may ``action``, or
+    None (development mode: as it is)."""
+    if (state := enforced(caller)) is None:
         return ent
     decision = decide_entity(caller.consumer, ent, action, state, caller.defaults)
     if audit:
@@ -385,24 +391,11 @@ def visible_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def may_see(caller: Caller, ent: dict[str, Any],
-            attrs: set[str] | None = None) -> dict[str, Any] | None:
+def may_see(caller: Caller, ent: dict[str, Any]) -> dict[str, Any] | None:
     """For notification delivery, evaluated when a notification is sent with the
     subscriber's rights (``caller``, from ``subscriber_caller``): the entity as the
-    subscriber may see it now (attributes stripped to ``attrs`` ∩ granted), or None when
-    it may not see it or none of the notified attributes. Every decision is audited."""
-    if (state := enforced(caller)) is None:
-        return ent
-    assert state is not None
-    decision = decide_entity(caller.consumer, ent, "subscribe", state, caller.defaults)
-    audit_decision(caller, ent, decision.allowed, decision.rule, grant_id=decision.grant_id)
-    if not decision.allowed:
-        return None
-    shown = _strip(ent, decision.attributes)
-    if attrs is not None and not (set(shown["attrs"]) & attrs):
-        return None
-    return shown
-
+    subscriber may receive it now, or None. Every decision is audited."""
+    return _seen_by(caller, ent, "subscribe", audit=True)
 
 
 def subscribable(scope: ReadScope, datasets: dict[str, DatasetInfo], type_iri: str) -> bool:

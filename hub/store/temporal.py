@@ -15,7 +15,6 @@ __all__ = [
     "delete_entity",
     "delete_instance",
     "ensure_partitions",
-    "entity_heads",
     "expire_partitions",
     "head",
     "instances",
@@ -140,29 +139,6 @@ async def replace_instance(con: asyncpg.Connection, schema: str, entity_id: str,
         _ts(inst.get("observedAt")),
     )
     return status.endswith(" 1")
-
-
-async def entity_heads(
-    con: asyncpg.Connection, schema: str, types: list[str] | None, ids: list[str] | None,
-    limit: int, offset: int, access: tuple[str, list[Any]] | None = None,
-) -> list[tuple[str, list[str], str | None]]:
-    """(id, types, dataset) of a page of temporal entities; ``access`` is an extra
-    condition on ``t`` with ``{}`` placeholders (access control's), so the page is
-    computed over what the caller may see."""
-    flt = Filter()
-    if types is not None:
-        flt.add("t.types && {}::text[]", types)
-    if ids is not None:
-        flt.add("t.id = ANY({}::text[])", ids)
-    if access is not None:
-        flt.add(access[0], *access[1])
-    n = len(flt.params)
-    rows = await con.fetch(
-        f"SELECT id, types, dataset FROM {schema}.temporal_entities t WHERE {flt.where()}"
-        f" ORDER BY id LIMIT ${n + 1} OFFSET ${n + 2}",
-        *flt.params, limit, offset,
-    )
-    return [(r["id"], list(r["types"]), r["dataset"]) for r in rows]
 
 
 # -- reads of the temporal consumption API (GS CIM 009 5.7.3, 5.7.4; hub/service/temporal_query.py)

@@ -26,11 +26,11 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from hub.egress import EgressPolicy, EgressRefused
 from hub.jsonld.core import LD_CONTEXT_REL
 from hub.ngsild.checks import utc_iso
 from hub.store import subscriptions as store
 from hub.store.subscriptions import ClaimedNotification
-from hub.subscriptions.endpoints import EndpointPolicy, EndpointRefused
 from hub.subscriptions.senders import DeliveryError, Message, MqttSender, send_http
 
 __all__ = ["Deliverer", "DeliveryConfig", "Visibility"]
@@ -57,7 +57,7 @@ class DeliveryConfig:
 
 class Deliverer:
     def __init__(
-        self, pool: asyncpg.Pool, http: aiohttp.ClientSession, policy: EndpointPolicy,
+        self, pool: asyncpg.Pool, http: aiohttp.ClientSession, policy: EgressPolicy,
         config: DeliveryConfig, tenant_of: Callable[[str], Awaitable[str | None]],
         context_link: Callable[[dict[str, Any]], tuple[str, Any]],
         visibility: Visibility,
@@ -172,7 +172,7 @@ class Deliverer:
                 await self.mqtt.send(msg)
             else:
                 await send_http(self.http, msg)
-        except EndpointRefused as exc:
+        except EgressRefused as exc:
             self._failed.append((item, datetime.now(UTC), str(exc), None))
             return
         except DeliveryError as exc:

@@ -22,6 +22,7 @@ import asyncpg
 
 from hub.db.migrations import quote_ident
 from hub.db.pool import DatabaseUnavailable, PoolExhausted, is_connection_error
+from hub.egress import EgressPolicy
 from hub.errors import NgsiLdError
 from hub.jsonld.active import ActiveContext
 from hub.jsonld.core import CORE_CONTEXT_URL
@@ -33,7 +34,6 @@ from hub.service.access_caller import Caller, acting_as
 from hub.service.entities import query as query_entities
 from hub.store import subscriptions as store
 from hub.subscriptions.delivery import Deliverer, DeliveryConfig, wait_event
-from hub.subscriptions.endpoints import EndpointPolicy
 from hub.subscriptions.matcher import match_round, new_notification_id, periodic_payload
 from hub.subscriptions.matching import render_options, subscription_selection
 from hub.subscriptions.senders import MqttSender
@@ -56,7 +56,7 @@ def _database_trouble(exc: BaseException) -> bool:
 class SubscriptionRuntime:
     def __init__(
         self, pool: asyncpg.Pool, database_url: str, http: aiohttp.ClientSession,
-        contexts: ContextStore, cache: ContextCache, policy: EndpointPolicy,
+        contexts: ContextStore, cache: ContextCache, policy: EgressPolicy,
         config: DeliveryConfig, access: SubscriberAccess, *, poll_s: float = 1.0,
         max_entities: int = 1000,
     ) -> None:

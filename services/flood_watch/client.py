@@ -99,22 +99,18 @@ class HubClient:
 
     async def entities(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """Every entity a query matches (keyValues), page by page."""
-        out: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            _, page = await self.request("GET", NGSI + "/entities", params={
-                **params, "options": "keyValues", "limit": str(PAGE), "offset": str(offset)})
-            out.extend(page)
-            if len(page) < PAGE:
-                return out
-            offset += PAGE
+        return await self._pages(NGSI + "/entities", {**params, "options": "keyValues"})
 
     async def temporal(self, params: dict[str, str]) -> list[dict[str, Any]]:
         """Temporal representations (normalized instances with observedAt)."""
+        return await self._pages(NGSI + "/temporal/entities", params)
+
+    async def _pages(self, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        """Every item of a paginated GET, ``PAGE`` at a time."""
         out: list[dict[str, Any]] = []
         offset = 0
         while True:
-            _, page = await self.request("GET", NGSI + "/temporal/entities", params={
+            _, page = await self.request("GET", path, params={
                 **params, "limit": str(PAGE), "offset": str(offset)})
             out.extend(page)
             if len(page) < PAGE:

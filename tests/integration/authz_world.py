@@ -95,7 +95,7 @@ class World:
         address:port, added after start-up because the receiver's port is random)."""
         import ipaddress
 
-        policy = self.http.app[keys.ENDPOINT_POLICY]
+        policy = self.http.app[keys.EGRESS_POLICY]
         policy.allowed_endpoints.add((ipaddress.ip_address("127.0.0.1"), port))
 
     async def refresh(self) -> None:

@@ -16,7 +16,17 @@ import orjson
 import pytest
 from aiohttp import web
 
-__all__ = ["Received", "Receiver", "receiver"]
+__all__ = ["Received", "Receiver", "receiver", "serve_local"]
+
+
+async def serve_local(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on 127.0.0.1 at a free port; the runner (to clean up) and the port."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    assert site._server is not None
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
@@ -53,13 +63,7 @@ class Receiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("POST", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_local(app)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -19,6 +19,7 @@ from aiohttp import web
 from tests.conftest import reset_database
 from tests.hubproc import HubProcess, start_hub
 from tests.integration.helpers import JSON
+from tests.integration.receiver import serve_local
 
 S = "/ngsi-ld/v1/subscriptions"
 E = "/ngsi-ld/v1/entities"
@@ -69,12 +70,7 @@ class FlakyReceiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/notify", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        assert site._server is not None
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_local(app)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -25,6 +25,7 @@ from tests.integration.authz_world import (
     register,
     reset_authz,
 )
+from tests.integration.receiver import serve_local
 
 __all__ = ["CONTEXT", "Site", "enforcing_world", "link", "site"]
 
@@ -65,12 +66,7 @@ async def site() -> AsyncIterator[Site]:
     s = Site()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", s._handle)
-    s.runner = web.AppRunner(app)
-    await s.runner.setup()
-    tcp = web.TCPSite(s.runner, "127.0.0.1", 0)
-    await tcp.start()
-    assert tcp._server is not None
-    s.port = tcp._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    s.runner, s.port = await serve_local(app)
     try:
         yield s
     finally:
