@@ -14,11 +14,12 @@ import json
 import os
 import sys
 import textwrap
-import time
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import orjson
@@ -28,12 +29,14 @@ from adapters.sdk import HubSink, RunReport, StateStore, run_adapter
 from adapters.sdk.auth import client_credentials_token
 from adapters.sdk.base import SourceError
 from adapters.sdk.loader import discover, load
+from adapters.sdk.progress import ProgressBar, SourcePosition, terminal_width
 from adapters.sdk.records import Emit, Quarantine
 from adapters.sdk.refusals import hub_base
 from adapters.sdk.registry import RegistryClient, iso_schedule
 from adapters.sdk.runner import BATCH_SIZE
 from adapters.sources.fetch import DEFAULT_USER_AGENT
 from adapters.worker import WorkerSettings, run_pass, serve, summary_rows
+from contracts.schedule import CRON_TZ
 
 __all__ = ["main"]
 
@@ -47,8 +50,14 @@ def _parser() -> argparse.ArgumentParser:
                         "(default .renkei/adapters)")
     p = argparse.ArgumentParser(prog="renkei adapters", description="Renkei adapters")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="installed adapters (entry points and mapping files)",
-                   parents=[common])
+    ls = sub.add_parser("list", help="installed adapters (entry points and mapping files); "
+                        "with --registrations the hub's registrations and how they run",
+                        parents=[common])
+    ls.add_argument("--registrations", action="store_true",
+                    help="the registrations of the hub's registry with their operating "
+                    "state: next run, consecutive failures, back-off, last run")
+    ls.add_argument("--hub", default="http://127.0.0.1:1026", help="the hub's base URL")
+    ls.add_argument("--token", help="OAuth 2 bearer token with the manage scope")
     for name, text in (("check", "can the source be read and recognised?"),
                        ("describe", "manifest and the attributes produced, as JSON")):
         c = sub.add_parser(name, help=text, parents=[common])
@@ -164,47 +173,90 @@ def _options(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([line.format(*header), line.format(*("-" * w for w in widths)),
-                      *(line.format(*map(str, r)) for r in rows)])
+def _cells(text: str) -> int:
+    """Terminal columns of ``text``: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-class _Progress:
-    """A one-line progress bar on stderr (rows read, rate), redrawn at most 10 times/s."""
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, with … where it was cut."""
+    if _cells(text) <= width:
+        return text
+    out, used = [], 1
+    for c in text:
+        used += _cells(c)
+        if used > width:
+            break
+        out.append(c)
+    return "".join(out) + "…"
 
-    def __init__(self, label: str) -> None:
-        self.label, self.start, self.last = label, time.monotonic(), 0.0
 
-    def __call__(self, rows: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.1 or not sys.stderr.isatty():
-            return
-        self.last = now
-        rate = rows / max(now - self.start, 1e-6)
-        bar = "#" * min(30, int(now - self.start) % 31)
-        sys.stderr.write(f"\r{self.label} [{bar:<30}] {rows:>9,} rows {rate:>9,.0f} rows/s")
-        sys.stderr.flush()
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` terminal columns, broken at spaces where it
+    can be (textwrap counts characters; a Japanese character takes two columns)."""
+    out = []
+    for line in textwrap.wrap(text, width) or [""]:
+        while _cells(line) > width:
+            used, cut = 0, 0
+            for cut, c in enumerate(line):  # noqa: B007 - the index is the result
+                used += _cells(c)
+                if used > width:
+                    break
+            out.append(line[:cut])
+            line = line[cut:]
+        out.append(line)
+    return out
 
-    def done(self) -> None:
-        if sys.stderr.isatty():
-            sys.stderr.write("\n")
+
+def _table(rows: list[list[str]], header: list[str], width: int | None = None, *,
+           shrink: tuple[int, ...] | None = None) -> str:
+    """A plain table no wider than the terminal (``COLUMNS``, else 80) less one column.
+    The widest of the ``shrink`` columns (default: all but the first, the id a user types
+    next) give way first, their cells cut with …; then the others but the first, then the
+    first, none below 6. Japanese text counts two columns a character."""
+    limit = (width or terminal_width()) - 1
+    table = [[str(c) for c in r] for r in [header, *rows]]
+    widths = [max(_cells(r[i]) for r in table) for i in range(len(header))]
+    gaps = 2 * (len(widths) - 1)
+    first = shrink if shrink is not None else tuple(range(1, len(widths)))
+    while sum(widths) + gaps > limit:
+        wide = [i for i in first if widths[i] > 6] or \
+            [i for i in range(1, len(widths)) if widths[i] > 6] or \
+            [i for i in (0,) if widths[i] > 6]
+        if not wide:
+            break
+        widths[max(wide, key=lambda i: widths[i])] -= 1
+
+    def line(cells: list[str]) -> str:
+        parts = [_clip(c, w) for c, w in zip(cells, widths, strict=True)]
+        return "  ".join(p + " " * (w - _cells(p)) for p, w in
+                         zip(parts, widths, strict=True)).rstrip()
+
+    return "\n".join([line(table[0]), line(["-" * w for w in widths]),
+                      *(line(r) for r in table[1:])])
 
 
 def _summary(report: RunReport, registry_note: str | None) -> str:
     rows = [[k, f"{getattr(report, k):,}"] for k in ("read", "written", "quarantined",
                                                       "skipped", "unacknowledged", "entities")]
     rows += [[f"skipped: {r}", f"{n:,}"] for r, n in report.skip_reasons.items()]
-    rows += [[f"flagged: {f[:44]}", f"{n:,}"] for f, n in report.flags.items()]
+    rows += [[f"flagged: {f}", f"{n:,}"] for f, n in report.flags.items()]
     reasons = Counter(q["reason"] for q in report.quarantine)
-    rows += [[f"quarantined: {r[:40]}", f"{n:,}"] for r, n in reasons.most_common(5)]
+    rows += [[f"quarantined: {r}", f"{n:,}"] for r, n in reasons.most_common(5)]
     rows.append(["status", report.status + (" (dry run)" if report.dry_run else "")])
+    width = terminal_width()
+    below = [f"source: {report.source}"]  # a path is long: under the table, not in it
     if registry_note:
-        rows.append(["registry", registry_note])
+        # a refusal's detail is long: the table says recorded or not, the detail goes below
+        short = registry_note.split(" (", 1)[0]
+        rows.append(["registry", short])
+        if short != registry_note:
+            below.append(f"registry: {registry_note}")
     # the error names the fix; it goes under the table, wrapped, not into a column
-    fix = "\n" + textwrap.fill(f"error: {report.error}", 79) if report.error else ""
-    return _table(rows, [f"{report.adapter} ← {os.path.basename(report.source)}", ""]) + fix
+    if report.error:
+        below.append(f"error: {report.error}")
+    fix = "".join("\n" + line for b in below for line in _wrap(b, width - 1))
+    return _table(rows, [report.adapter, ""], width, shrink=(0, 1)) + fix
 
 
 async def _run(args: argparse.Namespace, name: str, source: str | None,
@@ -212,7 +264,7 @@ async def _run(args: argparse.Namespace, name: str, source: str | None,
     adapter = load(name, source, mapping_dirs=args.mappings, options=options)
     store = StateStore(args.state_dir)
     args.hub = hub_base(args.hub)  # with or without /ngsi-ld/v1
-    progress = _Progress(name)
+    progress = ProgressBar(name, SourcePosition.of(adapter) if sys.stderr.isatty() else None)
     note = None
     if getattr(args, "dry_run", False):
         report = await run_adapter(adapter, None, store, progress=progress,
@@ -238,6 +290,70 @@ async def _run(args: argparse.Namespace, name: str, source: str | None,
     return report
 
 
+def _local(stamp: str | None, today: datetime | None = None) -> str:
+    """An API time in the zone schedules are read in (JST): ``HH:MM`` on ``today``'s date
+    there, else ``MM-DD HH:MM``."""
+    if not stamp:
+        return "-"
+    tz = ZoneInfo(CRON_TZ)
+    when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(tz)
+    same_day = when.date() == (today or datetime.now(UTC)).astimezone(tz).date()
+    return when.strftime("%H:%M" if same_day else "%m-%d %H:%M")
+
+
+def _count(n: int) -> str:
+    """A row count in at most 5 characters (999, 12.3k, 1.2M)."""
+    if n < 1000:
+        return str(n)
+    if n < 999_500:
+        return f"{n / 1000:.1f}k" if n < 9_950 else f"{n / 1000:.0f}k"
+    return f"{n / 1_000_000:.1f}M" if n < 9_950_000 else f"{n / 1_000_000:.0f}M"
+
+
+#: the operations view in 80 columns (the schedule itself is in the API's JSON): a state
+#: in a word, the registry's run status as it is
+REGISTRATION_HEADER = ["registration", "next JST", "state", "fails", "last run",
+                       "wrote/read"]
+_STATE = {"due": "due", "requested": "asked", "scheduled": "waiting",
+          "backing-off": "backoff", "disabled": "off", "manual": "manual"}
+
+
+def registration_rows(registrations: list[dict[str, Any]],
+                      today: datetime | None = None) -> list[list[str]]:
+    """One line per registration of ``GET /registry/v1/adapters``: its operating state."""
+    rows = []
+    for a in registrations:
+        reason = a.get("nextRunReason", "-")
+        nxt = "now" if reason in ("due", "requested") else _local(a.get("nextRunAt"), today)
+        state = "backoff" if a.get("backoffUntil") else _STATE.get(reason, reason)
+        last = a.get("lastRun") or {}
+        counts = last.get("counts") or {}
+        rows.append([a["id"], nxt, state, str(a.get("consecutiveFailures", 0)),
+                     last.get("status", "never"),
+                     f"{_count(counts.get('written', 0))}/{_count(counts.get('read', 0))}"
+                     if last else "-"])
+    return rows
+
+
+async def _list_registrations(args: argparse.Namespace) -> int:
+    """``list --registrations``: the registry's view of every registration the token may
+    manage, as the worker runs them (docs/adapters.md "Running on a schedule")."""
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    url = hub_base(args.hub) + "/registry/v1/adapters"
+    try:
+        async with aiohttp.ClientSession() as session, \
+                session.get(url, headers=headers) as resp:
+            body = await resp.json(content_type=None)
+    except (aiohttp.ClientError, ValueError) as exc:
+        raise ValueError(f"cannot read {url}: {exc}") from exc
+    if resp.status != 200:
+        detail = body.get("detail") if isinstance(body, dict) else body
+        raise PermissionError(f"{url} answered {resp.status}: {detail}")
+    print(_table(registration_rows(body) or [["-"] * len(REGISTRATION_HEADER)],
+                 REGISTRATION_HEADER))
+    return 0
+
+
 def _schedule(args: argparse.Namespace) -> int:
     store = StateStore(args.state_dir)
     rows, due = [], []
@@ -260,13 +376,15 @@ def _schedule(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "list" and args.registrations:
+            return asyncio.run(_list_registrations(args))
         if args.command == "list":
             rows = [[aid, t.manifest.source_format, ",".join(t.manifest.contract_types),
                      t.manifest.encoding, t.manifest.schedule,
                      "mapping file" if not isinstance(t, type) else "entry point"]
                     for aid, t in sorted(discover(args.mappings).items())]
             print(_table(rows, ["adapter", "format", "contracts", "encoding", "schedule",
-                                "kind"]))
+                                "kind"], shrink=(1, 2)))
             return 0
         if args.command == "schedule":
             return _schedule(args)

@@ -168,6 +168,8 @@ class DeclarativeAdapter(Adapter):
         self.produces = {mapping.contract_type: tuple(  # type: ignore[misc]
             c.attribute for c in mapping.columns if c.attribute)}
         super().__init__(source, data=data)
+        # CSV rows are numbered by line; JSON records by their index
+        self.row_unit = "line" if mapping.records is None else "record"  # type: ignore[misc]
 
     def rows(self, text: str) -> Iterator[Outcome]:
         dedup = Dedup()

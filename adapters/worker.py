@@ -13,7 +13,8 @@ hub's ownership and access checks apply to scheduled runs exactly as to manual o
 **One pass** (``run_pass``; ``renkei adapters schedule --run-due`` is exactly one pass):
 
 1. list the enabled registrations that are due: asked to run now (``POST
-   /registry/v1/adapters/{id}/run-now``), never run, or ``next_run_at`` passed;
+   /registry/v1/adapters/{id}/run-now``), never run, or ``next_run_at`` passed — decided by
+   ``contracts.schedule.plan``, the function the registry API shows ``nextRunAt`` by;
 2. for each, take a session-level advisory lock on its id with ``pg_try_advisory_lock``;
    a registration another worker holds is left to it. Under the lock the row is read again
    — a worker that just finished it has moved ``next_run_at`` — so each due run happens
@@ -39,7 +40,6 @@ import asyncio
 import json
 import logging
 import os
-import random
 import re
 import socket
 from collections.abc import Mapping, Sequence
@@ -47,11 +47,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 import asyncpg
-from croniter import croniter
 
 from adapters.sdk import HubSink, RunReport, StateStore, run_adapter
 from adapters.sdk.auth import client_credentials_token
@@ -60,6 +58,7 @@ from adapters.sdk.loader import discover, load
 from adapters.sdk.registry import run_record
 from adapters.sources.fetch import DEFAULT_USER_AGENT, Fetcher, SourceMemo, source_session
 from adapters.sources.live import live_source
+from contracts.schedule import CRON_TZ, backoff_delay, next_run, plan
 
 __all__ = ["PassResult", "WorkerSettings", "next_run", "resolve_secrets", "run_pass",
            "serve"]
@@ -68,7 +67,6 @@ log = logging.getLogger("renkei.adapters.worker")
 
 #: the first key of the two-key advisory lock: this worker's lock space
 _LOCK_SPACE = "renkei.adapter-worker"
-_ISO = re.compile(r"^P(?!$)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 #: mirrors registry/secrets.py (which adapters may not import): keys whose values are secret
 _SECRET_KEY = re.compile(
     r"passw(?:or)?d|secret|token|api[-_]?key|credential|authori[sz]ation|private[-_]?key",
@@ -102,7 +100,7 @@ class WorkerSettings:
     backoff: float = 60.0
     backoff_max: float = 3600.0
     #: the time zone cron expressions are read in (municipal schedules are local time)
-    cron_tz: str = "Asia/Tokyo"
+    cron_tz: str = CRON_TZ
     user_agent: str = DEFAULT_USER_AGENT
     #: networks sources may be fetched from besides the public internet (CIDRs)
     source_allow: tuple[str, ...] = ()
@@ -121,34 +119,10 @@ class PassResult:
 
 
 # -- schedules ---------------------------------------------------------------------------
-
-def _duration(text: str) -> timedelta | None:
-    m = _ISO.match(text)
-    if not m:
-        return None
-    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
-
-
-def next_run(schedule: str, after: datetime, *, tz: str = "Asia/Tokyo", jitter: float = 0.0,
-             rng: random.Random | None = None) -> datetime:
-    """The next time a ``schedule`` (ISO 8601 duration or 5-field cron in ``tz``) falls due
-    after ``after``, plus up to ``jitter`` seconds (at most a tenth of the interval)."""
-    interval = _duration(schedule)
-    if interval is not None:
-        base = after + interval
-    else:
-        local = after.astimezone(ZoneInfo(tz))
-        it = croniter(schedule, local)
-        base = it.get_next(datetime).astimezone(UTC)
-        interval = it.get_next(datetime).astimezone(UTC) - base
-    spread = min(jitter, interval.total_seconds() / 10)
-    return base + timedelta(seconds=(rng or random).uniform(0, spread) if spread > 0 else 0)
-
+# contracts/schedule.py: one reading of a schedule for the worker and the registry API
 
 def _backoff(failures: int, settings: WorkerSettings) -> timedelta:
-    return timedelta(seconds=min(settings.backoff * 2 ** max(failures - 1, 0),
-                                 settings.backoff_max))
+    return backoff_delay(failures, settings.backoff, settings.backoff_max)
 
 
 # -- secrets -----------------------------------------------------------------------------
@@ -188,14 +162,23 @@ def resolve_secrets(config: Any, secrets_dir: Path, where: str = "config") -> An
 
 # -- the registry's tables ---------------------------------------------------------------
 
-_DUE = """enabled AND (run_requested_at IS NOT NULL
-              OR (schedule IS NOT NULL AND (next_run_at IS NULL OR next_run_at <= now())))"""
+#: registrations that can fall due at all; which of them are due is :func:`_is_due`'s
+_CANDIDATES = "enabled AND (run_requested_at IS NOT NULL OR schedule IS NOT NULL)"
+
+
+def _is_due(row: Mapping[str, Any], now: datetime) -> bool:
+    """Due by the one plan the registry API shows too (contracts.schedule.plan)."""
+    when = plan(enabled=row["enabled"], schedule=row["schedule"],
+                next_run_at=row["next_run_at"], run_requested_at=row["run_requested_at"],
+                failures=row["failures"], now=now).next_run_at
+    return when is not None and when <= now
 
 
 async def _due(pool: asyncpg.Pool) -> list[str]:
-    rows = await pool.fetch(f"SELECT id FROM registry.adapters WHERE {_DUE}"
+    rows = await pool.fetch(f"SELECT *, now() AS claimed FROM registry.adapters"
+                            f" WHERE {_CANDIDATES}"
                             " ORDER BY run_requested_at NULLS LAST, next_run_at NULLS FIRST")
-    return [r["id"] for r in rows]
+    return [r["id"] for r in rows if _is_due(r, r["claimed"])]
 
 
 async def _record(con: asyncpg.Connection, reg_id: str, report: RunReport) -> None:
@@ -234,9 +217,16 @@ async def _reschedule(con: asyncpg.Connection, row: asyncpg.Record, report: RunR
 
 # -- one registration ------------------------------------------------------------------
 
+def _stamp() -> str:
+    """Now, to the second like the runner's reports (sdk/runner.py): the registry orders
+    runs by start time, then by id, so a failed run recorded within the same second as the
+    run after it must not sort after it for its microseconds."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def _failed(adapter: str, source: str, started: str, error: str) -> RunReport:
     return RunReport(adapter=adapter, source=source, started=started,
-                     finished=datetime.now(UTC).isoformat(), status="failed", error=error)
+                     finished=_stamp(), status="failed", error=error)
 
 
 async def _token(config: Mapping[str, Any], settings: WorkerSettings,
@@ -270,7 +260,7 @@ def _adapter_options(adapter_id: str, config: Mapping[str, Any],
 
 async def run_registration(row: Mapping[str, Any], settings: WorkerSettings) -> RunReport:
     """Fetch, run and report one registration (no scheduling, no locks)."""
-    started = datetime.now(UTC).isoformat()
+    started = _stamp()
     raw = row["config"]
     config: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else dict(raw or {})
     memo = SourceMemo(settings.state_dir, row["id"])
@@ -284,7 +274,7 @@ async def run_registration(row: Mapping[str, Any], settings: WorkerSettings) -> 
             live = await live_source(row["adapter"], config, fetcher, datetime.now(UTC))
         if live.path is None:
             return RunReport(adapter=row["adapter"], source=live.note or "unchanged",
-                             started=started, finished=datetime.now(UTC).isoformat())
+                             started=started, finished=_stamp())
         options = {**config_options, **live.options}
         adapter = load(row["adapter"], str(live.path), mapping_dirs=settings.mapping_dirs,
                        options=options)
@@ -310,16 +300,16 @@ async def _serve_one(pool: asyncpg.Pool, reg_id: str, settings: WorkerSettings) 
             return PassResult(reg_id, "busy")
         try:
             row = await con.fetchrow(
-                f"SELECT *, now() AS claimed FROM registry.adapters WHERE id = $1 AND {_DUE}",
-                reg_id)
-            if row is None:
+                "SELECT *, now() AS claimed FROM registry.adapters WHERE id = $1", reg_id)
+            if row is None or not _is_due(row, row["claimed"]):
                 return PassResult(reg_id, "not-due")
             log.info("worker %s runs %s (%s)", settings.worker_id, reg_id, row["adapter"])
             try:
                 report = await asyncio.wait_for(run_registration(row, settings),
                                                 settings.timeout)
             except TimeoutError:
-                report = _failed(row["adapter"], row["adapter"], row["claimed"].isoformat(),
+                report = _failed(row["adapter"], row["adapter"],
+                                 row["claimed"].isoformat(timespec="seconds"),
                                  f"timed out after {settings.timeout:.0f} s")
             await _record(con, reg_id, report)
             await _reschedule(con, row, report, row["claimed"], settings)

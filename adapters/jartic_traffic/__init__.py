@@ -28,6 +28,8 @@ class JarticTrafficAdapter(Adapter):
         "intensity", "quality")}
     default_source = _FIXTURES / "jartic_5min_20250512.csv"
 
+    row_unit = "line"  # rows are numbered by the file's lines
+
     def rows(self, text: str) -> Iterator[Outcome]:
         lines = text.splitlines()
         if not lines:

@@ -54,6 +54,8 @@ class LibraryLoansAdapter(Adapter):
         name = Path(self.source).stem
         return "children" if "children" in name else "general"
 
+    row_unit = "line"  # rows are numbered by the file's lines
+
     def rows(self, text: str) -> Iterator[Outcome]:
         lines = text.splitlines()
         if not lines:

@@ -37,6 +37,8 @@ class MlitWaterLevelAdapter(Adapter):
             raise SourceError(f"station metadata {src}: {exc}") from exc
         return {str(s.get("観測所記号")): s for s in items if isinstance(s, dict)}
 
+    row_unit = "line"  # rows are numbered by the file's lines
+
     def rows(self, text: str) -> Iterator[Outcome]:
         lines = text.splitlines()
         if not lines or lines[0].strip() != _TITLE:

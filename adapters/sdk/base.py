@@ -54,6 +54,10 @@ class Adapter(ABC):
     produces: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     #: the fixture the conformance suite and ``renkei adapters run`` default to
     default_source: ClassVar[Path | None] = None
+    #: what ``rows`` numbers: ``"line"``, the 1-based text line of the source the row ends
+    #: on (the progress bar then tells bytes of the source, sdk/progress.py), or
+    #: ``"record"`` (a JSON record, a month of a table: the bar tells rows only)
+    row_unit: ClassVar[str] = "record"
 
     def __init__(self, source: str | Path | None = None, *, data: bytes | None = None,
                  options: Mapping[str, Any] | None = None) -> None:

@@ -129,7 +129,7 @@ BATCH_SIZE = 1000
 
 async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
                       batch_size: int = BATCH_SIZE, in_flight: int = 2,
-                      progress: Callable[[int], None] | None = None,
+                      progress: Callable[[int, int], None] | None = None,
                       state_key: str | None = None) -> RunReport:
     """Run ``adapter`` into ``sink`` (None = dry run: map and count, store nothing).
 
@@ -248,8 +248,8 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
                 advance(out.row, [])
             if report.read % 256 == 0:
                 await asyncio.sleep(0)  # let the batch in flight make progress
-                if progress:
-                    progress(report.read)
+                if progress:  # rows read, and the source row reached (sdk/progress.py)
+                    progress(report.read, out.row)
         await flush()
         await settle()
         if sink is not None:
@@ -272,7 +272,7 @@ async def run_adapter(adapter: Adapter, sink: Sink | None, store: StateStore, *,
     if sink is not None:
         store.update_quarantine(aid, quarantined, resolved)
     if progress:
-        progress(report.read)
+        progress(report.read, batch.last_row)
     report.finished = _now()
     report.skip_reasons = dict(skips)
     report.quarantine = [q.to_json() for q in quarantined[:50]]

@@ -80,8 +80,10 @@ OPS: dict[tuple[str, str], dict[str, Any]] = {
                                       media="application/octet-stream"),
     ("/health", "GET"): _m("the process answers", 200),
     ("/ready", "GET"): _m("database, migrations and notification backlog are fine", 200),
-    ("/catalog", "GET"): _m("the DCAT-AP catalogue of every dataset", 200, media=_LD),
-    ("/catalog/datasets/{datasetId}", "GET"): _m("one dataset in DCAT-AP", 200, media=_LD),
+    ("/catalog", "GET"): _m("the DCAT-AP 3 catalogue of every dataset (JSON-LD; Turtle or "
+                            "RDF/XML by Accept)", 200, media=_LD),
+    ("/catalog/datasets/{datasetId}", "GET"): _m("one dataset in DCAT-AP 3 (JSON-LD; Turtle "
+                                                 "or RDF/XML by Accept)", 200, media=_LD),
     ("/contracts", "GET"): _m("the data contracts and their versions", 200),
     ("/contracts/v1/context.jsonld", "GET"): _m("the contracts' @context", 200, media=_LD),
     ("/contracts/{name}/{version}/schema.json", "GET"): _m("a contract's JSON Schema", 200),

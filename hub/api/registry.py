@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -221,11 +222,22 @@ async def owner_of_entity(request: web.Request) -> web.Response:
 
 # -- adapter registrations and runs ---------------------------------------------------------
 
+async def _operating(repo: RegistryRepository, regs: list[Any]) -> list[dict[str, Any]]:
+    """Registrations with their operating state (``nextRunAt``, ``consecutiveFailures``,
+    ``lastRun``, ``backoffUntil``): the plan the adapter worker runs by
+    (contracts/schedule.py), read from the worker's state in the registry's tables."""
+    states = await repo.adapter_states([r.id for r in regs])
+    now = datetime.now(UTC)
+    return [{**r.to_json(), **(states[r.id].to_json(now) if r.id in states else {})}
+            for r in regs]
+
+
 @routes.get(PREFIX + "/adapters")
 async def list_adapters(request: web.Request) -> web.Response:
-    regs = await svc.list_adapters(_repo(request), await _caller(request),
+    repo = _repo(request)
+    regs = await svc.list_adapters(repo, await _caller(request),
                                    dataset=request.query.get("dataset"))
-    return _json([r.to_json() for r in regs])
+    return _json(await _operating(repo, regs))
 
 
 @routes.post(PREFIX + "/adapters")
@@ -242,8 +254,9 @@ async def get_adapter(request: web.Request) -> web.Response:
     with _errors():
         reg = await svc.get_adapter(repo, request.match_info["adapterId"],
                                     await _caller(request))
-    last = await repo.list_runs(reg.id, 1)
-    return _json({**reg.to_json(), "lastRun": last[0].to_json() if last else None})
+    [shown] = await _operating(repo, [reg])
+    last = await repo.list_runs(reg.id, 1)  # in full here: with its errors
+    return _json({**shown, "lastRun": last[0].to_json() if last else None})
 
 
 @routes.put(PREFIX + "/adapters/{adapterId}")

@@ -195,6 +195,13 @@ async def test_a_failing_source_backs_off_and_recovers(
     row = await pool.fetchrow("SELECT * FROM registry.adapters WHERE id = 'loans'")
     assert row["failures"] == 1
     assert row["next_run_at"] - datetime.now(UTC) > timedelta(minutes=9)  # not 5 min
+    # the registry API shows the worker's own plan: backing off until that time
+    shown = await (await client.get("/registry/v1/adapters/loans")).json()
+    assert shown["consecutiveFailures"] == 1 and shown["nextRunReason"] == "backing-off"
+    assert datetime.fromisoformat(shown["backoffUntil"]) == row["next_run_at"]
+    assert shown["nextRunAt"] == shown["backoffUntil"]
+    assert shown["lastRun"]["status"] == "failed"
+    assert await run_pass(settings, pool) == []  # and the worker agrees: not due
     run = (await _runs(pool))["loans"][0]
     assert run["status"] == "failed" and "503" in json.loads(run["errors"])[0]
     replay.mode = "ok"
@@ -203,6 +210,11 @@ async def test_a_failing_source_backs_off_and_recovers(
     assert ok.report is not None and ok.report.status == "succeeded" and ok.report.written
     row = await pool.fetchrow("SELECT * FROM registry.adapters WHERE id = 'loans'")
     assert row["failures"] == 0 and row["run_requested_at"] is None
+    shown = await (await client.get("/registry/v1/adapters")).json()
+    assert [(a["id"], a["consecutiveFailures"], a["nextRunReason"], a["lastRun"]["status"])
+            for a in shown] == [("loans", 0, "scheduled", "succeeded")]
+    assert datetime.fromisoformat(shown[0]["nextRunAt"]) == row["next_run_at"]
+    assert "backoffUntil" not in shown[0]
 
 
 async def test_secrets_must_be_references_to_allowed_names(
@@ -282,3 +294,30 @@ async def test_schedule_run_due_is_one_pass_of_the_worker(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err = await bare.communicate()
     assert bare.returncode == 2 and b"--database-url" in err
+
+
+async def test_list_registrations_shows_how_each_runs(
+        client: TestClient, database_url: str, pool: asyncpg.Pool, replay: Replay,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``renkei adapters list --registrations``: the registry API's operating state of
+    every registration in a table that fits 80 columns."""
+    import argparse
+
+    from adapters.cli import _cells, _list_registrations
+
+    monkeypatch.setenv("COLUMNS", "80")
+    await _register(client, "wakayama-loans", "library-loans", _library(replay),
+                    schedule="0 6 * * *")
+    await _register(client, "off", "library-loans", _library(replay), enabled=False)
+    await run_pass(_settings(client, database_url, tmp_path), pool)
+    args = argparse.Namespace(hub=str(client.make_url("")).rstrip("/") + "/ngsi-ld/v1",
+                              token=None)
+    assert await _list_registrations(args) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert all(_cells(line) <= 79 for line in out.splitlines())
+    assert lines["off"][1:] == ["-", "off", "0", "never", "-"]
+    loans = lines["wakayama-loans"]
+    assert loans[-4:] == ["waiting", "0", "succeeded", "119/119"]
+    assert "06:00" in loans  # the next 06:00 JST

@@ -227,3 +227,50 @@ async def test_only_the_owner_or_the_prefecture_changes_a_record(client: TestCli
                                 json=changed)
         assert resp.status == 200, await resp.text()
     assert (await _json(client, f"{REG}/datasets/nagano-rain"))["keywords"] == ["雨量"]
+
+
+async def test_adapters_show_their_operating_state(client: TestClient,
+                                                   database_url: str) -> None:
+    """nextRunAt, consecutiveFailures, lastRun and backoffUntil: the worker's plan
+    (contracts/schedule.py plan), read from its state columns, in the list and one by one."""
+    from datetime import UTC, datetime, timedelta
+
+    import asyncpg
+
+    for reg_id, schedule, enabled in (("every-ten", "*/10 * * * *", True),
+                                      ("manual", None, True), ("off", "PT5M", False)):
+        resp = await client.put(f"{REG}/adapters/{reg_id}", headers=JSON, json={
+            "dataset": CATCH_ALL, "adapter": "jma-amedas", "schedule": schedule,
+            "enabled": enabled})
+        assert resp.status == 201, await resp.text()
+    before = datetime.now(UTC)
+    shown = {a["id"]: a for a in await _json(client, f"{REG}/adapters")}
+    ten = shown["every-ten"]
+    # never run by the worker: due at its next pass
+    assert ten["nextRunReason"] == "due" and ten["consecutiveFailures"] == 0
+    assert abs(datetime.fromisoformat(ten["nextRunAt"]) - before) < timedelta(seconds=30)
+    assert ten["lastRun"] is None and "backoffUntil" not in ten
+    assert (shown["manual"]["nextRunAt"], shown["manual"]["nextRunReason"]) == (None, "manual")
+    assert (shown["off"]["nextRunAt"], shown["off"]["nextRunReason"]) == (None, "disabled")
+    # after two failed runs the worker backs off: the state it stores is what is shown
+    held = datetime(2030, 1, 1, 0, 5, tzinfo=UTC)
+    async with asyncpg.create_pool(database_url, min_size=1, max_size=1) as pool:
+        await pool.execute("UPDATE registry.adapters SET failures = 2, next_run_at = $1"
+                           " WHERE id = 'every-ten'", held)
+    resp = await client.post(f"{REG}/adapters/every-ten/runs", headers=JSON, json={
+        "startedAt": "2026-12-01T09:00:00Z", "finishedAt": "2026-12-01T09:00:07Z",
+        "status": "failed", "counts": {"read": 0}, "errors": ["source answered 503"]})
+    assert resp.status == 201
+    listed = {a["id"]: a for a in await _json(client, f"{REG}/adapters")}["every-ten"]
+    assert listed["nextRunAt"] == listed["backoffUntil"] == "2030-01-01T00:05:00Z"
+    assert listed["nextRunReason"] == "backing-off" and listed["consecutiveFailures"] == 2
+    assert listed["lastRun"] == {"status": "failed", "startedAt": "2026-12-01T09:00:00Z",
+                                 "finishedAt": "2026-12-01T09:00:07Z", "counts": {"read": 0}}
+    one = await _json(client, f"{REG}/adapters/every-ten")
+    assert one["backoffUntil"] == listed["backoffUntil"]
+    assert one["lastRun"]["errors"] == ["source answered 503"]  # in full for one
+    # run-now puts it first, back-off or not
+    assert (await client.post(f"{REG}/adapters/every-ten/run-now")).status == 202
+    now_shown = await _json(client, f"{REG}/adapters/every-ten")
+    assert now_shown["nextRunReason"] == "requested" and "backoffUntil" not in now_shown
+    assert datetime.fromisoformat(now_shown["nextRunAt"]) <= datetime.now(UTC)
