@@ -105,6 +105,17 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
     def order(s: float, r: random.Random) -> dict[str, str]:
         return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "occupancy"}
 
+    def two_dense(s: float, r: random.Random) -> dict[str, str]:
+        # two terms each matching about half, together only ``s``: the hard case for a
+        # plan driven by one term's candidates (docs/architecture.md, "Query plans")
+        low = int(SCALE * r.uniform(0.45 - s / 2, 0.55 - s / 2))
+        return {"q": f"intensity>={low};intensity<{low + max(1, int(SCALE * s))}"}
+
+    def order_only(s: float, r: random.Random) -> dict[str, str]:
+        # every entity of the type matches: ``s`` is ignored; the walk along the value
+        # index (ascending) against a sort of all matches (descending)
+        return {"orderBy": "occupancy" if s < 0.5 else "occupancy;desc"}
+
     def count(s: float, r: random.Random) -> dict[str, str]:
         return {"q": f"intensity>={_threshold(s, r)}", "count": "true"}
 
@@ -121,8 +132,9 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
         return {"georel": f"near;maxDistance=={radius:.0f}", "geometry": "Point",
                 "coordinates": f"[{(x1 + x2) / 2:.5f},{(y1 + y2) / 2:.5f}]"}
 
-    return {"q number": num, "q string": txt, "q two terms": two, "orderBy": order,
-            "count": count, "geo within": within, "geo near": near}
+    return {"q number": num, "q string": txt, "q two terms": two, "q two dense": two_dense,
+            "orderBy": order, "orderBy only": order_only, "count": count,
+            "geo within": within, "geo near": near}
 
 
 async def measure(client: TestClient, make: Callable[[float, random.Random], dict[str, str]],
@@ -179,8 +191,15 @@ async def main() -> None:
     parser.add_argument("--entities", type=int, default=200_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--shapes", default="")
+    parser.add_argument("--shapes", default="", help="comma-separated shape names")
+    parser.add_argument("--link-only", action="store_true", help="skip the runs without Link")
+    parser.add_argument("--no-walk", action="store_true",
+                        help="sort every match for orderBy (the plan before the value walk)")
     args = parser.parse_args()
+    if args.no_walk:
+        from hub.store import entities as store
+
+        store.WALK_PAGE = 0
     url = os.environ.get("RENKEI_BENCH_DATABASE_URL",
                          "postgresql://postgres@127.0.0.1:5432/renkei_bench")
     if not args.keep:
@@ -208,7 +227,7 @@ async def main() -> None:
             if wanted and name not in wanted:
                 continue
             for sel in SELECTIVITIES:
-                for link in (False, True):
+                for link in (True,) if args.link_only else (False, True):
                     # the counters are read once per cell: the warm-up is counted too
                     await measure(client, make, sel, link, 20)
                     rps, p50, p95, rows = await measure(client, make, sel, link,

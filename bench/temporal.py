@@ -9,11 +9,18 @@ and the owner stamp, so a write with history records two temporal instances. Pri
 entities/s both ways and their ratio (the issue's bar: >= 70 %), the instances recorded,
 and storage bytes per instance (heap + indexes + TOAST of the partitions, over the rows).
 
+Then the reads, each through ``hub.service.temporal_query.read_entities`` (the SQL and the
+rendering of a temporal answer; the HTTP layer is left out), repeated ``--repeat`` times:
+``lastN=1`` for every station in one request (issue's bar: p95 <= 100 ms), hourly sums of
+rainfall over 7 days for one station (<= 20 ms) and for 100 stations (<= 200 ms).
+
 The HTTP layer (parse, validate, ownership) costs the same with history on or off, so
 the ratio of the statement alone is the conservative one; the hub's figure is closer to 1.
 
     RENKEI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/renkei_h3 \
-        .venv/bin/python bench/temporal.py [--stations 1000] [--readings 1000]
+        .venv/bin/python bench/temporal.py [--stations 1000] [--readings 1000] [--keep]
+    # the reads again on a kept history, without ingesting:
+    ... bench/temporal.py --stations 1000 --readings 1000 --reads-only
 
 The issue's full size is ``--stations 1000 --readings 10000`` (10 million instances).
 Results: docs/performance.md, "History (issue #16)".
@@ -32,8 +39,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.db.migrations import apply_tenant
+from hub.db.migrations import apply_global, apply_tenant
 from hub.db.pool import create_pool
+from hub.jsonld.process import core_active_context
+from hub.service import temporal_query
 from hub.store import entities as store
 from hub.store.temporal import ensure_partitions
 
@@ -89,10 +98,60 @@ async def storage(pool: Any) -> tuple[int, int]:
         return int(rows), int(size or 0)
 
 
+def _p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+async def reads(url: str, stations: int, readings: int, repeat: int) -> None:
+    """p95 (and median) of the issue's three reads on the recorded history."""
+    ctx = core_active_context()
+    ids = [f"urn:ngsi-ld:WaterObserved:s{s}" for s in range(stations)]
+    # reads as the hub makes them: its query pool plans each statement for its values
+    pool = await create_pool(url, 1, 2, custom_plans=True)
+    types = [V + "WaterObserved"]
+    end = START + timedelta(minutes=10 * readings)
+    start = max(START, end - timedelta(days=7))
+    window = {"timerel": "between", "timeAt": _iso(start), "endTimeAt": _iso(end),
+              "attrs": "rainfall", "aggrMethods": "sum", "aggrPeriodDuration": "PT1H",
+              "format": "aggregatedValues"}
+    cases = [
+        ("lastN=1, every station", ids, {"lastN": "1"}, 100),
+        ("hourly sums 7 days, 1 station", ids[:1], window, 20),
+        ("hourly sums 7 days, 100 stations", ids[:100], window, 200),
+    ]
+    for name, chosen, query, bar in cases:
+        params = temporal_query.parse_params(query, ctx)
+        decided: list[tuple[str, list[str], frozenset[str] | None]] = [
+            (eid, types, None) for eid in chosen]
+        times: list[float] = []
+        shown = 0
+        for _ in range(repeat):
+            async with pool.acquire() as con, con.transaction(isolation="repeatable_read",
+                                                              readonly=True):
+                t0 = time.perf_counter()
+                page = await temporal_query.read_entities(
+                    con, SCHEMAS[True], decided, params, ctx, 10_000, drop_empty=True)
+                times.append(time.perf_counter() - t0)
+            shown = len(page.entities)
+        times_ms = [t * 1000 for t in times]
+        p95 = _p95(times_ms)
+        print(f"{name}: p95 {p95:.1f} ms, median {sorted(times_ms)[len(times_ms) // 2]:.1f} ms"
+              f" ({shown} entities; bar {bar} ms: {'met' if p95 <= bar else 'MISSED'})")
+    await pool.close()
+
+
 async def main(args: argparse.Namespace) -> None:
     url = os.environ.get("RENKEI_BENCH_DATABASE_URL", args.database_url)
     pool = await create_pool(url, 1, 2)
+    if args.reads_only:
+        rows, size = await storage(pool)
+        print(f"instances: {rows:,}; {size / max(rows, 1):.0f} bytes/instance")
+        await reads(url, args.stations, args.readings, args.repeat)
+        await pool.close()
+        return
     async with pool.acquire() as con:
+        await apply_global(con)  # a fresh database: the migration bookkeeping first
         for schema in SCHEMAS.values():
             await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             await con.execute("DELETE FROM renkei.migrations WHERE scope = $1",
@@ -118,6 +177,9 @@ async def main(args: argparse.Namespace) -> None:
           f"   ratio {on / off:.2f}")
     print(f"instances recorded: {rows:,} ({rows / n:.1f} per write);"
           f" storage {size / 1e6:,.1f} MB = {size / max(rows, 1):.0f} bytes/instance")
+    async with pool.acquire() as con:
+        await con.execute("ANALYZE bench_hist_on.temporal_instances")
+    await reads(url, args.stations, args.readings, args.repeat)
     if not args.keep:
         async with pool.acquire() as con:
             for schema in SCHEMAS.values():
@@ -132,4 +194,7 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/renkei")
     parser.add_argument("--keep", action="store_true", help="keep the schemas afterwards")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--repeat", type=int, default=40, help="runs of each read")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="only the reads, on the history a --keep run left")
     asyncio.run(main(parser.parse_args()))

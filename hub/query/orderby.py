@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from hub.errors import BadRequestData
 
-__all__ = ["compile_order_by"]
+__all__ = ["compile_order_by", "walk_attribute"]
 
 _KEY = re.compile(r"^[^\s;,=<>\"'()]+$")
 _SYSTEM = {"id": "e.id", "type": "e.types[1]", "createdAt": "e.created_at",
@@ -47,3 +47,13 @@ def compile_order_by(
         sql += ")" if last in _META else " -> 'value')"
         exprs.append(f"{sql} {order}")
     return exprs, params
+
+
+def walk_attribute(text: str, expand: Callable[[str], str]) -> str | None:
+    """The expanded attribute a query may walk in value order (``store.entities``
+    ``fetch_entities``): a single ascending key on a top-level attribute's ``value``, the
+    one order the ``entity_values`` index ``(attr, num, eid)`` holds. None otherwise."""
+    path, _, direction = text.partition(";")
+    if direction not in ("", "asc") or "," in text or "." in path or path in _SYSTEM:
+        return None
+    return expand(path) if _KEY.match(path) else None

@@ -16,7 +16,7 @@ from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import is_uri
 from hub.query.geo import GeoQuery, parse_geo_query
 from hub.query.linear_regex import check_id_pattern  # one rule for every idPattern
-from hub.query.orderby import compile_order_by
+from hub.query.orderby import compile_order_by, walk_attribute
 from hub.query.qlang import parse_q
 from hub.query.qlang_sql import compile_q
 from hub.query.scopeq import compile_scope_q, parse_scope_q
@@ -176,4 +176,5 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
     if sel.order_by:
         exprs, order_params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
         flt.order, flt.order_params = exprs, list(order_params)
+        flt.walk = walk_attribute(sel.order_by, ctx.expand)
     return flt

@@ -1,0 +1,322 @@
+"""Issue #13's write/read workload: the hub against bare servers, with PostgreSQL's CPU.
+
+    RENKEI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench_d \\
+        .venv/bin/python bench/workload13.py [--entities 50000] [--seconds 5] [--rounds 2]
+
+TrafficFlowObserved entities with six attributes, one a GeoProperty (the entities of
+``bench/query_matrix.py``), every request carrying a ``Link`` header to the core context.
+Four operations: single create, batch upsert (1,000 per request; new ids, then the same ids
+with new values), retrieve by id, ``PATCH /entities/{id}/attrs`` of one attribute. Each runs
+against three servers, in alternating rounds (hub, bare, min, hub, bare, min, ...):
+
+- ``hub``: the hub (``python -m hub serve``, dev auth, one catch-all dataset);
+- ``bare``: ``bench/bare_server.py`` running the hub's own statements (``hub.store``) with
+  no NGSI-LD work: hub ÷ bare is what the hub's Python costs;
+- ``min``: the same server's ``/min`` routes, one table with only a primary key and the
+  one statement each call needs: hub ÷ min is what the whole design costs, storage
+  layout included (issue #13 measured its ratios against such a server).
+
+For every (operation, server) it prints throughput, p95 latency, the ratio to the hub, and
+CPU-seconds per 1,000 entities of the PostgreSQL backends serving the benchmark's database
+(``/proc/<pid>/stat`` of the backends ``pg_stat_activity`` lists for it; the WAL writer and
+checkpointer, shared by all, are not counted) and of the server process itself. The load
+generator is this Python process, on the same cores: absolute rates are low, compare
+within a run. Not a test: no assertions beyond refusing failed requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.hubsetup import register_catch_all  # noqa: E402
+from bench.query_matrix import LINK, TYPE, entity  # noqa: E402
+
+HUB_PORT, BARE_PORT = 18131, 18132
+BASES = {
+    "hub": f"http://127.0.0.1:{HUB_PORT}/ngsi-ld/v1",
+    "bare": f"http://127.0.0.1:{BARE_PORT}",
+    "min": f"http://127.0.0.1:{BARE_PORT}/min",
+}
+UPSERT = {"hub": "/entityOperations/upsert", "bare": "/upsert", "min": "/upsert"}
+HEADERS = {"Content-Type": "application/json", **LINK}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    """CPU-seconds (user + system) a process has used; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+class CpuMeter:
+    """CPU of the PostgreSQL backends of one database plus one server process."""
+
+    def __init__(self, url: str, server_pid: int) -> None:
+        self.url, self.server_pid = url, server_pid
+
+    async def _backends(self) -> dict[int, float]:
+        con = await asyncpg.connect(self.url)
+        try:
+            pids = await con.fetch("SELECT pid FROM pg_stat_activity WHERE datname ="
+                                   " current_database() AND pid <> pg_backend_pid()")
+        finally:
+            await con.close()
+        return {r["pid"]: _cpu(r["pid"]) for r in pids}
+
+    async def start(self) -> None:
+        self.db0 = await self._backends()
+        self.proc0 = _cpu(self.server_pid)
+
+    async def stop(self) -> tuple[float, float]:
+        """(database CPU-s, server process CPU-s) since ``start``; a backend that appeared
+        since counts from zero, one that ended is lost (the pools keep theirs)."""
+        now = await self._backends()
+        db = sum(c - self.db0.get(pid, 0.0) for pid, c in now.items())
+        return db, _cpu(self.server_pid) - self.proc0
+
+
+@dataclass
+class Tally:
+    entities: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    db_cpu: float = 0.0
+    proc_cpu: float = 0.0
+
+    def rate(self) -> float:
+        return self.entities / self.seconds if self.seconds else 0.0
+
+    def p95(self) -> float:
+        lat = sorted(self.latencies)
+        return lat[max(0, int(len(lat) * 0.95) - 1)] if lat else 0.0
+
+    def per_k(self, cpu: float) -> float:
+        return cpu / self.entities * 1000 if self.entities else 0.0
+
+
+async def _timed(seconds: float, concurrency: int,
+                 call: Callable[[aiohttp.ClientSession, int], Awaitable[int]]
+                 ) -> tuple[int, float, list[float]]:
+    """Send requests for ``seconds`` with ``concurrency`` in flight: (requests, wall, ms)."""
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                i = next(counter)
+                t0 = time.perf_counter()
+                await call(s, i)
+                latencies.append((time.perf_counter() - t0) * 1000)
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+    return len(latencies), wall, latencies
+
+
+async def _send(s: aiohttp.ClientSession, method: str, url: str, body: bytes | None) -> int:
+    async with s.request(method, url, data=body, headers=HEADERS) as r:
+        text = await r.read()
+        if r.status == 207 or r.status >= 300:  # a refused request would flatter the rate
+            raise RuntimeError(f"{method} {url} -> {r.status}: {text[:300]!r}")
+        return r.status
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, url: str, pids: dict[str, int]) -> None:
+        self.args, self.url, self.pids = args, url, pids
+        self.tallies: dict[tuple[str, str], Tally] = {}
+
+    async def _measured(self, op: str, server: str, per_request: int,
+                        run: Callable[[], Awaitable[tuple[int, float, list[float]]]]) -> None:
+        meter = CpuMeter(self.url, self.pids[server])
+        await meter.start()
+        n, wall, lat = await run()
+        db, proc = await meter.stop()
+        t = self.tallies.setdefault((op, server), Tally())
+        t.entities += n * per_request
+        t.seconds += wall
+        t.latencies += lat
+        t.db_cpu += db
+        t.proc_cpu += proc
+
+    async def create(self) -> None:
+        rnd = random.Random(1)
+        for r in range(self.args.rounds):
+            for server in self.args.servers:
+                base = BASES[server]
+
+                def call(s: aiohttp.ClientSession, i: int, base: str = base,
+                         tag: str = f"c{server}{r}") -> Awaitable[int]:
+                    ent = entity(i, rnd)
+                    ent["id"] = f"urn:ngsi-ld:{TYPE}:{tag}-{i}"
+                    return _send(s, "POST", base + "/entities", orjson.dumps(ent))
+                await self._measured("create", server, 1, lambda call=call: _timed(
+                    self.args.seconds, self.args.concurrency, call))
+                await checkpoint(self.url)
+
+    async def batch(self) -> None:
+        n = self.args.entities
+        rnd = random.Random(13)
+        fresh = [orjson.dumps([entity(i, rnd) for i in range(k, min(n, k + 1000))])
+                 for k in range(0, n, 1000)]
+        rnd = random.Random(14)
+        again = [orjson.dumps([entity(i, rnd) for i in range(k, min(n, k + 1000))])
+                 for k in range(0, n, 1000)]
+        rounds = self.args.rounds
+        for label, bodies in (("batch new", fresh), ("batch replace", again)):
+            for r in range(rounds):
+                part = bodies[r::rounds]
+                for server in self.args.servers:
+                    url = BASES[server] + UPSERT[server]
+
+                    async def run(part: list[bytes] = part, url: str = url
+                                  ) -> tuple[int, float, list[float]]:
+                        todo = iter(part)
+                        lat: list[float] = []
+                        async with aiohttp.ClientSession() as s:
+                            async def worker() -> None:
+                                for body in todo:
+                                    t0 = time.perf_counter()
+                                    await _send(s, "POST", url, body)
+                                    lat.append((time.perf_counter() - t0) * 1000)
+                            t0 = time.perf_counter()
+                            await asyncio.gather(worker(), worker())
+                            return len(lat), time.perf_counter() - t0, lat
+                    await self._measured(label, server, 1000, run)
+                    await checkpoint(self.url)
+        con = await asyncpg.connect(self.url)
+        await con.execute("VACUUM ANALYZE")
+        await con.close()
+
+    async def retrieve(self) -> None:
+        n = self.args.entities
+        for _ in range(self.args.rounds):
+            for server in self.args.servers:
+                base = BASES[server]
+
+                def call(s: aiohttp.ClientSession, i: int, base: str = base) -> Awaitable[int]:
+                    eid = f"urn:ngsi-ld:{TYPE}:{random.randrange(n)}"
+                    return _send(s, "GET", f"{base}/entities/{eid}", None)
+                await self._measured("retrieve", server, 1, lambda call=call: _timed(
+                    self.args.seconds, self.args.concurrency, call))
+
+    async def patch(self) -> None:
+        n = self.args.entities
+        for _ in range(self.args.rounds):
+            for server in self.args.servers:
+                base = BASES[server]
+
+                def call(s: aiohttp.ClientSession, i: int, base: str = base) -> Awaitable[int]:
+                    eid = f"urn:ngsi-ld:{TYPE}:{random.randrange(n)}"
+                    body = {"intensity": {"type": "Property", "value": random.randrange(10**5)}}
+                    return _send(s, "PATCH", f"{base}/entities/{eid}/attrs", orjson.dumps(body))
+                await self._measured("patch attrs", server, 1, lambda call=call: _timed(
+                    self.args.seconds, self.args.concurrency, call))
+                await checkpoint(self.url)
+
+    def report(self) -> None:
+        print(f"{'operation':<15}{'server':<7}{'ent/s':>9}{'p95 ms':>9}{'ratio':>7}"
+              f"{'db cpu-s/1k':>13}{'proc cpu-s/1k':>15}")
+        for op in dict.fromkeys(k[0] for k in self.tallies):
+            hub = self.tallies.get((op, "hub"))
+            for server in self.args.servers:
+                t = self.tallies.get((op, server))
+                if t is None:
+                    continue
+                ratio = hub.rate() / t.rate() if hub and t.rate() else 0.0
+                print(f"{op:<15}{server:<7}{t.rate():>9.0f}{t.p95():>9.1f}{ratio:>7.2f}"
+                      f"{t.per_k(t.db_cpu):>13.3f}{t.per_k(t.proc_cpu):>15.3f}", flush=True)
+
+
+async def checkpoint(url: str) -> None:
+    """Flush what one server dirtied so its writes do not land on the next one's turn."""
+    con = await asyncpg.connect(url)
+    await con.execute("CHECKPOINT")
+    await con.close()
+
+
+async def wait_up(url: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        for _ in range(600):
+            try:
+                async with s.get(url) as r:
+                    await r.read()
+                    return
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def reset(url: str) -> None:
+    con = await asyncpg.connect(url)
+    for schema in ("ngsild", "bare", "bare_min", "renkei", "registry", "authz"):
+        await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    await con.close()
+
+
+async def run(args: argparse.Namespace, url: str, pids: dict[str, int]) -> None:
+    await wait_up(BASES["hub"] + "/types")
+    await wait_up(BASES["bare"] + "/entities/x")
+    async with aiohttp.ClientSession() as s:
+        await register_catch_all(s, BASES["hub"].removesuffix("/ngsi-ld/v1"))
+    bench = Bench(args, url, pids)
+    print(f"# {os.cpu_count()} CPUs; {args.entities:,} entities; {args.rounds} rounds of "
+          f"{args.seconds} s; concurrency {args.concurrency}; servers {args.servers}",
+          flush=True)
+    for phase in args.phases:
+        await getattr(bench, phase)()
+    bench.report()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entities", type=int, default=50_000)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--servers", default="hub,bare,min")
+    parser.add_argument("--phases", default="create,batch,retrieve,patch")
+    args = parser.parse_args()
+    args.servers = args.servers.split(",")
+    args.phases = args.phases.split(",")
+    url = os.environ.get("RENKEI_BENCH_DATABASE_URL",
+                         "postgresql://postgres@127.0.0.1:5432/renkei_bench")
+    asyncio.run(reset(url))
+    env = {**os.environ, "RENKEI_LOG_LEVEL": "WARNING", "RENKEI_AUTH_MODE": "dev"}
+    hub_cmd = [sys.executable, "-m", "hub", "serve", "--database-url", url,
+               "--port", str(HUB_PORT), "--max-body-bytes", str(64 << 20)]
+    if os.environ.get("RENKEI_BENCH_PROFILE"):  # cProfile the hub; stats written on SIGTERM
+        hub_cmd[1:3] = ["-m", "cProfile", "-o", os.environ["RENKEI_BENCH_PROFILE"], "-m", "hub"]
+    hub = subprocess.Popen(hub_cmd, env=env, cwd=ROOT)
+    bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_server.py"),
+                             "--database-url", url, "--port", str(BARE_PORT)], env=env, cwd=ROOT)
+    try:
+        asyncio.run(run(args, url, {"hub": hub.pid, "bare": bare.pid, "min": bare.pid}))
+    finally:
+        for p in (hub, bare):
+            p.terminate()
+            p.wait()
+
+
+if __name__ == "__main__":
+    main()
