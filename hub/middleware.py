@@ -102,6 +102,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPRequestEntityTooLarge:
         return problem_response(PayloadTooLarge("the request body is too large"))
     except web.HTTPNotFound:
+        if "/temporal/entities/" in request.path and "/attrs//" in request.path \
+                and request.method == "PATCH":
+            # no attribute named: there is no resource an instance PATCH could apply to;
+            # the ETSI suite (016_02_06) expects 405 here, and 400 for DELETE (017_02_05)
+            not_allowed = MethodNotAllowed(f"PATCH needs an attribute in {request.path}")
+            not_allowed.headers["Allow"] = "DELETE"
+            return problem_response(not_allowed)
         if "/entities//" in request.path or "/attrs//" in request.path:
             return problem_response(BadRequestData("an id is missing from the path"))
         return problem_response(ResourceNotFound(f"no resource at {request.path}"))

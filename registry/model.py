@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from contracts import CONTRACTS
+from contracts.schedule import is_schedule, plan
 from registry.codes import is_corporate_number, is_local_government_code, is_prefecture_code
 from registry.errors import Invalid
 from registry.secrets import redact_secrets
@@ -26,6 +27,7 @@ __all__ = [
     "LICENCES",
     "AdapterRegistration",
     "AdapterRun",
+    "AdapterState",
     "Dataset",
     "Licence",
     "MembershipRule",
@@ -185,6 +187,10 @@ class Dataset:
     keywords: tuple[str, ...] = ()
     #: days of history (temporal instances) kept; None keeps it for ever (issue #16)
     history_retention_days: int | None = None
+    #: which changes become history: ``observed`` (instances carrying observedAt) or
+    #: ``every`` (every attribute change; its modifiedAt is the instant when observedAt
+    #: is absent) — docs/architecture.md, "History"
+    history_mode: str = "observed"
     created_at: datetime | None = None
     modified_at: datetime | None = None
 
@@ -214,6 +220,8 @@ class Dataset:
             out["source"] = self.source
         if self.history_retention_days is not None:
             out["historyRetention"] = f"P{self.history_retention_days}D"
+        if self.history_mode != "observed":
+            out["historyMode"] = self.history_mode
         if self.rule.owner_default:
             out["defaultFor"] = self.owner
         return _with_times(out, self.created_at, self.modified_at)
@@ -288,6 +296,39 @@ class AdapterRun:
                 "startedAt": _iso(self.started_at),
                 "finishedAt": _iso(self.finished_at) if self.finished_at else None,
                 "status": self.status, "counts": self.counts, "errors": list(self.errors)}
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterState:
+    """A registration's operating state, as the adapter worker keeps it (migration
+    ``global/0060_adapter_schedule.sql``) with its latest run: the operations view of
+    ``GET /registry/v1/adapters``. When it runs next is :func:`contracts.schedule.plan`,
+    the function the worker decides by, so the view cannot promise what the worker will
+    not do."""
+
+    enabled: bool
+    schedule: str | None
+    next_run_at: datetime | None = None
+    run_requested_at: datetime | None = None
+    failures: int = 0
+    last_run: AdapterRun | None = None
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        p = plan(enabled=self.enabled, schedule=self.schedule, next_run_at=self.next_run_at,
+                 run_requested_at=self.run_requested_at, failures=self.failures, now=now)
+        last = self.last_run
+        out: dict[str, Any] = {
+            "nextRunAt": _iso(p.next_run_at) if p.next_run_at else None,
+            "nextRunReason": p.reason,
+            "consecutiveFailures": self.failures,
+            "lastRun": None if last is None else {
+                "status": last.status, "startedAt": _iso(last.started_at),
+                "finishedAt": _iso(last.finished_at) if last.finished_at else None,
+                "counts": last.counts},
+        }
+        if p.backoff_until is not None:
+            out["backoffUntil"] = _iso(p.backoff_until)
+        return out
 
 
 # -- parsing the management API's JSON ------------------------------------------------------
@@ -451,7 +492,7 @@ def _dataset_from_json(data: Any, expand: Expand, *, dataset_id: str | None = No
     data = _obj(data, "a dataset")
     _known(data, {"id", "owner", "name", "description", "rule", "contracts", "licence",
                   "openData", "personalData", "updateFrequency", "contact", "source",
-                  "keywords", "historyRetention"}, "a dataset")
+                  "keywords", "historyRetention", "historyMode"}, "a dataset")
     raw_id = data.get("id", dataset_id)
     if dataset_id is not None and raw_id != dataset_id:
         raise Invalid("the id in the body differs from the id in the path")
@@ -491,6 +532,7 @@ def _dataset_from_json(data: Any, expand: Expand, *, dataset_id: str | None = No
         personal_data=personal, update_frequency=freq, contact=_text(data, "contact"),
         source=_text(data, "source"), keywords=tuple(_strings(data, "keywords")),
         history_retention_days=retention_days(data.get("historyRetention")),
+        history_mode=history_mode(data.get("historyMode")),
     )
 
 
@@ -498,6 +540,18 @@ _RETENTION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?")
 #: days per ISO 8601 designator; months and years are counted as 30 and 365 days, since
 #: expiry works on whole partitions anyway (docs/architecture.md, "History")
 _DAYS = (365, 30, 7, 1)
+
+
+HISTORY_MODES = ("observed", "every")
+
+
+def history_mode(value: Any) -> str:
+    """``historyMode``: which changes of a dataset's entities become history."""
+    if value is None:
+        return "observed"
+    if value not in HISTORY_MODES:
+        raise Invalid(f"historyMode must be one of {', '.join(HISTORY_MODES)}")
+    return str(value)
 
 
 def retention_days(raw: Any) -> int | None:
@@ -517,10 +571,6 @@ def retention_days(raw: Any) -> int | None:
     return days
 
 
-_CRON_FIELD = re.compile(r"^[0-9*/,\-]+$")
-_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
-
-
 def adapter_from_json(data: Any, *, adapter_id: str | None = None) -> AdapterRegistration:
     """Validated by :class:`registry.wire.AdapterBody` (the published schema) and the
     domain checks below."""
@@ -538,12 +588,9 @@ def _adapter_from_json(data: Any, *, adapter_id: str | None = None) -> AdapterRe
     if not isinstance(config, dict):
         raise Invalid("config must be a JSON object")
     schedule = _text(data, "schedule", limit=100)
-    if schedule is not None:
-        fields = schedule.split()
-        if not (_DURATION.match(schedule) or (len(fields) == 5 and all(
-                _CRON_FIELD.match(f) for f in fields))):
-            raise Invalid("schedule must be a 5-field cron expression or an ISO 8601 duration "
-                          "such as PT10M")
+    if schedule is not None and not is_schedule(schedule):  # as the worker reads it
+        raise Invalid("schedule must be a 5-field cron expression or an ISO 8601 duration "
+                      "such as PT10M")
     adapter = _text(data, "adapter", required=True, limit=100)
     assert adapter is not None
     return AdapterRegistration(

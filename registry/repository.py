@@ -18,6 +18,7 @@ import asyncpg
 from registry.model import (
     AdapterRegistration,
     AdapterRun,
+    AdapterState,
     Dataset,
     MembershipRule,
     Names,
@@ -53,6 +54,7 @@ def _dataset(row: asyncpg.Record) -> Dataset:
         personal_data=row["personal_data"], update_frequency=row["update_frequency"],
         contact=row["contact"], source=row["source"], keywords=tuple(row["keywords"]),
         history_retention_days=row.get("history_retention_days"),
+        history_mode=row.get("history_mode") or "observed",
         created_at=row["created_at"], modified_at=row["modified_at"],
     )
 
@@ -134,9 +136,9 @@ class RegistryRepository:
             """INSERT INTO registry.datasets AS d (id, owner, name, description, entity_types,
                    id_prefixes, catch_all, contracts, licence, open_data, personal_data,
                    update_frequency, contact, source, keywords, owner_default,
-                   history_retention_days)
+                   history_retention_days, history_mode)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                       $16, $17)
+                       $16, $17, $18)
                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,
                    description = EXCLUDED.description, entity_types = EXCLUDED.entity_types,
                    id_prefixes = EXCLUDED.id_prefixes, catch_all = EXCLUDED.catch_all,
@@ -145,6 +147,7 @@ class RegistryRepository:
                    update_frequency = EXCLUDED.update_frequency, contact = EXCLUDED.contact,
                    source = EXCLUDED.source, keywords = EXCLUDED.keywords,
                    history_retention_days = EXCLUDED.history_retention_days,
+                   history_mode = EXCLUDED.history_mode,
                    modified_at = now()
                RETURNING *, (xmax = 0) AS inserted""",
             ds.id, ds.owner, ds.name.to_json(),
@@ -152,7 +155,7 @@ class RegistryRepository:
             sorted(ds.rule.entity_types), list(ds.rule.id_prefixes), ds.rule.catch_all,
             list(ds.contracts), ds.licence, ds.open_data, ds.personal_data, ds.update_frequency,
             ds.contact, ds.source, list(ds.keywords), ds.rule.owner_default,
-            ds.history_retention_days)
+            ds.history_retention_days, ds.history_mode)
         return _dataset(row), bool(row["inserted"])
 
     async def delete_dataset(self, dataset_id: str) -> bool:
@@ -216,6 +219,26 @@ class RegistryRepository:
             run.adapter_id, run.started_at, run.finished_at, run.status, run.counts,
             list(run.errors))
         return _run(row)
+
+    async def adapter_states(self, adapter_ids: list[str]) -> dict[str, AdapterState]:
+        """The worker's schedule state and the latest run of each registration, in one
+        query (the operations view of ``GET /registry/v1/adapters``)."""
+        rows = await self._db.fetch(
+            """SELECT a.id, a.enabled, a.schedule, a.next_run_at, a.run_requested_at,
+                      a.failures, r.id AS run_id, r.started_at, r.finished_at, r.status,
+                      r.counts, r.errors
+               FROM registry.adapters a
+               LEFT JOIN LATERAL (SELECT * FROM registry.adapter_runs
+                                  WHERE adapter_id = a.id
+                                  ORDER BY started_at DESC, id DESC LIMIT 1) r ON true
+               WHERE a.id = ANY($1::text[])""", adapter_ids)
+        return {row["id"]: AdapterState(
+            enabled=row["enabled"], schedule=row["schedule"], next_run_at=row["next_run_at"],
+            run_requested_at=row["run_requested_at"], failures=row["failures"],
+            last_run=None if row["run_id"] is None else AdapterRun(
+                id=row["run_id"], adapter_id=row["id"], started_at=row["started_at"],
+                finished_at=row["finished_at"], status=row["status"], counts=row["counts"],
+                errors=tuple(row["errors"]))) for row in rows}
 
     async def list_runs(self, adapter_id: str, limit: int) -> list[AdapterRun]:
         rows = await self._db.fetch(

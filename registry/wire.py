@@ -91,6 +91,9 @@ class DatasetBody(_Body):
     historyRetention: int | str | None = Field(
         None, description="how long the history of its entities is kept: days, or an ISO 8601"
         " duration (P90D, P2W, P6M, P1Y); absent: kept for ever")
+    historyMode: Literal["observed", "every"] | None = Field(
+        None, description="which changes become history: observed (attribute instances"
+        " carrying observedAt; the default) or every (every change of an attribute)")
     createdAt: Stamp = None
     modifiedAt: Stamp = None
 

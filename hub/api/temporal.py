@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -52,7 +53,9 @@ from hub.ngsild.entity import parse_types
 from hub.ngsild.merge import merge_instance
 from hub.query.geo import parse_geo_query
 from hub.query.qlang import parse_q
-from hub.service import access, ownership, temporal_query
+from hub.query.scopeq import parse_scope_q, validate_scope
+from hub.service import access, history, ownership, temporal_query
+from hub.service.access_reads import _order_attrs  # ordering by a value reveals it
 from hub.service.ownership import owner_of
 from hub.store import entities as entities_store
 from hub.store import temporal as sql
@@ -73,6 +76,8 @@ def _instances(body: Any, ctx: ActiveContext, now: str) -> list[tuple[str, str, 
     if not isinstance(body, dict):
         raise BadRequestData("a temporal entity must be a JSON object")
     rows: list[tuple[str, str, Any]] = []
+    if body.get("scope") is not None:
+        rows.append((temporal_query.SCOPE, _instance_id(), _scope_instance(body["scope"], now)))
     for key, raw in body.items():
         if key in _SKIP:
             continue
@@ -83,6 +88,18 @@ def _instances(body: Any, ctx: ActiveContext, now: str) -> list[tuple[str, str, 
             inst = parse_instance(iri, item, ctx, now)
             rows.append((iri, _instance_id(), inst))
     return rows
+
+
+def _scope_instance(raw: Any, now: str) -> dict[str, Any]:
+    """The scope (4.18) kept in the history as an attribute of its own
+    (``temporal_query.SCOPE``), so its changes and its deletion (``deletedAt``) show in the
+    temporal representation like any attribute's, and ``scopeQ`` can match them."""
+    scopes = raw if isinstance(raw, list) else [raw]
+    for scope in scopes:
+        if not isinstance(scope, str):
+            raise BadRequestData("a scope must be a string or a list of strings")
+        validate_scope(scope)
+    return {"type": "Property", "value": scopes, "createdAt": now, "modifiedAt": now}
 
 
 @routes.post(T)
@@ -158,9 +175,20 @@ async def retrieve(request: web.Request) -> web.Response:
     params = temporal_query.parse_params(request.query, rc.active)
     cap = request.app[keys.SETTINGS].temporal_page_instances
     schema = await tenant_schema(request)
+    since = await _retention(request)
     async with tx.read(request) as con:
-        page = await temporal_query.retrieve_one(con, schema, eid, params, rc.active, cap)
+        page = await temporal_query.retrieve_one(con, schema, eid, params, rc.active, cap,
+                                                 since)
     return _answer(page, page.entities[0], rc, JSON if media == GEOJSON else media)
+
+
+async def _retention(request: web.Request) -> temporal_query.Since:
+    """Each owning dataset's retention, honoured on read (``history.read_since``)."""
+    index = await request.app[keys.REGISTRY_RULES].current()
+    default_days = request.app[keys.SETTINGS].history_retention_default
+    now = datetime.now(UTC)
+    return lambda dataset: history.read_since(
+        index.by_id.get(dataset) if dataset is not None else None, default_days, now)
 
 
 def _answer(page: temporal_query.Page, data: Any, rc: Any, media: str,
@@ -201,23 +229,30 @@ async def _query(request: web.Request, q: Mapping[str, Any], rc: Any = None) -> 
     types = [rc.active.expand(t) for t in csv(q["type"])] if "type" in q else None
     ids = csv(q["id"]) if "id" in q else None
     id_pattern = q.get("idPattern")
-    if not (types or q.get("attrs") or "q" in q or "georel" in q or q.get("local") == "true"):
-        raise BadRequestData("a temporal query needs type, attrs, q or a geo-query"
+    if not (types or q.get("attrs") or "q" in q or "scopeQ" in q or "georel" in q
+            or q.get("local") == "true"):
+        raise BadRequestData("a temporal query needs type, attrs, q, scopeQ or a geo-query"
                              " (or local=true)")
-    descending = _order(q.get("orderBy"))
+    scope_q = parse_scope_q(q["scopeQ"]) if "scopeQ" in q else None
+    descending, order_by = _order(q.get("orderBy"))
     params = temporal_query.parse_params(q, rc.active)
     geo = parse_geo_query(q.get("georel"), q.get("geometry"), q.get("coordinates"),
                           q.get("geoproperty"))
-    named = set(params.attrs or ())
+    named = set(params.attrs or ()) | _order_attrs(order_by, rc.active.expand)
+    if scope_q is not None:
+        named.add(temporal_query.SCOPE)  # matching on the scope reveals it
     if geo is not None:
         named.add(rc.active.expand(geo.geoproperty) if geo.geoproperty
                   else temporal_query.LOCATION)
     condition = access.temporal_condition(named, rc.active)
     schema = await tenant_schema(request)
+    retention = await _retention(request)
     async with tx.read(request) as con:
         heads, total = await sql.heads_page(con, schema, types, ids, id_pattern, page.limit,
-                                            page.offset, descending, condition, page.count)
+                                            page.offset, descending, condition, page.count,
+                                            order_by, rc.active.expand)
         decided = []
+        since = {eid: retention(dataset) for eid, _, dataset in heads}
         for eid, etypes, dataset in heads:
             decision = access.decide_stored(eid, etypes, dataset)  # the second check
             if decision.allowed:
@@ -225,24 +260,30 @@ async def _query(request: web.Request, q: Mapping[str, Any], rc: Any = None) -> 
         if "q" in q:
             decided = await temporal_query.q_filter(con, schema, decided, parse_q(q["q"]),
                                                     params, rc.active,
-                                                    settings.temporal_page_instances)
+                                                    settings.temporal_page_instances, since)
+        if scope_q is not None:
+            decided = await temporal_query.scope_filter(con, schema, decided, scope_q, params,
+                                                        settings.temporal_page_instances, since)
         if geo is not None:
             decided = await temporal_query.geo_filter(con, schema, decided, geo, params,
-                                                      rc.active, settings.temporal_page_instances)
+                                                      rc.active, settings.temporal_page_instances,
+                                                      since)
         result = await temporal_query.read_entities(
             con, schema, decided, params, rc.active, settings.temporal_page_instances,
-            drop_empty=True)
+            drop_empty=True, since=since)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else None
     return _answer(result, result.entities, rc, media, headers)
 
 
-def _order(order_by: str | None) -> bool:
-    """5.7.4.4: a temporal query is ordered by id only; True when descending."""
-    if order_by is None:
-        return False
-    if order_by not in ("id", "id;asc", "id;desc"):
-        raise BadRequestData("a temporal query can only be ordered by id")
-    return order_by == "id;desc"
+def _order(order_by: str | None) -> tuple[bool, str | None]:
+    """(descending by id, any other ``orderBy``): ordered by id by default (5.7.4.4);
+    other keys (V1.9 ``orderBy``, which the ETSI suite's 021_23 uses on temporal queries)
+    sort by the entities' current state (``sql.heads_page``)."""
+    if order_by is None or order_by in ("id", "id;asc"):
+        return False, None
+    if order_by == "id;desc":
+        return True, None
+    return False, order_by
 
 
 @routes.delete(T + "/{entityId}")

@@ -23,7 +23,7 @@ from hub.db.migrations import quote_ident
 from hub.store import temporal as store
 from registry import Dataset, RegistryRepository
 
-__all__ = ["expiry_cutoff", "housekeeping", "run_once"]
+__all__ = ["expiry_cutoff", "housekeeping", "read_since", "run_once"]
 
 log = logging.getLogger("renkei.history")
 
@@ -42,6 +42,14 @@ def expiry_cutoff(datasets: Iterable[Dataset], default_days: int,
             return None
         longest = max(longest, days)
     return now - timedelta(days=longest) if longest else None
+
+
+def read_since(dataset: Dataset | None, default_days: int, now: datetime) -> datetime | None:
+    """The earliest instant of a dataset's history a read may return: its retention is
+    honoured on read, before the shared partition holding older instances is dropped
+    (it goes only when past the LONGEST retention, ``expiry_cutoff``). None: for ever."""
+    days = (dataset.history_retention_days if dataset is not None else None) or default_days
+    return now - timedelta(days=days) if days > 0 else None
 
 
 async def run_once(pool: asyncpg.Pool, *, ahead: int, default_days: int,

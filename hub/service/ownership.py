@@ -246,6 +246,11 @@ class WriteGuard:
                 "; ".join(str(v) for v in violations),
                 violations=[{"attribute": v.attribute, "iri": v.iri, "rule": v.rule,
                              "message": v.message} for v in violations])
+        # which changes become history is the owner's setting (hub/store/entities.py)
+        if ds.history_mode == "every":
+            ent["historyMode"] = "every"
+        else:
+            ent.pop("historyMode", None)
         if not ds.rule.catch_all:
             # a catch-all (experiments, the conformance suite) owns everything and stamps
             # nothing, so what a client wrote is exactly what it reads back

@@ -67,11 +67,14 @@ def _json_list(items: list[str] | None) -> str | None:
 
 
 def _fingerprint(vals: list[Any], geo: list[list[Any]]) -> bytes:
-    """128 bits of the index rows: equal rows give equal bytes (orjson writes a float's
-    shortest exact form, and index rows hold only finite ones), so an unchanged fingerprint
-    means unchanged rows but for a 2**-128 chance. orjson rather than ``repr``: a sixth of
-    the hub's CPU on a contract batch went to ``repr`` here."""
-    return blake2b(orjson.dumps((vals, geo)), digest_size=16).digest()
+    """128 bits of the value rows, then 128 bits of the geo rows: equal rows give equal
+    bytes (orjson writes a float's shortest exact form, and index rows hold only finite
+    ones), so an unchanged half means unchanged rows but for a 2**-128 chance, and a
+    replace that changes readings but not the location leaves the geo rows alone
+    (``_write_sql``). orjson rather than ``repr``: a sixth of the hub's CPU on a contract
+    batch went to ``repr`` here."""
+    return (blake2b(orjson.dumps(vals), digest_size=16).digest()
+            + blake2b(orjson.dumps(geo), digest_size=16).digest())
 
 
 #: the provenance attribute naming an entity's owning dataset (hub/service/ownership.py)
@@ -87,12 +90,18 @@ def _owner(attrs: dict[str, Any]) -> str | None:
         _DATASET_PREFIX) else None
 
 
-def _history_rows(n: int, attrs: dict[str, Any], out: list[list[Any]]) -> None:
-    """Append (n, attr, datasetId, observedAt, instance) for every top-level instance that
-    carries ``observedAt``: the candidates for history (``_write_sql`` keeps the changed)."""
-    for iri, instances in attrs.items():
+def _history_rows(n: int, ent: dict[str, Any], out: list[list[Any]]) -> None:
+    """Append (n, attr, datasetId, instant, instance) for every top-level instance that
+    carries ``observedAt``: the candidates for history (``_write_sql`` keeps the changed).
+    An entity whose dataset records every change (``historyMode`` ``every``, set by
+    ``hub/service/ownership.py`` from the owner it decided) has every instance a
+    candidate, its ``modifiedAt`` standing in for a missing ``observedAt``."""
+    every = ent.get("historyMode") == "every"
+    for iri, instances in ent["attrs"].items():
         for inst in instances:
             at = inst.get("observedAt")
+            if every and not isinstance(at, str):
+                at = inst.get("modifiedAt") or ent["modifiedAt"]
             if isinstance(at, str):
                 out[0].append(n)
                 out[1].append(iri)
@@ -101,10 +110,14 @@ def _history_rows(n: int, attrs: dict[str, Any], out: list[list[Any]]) -> None:
                 out[4].append(inst)
 
 
-def _parameters(entities: list[dict[str, Any]], history: bool = True) -> list[list[Any]]:
+def _parameters(
+    entities: list[dict[str, Any]], history: bool = True
+) -> tuple[list[list[Any]], bool, bool]:
     """The statement's parameters: one array per column (binary-encoded by asyncpg, which
     PostgreSQL reads without parsing), index and history rows keyed by the entity's 1-based
-    position."""
+    position. The geo block (6 arrays) and the history block (6) are left out when the
+    batch has no such rows, and ``_write_sql`` then leaves out their CTEs: (parameters,
+    has geo rows, has history rows)."""
     ids, types, scopes, attrs, created, modified, fps = [], [], [], [], [], [], []
     owners: list[str | None] = []
     hist: list[list[Any]] = [[], [], [], [], []]
@@ -127,7 +140,7 @@ def _parameters(entities: list[dict[str, Any]], history: bool = True) -> list[li
         fps.append(_fingerprint(vals, geo))
         owners.append(_owner(ent["attrs"]))
         if history:
-            _history_rows(n, ent["attrs"], hist)
+            _history_rows(n, ent, hist)
         for attr, num, txt in vals:
             v_n.append(n)
             v_attr.append(attr)
@@ -138,8 +151,13 @@ def _parameters(entities: list[dict[str, Any]], history: bool = True) -> list[li
             g_attr.append(attr)
             for column, c in zip(g_box, box, strict=True):
                 column.append(c)
-    return [ids, types, scopes, attrs, created, modified, fps,
-            v_n, v_attr, v_num, v_txt, g_n, g_attr, *g_box, *hist, owners]
+    params: list[list[Any]] = [ids, types, scopes, attrs, created, modified, fps,
+                               v_n, v_attr, v_num, v_txt]
+    if g_n:
+        params += [g_n, g_attr, *g_box]
+    if hist[0]:
+        params += [*hist, owners]
+    return params, bool(g_n), bool(hist[0])
 
 
 #: History CTEs of the write statement (docs/architecture.md, "History"): each written
@@ -158,10 +176,10 @@ _HISTORY_SQL = """, h_in AS (
       SELECT FROM jsonb_array_elements(o.attrs -> r.attr) AS p(inst)
       WHERE p.inst ->> 'datasetId' IS NOT DISTINCT FROM r.ds
         AND (p.inst ->> 'observedAt')::timestamptz < r.at::timestamptz) AS probe
-  FROM unnest($18::int8[], $19::text[], $20::text[], $21::text[], $22::jsonb[])
+  FROM unnest(${h0}::int8[], ${h1}::text[], ${h2}::text[], ${h3}::text[], ${h4}::jsonb[])
     AS r(n, attr, ds, at, data)
   JOIN input i USING (n)
-  JOIN unnest($23::text[]) WITH ORDINALITY AS ow(owner, n) USING (n)
+  JOIN unnest(${h5}::text[]) WITH ORDINALITY AS ow(owner, n) USING (n)
   JOIN up USING (id)
   LEFT JOIN old o ON o.pk = up.pk
   WHERE NOT EXISTS (
@@ -200,63 +218,96 @@ _HISTORY_SQL = """, h_in AS (
 )"""
 
 
-def _write_sql(schema: str, create_only: bool) -> str:
+def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool = True) -> str:
     """The one write statement. The index rows of a replaced entity are rebuilt only when
     their fingerprint changed (``index_fp``, migration 0005), so re-sent observations that
     repeat their values write no index rows at all. The stored fingerprint is read through
     the statement's snapshot, which is why ``write_entities`` needs replaced entities locked
-    by an earlier statement of the transaction."""
-    conflict = (
-        "ON CONFLICT (id) DO NOTHING"
-        if create_only
-        else "ON CONFLICT (id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,"
-        " attrs = EXCLUDED.attrs, modified_at = EXCLUDED.modified_at,"
-        " index_fp = EXCLUDED.index_fp"
-        # only the very row version this statement's snapshot read: a row another
-        # transaction inserted or changed since is a write this statement has not seen —
-        # not ours to overwrite unseen, and the index rows it wrote are invisible here
-        " WHERE e.ctid IN (SELECT ctid FROM old)"
-    )
-    return f"""
-WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[],
-                       $7::bytea[])
-    WITH ORDINALITY AS x(id, types, scopes, attrs, created_at, modified_at, fp, n)
-), old AS (
-  SELECT e.pk, e.index_fp, e.ctid, e.attrs FROM {schema}.entities e
-  WHERE e.id = ANY ($1::text[])
-), up AS (
+    by an earlier statement of the transaction.
+
+    The statement has only the parts its batch needs: without geo rows no ``ins_g``,
+    without history candidates no ``_HISTORY_SQL``, and a create (``create_only``: nothing
+    is replaced, so nothing is stale) neither reads the stored rows nor deletes index rows.
+    PostgreSQL sets up every node of a plan on each execution, empty or not: for one
+    entity the unused CTEs were about 40 % of the statement's database CPU (measured,
+    docs/performance.md)."""
+    if create_only:
+        # ``old`` only ever matches rows this statement does not insert (ON CONFLICT DO
+        # NOTHING leaves them out of ``up``): history needs no stored instance to compare
+        old = "old AS (SELECT NULL::bigint AS pk, NULL::jsonb AS attrs WHERE false)"
+        write = f"""up AS (
   INSERT INTO {schema}.entities AS e
     (id, types, scopes, attrs, created_at, modified_at, index_fp)
   SELECT id, ARRAY(SELECT json_array_elements_text(types::json)),
          CASE WHEN scopes IS NOT NULL THEN ARRAY(SELECT json_array_elements_text(scopes::json))
          END, attrs, created_at::timestamptz, modified_at::timestamptz, fp
   FROM input ORDER BY n
-  {conflict}
+  ON CONFLICT (id) DO NOTHING
+  RETURNING e.pk, e.id, true AS inserted
+), keyed AS (
+  SELECT up.pk, input.n, true AS v, true AS g FROM up JOIN input USING (id)
+)"""
+    else:
+        old = f"""old AS (
+  SELECT e.pk, e.index_fp, e.ctid, e.attrs FROM {schema}.entities e
+  WHERE e.id = ANY ($1::text[])
+)"""
+        write = f"""up AS (
+  INSERT INTO {schema}.entities AS e
+    (id, types, scopes, attrs, created_at, modified_at, index_fp)
+  SELECT id, ARRAY(SELECT json_array_elements_text(types::json)),
+         CASE WHEN scopes IS NOT NULL THEN ARRAY(SELECT json_array_elements_text(scopes::json))
+         END, attrs, created_at::timestamptz, modified_at::timestamptz, fp
+  FROM input ORDER BY n
+  ON CONFLICT (id) DO UPDATE SET types = EXCLUDED.types, scopes = EXCLUDED.scopes,
+    attrs = EXCLUDED.attrs, modified_at = EXCLUDED.modified_at, index_fp = EXCLUDED.index_fp
+  -- only the very row version this statement's snapshot read: a row another
+  -- transaction inserted or changed since is a write this statement has not seen --
+  -- not ours to overwrite unseen, and the index rows it wrote are invisible here
+  WHERE e.ctid IN (SELECT ctid FROM old)
   RETURNING e.pk, e.id, (xmax = 0) AS inserted, e.index_fp
 ), rebuild AS (
-  SELECT up.pk, up.id, up.inserted FROM up LEFT JOIN old USING (pk)
+  -- per half of the fingerprint (``_fingerprint``): value rows, geo rows; a stored
+  -- fingerprint of another shape (NULL, or the earlier single hash) rebuilds both
+  SELECT up.pk, up.id, up.inserted,
+    up.inserted OR substr(old.index_fp, 1, 16) IS DISTINCT FROM substr(up.index_fp, 1, 16)
+      OR length(old.index_fp) IS DISTINCT FROM 32 AS v,
+    up.inserted OR substr(old.index_fp, 17) IS DISTINCT FROM substr(up.index_fp, 17)
+      OR length(old.index_fp) IS DISTINCT FROM 32 AS g
+  FROM up LEFT JOIN old USING (pk)
   WHERE up.inserted OR old.index_fp IS DISTINCT FROM up.index_fp
 ), stale AS (
-  SELECT ARRAY(SELECT pk FROM rebuild WHERE NOT inserted) AS pks
+  SELECT ARRAY(SELECT pk FROM rebuild WHERE NOT inserted AND v) AS v_pks,
+         ARRAY(SELECT pk FROM rebuild WHERE NOT inserted AND g) AS g_pks
 ), del_v AS (
-  DELETE FROM {schema}.entity_values v USING stale WHERE v.eid = ANY (stale.pks)
+  DELETE FROM {schema}.entity_values v USING stale WHERE v.eid = ANY (stale.v_pks)
 ), del_g AS (
-  DELETE FROM {schema}.entity_geo g USING stale WHERE g.eid = ANY (stale.pks)
+  DELETE FROM {schema}.entity_geo g USING stale WHERE g.eid = ANY (stale.g_pks)
 ), keyed AS (
-  SELECT rebuild.pk, input.n FROM rebuild JOIN input USING (id)
-), ins_v AS (
-  INSERT INTO {schema}.entity_values (eid, attr, num, txt)
-  SELECT k.pk, r.attr, r.num, r.txt
-  FROM unnest($8::int8[], $9::text[], $10::float8[], $11::text[]) AS r(n, attr, num, txt)
-  JOIN keyed k USING (n)
-), ins_g AS (
+  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g FROM rebuild JOIN input USING (id)
+)"""
+    ins_g = f"""
+, ins_g AS (
   INSERT INTO {schema}.entity_geo (eid, attr, bbox)
   SELECT k.pk, r.attr, box(point(r.x1, r.y1), point(r.x2, r.y2))
   FROM unnest($12::int8[], $13::text[], $14::float8[], $15::float8[], $16::float8[],
               $17::float8[]) AS r(n, attr, x1, y1, x2, y2)
-  JOIN keyed k USING (n)
-){_HISTORY_SQL.format(schema=schema)}
+  JOIN keyed k USING (n) WHERE k.g
+)""" if geo else ""
+    first = 18 if geo else 12
+    hist = _HISTORY_SQL.format(schema=schema, **{f"h{k}": first + k for k in range(6)}
+                               ) if history else ""
+    return f"""
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::text[],
+                       $7::bytea[])
+    WITH ORDINALITY AS x(id, types, scopes, attrs, created_at, modified_at, fp, n)
+), {old}, {write}, ins_v AS (
+  INSERT INTO {schema}.entity_values (eid, attr, num, txt)
+  SELECT k.pk, r.attr, r.num, r.txt
+  FROM unnest($8::int8[], $9::text[], $10::float8[], $11::text[]) AS r(n, attr, num, txt)
+  JOIN keyed k USING (n) WHERE k.v
+){ins_g}{hist}
 SELECT id, inserted FROM up"""
 
 
@@ -282,7 +333,8 @@ async def write_entities(
     """
     if not entities:
         return {}
-    rows = await con.fetch(_write_sql(schema, create_only), *_parameters(entities, history))
+    params, geo, recorded = _parameters(entities, history)
+    rows = await con.fetch(_write_sql(schema, create_only, geo, recorded), *params)
     return {r["id"]: r["inserted"] for r in rows}
 
 
@@ -332,6 +384,9 @@ class Filter:
     # candidate subqueries (``SELECT <alias>.eid ...`` over ``params``), each returning a
     # superset of the matching pks: the plan's driving index (``_driven``)
     drivers: list[str] = field(default_factory=list)
+    # the expanded attribute of an ascending ``orderBy`` on its value: the page may be
+    # read by walking the value index in order (``_walk_sql``)
+    walk: str | None = None
 
     def next_param(self) -> int:
         return len(self.params) + 1
@@ -357,7 +412,7 @@ CANDIDATES = 4_000
 _MAX_DRIVERS = 3
 
 
-def _driven(flt: Filter, branch: str) -> str:
+def _driven(flt: Filter, branch: str, *, complete: bool = False) -> str:
     """``WITH`` candidate sets of ``flt.drivers`` + ``branch`` (a ``{pick}`` template) for
     the two plans of a query, one of which is empty at run time.
 
@@ -368,8 +423,18 @@ def _driven(flt: Filter, branch: str) -> str:
     driver is larger, ``pick.pks`` is NULL and the other branch runs: matches are then
     dense enough that walking the entities in pk order reaches the page after a few
     hundred rows. Every condition of ``flt`` still applies in both branches.
+
+    ``complete`` reads every driver whole and always picks their intersection: for terms
+    each dense but sparse together, where the walk would visit thousands of entities per
+    match (``fetch_entities``).
     """
     drivers = flt.drivers[:_MAX_DRIVERS]
+    if complete:
+        ctes = [f"c{i} AS MATERIALIZED ({d})" for i, d in enumerate(drivers)]
+        others = "".join(f" AND eid IN (SELECT eid FROM c{j})" for j in range(1, len(drivers)))
+        ctes.append(f"pick AS MATERIALIZED (SELECT ARRAY(SELECT eid FROM c0 WHERE TRUE{others})"
+                    " AS pks)")
+        return "WITH " + ", ".join(ctes) + " " + branch
     ctes = [f"c{i} AS MATERIALIZED ({d} LIMIT {CANDIDATES + 1})" for i, d in enumerate(drivers)]
     small = [f"(SELECT count(*) FROM c{i}) <= {CANDIDATES}" for i in range(len(drivers))]
     whens = []
@@ -381,15 +446,66 @@ def _driven(flt: Filter, branch: str) -> str:
     return "WITH " + ", ".join(ctes) + " " + branch
 
 
-def _branches(flt: Filter, select: str, tail: str) -> str:
+def _branches(flt: Filter, select: str, tail: str, walk_bound: str = "") -> str:
     """The candidate branch and the walking branch of ``_driven``. In the first, index
     ``EXISTS`` checks stay per-row probes (``OFFSET 0`` keeps PostgreSQL from turning them
     into a hash join that reads every index row and loses the pk order); the second
-    leaves the planner free (a merge join along the pk, or a hash join for a count)."""
+    leaves the planner free (a merge join along the pk, or a hash join for a count).
+    ``walk_bound``, a condition on ``e``, bounds the second branch."""
     probe = flt.where().replace(PROBE, " OFFSET 0")
     return _driven(flt, f"({select} WHERE {probe} AND e.pk = ANY((SELECT pks FROM pick)"
                         f"::bigint[]){tail}) UNION ALL ({select} WHERE {flt.where()}"
-                        f" AND (SELECT pks IS NULL FROM pick){tail})")
+                        f"{walk_bound} AND (SELECT pks IS NULL FROM pick){tail})")
+
+
+#: entities a page of a query with several large candidate sets walks in pk order before
+#: it intersects the complete sets instead (``fetch_entities``)
+WALK_ENTITIES = 10_000
+
+
+#: index rows an ordered walk (``_walk_sql``) reads at most before it gives up, and the
+#: deepest page (offset + limit) it serves
+WALK_ROWS = 10_000
+WALK_PAGE = 500
+_FLOAT_MAX = "1.7976931348623157e308"  # float8's largest finite, as index_float clamps
+
+
+def _walk_sql(flt: Filter, select: str, schema: str, attr: str, tail: str) -> str:
+    """A page ordered by ``flt.walk``'s value, read along ``entity_values (attr, num,
+    eid)`` instead of sorting every match (docs/architecture.md, "Query plans").
+
+    The walk reads the attribute's index rows in (num, eid) order — at most ``WALK_ROWS``
+    — and keeps an entity at the row holding its first instance's value, which is the
+    very value ``ORDER BY attrs -> attr -> 0 -> 'value' ASC NULLS LAST, pk`` sorts on
+    (clamped as ``index_float`` clamps, so both compare the same float8): numbers come in
+    the same order, ties by pk. jsonb sorts strings (and JSON null, which is never stored)
+    before numbers, so the walk runs only when the attribute has no string rows at all; it
+    yields numbers only, so a page it cannot fill from numbers within its bound is not
+    its answer (``fetch_entities`` then sorts as before). With drivers the candidate
+    branch of ``_driven`` runs instead when some candidate set is small: a few thousand
+    entities sort cheaper than a walk that finds one match in many rows.
+    Rows carry ``walked``: true from the walk."""
+    key = f"(e.attrs -> {attr} -> 0 -> 'value')"
+    probe = flt.where().replace(PROBE, " OFFSET 0")
+    walk = (f"SELECT {_COLUMNS}, true AS walked FROM (SELECT v.eid, v.num"
+            f" FROM {schema}.entity_values v WHERE v.attr = {attr} AND v.num IS NOT NULL"
+            f" ORDER BY v.num, v.eid LIMIT {WALK_ROWS}) AS w"
+            f" JOIN {schema}.entities e ON e.pk = w.eid"
+            # in the string index's order, so the check is one index probe (as NOT
+            # EXISTS it was planned as a scan of the whole table)
+            f' WHERE (SELECT s.txt COLLATE "C" FROM {schema}.entity_values s'
+            f' WHERE s.attr = {attr} AND s.txt IS NOT NULL ORDER BY s.txt COLLATE "C"'
+            f" LIMIT 1) IS NULL"
+            f" AND jsonb_typeof({key}) = 'number'"
+            f" AND least(greatest({key}::numeric, -{_FLOAT_MAX}), {_FLOAT_MAX})::float8"
+            f" = w.num AND {probe}")
+    if not flt.drivers:
+        return f"{walk} ORDER BY w.num, w.eid{tail}"
+    return _driven(flt, f"({select}, false AS walked FROM {schema}.entities e WHERE {probe}"
+                        f" AND e.pk = ANY((SELECT pks FROM pick)::bigint[])"
+                        f" ORDER BY {', '.join([*flt.order, 'e.pk'])}{tail}) UNION ALL"
+                        f" ({walk} AND (SELECT pks IS NULL FROM pick)"
+                        f" ORDER BY w.num, w.eid{tail})")
 
 
 async def fetch_entities(
@@ -397,12 +513,44 @@ async def fetch_entities(
 ) -> list[dict[str, Any]]:
     params = [*flt.params, *flt.order_params]
     n = len(params)
+    if flt.walk is not None and limit > 0 and offset + limit <= WALK_PAGE:
+        # the order's one parameter is the walked attribute (``compile_order_by``)
+        attr = f"${len(flt.params) + 1}::text"
+        rows = await con.fetch(
+            _walk_sql(flt, f"SELECT {_COLUMNS}", schema, attr,
+                      f" LIMIT ${n + 1} OFFSET ${n + 2}"),
+            *params, limit, offset)
+        # the candidate branch's answer is the answer; the walk's only when it is full
+        if len(rows) == limit or any(not r["walked"] for r in rows):
+            return [row_to_entity(r) for r in rows]
     tail = f" ORDER BY {', '.join([*flt.order, 'e.pk'])} LIMIT ${n + 1} OFFSET ${n + 2}"
     select = f"SELECT {_COLUMNS} FROM {schema}.entities e"
-    # one branch runs, the other's gate is false; Append keeps each branch's order
-    sql = (_branches(flt, select, tail) if flt.drivers
-           else f"{select} WHERE {flt.where()}{tail}")
-    rows = await con.fetch(sql, *params, limit, offset)
+    if not flt.drivers:
+        rows = await con.fetch(f"{select} WHERE {flt.where()}{tail}", *params, limit, offset)
+        return [row_to_entity(r) for r in rows]
+    if len(flt.drivers) == 1 or flt.order:
+        # one branch runs, the other's gate is false; Append keeps each branch's order
+        rows = await con.fetch(_branches(flt, select, tail), *params, limit, offset)
+        return [row_to_entity(r) for r in rows]
+    # several terms, each possibly dense while sparse together (a walk could visit
+    # thousands of entities per match): the walk stops at the WALK_ENTITIES-th entity, and
+    # a marker row (NULL pk) says it was cut there; a page it could not fill comes from
+    # the intersection of the terms' complete candidate sets, O(their rows)
+    bound = (f"(SELECT b.pk FROM {schema}.entities b ORDER BY b.pk"
+             f" OFFSET {WALK_ENTITIES} LIMIT 1)")
+    marker = (f" UNION ALL (SELECT NULL::bigint, NULL::text, NULL::text[], NULL::text[],"
+              f" NULL::jsonb, NULL::timestamptz, NULL::timestamptz"
+              f" WHERE (SELECT pks IS NULL FROM pick) AND {bound} IS NOT NULL)")
+    rows = await con.fetch(
+        _branches(flt, select, tail, f" AND e.pk <= coalesce({bound}, {2**63 - 1})") + marker,
+        *params, limit, offset)
+    cut = bool(rows) and rows[-1]["pk"] is None
+    rows = rows[:-1] if cut else rows
+    if cut and len(rows) < limit:
+        probe = flt.where().replace(PROBE, " OFFSET 0")
+        rows = await con.fetch(_driven(flt, f"{select} WHERE {probe} AND e.pk = ANY("
+                                            f"(SELECT pks FROM pick)::bigint[]){tail}",
+                                       complete=True), *params, limit, offset)
     return [row_to_entity(r) for r in rows]
 
 

@@ -81,3 +81,15 @@ async def test_temporal_query_and_window(client: TestClient) -> None:
     await assert_problem(await client.get(T, params={"type": "X", "timerel": "soon"}), 400,
                          "BadRequestData")
     await assert_problem(await client.get(T, params={"bogus": "1"}), 400, "InvalidRequest")
+
+
+async def test_instance_path_without_attribute(client: TestClient) -> None:
+    """``…/attrs//{instanceId}`` names no attribute: PATCH has no resource to apply to
+    (405, with what is allowed), DELETE is a malformed request (400)."""
+    path = "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:X:1/attrs//urn:ngsi-ld:i:1"
+    resp = await client.patch(path, json={"speed": {"type": "Property", "value": 1}},
+                              headers=JSON)
+    assert resp.status == 405
+    assert resp.headers["Allow"] == "DELETE"
+    resp = await client.delete(path)
+    await assert_problem(resp, 400, "BadRequestData")
