@@ -25,6 +25,7 @@ from hub.api import (
     batch,
     catalog,
     contexts,
+    csources,
     dashboard,
     discovery,
     entities,
@@ -42,6 +43,8 @@ from hub.db.pool import DatabaseWatch, create_pool, until_reachable
 from hub.db.tenants import TenantDirectory
 from hub.deadline import bulk_gate, deadline_middleware
 from hub.egress import EgressPolicy
+from hub.federation.csource_subscriptions import periodic_notifications
+from hub.federation.forward import federation_context
 from hub.heap import settled_heap
 from hub.jsonld.process import ContextCache
 from hub.jsonld.remote import ContextStore
@@ -201,10 +204,11 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.EGRESS_POLICY] = _egress_policy(settings)
     app[keys.CALLER_ORGANISATION] = no_identity  # the identity plug-in point (docs/registry.md)
     for ctx in (_database, _http_client, _context_store, _subscriptions, _registry,
-                _sample_data, history_housekeeping, settled_heap):
+                _sample_data, history_housekeeping, periodic_notifications, federation_context,
+                settled_heap):
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
-                   aggregates, contracts_api, registry, catalog, health, unsupported,
+                   aggregates, csources, contracts_api, registry, catalog, health, unsupported,
                    openapi):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash

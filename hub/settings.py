@@ -43,6 +43,7 @@ class Settings:
     sample_data: bool = False
     auth_mode: str = "enforce"
     issuer: str | None = None
+    public_url: str | None = None
     token_lifetime: int = 300
     authz_refresh: float = 5.0
     authz_prefecture_default: str = "read"
@@ -69,6 +70,11 @@ class Settings:
     history_partitions_ahead: int = 3
     history_housekeeping_interval: float = 3600.0
     notification_queue_limit: int = 10_000
+    source_alias: str = ""
+    federation: bool = True
+    federation_timeout: float = 5.0
+    federation_cache_ttl: float = 1.0
+    federation_identity: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -140,6 +146,8 @@ SETTINGS_HELP: dict[str, str] = {
     "auth_mode": "enforce (access control on) or dev (everything open, logged as a WARNING;"
     " never in production)",
     "issuer": "this hub's OAuth issuer URL (token iss, metadata); unset = http://host:port",
+    "public_url": "the hub's public base URL (https://hub.example.jp): the @ids and links of"
+    " the DCAT-AP catalogue; unset = issuer, else http://host:port (never the Host header)",
     "token_lifetime": "seconds an issued access token is valid",
     "authz_refresh": "seconds between reloads of revocations, grants and keys: the"
     " revocation bound",
@@ -192,4 +200,15 @@ SETTINGS_HELP: dict[str, str] = {
     "notification_queue_limit": "notifications kept per subscription (queued and dead"
     " letters); beyond it the oldest are dropped, counted in the subscription's"
     " timesDropped and its status set to failed (docs/subscriptions.md)",
+    "source_alias": "this hub's contextSourceAlias in /info/sourceIdentity (a name other"
+    " brokers show for it when it is their context source); empty = none",
+    "federation": "follow context source registrations (distributed operations); false answers "
+    "every request from local data only",
+    "federation_timeout": "seconds one context source has to answer a forwarded request; a "
+    "slower one is left out and reported",
+    "federation_cache_ttl": "seconds each process trusts its copy of a tenant's context source "
+    "registrations while the change notification (LISTEN) connection is down; while it is up "
+    "a change anywhere reaches every process at once (0: read every request)",
+    "federation_identity": "this hub's identity in the Via header of forwarded requests (loop "
+    "detection); empty: a random one per process",
 }

@@ -11,13 +11,15 @@ from hub.api import tx
 from hub.api.common import dumps, read_json, request_context, tenant_schema
 from hub.api.entities import BASE, entity_id
 from hub.api.params import attribute_iri, check_params, csv, dataset_id_param
+from hub.errors import NgsiLdError, ResourceNotFound
+from hub.federation import writes
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_attribute, parse_fragment
 from hub.ngsild.checks import now_iso
 from hub.ngsild.entity import parse_entity
 from hub.ngsild.merge import NotUpdated
 from hub.service import entities as svc
-from hub.service import ownership
+from hub.service import ownership, temporal_writes
 
 __all__ = ["routes"]
 
@@ -58,11 +60,20 @@ async def append_attrs(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False)
     schema = await tenant_schema(request)
+    fwd = await writes.forward_write(request, rc, schema, "appendAttrs", eid, doc.types,
+                                     doc.attrs, method="POST",
+                                     path=writes.entity_path(eid, "/attrs"), body=body)
+    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
+    if fwd.forwarded and not doc.attrs:
+        return writes.partial(fwd, eid) or web.Response(status=204)
     guard = await ownership.guard(request)
-    async with tx.write(request) as con:
-        updated, skipped = await svc.append(con, schema, doc, now,
-                                            no_overwrite="noOverwrite" in opts, guard=guard)
-    return _update_result(updated, skipped, rc.active)
+    try:
+        async with tx.write(request) as con:
+            updated, skipped = await svc.append(con, schema, doc, now,
+                                                no_overwrite="noOverwrite" in opts, guard=guard)
+    except NgsiLdError as err:
+        return writes.partial(fwd, eid, err) or web.Response(status=204)
+    return writes.partial(fwd, eid) or _update_result(updated, skipped, rc.active)
 
 
 @routes.patch(BASE + "/entities/{entityId}/attrs")
@@ -74,10 +85,19 @@ async def update_attrs(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False, merge=True)
     schema = await tenant_schema(request)
+    fwd = await writes.forward_write(request, rc, schema, "updateAttrs", eid, doc.types,
+                                     doc.attrs, method="PATCH",
+                                     path=writes.entity_path(eid, "/attrs"), body=body)
+    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
+    if fwd.forwarded and not doc.attrs:
+        return writes.partial(fwd, eid) or web.Response(status=204)
     guard = await ownership.guard(request)
-    async with tx.write(request) as con:
-        updated, skipped = await svc.update_attributes(con, schema, doc, now, guard=guard)
-    return _update_result(updated, skipped, rc.active)
+    try:
+        async with tx.write(request) as con:
+            updated, skipped = await svc.update_attributes(con, schema, doc, now, guard=guard)
+    except NgsiLdError as err:
+        return writes.partial(fwd, eid, err) or web.Response(status=204)
+    return writes.partial(fwd, eid) or _update_result(updated, skipped, rc.active)
 
 
 @routes.patch(BASE + "/entities/{entityId}/attrs/{attrId}")
@@ -92,10 +112,17 @@ async def partial_update_attr(request: web.Request) -> web.Response:
     items = raw if isinstance(raw, list) else [raw]
     patch = [parse_fragment(iri, item, rc.active, now, merge=True) for item in items]
     schema = await tenant_schema(request)
+    fwd = await writes.forward_attribute(request, rc, schema, "updateAttrs", eid, iri,
+                                         method="PATCH", body=body)
+    if fwd.owns(iri):
+        return writes.partial(fwd, eid) or web.Response(status=204)
     guard = await ownership.guard(request)
-    async with tx.write(request) as con:
-        await svc.partial_update_attribute(con, schema, eid, iri, patch, now, guard=guard)
-    return web.Response(status=204)
+    try:
+        async with tx.write(request) as con:
+            await svc.partial_update_attribute(con, schema, eid, iri, patch, now, guard=guard)
+    except NgsiLdError as err:
+        return writes.partial(fwd, eid, err) or web.Response(status=204)
+    return writes.partial(fwd, eid) or web.Response(status=204)
 
 
 @routes.put(BASE + "/entities/{entityId}/attrs/{attrId}")
@@ -110,10 +137,17 @@ async def replace_attr(request: web.Request) -> web.Response:
                              rc.active, now)
     assert isinstance(parsed, list)
     schema = await tenant_schema(request)
+    fwd = await writes.forward_attribute(request, rc, schema, "replaceAttrs", eid, iri,
+                                         method="PUT", body=body)
+    if fwd.owns(iri):
+        return writes.partial(fwd, eid) or web.Response(status=204)
     guard = await ownership.guard(request)
-    async with tx.write(request) as con:
-        await svc.replace_attribute(con, schema, eid, iri, parsed, now, guard=guard)
-    return web.Response(status=204)
+    try:
+        async with tx.write(request) as con:
+            await svc.replace_attribute(con, schema, eid, iri, parsed, now, guard=guard)
+    except NgsiLdError as err:
+        return writes.partial(fwd, eid, err) or web.Response(status=204)
+    return writes.partial(fwd, eid) or web.Response(status=204)
 
 
 @routes.delete(BASE + "/entities/{entityId}/attrs/{attrId}")
@@ -125,8 +159,25 @@ async def delete_attr(request: web.Request) -> web.Response:
     dataset_id = dataset_id_param(request.query)
     delete_all = request.query.get("deleteAll") == "true"
     schema = await tenant_schema(request)
+    fwd = await writes.forward_attribute(request, rc, schema, "deleteAttrs", eid, iri,
+                                         method="DELETE")
+    if fwd.owns(iri):
+        return writes.partial(fwd, eid) or web.Response(status=204)
     guard = await ownership.guard(request)
-    async with tx.write(request) as con:
-        await svc.delete_attribute(con, schema, eid, iri, dataset_id, delete_all, now_iso(),
-                                   guard=guard)
-    return web.Response(status=204)
+    now = now_iso()
+    try:
+        async with tx.write(request) as con:
+            try:
+                await svc.delete_attribute(con, schema, eid, iri, dataset_id, delete_all, now,
+                                           guard=guard)
+            except ResourceNotFound:
+                # an entity known only by its history: the deletion goes into that history
+                if not await temporal_writes.delete_from_history(
+                        con, schema, eid, iri, dataset_id, delete_all, guard=guard, now=now):
+                    raise
+            else:
+                await temporal_writes.record_deletion(con, schema, eid, [iri], dataset_id,
+                                                      delete_all, now=now)
+    except NgsiLdError as err:
+        return writes.partial(fwd, eid, err) or web.Response(status=204)
+    return writes.partial(fwd, eid) or web.Response(status=204)

@@ -25,6 +25,8 @@ from hub.api.common import (
 from hub.api.entities import BASE, answer_query
 from hub.api.params import check_params, csv, parse_pagination, parse_render
 from hub.errors import AlreadyExists, BadRequestData, NgsiLdError, ResourceNotFound
+from hub.federation import writes
+from hub.federation.reads import federated_query
 from hub.ngsild import merge as rules
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import EntityDoc, parse_entity
@@ -118,6 +120,9 @@ async def batch_create(request: web.Request) -> web.Response:
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=True)
     schema = await tenant_schema(request, create=True)
+    docs, remote = await writes.forward_batch(request, rc, schema, "createBatch", "create",
+                                              body, docs, result.fail)
+    result.success.extend(remote)
     guard = await ownership.guard(request)
     ents = guard.settle_many([svc.new_entity(d, now) for d in guard.admit(docs, result.fail)],
                              now, result.fail)
@@ -141,6 +146,9 @@ async def batch_upsert(request: web.Request) -> web.Response:
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=False)
     schema = await tenant_schema(request, create=True)
+    docs, remote = await writes.forward_batch(request, rc, schema, "upsertBatch", "upsert",
+                                              body, docs, result.fail)
+    result.success.extend(remote)
     guard = await ownership.guard(request)
     docs = guard.admit(docs, result.fail)
     rows: list[dict[str, Any]] = []
@@ -215,6 +223,10 @@ async def _modify(
     docs = await _parse_all(request, body, rc, media, now, result,
                             require_type=False, merge=merge)
     schema = await tenant_schema(request)
+    docs, remote = await writes.forward_batch(
+        request, rc, schema, "mergeBatch" if merge else "updateBatch",
+        "merge" if merge else "update", body, docs, result.fail)
+    result.success.extend(remote)
     guard = await ownership.guard(request)
     docs = guard.admit(docs, result.fail)
     async with tx.write(request) as con:
@@ -275,6 +287,9 @@ async def batch_delete(request: web.Request) -> web.Response:
         else:
             ids.append(eid)
     schema = await tenant_schema(request)
+    remote = await writes.forward_batch_delete(request, schema, ids, result.fail)
+    result.success.extend(remote)
+    ids = [i for i in ids if i not in remote]
     async with tx.write(request) as con:
         refused = await access.refuse_deletes(con, schema, ids)  # answered per entity
         for eid, err in refused.items():
@@ -311,4 +326,5 @@ async def batch_query(request: web.Request) -> web.Response:
         sel.attrs = params.attrs_filter
     if sel.attrs and params.render.attrs is None:
         params.render.attrs = frozenset(sel.attrs)
-    return await answer_query(request, rc, sel, params, page, media)
+    return await answer_query(request, rc, sel, params, page, media,
+                              federate=federated_query(body, query))

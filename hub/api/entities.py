@@ -3,6 +3,7 @@ replace, merge, delete, purge."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -29,12 +30,14 @@ from hub.api.params import (
     parse_pagination,
     parse_render,
 )
-from hub.errors import BadRequestData, InvalidRequest, ResourceNotFound
+from hub.errors import BadRequestData, InvalidRequest, NgsiLdError, ResourceNotFound
+from hub.federation import reads as federation
+from hub.federation import writes
 from hub.ngsild.checks import is_uri, now_iso
 from hub.ngsild.entity import parse_entity
 from hub.ngsild.render import RenderOptions, render_entity, render_flat, render_geojson
 from hub.service import entities as svc
-from hub.service import ownership
+from hub.service import ownership, temporal_writes
 from hub.service.linked import load_linked
 from hub.service.selection import Selection, selection_from_query
 from hub.store import entities as store
@@ -62,10 +65,18 @@ async def create_entity(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now)
     schema = await tenant_schema(request, create=True)
-    guard = await ownership.guard(request)
-    async with tx.single(request) as con:
-        await svc.create(con, schema, doc, now, guard=guard)
-    return web.Response(
+    fwd = await writes.forward_write(request, rc, schema, "createEntity", doc.id, doc.types,
+                                     doc.attrs, method="POST", path="/entities", body=body)
+    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
+    local_error: NgsiLdError | None = None
+    if not fwd.skip_local:
+        guard = await ownership.guard(request)
+        try:
+            async with tx.single(request) as con:
+                await svc.create(con, schema, doc, now, guard=guard)
+        except NgsiLdError as err:
+            local_error = err
+    return writes.partial(fwd, doc.id, local_error) or web.Response(
         status=201, headers={"Location": f"{BASE}/entities/{quote(doc.id, safe=':')}"}
     )
 
@@ -79,20 +90,33 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     params = parse_render(request.query, rc.active)
     schema = await tenant_schema(request)
     opts = params.render
+    headers: dict[str, str] = {}
     async with request.app[keys.POOL].acquire() as con:
-        ent = await svc.retrieve(con, schema, eid)
+        try:
+            ent: dict[str, Any] | None = await svc.retrieve(con, schema, eid)
+        except ResourceNotFound:
+            ent = None
+    federated = await federation.retrieve(request, rc, schema, eid, ent,
+                                          params.attrs_filter or [])
+    if federated is not None:  # registrations concern this entity (hub/federation/)
+        ent, headers = federated
+    if ent is None:
+        missing = ResourceNotFound(f"entity {eid} not found")
+        missing.headers.update(headers)  # which sources failed (6.3.17)
+        raise missing
+    async with request.app[keys.POOL].acquire() as con:
         if params.attrs_filter and not any(a in ent["attrs"] for a in params.attrs_filter):
             raise ResourceNotFound(f"entity {eid} has none of the requested attributes")
         linked = await load_linked(con, schema, [ent], opts) if opts.join else {}
     if media == GEOJSON:
-        return json_response(render_geojson(ent, rc.active, opts), rc, media)
+        return json_response(render_geojson(ent, rc.active, opts), rc, media, headers=headers)
     if opts.join == "flat":
         flat = render_flat([ent], rc.active, opts, linked)
-        return json_response(flat if len(flat) > 1 else flat[0], rc, media)
+        return json_response(flat if len(flat) > 1 else flat[0], rc, media, headers=headers)
     data = render_entity(ent, rc.active, opts, linked)
     if not data:
         raise ResourceNotFound(f"nothing of entity {eid} is left after pick/omit")
-    return json_response(data, rc, media)
+    return json_response(data, rc, media, headers=headers)
 
 
 @routes.get(BASE + "/entities")
@@ -108,29 +132,45 @@ async def query_entities(request: web.Request) -> web.Response:
     if not sel.is_constrained() and request.query.get("local") != "true":
         raise BadRequestData("a query needs at least one of type, attrs, q, scopeQ or a "
                              "geo-query")
-    return await answer_query(request, rc, sel, params, page, media)
+    return await answer_query(request, rc, sel, params, page, media, federate=request.query)
 
 
 async def answer_query(
     request: web.Request, rc: RequestContext, sel: Selection, params: RenderParams,
-    page: ListParams, media: str,
+    page: ListParams, media: str, *, federate: Mapping[str, str] | None = None,
 ) -> web.Response:
-    """Run a query (GET /entities and POST /entityOperations/query alike) and render it."""
+    """Run a query (GET /entities and POST /entityOperations/query alike) and render it;
+    with ``federate`` (the query as GET parameters), merged with the context sources
+    registrations name (hub/federation/: the first offset + limit local rows, the page cut
+    from the merged set)."""
     schema = await tenant_schema(request)
+    plan = await federation.plan_query(request, rc, schema, federate) \
+        if federate is not None else None
+    limit, offset = (page.limit, page.offset) if plan is None else (
+        page.offset + page.limit, 0)
     async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
-        rows, total = await svc.query(con, schema, sel, rc.active, limit=page.limit,
-                                      offset=page.offset, count=page.count)
-        linked = await load_linked(con, schema, rows, params.render) if params.render.join \
-            else {}
-    return render_list(rows, rc, params.render, media, total, linked)
+        rows, total = await svc.query(con, schema, sel, rc.active, limit=limit,
+                                      offset=offset, count=page.count)
+        linked = await load_linked(con, schema, rows, params.render) \
+            if params.render.join and plan is None else {}
+    headers: dict[str, str] = {}
+    if plan is not None:
+        rows, total, headers = await plan.run(rows, total, offset=page.offset,
+                                              limit=page.limit, count=page.count)
+        if params.render.join:
+            async with request.app[keys.POOL].acquire() as con:
+                linked = await load_linked(con, schema, rows, params.render)
+    return render_list(rows, rc, params.render, media, total, linked, headers)
 
 
 def render_list(
     rows: list[dict[str, Any]], rc: RequestContext, opts: RenderOptions, media: str,
     total: int | None, linked: dict[str, dict[str, Any]],
+    extra: dict[str, str] | None = None,
 ) -> web.Response:
     """A query result in the negotiated representation, with the count header if asked."""
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    headers.update(extra or {})
     if media == GEOJSON:
         features = [render_geojson(r, rc.active, opts) for r in rows]
         data: Any = {"type": "FeatureCollection", "features": features}
@@ -182,9 +222,17 @@ async def delete_entity(request: web.Request) -> web.Response:
     check_params(request.query, "delete")
     eid = entity_id(request)
     schema = await tenant_schema(request)
-    async with tx.single(request) as con:
-        await svc.delete(con, schema, eid)
-    return web.Response(status=204)
+    fwd = await writes.forward_write(request, None, schema, "deleteEntity", eid, (), (),
+                                     method="DELETE", path=writes.entity_path(eid))
+    local_error: NgsiLdError | None = None
+    try:
+        async with tx.write(request) as con:
+            # recorded first (it reads the entity's owner), undone with the delete if refused
+            await temporal_writes.record_deletion(con, schema, eid, None, now=now_iso())
+            await svc.delete(con, schema, eid)
+    except NgsiLdError as err:
+        local_error = err
+    return writes.partial(fwd, eid, local_error) or web.Response(status=204)
 
 
 @routes.put(BASE + "/entities/{entityId}")
@@ -196,10 +244,18 @@ async def replace_entity(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid)
     schema = await tenant_schema(request)
+    fwd = await writes.forward_write(request, rc, schema, "replaceEntity", eid, doc.types,
+                                     doc.attrs, method="PUT", path=writes.entity_path(eid),
+                                     body=body)
+    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
     guard = await ownership.guard(request)
-    async with tx.write(request) as con:
-        await svc.replace(con, schema, doc, now, guard=guard)
-    return web.Response(status=204)
+    local_error: NgsiLdError | None = None
+    try:
+        async with tx.write(request) as con:
+            await svc.replace(con, schema, doc, now, guard=guard)
+    except NgsiLdError as err:
+        local_error = err
+    return writes.partial(fwd, eid, local_error) or web.Response(status=204)
 
 
 @routes.patch(BASE + "/entities/{entityId}")
@@ -211,7 +267,15 @@ async def merge_entity(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False, merge=True)
     schema = await tenant_schema(request)
+    fwd = await writes.forward_write(request, rc, schema, "mergeEntity", eid, doc.types,
+                                     doc.attrs, method="PATCH", path=writes.entity_path(eid),
+                                     body=body)
+    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
     guard = await ownership.guard(request)
-    async with tx.write(request) as con:
-        await svc.merge(con, schema, doc, now, guard=guard)
-    return web.Response(status=204)
+    local_error: NgsiLdError | None = None
+    try:
+        async with tx.write(request) as con:
+            await svc.merge(con, schema, doc, now, guard=guard)
+    except NgsiLdError as err:
+        local_error = err
+    return writes.partial(fwd, eid, local_error) or web.Response(status=204)

@@ -259,13 +259,31 @@ NGSI_OPS: dict[tuple[str, str], dict[str, Any]] = {
     ("/ngsi-ld/ex/v1/subscriptions/{subscriptionId}/deadLetters/replay", "POST"): _op(
         "deliver dead letters again (Renkei extension)", 200, None, body="Replay"),
 }
+_CSR = "/ngsi-ld/v1/csourceRegistrations"
+_CSS = "/ngsi-ld/v1/csourceSubscriptions"
+NGSI_OPS.update({  # context sources (hub/api/csources.py)
+    (_CSR, "GET"): _op("discover context source registrations (5.10.2, 6.8.3.1)", 200, None),
+    (_CSR, "POST"): _op("register a context source (5.9.2, 6.8.3.2); owner: the caller's "
+                        "organisation", 201, None),
+    (_CSR + "/{registrationId}", "GET"): _op("retrieve a registration (5.10.1, 6.9.3.1)",
+                                             200, None),
+    (_CSR + "/{registrationId}", "PATCH"): _op("update a registration (5.9.3, 6.9.3.2); "
+                                               "owner or operator only", 204, None),
+    (_CSR + "/{registrationId}", "DELETE"): _op("delete a registration (5.9.4, 6.9.3.3); "
+                                                "owner or operator only", 204, None),
+    (_CSS, "GET"): _op("the caller's registration subscriptions (5.11.5, 6.10)", 200, None),
+    (_CSS, "POST"): _op("subscribe to registrations (5.11.2, 6.10)", 201, None),
+    (_CSS + "/{subscriptionId}", "GET"): _op("retrieve a registration subscription (5.11.4)",
+                                             200, None),
+    (_CSS + "/{subscriptionId}", "PATCH"): _op("update a registration subscription (5.11.3)",
+                                               204, None),
+    (_CSS + "/{subscriptionId}", "DELETE"): _op(
+        "delete a registration subscription (5.11.6)", 204, None),
+    ("/ngsi-ld/v1/info/sourceIdentity", "GET"): _op(
+        "this hub as a context source: ContextSourceIdentity", 200, None),
+})
 for _path, _methods in (
-        ("/ngsi-ld/v1/csourceRegistrations", ("GET", "POST")),
-        ("/ngsi-ld/v1/csourceRegistrations/{registrationId}", ("GET", "PATCH", "DELETE")),
-        ("/ngsi-ld/v1/csourceSubscriptions", ("GET", "POST")),
-        ("/ngsi-ld/v1/csourceSubscriptions/{subscriptionId}", ("GET", "PATCH", "DELETE")),
         ("/ngsi-ld/v1/temporal/entityOperations/query", ("POST",)),
-        ("/ngsi-ld/v1/info/sourceIdentity", ("GET",)),
         ("/ngsi-ld/v1/info/conformance", ("GET",))):
     for _m in _methods:
         NGSI_OPS[(_path, _m)] = _op(_TODO, 501, None)

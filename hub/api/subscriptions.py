@@ -8,7 +8,7 @@ again, for the subscription's own organisation only (the same rule as the subscr
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -58,7 +58,7 @@ def _sub_id(request: web.Request) -> str:
     return sub_id
 
 
-def _viewer(request: web.Request) -> str | None:
+def subscription_viewer(request: web.Request) -> str | None:
     """Whose subscriptions the caller may see and change: with access control on, those its
     own organisation made (anonymous callers: those made anonymously, i.e. none); in dev
     mode every subscription (None)."""
@@ -67,16 +67,26 @@ def _viewer(request: web.Request) -> str | None:
     return access.calling_organisation() or ""
 
 
-def _visible(request: web.Request, row: SubscriptionRow | None, sub_id: str) -> SubscriptionRow:
-    """Another organisation's subscription is not found, exactly like a missing one."""
-    viewer = _viewer(request)
+class _Subscription(Protocol):
+    body: dict[str, Any]
+
+
+SubRow = TypeVar("SubRow", bound=_Subscription)
+
+
+def visible_subscription(request: web.Request, row: SubRow | None, sub_id: str) -> SubRow:
+    """Another organisation's subscription (to entities or to registrations) is not
+    found, exactly like a missing one."""
+    viewer = subscription_viewer(request)
     if row is None or (viewer is not None and
                        (row.body.get("subscriber") or {}).get("organisation", "") != viewer):
         raise ResourceNotFound(f"subscription {sub_id} not found")
     return row
 
 
-def _check_endpoint(request: web.Request, sub: dict[str, Any]) -> None:
+def check_notification_endpoint(request: web.Request, sub: dict[str, Any]) -> None:
+    """The notification endpoint obeys the egress policy: refused when the subscription is
+    made, not only when a notification would be sent."""
     try:
         request.app[keys.EGRESS_POLICY].check_literal(sub["notification"]["endpoint"]["uri"])
     except EgressRefused as exc:
@@ -160,7 +170,7 @@ async def create_subscription(request: web.Request) -> web.Response:
     rc = await request_context(request, body, media)
     checked_body(SubscriptionBody, body, lambda: parse_subscription(body, rc.active, rc.raw))
     sub = parse_subscription(body, rc.active, rc.raw)
-    _check_endpoint(request, sub)
+    check_notification_endpoint(request, sub)
     subscriber = access.subscriber_record()  # whose rights its notifications follow
     if subscriber is not None:
         sub["subscriber"] = subscriber
@@ -190,7 +200,7 @@ async def query_subscriptions(request: web.Request) -> web.Response:
                             options)
     schema = await tenant_schema(request)
     async with tx.read(request) as con:
-        viewer = _viewer(request)
+        viewer = subscription_viewer(request)
         rows = await store.list_subscriptions(con, schema, page.limit, page.offset, viewer) \
             if page.limit else []
         total = await store.count_subscriptions(con, schema, viewer)
@@ -214,7 +224,8 @@ async def retrieve_subscription(request: web.Request) -> web.Response:
     rc = await request_context(request)
     schema = await tenant_schema(request)
     async with tx.read(request, snapshot=False) as con:
-        row = _visible(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
+        row = visible_subscription(
+            request, await store.fetch_subscription(con, schema, sub_id), sub_id)
     sys_attrs = "sysAttrs" in csv(request.query.get("options"))
     return json_response(render_subscription(row.body, _status(row), rc.active,
                                              sys_attrs=sys_attrs), rc, media)
@@ -235,12 +246,12 @@ async def update_subscription(request: web.Request) -> web.Response:
     checked_body(SubscriptionPatch, body)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        row = _visible(request, await store.fetch_subscription(con, schema, sub_id,
+        row = visible_subscription(request, await store.fetch_subscription(con, schema, sub_id,
                                                                 for_update=True), sub_id)
         sub = dict(row.body)
         members = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
         apply_members(sub, members, rc.active, creating=False)
-        _check_endpoint(request, sub)
+        check_notification_endpoint(request, sub)
         await store.update_subscription(con, schema, sub, now=datetime.now(UTC),
                                         **_columns(sub))
     return web.Response(status=204)
@@ -253,7 +264,7 @@ async def delete_subscription(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
         # no row lock before the delete: it locks notifications first, as deliveries do
-        _visible(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
+        visible_subscription(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
         if not await store.delete_subscription(con, schema, sub_id):
             raise ResourceNotFound(f"subscription {sub_id} not found")
     return web.Response(status=204)
@@ -279,7 +290,7 @@ async def list_dead_letters(request: web.Request) -> web.Response:
                             set(csv(request.query.get("options"))))
     schema = await tenant_schema(request)
     async with tx.read(request) as con:
-        _visible(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
+        visible_subscription(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
         letters, total = await store.list_dead_letters(con, schema, sub_id, page.limit,
                                                        page.offset)
     headers = {"NGSILD-Results-Count": str(total)} if page.count else {}
@@ -306,6 +317,6 @@ async def replay_dead_letters(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
         # no row lock before the replay: it locks notifications first, as deliveries do
-        _visible(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
+        visible_subscription(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
         replayed = await store.replay_dead_letters(con, schema, sub_id, ids)
     return json_response({"replayed": replayed}, None, JSON)

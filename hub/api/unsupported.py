@@ -1,7 +1,6 @@
 """NGSI-LD endpoints the hub does not implement: 501, not 404.
 
-A client probing for a feature (context-source registrations, their subscriptions, the
-temporal batch query, the ``/info`` resources of later GS CIM 009 versions) learns that the
+A client probing for a feature (the temporal batch query, ``/info/conformance``) learns that the
 operation exists in the API but not in this broker, and stops retrying, where a 404 would
 read as "wrong URL" or "no such entity". The problem type is NGSI-LD's
 ``OperationNotSupported``; the status is HTTP's 501 Not Implemented (RFC 9110 15.6.2),
@@ -35,13 +34,6 @@ class NotImplementedOperation(NgsiLdError):
 
 #: (path under the NGSI-LD base, methods, what the operation is) — every one answers 501
 NOT_IMPLEMENTED: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("/csourceRegistrations", ("GET", "POST"), "context source registrations"),
-    ("/csourceRegistrations/{registrationId}", ("GET", "PATCH", "DELETE"),
-     "context source registrations"),
-    ("/csourceSubscriptions", ("GET", "POST"), "context source registration subscriptions"),
-    ("/csourceSubscriptions/{subscriptionId}", ("GET", "PATCH", "DELETE"),
-     "context source registration subscriptions"),
-    ("/info/sourceIdentity", ("GET",), "the source identity resource"),
     ("/info/conformance", ("GET",), "the conformance information resource"),
 )
 

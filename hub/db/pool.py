@@ -28,6 +28,7 @@ __all__ = [
     "PoolExhausted",
     "create_pool",
     "is_connection_error",
+    "is_database_trouble",
     "until_reachable",
 ]
 
@@ -67,6 +68,13 @@ class PoolExhausted(Exception):
     def __init__(self, timeout: float) -> None:
         super().__init__(f"no database connection came free within {timeout:g} s")
         self.timeout = timeout
+
+
+def is_database_trouble(exc: BaseException) -> bool:
+    """A failure that says the database is slow or away, not that the code is wrong: a
+    background loop logs it once per outage, without a traceback."""
+    return (isinstance(exc, PoolExhausted | DatabaseUnavailable | asyncpg.QueryCanceledError)
+            or is_connection_error(exc))
 
 
 class _QuietFloor(logging.Filter):

@@ -75,7 +75,8 @@ ROUTES: Mapping[str, Mapping[str, Need]] = {
     f"{NGSI}/temporal/entities/{{entityId}}/attrs/{{attrId}}": {"DELETE": W},
     f"{NGSI}/temporal/entities/{{entityId}}/attrs/{{attrId}}/{{instanceId}}":
         {"PATCH": W, "DELETE": W},
-    # not implemented (hub/api/unsupported.py answers 501): what the operation would need
+    # context sources (hub/api/csources.py: owner-only changes checked by the handler),
+    # then what hub/api/unsupported.py answers 501 for: what the operation would need
     f"{NGSI}/csourceRegistrations": {"GET": R, "POST": W},
     f"{NGSI}/csourceRegistrations/{{registrationId}}": {"GET": R, "PATCH": W, "DELETE": W},
     f"{NGSI}/csourceSubscriptions": {"GET": S, "POST": S},

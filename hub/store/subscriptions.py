@@ -110,13 +110,17 @@ async def fetch_subscription(
 ) -> SubscriptionRow | None:
     lock = " FOR UPDATE" if for_update else ""
     r = await con.fetchrow(
-        f"SELECT {_COLUMNS} FROM {schema}.subscriptions s WHERE s.id = $1{lock}", sub_id
+        f"SELECT {_COLUMNS} FROM {schema}.subscriptions s WHERE s.id = $1"
+        f" AND s.kind = 'entity'{lock}", sub_id
     )
     return _row(r) if r is not None else None
 
 
-# ``organisation``: only subscriptions made by that subscriber organisation; None: all
-_OWNED = "($1::text IS NULL OR s.body->'subscriber'->>'organisation' = $1)"
+# ``organisation``: only subscriptions made by that subscriber organisation; None: all.
+# Entity subscriptions only: subscriptions to registrations (kind 'csource', migration
+# 0060) share the table and the outbox but have their own API (hub/api/csources.py).
+_OWNED = ("s.kind = 'entity' AND"
+          " ($1::text IS NULL OR s.body->'subscriber'->>'organisation' = $1)")
 
 
 async def list_subscriptions(

@@ -186,7 +186,9 @@ class Deliverer:
         accept = endpoint.get("accept", "application/json")
         body: dict[str, Any] = {
             "id": item.id,
-            "type": "Notification",
+            # a registration subscription's notification (hub/federation/) is a
+            # ContextSourceNotification (GS CIM 009 5.3.3); the rest is the same
+            "type": "ContextSourceNotification" if payload.get("csource") else "Notification",
             "subscriptionId": item.sub_id,
             "notifiedAt": utc_iso(datetime.now(UTC)),
             "data": payload["data"],

@@ -21,7 +21,7 @@ import aiohttp
 import asyncpg
 
 from hub.db.migrations import quote_ident
-from hub.db.pool import DatabaseUnavailable, PoolExhausted, is_connection_error
+from hub.db.pool import is_database_trouble
 from hub.egress import EgressPolicy
 from hub.errors import NgsiLdError
 from hub.jsonld.active import ActiveContext
@@ -45,12 +45,6 @@ log = logging.getLogger("renkei.subscriptions")
 
 #: the longest pause between failing rounds of a background loop (seconds)
 MAX_BACKOFF = 10.0
-
-
-def _database_trouble(exc: BaseException) -> bool:
-    """A failure that says the database is slow or away, not that the code is wrong."""
-    return (isinstance(exc, PoolExhausted | DatabaseUnavailable | asyncpg.QueryCanceledError)
-            or is_connection_error(exc))
 
 
 class SubscriptionRuntime:
@@ -168,7 +162,7 @@ class SubscriptionRuntime:
         except Exception as exc:
             healthy = not self._failures
             streak = self._failures[what] = self._failures.get(what, 0) + 1
-            if not _database_trouble(exc):
+            if not is_database_trouble(exc):
                 if streak == 1:
                     log.exception("subscription %s round failed, backing off", what)
             elif healthy:  # one line for all the loops when the database goes away

@@ -47,6 +47,9 @@ class SubscriberAccess:
             caller = self.caller(sub)
             if caller.dev:
                 return payload
+            if payload.get("csource"):  # registrations, not entities (hub/federation/):
+                # metadata every authenticated reader may see, secrets already masked
+                return None if caller.consumer.anonymous else payload
             stored = payload.get("stored") or []
             ctx = await render_context(sub)
             shown: list[dict[str, Any]] = []

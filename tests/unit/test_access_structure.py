@@ -98,7 +98,13 @@ STORE_READERS = {
     "hub/api/aggregates.py": "aggregate_condition in SQL",
     "hub/api/batch.py": "visible() per entity; refuse_deletes; write guard",
     "hub/api/contexts.py": "hosted @context documents (public by design)",
+    "hub/api/csources.py": "registrations (authenticated readers), owner-only changes;"
+                           " entity existence only as visible() shows it",
+    "hub/federation/csource_subscriptions.py": "registrations only, no entity data;"
+                                               " the subscriber checked at send time",
     "hub/api/discovery.py": "entity_source (the caller's view) for /types, /attributes",
+    "hub/federation/forward.py": "active registrations only (no entity data); remote"
+                                 " entities pass visible() as the owner's data (reads.admit)",
     "hub/api/entities.py": "service layer: require_visible / restrict / visible_rows",
     "hub/api/registry.py": "counts of the caller's own datasets",
     "hub/api/subscriptions.py": "subscriptions of the caller's organisation only",
@@ -112,6 +118,7 @@ STORE_READERS = {
     "hub/service/linked.py": "visible() per linked entity",
     "hub/service/selection.py": "builds the SQL with the caller's access condition",
     "hub/service/temporal_query.py": "decide_stored per entity, readable attributes in SQL",
+    "hub/service/temporal_writes.py": "deletion history: the stored owner, decide_stored",
     "hub/service/ownership.py": "stored owners for the write guard",
     "hub/store/aggregates.py": "the store itself",
     "hub/store/temporal.py": "the store itself",
