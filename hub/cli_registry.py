@@ -24,7 +24,7 @@ from hub.settings import Settings
 from hub.store.ownership import count_owned
 from registry import LICENCES, RegistryError, RegistryRepository
 from registry import service as svc
-from registry.model import FREQUENCIES
+from registry.model import FREQUENCIES, HISTORY_MODES
 
 __all__ = ["add_commands", "run"]
 
@@ -64,6 +64,9 @@ def add_commands(sub: Any) -> None:
     dcreate.add_argument("--open-data", action="store_true")
     dcreate.add_argument("--personal-data", action="store_true")
     dcreate.add_argument("--frequency", choices=list(FREQUENCIES))
+    dcreate.add_argument("--history-mode", choices=list(HISTORY_MODES),
+                         help="which changes become history: those with observedAt "
+                         "(observed, the default) or every change (every)")
     dcreate.add_argument("--contact")
     dcreate.add_argument("--source")
     dcreate.add_argument("--keyword", dest="keywords", action="append", default=[])
@@ -98,7 +101,7 @@ def dataset_body(a: argparse.Namespace) -> dict[str, Any]:
         "licence": a.licence or ("proprietary" if a.catch_all else None),
         "updateFrequency": a.frequency or ("irregular" if a.catch_all else None),
         "openData": a.open_data, "personalData": a.personal_data, "contact": a.contact,
-        "source": a.source, "keywords": a.keywords,
+        "source": a.source, "keywords": a.keywords, "historyMode": a.history_mode,
     }
     return {k: v for k, v in body.items() if v is not None}
 

@@ -89,3 +89,19 @@ async def _until(client: TestClient, eid: str, status: int) -> None:
             assert resp.status == status, await resp.text()
             return
         await asyncio.sleep(0.05)
+
+
+async def test_dataset_history_mode_from_the_command_line(client: TestClient,
+                                                          database_url: str) -> None:
+    """``--history-mode every`` reaches the registry (the conformance set-up uses it); a
+    mode the registry does not know is refused by argparse before anything is written."""
+    assert (await renkei(database_url, "dataset", "delete", CATCH_ALL))[0] == 0
+    code, ds, err = await renkei(database_url, "dataset", "create", "everything", "--owner",
+                                 TEST_PREFECTURE, "--catch-all", "--history-mode", "every")
+    assert code == 0, err
+    assert ds["historyMode"] == "every"
+    code, _, err = await renkei(database_url, "dataset", "create", "other", "--owner",
+                                TEST_PREFECTURE, "--type", "X", "--history-mode", "always")
+    assert code == 2 and "history-mode" in err
+    code, listed, _ = await renkei(database_url, "dataset", "list", "--owner", TEST_PREFECTURE)
+    assert "other" not in [d["id"] for d in listed]
