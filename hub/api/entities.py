@@ -67,9 +67,11 @@ async def create_entity(request: web.Request) -> web.Response:
     schema = await tenant_schema(request, create=True)
     fwd = await writes.forward_write(request, rc, schema, "createEntity", doc.id, doc.types,
                                      doc.attrs, method="POST", path="/entities", body=body)
+    stripped = bool(doc.attrs) and all(k in fwd.strip for k in doc.attrs)
     doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
     local_error: NgsiLdError | None = None
-    if not fwd.skip_local:
+    # every attribute went to the sources that own it: nothing is left to create here
+    if not fwd.skip_local and not (stripped and fwd.forwarded):
         guard = await ownership.guard(request)
         try:
             async with tx.single(request) as con:
@@ -195,6 +197,7 @@ async def purge_entities(request: web.Request) -> web.Response:
     keep = {rc.active.expand(a) for a in csv(request.query.get("keep"))}
     drop = {rc.active.expand(a) for a in csv(request.query.get("drop"))}
     schema = await tenant_schema(request)
+    fwd = await writes.forward_purge(request, rc, schema)
     now = now_iso()
     async with tx.write(request) as con:
         rows, _ = await svc.query(con, schema, sel, rc.active, limit=10**9, offset=0,
@@ -214,7 +217,7 @@ async def purge_entities(request: web.Request) -> web.Response:
                                 or k in ownership.PROVENANCE}
                 ent["modifiedAt"] = now
             await store.write_entities(con, schema, rows, create_only=False)
-    return web.Response(status=204)
+    return writes.failed_sources(fwd) or web.Response(status=204)
 
 
 @routes.delete(BASE + "/entities/{entityId}")

@@ -18,7 +18,8 @@ deliverer: leases, retries with backoff, counters, dead letters, queue bounds. T
 reason is ``newlyMatching`` (a registration now matches that did not, or a new one),
 ``updated`` (matched before and after) or ``noLongerMatching`` (matched before, no longer,
 or deleted). Each carries the registration as the subscriber's @context renders it, with
-secrets masked.
+secrets masked and its ``information`` cut to the RegistrationInfo elements relevant for
+the subscription.
 """
 
 from __future__ import annotations
@@ -191,9 +192,26 @@ def notification(sub: dict[str, Any], regs: list[dict[str, Any]], reason: str,
     """One queued notification: the registrations rendered for the subscriber. The payload
     carries no stored entities (``csource``): what it shows is registration metadata,
     decided here, with secrets masked."""
-    data = [render_registration(r, ctx) for r in regs]
+    data = [render_registration(_relevant(sub, r, ctx), ctx) for r in regs]
     return new_notification_id(), sub["id"], {"data": data, "triggerReason": reason,
                                               "csource": True}
+
+
+def _relevant(sub: dict[str, Any], reg: dict[str, Any], ctx: ActiveContext) -> dict[str, Any]:
+    """5.11.7: rather than the original registration, the information relevant for the
+    subscription — only the RegistrationInfo elements matching its ``entities`` and
+    ``watchedAttributes``. A registration no element of which matches on its own (it
+    matched through ``q``/``geoQ`` alone, or is no longer matching) keeps them all."""
+    selectors = _selectors(sub)
+    watched = sub.get("watchedAttributes")
+    attrs = set(watched) if watched else None
+    infos = reg.get("information")
+    if (selectors is None and attrs is None) or not isinstance(infos, list):
+        return reg
+    kept = [info for info in infos
+            if matches_query({"information": [info]}, selectors=selectors, attrs=attrs,
+                             expand=ctx.expand)]
+    return {**reg, "information": kept} if kept else reg
 
 
 def _safe_match(sub: dict[str, Any], reg: dict[str, Any], ctx: ActiveContext) -> bool:

@@ -362,6 +362,20 @@ class Federation:
         seen = ", ".join(request.headers.getall("Via", []))
         return f"{seen}, {mine}" if seen else mine
 
+    async def write_registrations(self, request: web.Request, schema: str,
+                                  ) -> list[Registration]:
+        """The registrations a write may be forwarded to: those of the writing
+        organisation only (development mode: all). A write is its writer's data; another
+        organisation's registration, exclusive or not, never receives it — it would
+        otherwise be a way to siphon off a municipality's writes by registering its
+        entity ids."""
+        regs = await self.registrations(request, schema)
+        if self.dev:
+            return regs
+        from hub.service import access
+        writer = access.calling_organisation()
+        return [r for r in regs if writer is not None and r.owner == writer]
+
     async def registrations(self, request: web.Request, schema: str) -> list[Registration]:
         """The registrations a request may follow (none when federation is off)."""
         if not self.enabled:

@@ -39,7 +39,7 @@ from hub.federation.registration import matches_query
 from hub.federation.sources import SourceAnswer, SourceQuery
 from hub.query.qlang import parse_q
 from hub.service import access
-from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX
+from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX, entity_dataset
 
 __all__ = ["QueryPlan", "admit", "federated_query", "plan_query", "retrieve"]
 
@@ -86,6 +86,28 @@ async def admit(request: web.Request, fed: Federation, reg: Registration,
     return shown
 
 
+async def local_owners(request: web.Request, fed: Federation) -> Any:
+    """``owner(entity) -> organisation`` for entities held here, or None in development
+    mode (no owners to keep apart).
+
+    A source adds to an entity held here only when its registration's owner is the
+    organisation that owns that entity: another organisation's registration, whatever its
+    mode, can neither replace (exclusive, redirect, a newer ``observedAt``) nor extend
+    what a municipality publishes under its own entity ids. Its answer for such an id is
+    left out of the merge (docs/access-control.md, "Federation")."""
+    if fed.dev:
+        return None
+    index = await request.app[keys.REGISTRY_RULES].current()
+
+    def owner(ent: Entity) -> str | None:
+        stamped = entity_dataset(ent)
+        ds = (index.by_id.get(stamped) if stamped is not None
+              else index.owning_dataset(ent["id"], ent.get("types") or []))
+        return ds.owner if ds is not None else None
+
+    return owner
+
+
 def _plain_members(body: dict[str, Any]) -> dict[str, Any]:
     """A registration with its Context Source Properties given as ``{"type": "Property",
     "value": v}`` reduced to ``v``, as ``csf`` compares values (5.7.2.4)."""
@@ -111,8 +133,12 @@ class QueryPlan:
     """One federated query: the registrations to ask and what to ask each."""
 
     def __init__(self, request: web.Request, fed: Federation, rc: Any,
-                 asks: list[tuple[Registration, SourceQuery]]) -> None:
+                 asks: list[tuple[Registration, SourceQuery]], op: str = "queryEntity",
+                 ) -> None:
         self.request, self.fed, self.rc, self.asks = request, fed, rc, asks
+        #: the operation the caller used (queryEntity or queryBatch): sources that offer
+        #: it are asked through it
+        self.op = op
 
     async def run(self, local: list[Entity], local_total: int | None, *, offset: int,
                   limit: int, count: bool) -> tuple[list[Entity], int | None, dict[str, str]]:
@@ -122,13 +148,17 @@ class QueryPlan:
         ctx_url, active = _context_url(self.rc), _active_for(self.rc)
 
         async def ask(reg: Registration, q: SourceQuery) -> SourceAnswer:
-            return await _query_source(request, fed, reg, q, ctx_url, active)
+            return await _query_source(request, fed, reg, q, ctx_url, active, self.op)
 
         answers = await asyncio.gather(
             *(fed.guarded(reg, functools.partial(ask, reg, q)) for reg, q in self.asks))
         failures = [a for a in answers if isinstance(a, Failure)]
         merged: dict[str, Entity] = {e["id"]: e for e in local}
         order = [e["id"] for e in local]
+        owner_of = await local_owners(request, fed)
+        #: whose each merged entity is (None: development mode, no owners)
+        owners: dict[str, str | None] = (
+            {e["id"]: owner_of(e) for e in local} if owner_of is not None else {})
         extra_total = 0
         auxiliary: list[tuple[Registration, Entity]] = []
         for (reg, _q), answer in zip(self.asks, answers, strict=True):
@@ -146,21 +176,24 @@ class QueryPlan:
                 if held is None:
                     merged[ent["id"]] = ent
                     order.append(ent["id"])
+                    owners[ent["id"]] = reg.owner
                     new_ids += 1
-                else:
+                elif owner_of is None or owners.get(ent["id"]) == reg.owner:
                     merge_into(held, ent, exclusive=reg.mode in EXCLUSIVE,
                                owned=reg.owned_attrs(ent["id"], ent["types"]))
+                # else: another organisation's entity; the source's version is left out
             if count:
                 overlap = len(answer.entities) - new_ids
                 extra_total += max((answer.total if answer.total is not None
                                     else len(answer.entities)) - overlap, 0)
-        for _reg, ent in auxiliary:
+        for reg, ent in auxiliary:
             held = merged.get(ent["id"])
             if held is None:
                 merged[ent["id"]] = ent
                 order.append(ent["id"])
+                owners[ent["id"]] = reg.owner
                 extra_total += 1
-            else:
+            elif owner_of is None or owners.get(ent["id"]) == reg.owner:
                 fill_missing(held, ent)
         page = [merged[i] for i in order[offset:offset + limit]]
         total = (local_total or 0) + extra_total if count else None
@@ -222,7 +255,9 @@ async def plan_query(request: web.Request, rc: Any, schema: str,
     if "orderBy" in query:  # the merged set has no order the sources could agree on
         raise BadRequestData("orderBy is not supported by a query that context source "
                              "registrations distribute (use local=true)")
-    return QueryPlan(request, fed, rc, asks)
+    op = "queryBatch" if request.path.rstrip("/").endswith("/entityOperations/query") \
+        else "queryEntity"
+    return QueryPlan(request, fed, rc, asks, op)
 
 
 def _info_matches(info: Any, types: list[str], ids: list[str], attrs: list[str]) -> bool:
@@ -241,13 +276,16 @@ def _info_matches(info: Any, types: list[str], ids: list[str], attrs: list[str])
 
 
 async def _query_source(request: web.Request, fed: Federation, reg: Registration,
-                        q: SourceQuery, ctx_url: str | None, active: Any) -> SourceAnswer:
-    """A query through the operation the registration allows: queryEntity (GET
-    /entities), else queryBatch (POST /entityOperations/query, NGSI-LD sources only)."""
+                        q: SourceQuery, ctx_url: str | None, active: Any,
+                        op: str = "queryEntity") -> SourceAnswer:
+    """A query through the operation the registration allows: the one the caller used
+    (``op``) when the registration offers it, else queryEntity (GET /entities), else
+    queryBatch (POST /entityOperations/query, NGSI-LD sources only)."""
     src = fed.source_for(reg)
     target = fed.target(request, reg, ctx_url, active)
     http = request.app[keys.HTTP]
-    if not reg.allows("queryEntity") and isinstance(src, LdSource):
+    batch = reg.allows("queryBatch") if op == "queryBatch" else not reg.allows("queryEntity")
+    if batch and isinstance(src, LdSource):
         return await src.query_batch(http, target, q)
     return await src.query(http, target, q)
 
@@ -287,24 +325,28 @@ async def retrieve(request: web.Request, rc: Any, schema: str, entity_id: str,
                                       for r in regs))
     failures = [a for a in answers if isinstance(a, Failure)]
     held = local
-    aux: list[Entity] = []
+    owner_of = await local_owners(request, fed)
+    held_by = owner_of(local) if owner_of is not None and local is not None else None
+    aux: list[tuple[str | None, Entity]] = []
     for reg, answer in zip(regs, answers, strict=True):
         if isinstance(answer, Failure) or answer is None:
             continue
         ent = await admit(request, fed, reg, from_full_iri(answer))
         if ent is None or ent["id"] != entity_id:
             continue
+        if owner_of is not None and held is not None and held_by != reg.owner:
+            continue  # another organisation's source does not change this entity
         if reg.mode == "auxiliary":
-            aux.append(ent)
+            aux.append((reg.owner, ent))
         elif held is None:
-            held = ent
+            held, held_by = ent, reg.owner
         else:
             merge_into(held, ent, exclusive=reg.mode in EXCLUSIVE,
                        owned=reg.owned_attrs(entity_id, ent["types"]))
-    for ent in aux:
+    for owner, ent in aux:
         if held is None:
-            held = ent
-        else:
+            held, held_by = ent, owner
+        elif owner_of is None or held_by == owner:
             fill_missing(held, ent)
     return held, warning_header(failures)
 

@@ -27,7 +27,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from hub import keys
-from hub.errors import NgsiLdError
+from hub.errors import NgsiLdError, ResourceNotFound
 from hub.federation.forward import (
     Failure,
     LoopDetected,
@@ -37,8 +37,9 @@ from hub.federation.forward import (
 from hub.federation.ld_source import call
 from hub.federation.sources import SourceError
 
-__all__ = ["Conflict", "SourceFailed", "WriteOutcome", "entity_path", "forward_attribute",
-           "forward_batch", "forward_batch_delete", "forward_write", "partial"]
+__all__ = ["Conflict", "SourceFailed", "WriteOutcome", "entity_path", "failed_sources",
+           "forward_attribute", "forward_batch", "forward_batch_delete", "forward_purge",
+           "forward_write", "partial"]
 
 _BODY_CORE = frozenset({"id", "@id", "type", "@type", "@context", "scope"})
 
@@ -53,6 +54,10 @@ class WriteOutcome:
     skip_local: bool = False
     failures: list[Failure] = field(default_factory=list)
     forwarded: int = 0
+    #: an exclusive or redirect registration took the write (the data lives at a source)
+    proxied: bool = False
+    #: the errors of sources that answered 207 (part of their own write failed)
+    source_errors: list[dict[str, Any]] = field(default_factory=list)
 
     def owns(self, iri: str) -> bool:
         """Whether the sources hold ``iri`` alone (nothing of it is written here)."""
@@ -84,7 +89,7 @@ async def forward_write(
     types, attrs = tuple(types), tuple(attrs)
     if "options" in request.query:
         params = {**(params or {}), "options": request.query["options"]}
-    concerned = [r for r in await fed.registrations(request, schema)
+    concerned = [r for r in await fed.write_registrations(request, schema)
                  if r.mode != "auxiliary"
                  and r.infos(entity_id, types, attrs if op not in ("createEntity",
                                                                   "deleteEntity") else ())]
@@ -107,6 +112,7 @@ async def forward_write(
         owned = reg.owned_attrs(entity_id, types) if reg.mode in ("exclusive",
                                                                    "redirect") else None
         if reg.mode in ("exclusive", "redirect"):
+            out.proxied = True
             if owned is None:
                 out.skip_local = True
             else:
@@ -122,6 +128,8 @@ async def forward_write(
             detail = answer.get("detail") if isinstance(answer, dict) else None
             raise SourceError(f"the source answered {status}"
                               + (f": {detail}" if detail else ""), status)
+        if status == 207:
+            out.source_errors.extend(_source_errors(reg, entity_id, answer))
         return status
 
     results = await asyncio.gather(
@@ -134,14 +142,40 @@ async def forward_write(
     return out
 
 
+def _source_errors(reg: Registration, entity_id: str | None,
+                   answer: Any) -> list[dict[str, Any]]:
+    """The errors of a source's 207 answer (its BatchOperationResult), each naming the
+    registration; one generic entry when the answer carries none the hub can read."""
+    found = answer.get("errors") if isinstance(answer, dict) else None
+    out: list[dict[str, Any]] = []
+    for err in found if isinstance(found, list) else []:
+        problem = err.get("error") if isinstance(err, dict) else None
+        if isinstance(problem, dict) and isinstance(problem.get("status"), int):
+            out.append({"entityId": entity_id, "registrationId": reg.id,
+                        "error": {k: problem[k] for k in ("type", "title", "status",
+                                                          "detail") if k in problem}})
+    return out or [{"entityId": entity_id, "registrationId": reg.id,
+                    "error": {"type": "https://uri.etsi.org/ngsi-ld/errors/InternalError",
+                              "title": "Context source failed", "status": 500,
+                              "detail": "the context source did only part of the write"}}]
+
+
 def partial(out: WriteOutcome, entity_id: str,
             local_error: NgsiLdError | None = None) -> web.Response | None:
     """The answer when a part of a distributed write failed: 207 with a
     BatchOperationResult (5.2.16) naming the hub's own failure (``local_error``) and each
-    failed source; None when nothing failed (answer as usual). A local failure with
-    nothing forwarded is raised as it is."""
-    if local_error is not None and not out.forwarded:
+    failed source; None when nothing failed (answer as usual). A local failure when no
+    source was asked is raised as it is. A local *not found* once a source took the write is no
+    failure when the data lives at that source: an exclusive or redirect registration
+    took it (4.3.6.3), or the entity is here and only the attribute is at the source. An
+    inclusive registration shares the entity with the hub, so an entity missing here is
+    reported (4.3.6.2: 207 with the local 404). A source answering 207 passes its errors
+    on."""
+    if local_error is not None and not out.forwarded and not out.failures:
         raise local_error
+    if isinstance(local_error, ResourceNotFound) and out.forwarded and (
+            out.proxied or local_error.detail != f"entity {entity_id} not found"):
+        local_error = None
     errors: list[dict[str, Any]] = []
     if local_error is not None:
         errors.append({"entityId": entity_id, "error": local_error.to_problem()})
@@ -150,6 +184,7 @@ def partial(out: WriteOutcome, entity_id: str,
                        "error": {"type": "https://uri.etsi.org/ngsi-ld/errors/InternalError",
                                  "title": "Context source failed", "status": f.status or 504,
                                  "detail": f.detail}})
+    errors.extend({**e, "entityId": entity_id} for e in out.source_errors)
     if not errors:
         return None
     import orjson
@@ -183,7 +218,7 @@ async def forward_batch(
     fed = federation_of(request.app)
     if not fed.enabled or request.query.get("local") == "true" or not docs:
         return docs, []
-    regs = [r for r in await fed.registrations(request, schema)
+    regs = [r for r in await fed.write_registrations(request, schema)
             if r.mode != "auxiliary" and r.allows(op)]
     if not regs:
         return docs, []
@@ -241,6 +276,36 @@ async def forward_batch(
     return keep, [i for i in remote_only if i not in failed]
 
 
+#: the purge query parameters a source gets as the caller sent them (5.6.21, 6.4.3.3)
+_PURGE_PARAMS = ("type", "id", "idPattern", "q", "scopeQ", "keep", "drop")
+
+
+async def forward_purge(request: web.Request, rc: Any, schema: str) -> WriteOutcome:
+    """Forward a purge (DELETE /entities?type=..., 5.6.21) to the sources registered for
+    its types with ``purgeEntity``: the same selection, in the caller's terms and
+    ``@context``. The hub purges its own entities whatever the sources answer."""
+    types = [rc.active.expand(t.strip())
+             for t in request.query.get("type", "").replace("|", ",").split(",")
+             if t.strip() and not any(c in t for c in ";()")]
+    params = {k: v for k, v in request.query.items() if k in _PURGE_PARAMS}
+    return await forward_write(request, rc, schema, "purgeEntity", None, types, (),
+                               method="DELETE", path="/entities", params=params or None)
+
+
+def failed_sources(out: WriteOutcome) -> web.Response | None:
+    """207 naming each source that failed a write with no single entity (a purge), or
+    None when none failed."""
+    if not out.failures:
+        return None
+    import orjson
+    errors = [{"registrationId": f.registration,
+               "error": {"type": "https://uri.etsi.org/ngsi-ld/errors/InternalError",
+                         "title": "Context source failed", "status": f.status or 504,
+                         "detail": f.detail}} for f in out.failures]
+    return web.Response(status=207, content_type="application/json",
+                        body=orjson.dumps({"success": [], "errors": errors}))
+
+
 class Conflict(NgsiLdError):
     """The operation conflicts with a registration (5.6.1.4: a redirect registration whose
     source does not support it)."""
@@ -265,7 +330,7 @@ async def forward_batch_delete(request: web.Request, schema: str, ids: list[str]
     fed = federation_of(request.app)
     if not fed.enabled or request.query.get("local") == "true" or not ids:
         return []
-    regs = [r for r in await fed.registrations(request, schema)
+    regs = [r for r in await fed.write_registrations(request, schema)
             if r.mode != "auxiliary" and r.allows("deleteBatch")]
     sends: dict[str, tuple[Registration, list[str]]] = {}
     alone: list[str] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -44,11 +44,15 @@ class Source:
         self.mode = "ok"
         self.requests: list[web.Request] = []
         self.bodies: list[Any] = []
+        #: answers every request in place of the default behaviour when set
+        self.override: Callable[[web.Request], Awaitable[web.StreamResponse]] | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(request)
         raw = await request.read()
         self.bodies.append(orjson.loads(raw) if raw else None)
+        if self.override is not None:
+            return await self.override(request)
         if self.mode == "sleep":
             await asyncio.sleep(3600)
         if self.mode == "500":
@@ -244,3 +248,128 @@ async def test_redirect_without_the_operation_is_a_conflict(
     assert resp.status == 409
     assert (await resp.json())["type"] == "https://uri.etsi.org/ngsi-ld/errors/Conflict"
     assert not src.requests
+
+
+# --- how a distributed write answers when the hub's part and the sources' parts differ
+# (writes.partial), the forwarded purge, and the batch query asked as a batch query
+
+
+async def test_redirect_delete_of_an_entity_held_only_remotely_is_204(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    await register(client, url, mode="redirect", operations=["redirectionOps"])
+    resp = await client.post(BASE + "/entities", json=sensor("urn:ngsi-ld:Sensor:r1", 1.0))
+    assert resp.status == 201
+    gone = await client.delete(BASE + "/entities/urn:ngsi-ld:Sensor:r1")
+    assert gone.status == 204, await gone.text()
+    assert src.requests[-1].method == "DELETE"
+
+
+async def test_inclusive_delete_of_an_entity_missing_here_reports_the_local_404(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    await register(client, url, operations=["redirectionOps"])
+    resp = await client.delete(BASE + "/entities/urn:ngsi-ld:Sensor:elsewhere")
+    assert resp.status == 207, await resp.text()
+    body = await resp.json()
+    assert body["success"] == ["urn:ngsi-ld:Sensor:elsewhere"]
+    assert [e["error"]["status"] for e in body["errors"]] == [404]
+    assert src.requests[-1].method == "DELETE"
+
+
+async def test_inclusive_attribute_only_at_the_source_is_no_local_error(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    created = await client.post(BASE + "/entities?local=true",
+                                json={"id": "urn:ngsi-ld:Sensor:a1", "type": "Sensor"})
+    assert created.status == 201
+    await register(client, url, operations=["redirectionOps"])
+    resp = await client.patch(BASE + "/entities/urn:ngsi-ld:Sensor:a1/attrs/rain",
+                              json={"value": 3})
+    assert resp.status == 204, await resp.text()
+    assert src.requests[-1].method == "PATCH"
+
+
+async def test_create_conflicting_here_and_at_the_source_reports_both(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    doc = sensor("urn:ngsi-ld:Sensor:twice", 1.0)
+    assert (await client.post(BASE + "/entities?local=true", json=doc)).status == 201
+    await register(client, url, operations=["redirectionOps"])
+    src.mode = "500"
+    resp = await client.post(BASE + "/entities", json=doc)
+    assert resp.status == 207, await resp.text()
+    statuses = sorted(e["error"]["status"] for e in (await resp.json())["errors"])
+    assert statuses == [409, 500]
+
+
+async def test_exclusive_create_of_attributes_a_source_owns_leaves_the_local_entity(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    eid = "urn:ngsi-ld:Sensor:x1"
+    assert (await client.post(BASE + "/entities?local=true",
+                              json={"id": eid, "type": "Sensor"})).status == 201
+    await register(client, url, mode="exclusive", operations=["redirectionOps"],
+                   information=[{"entities": [{"id": eid, "type": "Sensor"}],
+                                 "propertyNames": ["rain"]}])
+    resp = await client.post(BASE + "/entities", json=sensor(eid, 2.0))
+    assert resp.status == 201, await resp.text()
+    assert src.requests[-1].method == "POST" and "rain" in src.bodies[-1]
+
+
+async def test_a_source_answering_207_makes_the_write_207(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    await register(client, url, mode="redirect", operations=["redirectionOps"])
+
+    async def partly(_request: web.Request) -> web.StreamResponse:
+        return web.json_response({"success": [], "errors": [{"entityId": "x", "error": {
+            "type": "https://uri.etsi.org/ngsi-ld/errors/BadRequestData",
+            "title": "Bad request data", "status": 400, "detail": "no"}}]}, status=207)
+
+    src.override = partly
+    resp = await client.post(BASE + "/entities/urn:ngsi-ld:Sensor:p1/attrs",
+                             json={"rain": {"type": "Property", "value": 1}})
+    assert resp.status == 207, await resp.text()
+    errors = (await resp.json())["errors"]
+    assert [e["error"]["status"] for e in errors] == [400]
+    assert errors[0]["entityId"] == "urn:ngsi-ld:Sensor:p1"
+
+
+async def test_purge_is_forwarded_with_the_callers_selection(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    assert (await client.post(BASE + "/entities",
+                              json=sensor("urn:ngsi-ld:Sensor:g1", 1.0))).status == 201
+    await register(client, url, operations=["redirectionOps"])
+    resp = await client.delete(BASE + "/entities", params={"type": "Sensor"})
+    assert resp.status == 204, await resp.text()
+    last = src.requests[-1]
+    assert last.method == "DELETE" and last.path == BASE + "/entities"
+    assert last.query.get("type") == "Sensor"
+    local = await client.get(BASE + "/entities/urn:ngsi-ld:Sensor:g1?local=true")
+    assert local.status == 404
+
+
+async def test_purge_reports_a_failing_source(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    await register(client, url, operations=["redirectionOps"])
+    src.mode = "500"
+    resp = await client.delete(BASE + "/entities", params={"type": "Sensor"})
+    assert resp.status == 207, await resp.text()
+    assert [e["error"]["status"] for e in (await resp.json())["errors"]] == [500]
+
+
+async def test_a_batch_query_is_forwarded_as_a_batch_query(
+        client: TestClient, source: tuple[Source, str]) -> None:
+    src, url = source
+    await register(client, url, operations=["queryEntity", "queryBatch"])
+    resp = await client.post(BASE + "/entityOperations/query",
+                             json={"type": "Query", "entities": [{"type": "Sensor"}]})
+    assert resp.status == 200, await resp.text()
+    assert src.requests[-1].method == "POST"
+    assert src.requests[-1].path == BASE + "/entityOperations/query"
+    by_get = await client.get(BASE + "/entities", params={"type": "Sensor"})
+    assert by_get.status == 200
+    assert src.requests[-1].method == "GET"

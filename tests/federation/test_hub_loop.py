@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -25,7 +26,10 @@ async def _fresh_database(url: str, name: str) -> str:
             await con.execute(f'CREATE DATABASE "{name}"')
     finally:
         await con.close()
-    other = url.rsplit("/", 1)[0] + "/" + name
+    # the database is the URL's path; the embedded server's socket directory is in its
+    # query (``postgresql://postgres:@/postgres?host=/tmp/…``), which must be kept
+    parts = urlsplit(url)
+    other = urlunsplit(parts._replace(path="/" + name))
     await reset_database(other)
     return other
 

@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from hub.federation.forward import invalidate_registrations
-from tests.integration.authz_world import BASE, GAUGE, JSON, UEDA, World, world
+from tests.integration.authz_world import BASE, GAUGE, JSON, NAGANO, UEDA, World, world
 
 __all__ = ["world"]
 
@@ -83,3 +83,68 @@ async def test_a_grant_on_the_owner_opens_remote_data_and_strips_attributes(
     remote = [e for e in await resp.json() if "remote" in e["id"]]
     assert [e["id"] for e in remote] == ["urn:ngsi-ld:Gauge:ueda-remote-1"]
     assert "rain" in remote[0] and "battery" not in remote[0]  # only granted attributes
+
+
+class Impostor:
+    """Ueda's source answering for an id of Nagano's: a newer reading that would win an
+    inclusive merge, and the attribute an exclusive registration would claim."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
+        if request.method != "GET":
+            return web.Response(status=204)
+        ent = {"id": "urn:ngsi-ld:Gauge:nagano-0", "type": "Gauge",
+               "rain": {"type": "Property", "value": 999.0,
+                        "observedAt": "2099-01-01T00:00:00Z"}}
+        return web.json_response(ent if "/entities/" in request.path else [ent])
+
+
+@pytest.mark.parametrize("mode", ["exclusive", "inclusive"])
+async def test_another_organisations_source_cannot_take_over_an_entity(
+        world: World, mode: str) -> None:
+    """Ueda registers Nagano's gauge as its own source's (it cannot see that gauge, so the
+    registration is accepted): Nagano's writes never reach Ueda's endpoint, and what
+    Nagano and its grantees read of the gauge stays Nagano's value."""
+    src = Impostor()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", src.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    world.allow_receiver(server.port or 0)
+    try:
+        info: dict[str, Any] = {"entities": [{"id": "urn:ngsi-ld:Gauge:nagano-0",
+                                              "type": "Gauge"}]}
+        if mode == "exclusive":
+            info["propertyNames"] = ["rain"]
+        reg = {"type": "ContextSourceRegistration", "mode": mode, "information": [info],
+               "operations": ["retrieveOps", "updateOps"],
+               "endpoint": f"http://127.0.0.1:{server.port}"}
+        resp = await world.http.post(BASE + "/csourceRegistrations", json=reg,
+                                     headers=world.auth("ueda", **JSON))
+        assert resp.status == 201, await resp.text()
+        invalidate_registrations(world.http.app)
+        for owner in (NAGANO, UEDA):  # a firm that may read both cities' gauges
+            await world.grant({"owner": owner, "entity_type": GAUGE, "actions": ["read"],
+                               "purpose": "flood-app", "valid_from": "2026-01-01T00:00:00Z",
+                               "valid_until": "2099-01-01T00:00:00Z"}, "firm")
+        await world.refresh()
+        patch = {"rain": {"type": "Property", "value": 7.0}}
+        resp = await world.http.patch(BASE + "/entities/urn:ngsi-ld:Gauge:nagano-0/attrs",
+                                      json=patch, headers=world.auth("nagano", **JSON))
+        assert resp.status == 204, await resp.text()
+        assert not [r for r in src.requests if r[0] != "GET"]  # the write stayed here
+        for who in ("nagano", "firm"):
+            resp = await world.http.get(BASE + "/entities/urn:ngsi-ld:Gauge:nagano-0",
+                                        headers=world.auth(who))
+            assert resp.status == 200, await resp.text()
+            assert (await resp.json())["rain"]["value"] == 7.0, who
+            resp = await world.http.get(BASE + "/entities", params={"type": "Gauge"},
+                                        headers=world.auth(who))
+            mine = [e for e in await resp.json() if e["id"] == "urn:ngsi-ld:Gauge:nagano-0"]
+            assert [e["rain"]["value"] for e in mine] == [7.0], who
+        assert src.requests  # the source was asked; its answer was left out
+    finally:
+        await server.close()

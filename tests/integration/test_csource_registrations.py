@@ -256,6 +256,32 @@ async def test_registration_subscription_notifications(client: TestClient,
                          "ResourceNotFound")
 
 
+async def test_notifications_carry_only_the_matching_information(
+        client: TestClient, receiver: Receiver) -> None:
+    """5.11.7: a notified registration shows the RegistrationInfo elements relevant for the
+    subscription (its ``entities``, its ``watchedAttributes``), not the original."""
+    both = [{"entities": [{"type": "Building"}], "propertyNames": ["name"]},
+            {"entities": [{"type": "Bus"}], "propertyNames": ["speed"]}]
+    await create(client, registration(1, information=both, prop="x"))
+    await create(client, registration(2, information=both, prop="y"))
+    subs = [{"entities": [{"type": "Bus"}]}, {"watchedAttributes": ["name"]},
+            {"entities": [{"type": "Building"}, {"type": "Bus"}], "q": 'prop=="y"'}]
+    for n, selection in enumerate(subs):
+        sub = {"id": f"urn:ngsi-ld:Subscription:rel{n}", "type": "Subscription", **selection,
+               "notification": {"endpoint": {"uri": receiver.url(),
+                                             "accept": "application/json"}}}
+        resp = await client.post(CS, json=sub, headers=JSON)
+        assert resp.status == 201, await resp.text()
+    got = {r.body["subscriptionId"][-4:]: r.body["data"] for r in await receiver.wait_for(3)}
+    assert [[i["entities"][0]["type"] for i in reg["information"]] for reg in got["rel0"]] \
+        == [["Bus"], ["Bus"]]
+    assert [i["propertyNames"] for i in got["rel1"][0]["information"]] == [["name"]]
+    assert [reg["id"][-2:] for reg in got["rel2"]] == ["r2"]
+    assert got["rel2"][0]["information"] == both  # both elements match
+    stored = await (await client.get(f"{R}/urn:ngsi-ld:ContextSourceRegistration:r1")).json()
+    assert stored["information"] == both  # only the notification is cut
+
+
 async def test_registration_subscription_filters_and_validation(
         client: TestClient, receiver: Receiver) -> None:
     base = {"type": "Subscription",
