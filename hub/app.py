@@ -193,6 +193,9 @@ async def _sample_data(app: web.Application) -> AsyncIterator[None]:
 
         n = await load_sample_data(app)
         log.info("sample data loaded", extra={"entities": n})
+        # the access state loaded before the sample registry existed: without this, reads
+        # naming attributes are refused until its next periodic refresh
+        await app[keys.ACCESS].refresh()
     yield
 
 

@@ -225,7 +225,8 @@ async def _query(request: web.Request, q: Mapping[str, Any], rc: Any = None) -> 
     media = accepted_type(request, (JSON, JSONLD))
     rc = rc or await request_context(request)
     settings = request.app[keys.SETTINGS]
-    page = parse_pagination(q, settings.default_limit, settings.max_limit, set())
+    page = parse_pagination(q, settings.default_limit, settings.max_limit,
+                            set(csv(q.get("options"))))
     types = [rc.active.expand(t) for t in csv(q["type"])] if "type" in q else None
     ids = csv(q["id"]) if "id" in q else None
     id_pattern = q.get("idPattern")

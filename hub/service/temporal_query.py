@@ -48,7 +48,10 @@ _FORMATS = {"normalized": "normalized", "temporalValues": "temporalValues",
             "aggregatedValues": "aggregated", "aggregated": "aggregated",
             "concise": "normalized"}
 _OPTIONS = frozenset({"temporalValues", "aggregatedValues", "sysAttrs", "normalized",
-                      "simplified", "keyValues", "concise"})
+                      "simplified", "keyValues", "concise",
+                      # ``options=count``: the legacy spelling of ``count=true`` entity
+                      # queries accept too (hub/api/params.py), sent by ngsildclient
+                      "count"})
 _CORE = frozenset({"id", "type"})
 #: the member of each attribute type in the simplified temporal representation (4.5.9)
 #: and how one instance's value appears in its pairs
