@@ -93,3 +93,17 @@ async def test_instance_path_without_attribute(client: TestClient) -> None:
     assert resp.headers["Allow"] == "DELETE"
     resp = await client.delete(path)
     await assert_problem(resp, 400, "BadRequestData")
+
+
+async def test_options_count_is_count_true(client: TestClient) -> None:
+    """``options=count``, the legacy spelling clients such as ngsildclient send on every
+    temporal query, counts like ``count=true``; an option nobody defines stays 400."""
+    assert (await client.post(T, json=GAUGE, headers=JSON)).status == 201
+    for query in ("options=count", "count=true"):
+        resp = await client.get(f"{T}?type=WeatherObserved&{query}")
+        assert resp.status == 200, await resp.text()
+        assert resp.headers["NGSILD-Results-Count"] == "1"
+    resp = await client.get(f"{T}?type=WeatherObserved")
+    assert "NGSILD-Results-Count" not in resp.headers
+    await assert_problem(await client.get(f"{T}?type=WeatherObserved&options=counts"),
+                         400, "InvalidRequest")
