@@ -55,7 +55,6 @@ from hub.query.geo import parse_geo_query
 from hub.query.qlang import parse_q
 from hub.query.scopeq import parse_scope_q, validate_scope
 from hub.service import access, history, ownership, temporal_query
-from hub.service.access_reads import _order_attrs  # ordering by a value reveals it
 from hub.service.ownership import owner_of
 from hub.store import entities as entities_store
 from hub.store import temporal as sql
@@ -239,7 +238,7 @@ async def _query(request: web.Request, q: Mapping[str, Any], rc: Any = None) -> 
     params = temporal_query.parse_params(q, rc.active)
     geo = parse_geo_query(q.get("georel"), q.get("geometry"), q.get("coordinates"),
                           q.get("geoproperty"))
-    named = set(params.attrs or ()) | _order_attrs(order_by, rc.active.expand)
+    named = set(params.attrs or ()) | access.ordered_by(order_by, rc.active.expand)
     if scope_q is not None:
         named.add(temporal_query.SCOPE)  # matching on the scope reveals it
     if geo is not None:

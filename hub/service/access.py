@@ -44,6 +44,7 @@ from hub.service.access_reads import (
     decide_stored,
     entity_source,
     may_see,
+    ordered_by,
     referenced,
     require_visible,
     restrict,
@@ -57,7 +58,8 @@ from hub.service.route_policy import UNROUTED, Need, route_need
 
 __all__ = ["Caller", "access_middleware", "aggregate_condition", "authenticate",
            "caller_organisation", "calling_organisation", "current", "decide_stored",
-           "entity_source", "may_see", "referenced", "refuse_deletes", "require_visible",
+           "entity_source", "may_see", "ordered_by", "referenced", "refuse_deletes",
+           "require_visible",
            "restrict", "subscriber_caller", "subscriber_consumer", "subscriber_record",
            "temporal_condition", "visible", "visible_rows"]
 

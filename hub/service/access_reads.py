@@ -45,7 +45,8 @@ from hub.service.catalogue import (
 )
 
 __all__ = ["Source", "access_condition", "aggregate_condition", "decide_entity",
-           "decide_stored", "entity_source", "may_see", "referenced", "require_visible",
+           "decide_stored", "entity_source", "may_see", "ordered_by", "referenced",
+           "require_visible",
            "restrict", "sources", "subscribable", "temporal_condition", "visible",
            "visible_rows"]
 
@@ -67,7 +68,7 @@ def referenced(q: QExpr | None, expand: Callable[[str], str]) -> set[str]:
     return set()
 
 
-def _order_attrs(order_by: str | None, expand: Callable[[str], str]) -> set[str]:
+def ordered_by(order_by: str | None, expand: Callable[[str], str]) -> set[str]:
     """Ordering by an attribute reveals its values too: it counts as a reference."""
     out: set[str] = set()
     for item in (order_by or "").split(","):
@@ -275,7 +276,7 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
         sel.access = (_estimated(f"{dataset_sql('e', catch_all_of(datasets))}"
                                  " = ANY({}::text[])"), [own])
         return
-    wanted = set(sel.attrs) | referenced(sel.q, ctx.expand) | _order_attrs(sel.order_by,
+    wanted = set(sel.attrs) | referenced(sel.q, ctx.expand) | ordered_by(sel.order_by,
                                                                              ctx.expand)
     if sel.scope_q is not None:
         wanted.add(SCOPE_IRI)
