@@ -34,6 +34,15 @@ async def _fresh_database(url: str, name: str) -> str:
     return other
 
 
+async def _drop_database(url: str, name: str) -> None:
+    """Leave no database behind on a server the suite was pointed at."""
+    con = await asyncpg.connect(url)
+    try:
+        await con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await con.close()
+
+
 @pytest.fixture
 def two_hubs(database_url: str) -> Iterator[tuple[HubProcess, HubProcess]]:
     first = asyncio.run(_fresh_database(database_url, "renkei_fed_loop_a"))
@@ -50,6 +59,8 @@ def two_hubs(database_url: str) -> Iterator[tuple[HubProcess, HubProcess]]:
     finally:
         a.stop()
         b.stop()
+        for name in ("renkei_fed_loop_a", "renkei_fed_loop_b"):
+            asyncio.run(_drop_database(database_url, name))
 
 
 async def _setup_and_query(a: str, b: str) -> tuple[int, list[str], float, str | None]:

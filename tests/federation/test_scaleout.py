@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from tests.federation.test_hub_loop import _fresh_database
+from tests.federation.test_hub_loop import _drop_database, _fresh_database
 from tests.hubproc import HubProcess, start_hub
 
 BASE = "/ngsi-ld/v1"
@@ -34,6 +34,8 @@ def hubs(database_url: str) -> Iterator[tuple[HubProcess, HubProcess, HubProcess
     finally:
         for hub in started:
             hub.stop()
+        for name in ("renkei_fed_scale_a", "renkei_fed_scale_b"):
+            asyncio.run(_drop_database(database_url, name))
 
 
 async def _ids(http: aiohttp.ClientSession, base: str) -> list[str]:
