@@ -20,6 +20,7 @@ from aiohttp import web
 
 from hub import keys
 from hub.db.migrations import quote_ident
+from hub.db.pool import is_database_trouble
 from hub.store import temporal as store
 from registry import Dataset, RegistryRepository
 
@@ -89,8 +90,11 @@ async def housekeeping(app: web.Application) -> AsyncIterator[None]:
                     log.info("history partitions", extra={
                         "partitions_created": done["created"],
                         "partitions_dropped": done["dropped"]})
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("history housekeeping failed: %s", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop must outlive a failed pass (a busy pool too)
+                log.warning("history housekeeping failed: %s: %s", type(exc).__name__, exc,
+                            exc_info=not is_database_trouble(exc))
             await asyncio.sleep(settings.history_housekeeping_interval)
 
     task = asyncio.create_task(loop(), name="history-housekeeping")
