@@ -30,6 +30,7 @@ from hub.api import (
     discovery,
     entities,
     health,
+    metrics,
     openapi,
     registry,
     subscriptions,
@@ -211,8 +212,8 @@ def create_app(settings: Settings) -> web.Application:
                 settled_heap):
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
-                   aggregates, csources, contracts_api, registry, catalog, health, unsupported,
-                   openapi):
+                   aggregates, csources, contracts_api, registry, catalog, health, metrics,
+                   unsupported, openapi):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(

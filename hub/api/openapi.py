@@ -80,6 +80,8 @@ OPS: dict[tuple[str, str], dict[str, Any]] = {
                                       media="application/octet-stream"),
     ("/health", "GET"): _m("the process answers", 200),
     ("/ready", "GET"): _m("database, migrations and notification backlog are fine", 200),
+    ("/metrics", "GET"): _m("this process's counters, Prometheus text format (operator)",
+                            200, media="text/plain"),
     ("/catalog", "GET"): _m("the DCAT-AP 3 catalogue of every dataset (JSON-LD; Turtle or "
                             "RDF/XML by Accept)", 200, media=_LD),
     ("/catalog/datasets/{datasetId}", "GET"): _m("one dataset in DCAT-AP 3 (JSON-LD; Turtle "

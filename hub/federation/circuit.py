@@ -9,10 +9,13 @@ per process per cool-down is cheap).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 __all__ = ["Breakers"]
+
+log = logging.getLogger("renkei.federation")
 
 
 @dataclass(slots=True)
@@ -45,15 +48,25 @@ class Breakers:
         return True
 
     def success(self, key: str) -> None:
-        self._states.pop(key, None)
+        st = self._states.pop(key, None)
         self._cooldowns.pop(key, None)
+        if st is not None and st.failures >= self.failures:
+            log.warning("context source %s answers again: circuit closed", key)
 
     def failure(self, key: str) -> None:
         st = self._states.setdefault(key, _State())
         st.failures += 1
         st.probing = False
         if st.failures >= self.failures:
-            st.open_until = time.monotonic() + self._cooldowns.get(key, self.cooldown)
+            cooldown = self._cooldowns.get(key, self.cooldown)
+            st.open_until = time.monotonic() + cooldown
+            if st.failures == self.failures:  # once per outage, not once per probe
+                log.warning("context source %s failed %d times in a row: circuit open, "
+                            "probed every %g s", key, st.failures, cooldown)
+
+    def open_count(self) -> int:
+        """How many sources this process is not calling now (for /metrics)."""
+        return sum(1 for st in self._states.values() if st.failures >= self.failures)
 
     def is_open(self, key: str) -> bool:
         st = self._states.get(key)

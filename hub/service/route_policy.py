@@ -92,6 +92,8 @@ ROUTES: Mapping[str, Mapping[str, Need]] = {
     # -- orchestrator probes (hub/api/health.py): up / ready, which check failed, no data
     "/health": {"GET": P},
     "/ready": {"GET": P},
+    # this process's counters (hub/api/metrics.py): the platform operator's only
+    "/metrics": {"GET": M},
     # -- the flood-watch page (hub/api/dashboard.py): static files holding no data; the
     #    page's API calls carry the viewer's own token -----------------------------------
     "/dashboard": {"GET": P},
