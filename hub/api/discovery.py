@@ -1,4 +1,6 @@
-"""/types and /attributes (GS CIM 009 6.25-6.28): what kinds of data the hub holds."""
+"""/types and /attributes (GS CIM 009 6.25-6.28): what kinds of data the hub holds, and
+(unless ``local=true``) what the context sources registered with it hold, merged by
+hub/federation/discovery.py."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from hub.api.common import (
 from hub.api.entities import BASE
 from hub.api.params import check_params
 from hub.errors import ResourceNotFound
+from hub.federation import discovery as federation
 from hub.service.access import entity_source
 from hub.store import discovery as sql
 
@@ -37,19 +40,27 @@ async def list_types(request: web.Request) -> web.Response:
     rc = await request_context(request)
     ctx = rc.active
     schema = await tenant_schema(request)
-    async with request.app[keys.POOL].acquire() as con:
-        if _details(request):
+    headers: dict[str, str] = {}
+    if _details(request):
+        async with request.app[keys.POOL].acquire() as con:
             rows = await sql.type_details(con, schema, entity_source(schema))
-            data: object = [
-                {"id": t, "type": "EntityType", "typeName": ctx.compact(t),
-                 "attributeNames": [ctx.compact(a) for a in attrs]}
-                for t, attrs in rows
-            ]
-        else:
+        remote = await federation.type_details(request, rc, schema, rows)
+        if remote is not None:  # registrations concern it (hub/federation/discovery.py)
+            rows, headers = remote
+        data: object = [
+            {"id": t, "type": "EntityType", "typeName": ctx.compact(t),
+             "attributeNames": [ctx.compact(a) for a in attrs]}
+            for t, attrs in rows
+        ]
+    else:
+        async with request.app[keys.POOL].acquire() as con:
             names = await sql.type_names(con, schema, entity_source(schema))
-            data = {"id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}", "type": "EntityTypeList",
-                    "typeList": [ctx.compact(t) for t in names]}
-    return json_response(data, rc, media)
+        listed = await federation.type_list(request, rc, schema, names)
+        if listed is not None:
+            names, headers = listed
+        data = {"id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}", "type": "EntityTypeList",
+                "typeList": [ctx.compact(t) for t in names]}
+    return json_response(data, rc, media, headers=headers)
 
 
 @routes.get(BASE + "/types/{type}")
@@ -62,8 +73,14 @@ async def get_type(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with request.app[keys.POOL].acquire() as con:
         count, attrs = await sql.type_info(con, schema, iri, entity_source(schema))
+    headers: dict[str, str] = {}
+    remote = await federation.type_info(request, rc, schema, iri, count, attrs)
+    if remote is not None:
+        count, attrs, headers = remote
     if count == 0:
-        raise ResourceNotFound(f"no entity of type {request.match_info['type']}")
+        missing = ResourceNotFound(f"no entity of type {request.match_info['type']}")
+        missing.headers.update(headers)  # a failed source is reported with the 404 too
+        raise missing
     data = {
         "id": iri, "type": "EntityTypeInfo", "typeName": ctx.compact(iri), "entityCount": count,
         "attributeDetails": [
@@ -71,7 +88,7 @@ async def get_type(request: web.Request) -> web.Response:
             for a, k in attrs
         ],
     }
-    return json_response(data, rc, media)
+    return json_response(data, rc, media, headers=headers)
 
 
 @routes.get(BASE + "/attributes")
@@ -81,19 +98,27 @@ async def list_attributes(request: web.Request) -> web.Response:
     rc = await request_context(request)
     ctx = rc.active
     schema = await tenant_schema(request)
-    async with request.app[keys.POOL].acquire() as con:
-        if _details(request):
+    headers: dict[str, str] = {}
+    if _details(request):
+        async with request.app[keys.POOL].acquire() as con:
             rows = await sql.attribute_details(con, schema, source=entity_source(schema))
-            data: object = [
-                {"id": a, "type": "Attribute", "attributeName": ctx.compact(a),
-                 "typeNames": [ctx.compact(t) for t in types]}
-                for a, _n, _k, types in rows
-            ]
-        else:
+        remote = await federation.attribute_details(request, rc, schema, list(rows))
+        merged = [(a, types) for a, _n, _k, types in (remote[0] if remote else rows)]
+        headers = remote[1] if remote else {}
+        data: object = [
+            {"id": a, "type": "Attribute", "attributeName": ctx.compact(a),
+             "typeNames": [ctx.compact(t) for t in types]}
+            for a, types in merged
+        ]
+    else:
+        async with request.app[keys.POOL].acquire() as con:
             names = await sql.attribute_names(con, schema, entity_source(schema))
-            data = {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}", "type": "AttributeList",
-                    "attributeList": [ctx.compact(a) for a in names]}
-    return json_response(data, rc, media)
+        listed = await federation.attribute_list(request, rc, schema, names)
+        if listed is not None:
+            names, headers = listed
+        data = {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}", "type": "AttributeList",
+                "attributeList": [ctx.compact(a) for a in names]}
+    return json_response(data, rc, media, headers=headers)
 
 
 @routes.get(BASE + "/attributes/{attrId}")
@@ -106,9 +131,16 @@ async def get_attribute(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with request.app[keys.POOL].acquire() as con:
         rows = await sql.attribute_details(con, schema, iri, entity_source(schema))
-    if not rows:
-        raise ResourceNotFound(f"no attribute {request.match_info['attrId']}")
-    a, n, kinds, types = rows[0]
+    row: federation.AttrRow | None = rows[0] if rows else None
+    headers: dict[str, str] = {}
+    remote = await federation.attribute_info(request, rc, schema, iri, row)
+    if remote is not None:
+        row, headers = remote
+    if row is None:
+        missing = ResourceNotFound(f"no attribute {request.match_info['attrId']}")
+        missing.headers.update(headers)
+        raise missing
+    a, n, kinds, types = row
     data = {"id": a, "type": "Attribute", "attributeName": ctx.compact(a), "attributeCount": n,
             "attributeTypes": kinds, "typeNames": [ctx.compact(t) for t in types]}
-    return json_response(data, rc, media)
+    return json_response(data, rc, media, headers=headers)

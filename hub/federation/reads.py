@@ -41,13 +41,14 @@ from hub.query.qlang import parse_q
 from hub.service import access
 from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX, entity_dataset
 
-__all__ = ["QueryPlan", "admit", "federated_query", "plan_query", "retrieve"]
+__all__ = ["QueryPlan", "active_for", "admit", "context_url_of", "federated_query", "plan_query",
+           "retrieve"]
 
 Entity = dict[str, Any]
 EXCLUSIVE = frozenset({"exclusive", "redirect"})
 
 
-def _context_url(rc: Any) -> str | None:
+def context_url_of(rc: Any) -> str | None:
     raw = rc.raw
     if isinstance(raw, str):
         return raw
@@ -56,10 +57,10 @@ def _context_url(rc: Any) -> str | None:
     return None
 
 
-def _active_for(rc: Any) -> Any:
+def active_for(rc: Any) -> Any:
     """Compact towards a source with the caller's context only when it can be named by
     URL (the source must be able to load it); otherwise full IRIs and the core."""
-    return rc.active if _context_url(rc) is not None else None
+    return rc.active if context_url_of(rc) is not None else None
 
 
 async def admit(request: web.Request, fed: Federation, reg: Registration,
@@ -145,7 +146,7 @@ class QueryPlan:
         """Merge the local rows (the first ``offset + limit``) with the sources' answers:
         the page, the total (when ``count``) and headers to add."""
         fed, request = self.fed, self.request
-        ctx_url, active = _context_url(self.rc), _active_for(self.rc)
+        ctx_url, active = context_url_of(self.rc), active_for(self.rc)
 
         async def ask(reg: Registration, q: SourceQuery) -> SourceAnswer:
             return await _query_source(request, fed, reg, q, ctx_url, active, self.op)
@@ -306,7 +307,7 @@ async def retrieve(request: web.Request, rc: Any, schema: str, entity_id: str,
             and any(_info_matches(i, [], [entity_id], attrs) for i in r.information)]
     if not regs:
         return None
-    ctx_url, active = _context_url(rc), _active_for(rc)
+    ctx_url, active = context_url_of(rc), active_for(rc)
 
     async def ask(reg: Registration) -> dict[str, Any] | None:
         owned = reg.owned_attrs(entity_id, ())

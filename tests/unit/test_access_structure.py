@@ -102,7 +102,8 @@ STORE_READERS = {
                            " entity existence only as visible() shows it",
     "hub/federation/csource_subscriptions.py": "registrations only, no entity data;"
                                                " the subscriber checked at send time",
-    "hub/api/discovery.py": "entity_source (the caller's view) for /types, /attributes",
+    "hub/api/discovery.py": "entity_source (the caller's view) for /types, /attributes;"
+                            " remote names admitted by hub/federation/discovery.py",
     "hub/federation/forward.py": "active registrations only (no entity data); remote"
                                  " entities pass visible() as the owner's data (reads.admit)",
     "hub/api/entities.py": "service layer: require_visible / restrict / visible_rows",
