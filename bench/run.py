@@ -20,14 +20,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import orjson
 from hubsetup import register_catch_all  # bench/ is sys.path[0] when run as a script
+from rounds import drive, wait_up
 
 from contracts import LINK_HEADER
 
@@ -54,38 +53,6 @@ def entity(i: int, prefix: str = "g") -> dict:
                             round(rnd.uniform(35.2, 37.0), 5)]}},
         "refDevice": {"type": "Relationship", "object": f"urn:ngsi-ld:Device:d{i}"},
     }
-
-
-async def wait_port(url: str) -> None:
-    async with aiohttp.ClientSession() as s:
-        for _ in range(300):
-            try:
-                async with s.get(url) as r:
-                    await r.read()
-                    return
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-async def drive(
-    n: int, concurrency: int, make: Callable[[aiohttp.ClientSession, int], Awaitable[int]]
-) -> tuple[float, list[float]]:
-    """Run ``n`` requests with ``concurrency`` workers; (requests/s, latencies in ms)."""
-    latencies: list[float] = []
-    counter = iter(range(n))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
-        async def worker() -> None:
-            for i in counter:
-                t0 = time.perf_counter()
-                status = await make(s, i)
-                latencies.append((time.perf_counter() - t0) * 1000)
-                if status >= 300:
-                    raise RuntimeError(f"request {i} answered {status}")
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    return n / elapsed, latencies
 
 
 WRK = shutil.which("wrk")
@@ -368,9 +335,9 @@ def main() -> None:
                           "--database-url", url, "--port", str(BARE_PORT)], env=env, cwd=ROOT),
     ]
     try:
-        asyncio.run(wait_port(HUB + "/types"))
+        asyncio.run(wait_up(HUB + "/types"))
         asyncio.run(_catch_all())
-        asyncio.run(wait_port(BARE + "/entities/x"))
+        asyncio.run(wait_up(BARE + "/entities/x"))
         loadgen = "wrk for single requests, Python aiohttp" if WRK else "Python aiohttp"
         print(f"# {os.cpu_count()} CPUs; {args.entities:,} entities; concurrency "
               f"{args.concurrency}; database {'embedded' if embedded else url}; "

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.hubsetup import register_catch_all  # noqa: E402
 from bench.query_matrix import LINK, TYPE, entity  # noqa: E402
+from bench.rounds import Call, timed_requests, wait_up  # noqa: E402
 
 HUB_PORT, BARE_PORT = 18131, 18132
 BASES = {
@@ -113,26 +114,6 @@ class Tally:
         return cpu / self.entities * 1000 if self.entities else 0.0
 
 
-async def _timed(seconds: float, concurrency: int,
-                 call: Callable[[aiohttp.ClientSession, int], Awaitable[int]]
-                 ) -> tuple[int, float, list[float]]:
-    """Send requests for ``seconds`` with ``concurrency`` in flight: (requests, wall, ms)."""
-    latencies: list[float] = []
-    counter = iter(range(10**9))
-    deadline = time.perf_counter() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                i = next(counter)
-                t0 = time.perf_counter()
-                await call(s, i)
-                latencies.append((time.perf_counter() - t0) * 1000)
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - start
-    return len(latencies), wall, latencies
-
-
 async def _send(s: aiohttp.ClientSession, method: str, url: str, body: bytes | None) -> int:
     async with s.request(method, url, data=body, headers=HEADERS) as r:
         text = await r.read()
@@ -159,20 +140,27 @@ class Bench:
         t.db_cpu += db
         t.proc_cpu += proc
 
-    async def create(self) -> None:
-        rnd = random.Random(1)
+    async def _rounds(self, op: str, call: Callable[[str, str, aiohttp.ClientSession, int],
+                                                    Awaitable[int]], *, flush: bool) -> None:
+        """``op`` one request at a time, in a time box per round and server (alternating):
+        ``call(base, tag, session, i)`` sends request ``i`` to the server at ``base``, ``tag``
+        naming the server and round; ``flush``: a checkpoint after each box (writes)."""
         for r in range(self.args.rounds):
             for server in self.args.servers:
-                base = BASES[server]
+                each: Call = functools.partial(call, BASES[server], f"{server}{r}")
+                await self._measured(op, server, 1, functools.partial(
+                    timed_requests, self.args.concurrency, each, seconds=self.args.seconds))
+                if flush:
+                    await checkpoint(self.url)
 
-                def call(s: aiohttp.ClientSession, i: int, base: str = base,
-                         tag: str = f"c{server}{r}") -> Awaitable[int]:
-                    ent = entity(i, rnd)
-                    ent["id"] = f"urn:ngsi-ld:{TYPE}:{tag}-{i}"
-                    return _send(s, "POST", base + "/entities", orjson.dumps(ent))
-                await self._measured("create", server, 1, lambda call=call: _timed(
-                    self.args.seconds, self.args.concurrency, call))
-                await checkpoint(self.url)
+    async def create(self) -> None:
+        rnd = random.Random(1)
+
+        def call(base: str, tag: str, s: aiohttp.ClientSession, i: int) -> Awaitable[int]:
+            ent = entity(i, rnd)
+            ent["id"] = f"urn:ngsi-ld:{TYPE}:c{tag}-{i}"
+            return _send(s, "POST", base + "/entities", orjson.dumps(ent))
+        await self._rounds("create", call, flush=True)
 
     async def batch(self) -> None:
         n = self.args.entities
@@ -189,20 +177,11 @@ class Bench:
                 for server in self.args.servers:
                     url = BASES[server] + UPSERT[server]
 
-                    async def run(part: list[bytes] = part, url: str = url
-                                  ) -> tuple[int, float, list[float]]:
-                        todo = iter(part)
-                        lat: list[float] = []
-                        async with aiohttp.ClientSession() as s:
-                            async def worker() -> None:
-                                for body in todo:
-                                    t0 = time.perf_counter()
-                                    await _send(s, "POST", url, body)
-                                    lat.append((time.perf_counter() - t0) * 1000)
-                            t0 = time.perf_counter()
-                            await asyncio.gather(worker(), worker())
-                            return len(lat), time.perf_counter() - t0, lat
-                    await self._measured(label, server, 1000, run)
+                    def call(s: aiohttp.ClientSession, i: int, part: list[bytes] = part,
+                             url: str = url) -> Awaitable[int]:
+                        return _send(s, "POST", url, part[i])
+                    await self._measured(label, server, 1000, functools.partial(
+                        timed_requests, 2, call, requests=len(part)))
                     await checkpoint(self.url)
         con = await asyncpg.connect(self.url)
         await con.execute("VACUUM ANALYZE")
@@ -210,29 +189,20 @@ class Bench:
 
     async def retrieve(self) -> None:
         n = self.args.entities
-        for _ in range(self.args.rounds):
-            for server in self.args.servers:
-                base = BASES[server]
 
-                def call(s: aiohttp.ClientSession, i: int, base: str = base) -> Awaitable[int]:
-                    eid = f"urn:ngsi-ld:{TYPE}:{random.randrange(n)}"
-                    return _send(s, "GET", f"{base}/entities/{eid}", None)
-                await self._measured("retrieve", server, 1, lambda call=call: _timed(
-                    self.args.seconds, self.args.concurrency, call))
+        def call(base: str, _tag: str, s: aiohttp.ClientSession, i: int) -> Awaitable[int]:
+            eid = f"urn:ngsi-ld:{TYPE}:{random.randrange(n)}"
+            return _send(s, "GET", f"{base}/entities/{eid}", None)
+        await self._rounds("retrieve", call, flush=False)
 
     async def patch(self) -> None:
         n = self.args.entities
-        for _ in range(self.args.rounds):
-            for server in self.args.servers:
-                base = BASES[server]
 
-                def call(s: aiohttp.ClientSession, i: int, base: str = base) -> Awaitable[int]:
-                    eid = f"urn:ngsi-ld:{TYPE}:{random.randrange(n)}"
-                    body = {"intensity": {"type": "Property", "value": random.randrange(10**5)}}
-                    return _send(s, "PATCH", f"{base}/entities/{eid}/attrs", orjson.dumps(body))
-                await self._measured("patch attrs", server, 1, lambda call=call: _timed(
-                    self.args.seconds, self.args.concurrency, call))
-                await checkpoint(self.url)
+        def call(base: str, _tag: str, s: aiohttp.ClientSession, i: int) -> Awaitable[int]:
+            eid = f"urn:ngsi-ld:{TYPE}:{random.randrange(n)}"
+            body = {"intensity": {"type": "Property", "value": random.randrange(10**5)}}
+            return _send(s, "PATCH", f"{base}/entities/{eid}/attrs", orjson.dumps(body))
+        await self._rounds("patch attrs", call, flush=True)
 
     def report(self) -> None:
         print(f"{'operation':<15}{'server':<7}{'ent/s':>9}{'p95 ms':>9}{'ratio':>7}"
@@ -255,18 +225,6 @@ async def checkpoint(url: str) -> None:
     await con.close()
 
 
-async def wait_up(url: str) -> None:
-    async with aiohttp.ClientSession() as s:
-        for _ in range(600):
-            try:
-                async with s.get(url) as r:
-                    await r.read()
-                    return
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
 async def reset(url: str) -> None:
     con = await asyncpg.connect(url)
     for schema in ("ngsild", "bare", "bare_min", "renkei", "registry", "authz"):
@@ -275,8 +233,8 @@ async def reset(url: str) -> None:
 
 
 async def run(args: argparse.Namespace, url: str, pids: dict[str, int]) -> None:
-    await wait_up(BASES["hub"] + "/types")
-    await wait_up(BASES["bare"] + "/entities/x")
+    await wait_up(BASES["hub"] + "/types", attempts=600)
+    await wait_up(BASES["bare"] + "/entities/x", attempts=600)
     async with aiohttp.ClientSession() as s:
         await register_catch_all(s, BASES["hub"].removesuffix("/ngsi-ld/v1"))
     bench = Bench(args, url, pids)

@@ -8,18 +8,19 @@ from typing import Any
 from aiohttp import web
 
 from hub.api import tx
-from hub.api.common import dumps, read_json, request_context, tenant_schema
-from hub.api.entities import BASE, entity_id
+from hub.api.common import RequestContext, dumps, read_json, request_context, tenant_schema
+from hub.api.entities import BASE, GuardedWrite, entity_id, guarded_with_sources
 from hub.api.params import attribute_iri, check_params, csv, dataset_id_param
-from hub.errors import NgsiLdError, ResourceNotFound
+from hub.errors import ResourceNotFound
 from hub.federation import writes
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_attribute, parse_fragment
 from hub.ngsild.checks import now_iso
-from hub.ngsild.entity import parse_entity
+from hub.ngsild.entity import EntityDoc, parse_entity
 from hub.ngsild.merge import NotUpdated
 from hub.service import entities as svc
-from hub.service import ownership, temporal_writes
+from hub.service import temporal_writes
+from hub.service.ownership import WriteGuard
 
 __all__ = ["routes"]
 
@@ -50,6 +51,31 @@ def _fragment_body(body: Any) -> Any:
     return body
 
 
+async def _write_attrs(request: web.Request, rc: RequestContext, schema: str, op: str,
+                       eid: str, doc: EntityDoc, body: Any, write: GuardedWrite
+                       ) -> web.Response:
+    """Append or update attributes (``op``) with the context sources: the request goes on,
+    with its method and body, to those whose registrations cover them
+    (writes.forward_write); ``write`` writes here what they do not own, and is not called
+    when they took every attribute."""
+    fwd = await writes.forward_write(request, rc, schema, op, eid, doc.types, doc.attrs,
+                                     method=request.method,
+                                     path=writes.entity_path(eid, "/attrs"), body=body)
+    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
+    here = not (fwd.forwarded and not doc.attrs)
+    return await guarded_with_sources(request, fwd, eid, write if here else None)
+
+
+async def _write_attr(request: web.Request, rc: RequestContext, schema: str, op: str,
+                      eid: str, iri: str, body: Any, write: GuardedWrite) -> web.Response:
+    """Write one attribute (``op``) with the context sources: the request goes on, with its
+    method and body, to those registered for it (writes.forward_attribute); ``write``
+    writes it here unless they hold it alone."""
+    fwd = await writes.forward_attribute(request, rc, schema, op, eid, iri,
+                                         method=request.method, body=body)
+    return await guarded_with_sources(request, fwd, eid, None if fwd.owns(iri) else write)
+
+
 @routes.post(BASE + "/entities/{entityId}/attrs")
 async def append_attrs(request: web.Request) -> web.Response:
     check_params(request.query, "append")
@@ -60,20 +86,14 @@ async def append_attrs(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False)
     schema = await tenant_schema(request)
-    fwd = await writes.forward_write(request, rc, schema, "appendAttrs", eid, doc.types,
-                                     doc.attrs, method="POST",
-                                     path=writes.entity_path(eid, "/attrs"), body=body)
-    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
-    if fwd.forwarded and not doc.attrs:
-        return writes.partial(fwd, eid) or web.Response(status=204)
-    guard = await ownership.guard(request)
-    try:
+
+    async def append(guard: WriteGuard) -> web.Response:
         async with tx.write(request) as con:
             updated, skipped = await svc.append(con, schema, doc, now,
                                                 no_overwrite="noOverwrite" in opts, guard=guard)
-    except NgsiLdError as err:
-        return writes.partial(fwd, eid, err) or web.Response(status=204)
-    return writes.partial(fwd, eid) or _update_result(updated, skipped, rc.active)
+        return _update_result(updated, skipped, rc.active)
+
+    return await _write_attrs(request, rc, schema, "appendAttrs", eid, doc, body, append)
 
 
 @routes.patch(BASE + "/entities/{entityId}/attrs")
@@ -85,19 +105,13 @@ async def update_attrs(request: web.Request) -> web.Response:
     now = now_iso()
     doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False, merge=True)
     schema = await tenant_schema(request)
-    fwd = await writes.forward_write(request, rc, schema, "updateAttrs", eid, doc.types,
-                                     doc.attrs, method="PATCH",
-                                     path=writes.entity_path(eid, "/attrs"), body=body)
-    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
-    if fwd.forwarded and not doc.attrs:
-        return writes.partial(fwd, eid) or web.Response(status=204)
-    guard = await ownership.guard(request)
-    try:
+
+    async def update(guard: WriteGuard) -> web.Response:
         async with tx.write(request) as con:
             updated, skipped = await svc.update_attributes(con, schema, doc, now, guard=guard)
-    except NgsiLdError as err:
-        return writes.partial(fwd, eid, err) or web.Response(status=204)
-    return writes.partial(fwd, eid) or _update_result(updated, skipped, rc.active)
+        return _update_result(updated, skipped, rc.active)
+
+    return await _write_attrs(request, rc, schema, "updateAttrs", eid, doc, body, update)
 
 
 @routes.patch(BASE + "/entities/{entityId}/attrs/{attrId}")
@@ -112,17 +126,12 @@ async def partial_update_attr(request: web.Request) -> web.Response:
     items = raw if isinstance(raw, list) else [raw]
     patch = [parse_fragment(iri, item, rc.active, now, merge=True) for item in items]
     schema = await tenant_schema(request)
-    fwd = await writes.forward_attribute(request, rc, schema, "updateAttrs", eid, iri,
-                                         method="PATCH", body=body)
-    if fwd.owns(iri):
-        return writes.partial(fwd, eid) or web.Response(status=204)
-    guard = await ownership.guard(request)
-    try:
+
+    async def update(guard: WriteGuard) -> None:
         async with tx.write(request) as con:
             await svc.partial_update_attribute(con, schema, eid, iri, patch, now, guard=guard)
-    except NgsiLdError as err:
-        return writes.partial(fwd, eid, err) or web.Response(status=204)
-    return writes.partial(fwd, eid) or web.Response(status=204)
+
+    return await _write_attr(request, rc, schema, "updateAttrs", eid, iri, body, update)
 
 
 @routes.put(BASE + "/entities/{entityId}/attrs/{attrId}")
@@ -137,17 +146,12 @@ async def replace_attr(request: web.Request) -> web.Response:
                              rc.active, now)
     assert isinstance(parsed, list)
     schema = await tenant_schema(request)
-    fwd = await writes.forward_attribute(request, rc, schema, "replaceAttrs", eid, iri,
-                                         method="PUT", body=body)
-    if fwd.owns(iri):
-        return writes.partial(fwd, eid) or web.Response(status=204)
-    guard = await ownership.guard(request)
-    try:
+
+    async def replace(guard: WriteGuard) -> None:
         async with tx.write(request) as con:
             await svc.replace_attribute(con, schema, eid, iri, parsed, now, guard=guard)
-    except NgsiLdError as err:
-        return writes.partial(fwd, eid, err) or web.Response(status=204)
-    return writes.partial(fwd, eid) or web.Response(status=204)
+
+    return await _write_attr(request, rc, schema, "replaceAttrs", eid, iri, body, replace)
 
 
 @routes.delete(BASE + "/entities/{entityId}/attrs/{attrId}")
@@ -159,13 +163,9 @@ async def delete_attr(request: web.Request) -> web.Response:
     dataset_id = dataset_id_param(request.query)
     delete_all = request.query.get("deleteAll") == "true"
     schema = await tenant_schema(request)
-    fwd = await writes.forward_attribute(request, rc, schema, "deleteAttrs", eid, iri,
-                                         method="DELETE")
-    if fwd.owns(iri):
-        return writes.partial(fwd, eid) or web.Response(status=204)
-    guard = await ownership.guard(request)
-    now = now_iso()
-    try:
+
+    async def delete(guard: WriteGuard) -> None:
+        now = now_iso()
         async with tx.write(request) as con:
             try:
                 await svc.delete_attribute(con, schema, eid, iri, dataset_id, delete_all, now,
@@ -178,6 +178,5 @@ async def delete_attr(request: web.Request) -> web.Response:
             else:
                 await temporal_writes.record_deletion(con, schema, eid, [iri], dataset_id,
                                                       delete_all, now=now)
-    except NgsiLdError as err:
-        return writes.partial(fwd, eid, err) or web.Response(status=204)
-    return writes.partial(fwd, eid) or web.Response(status=204)
+
+    return await _write_attr(request, rc, schema, "deleteAttrs", eid, iri, None, delete)

@@ -103,6 +103,21 @@ async def _parse_all(
     return docs
 
 
+async def _forward(
+    request: web.Request, rc: RequestContext, schema: str, name: str, body: list[Any],
+    docs: list[EntityDoc], result: BatchResult,
+) -> tuple[list[EntityDoc], ownership.WriteGuard]:
+    """The federation hook-in of batch ``name`` (create, upsert, update, merge; the
+    registrations' operation is ``{name}Batch``): what context sources cover goes to them
+    (writes.forward_batch; what they alone hold is done), and the rest, admitted by the
+    write guard, is what the hub writes itself, with that guard."""
+    docs, remote = await writes.forward_batch(request, rc, schema, f"{name}Batch", name, body,
+                                              docs, result.fail)
+    result.success.extend(remote)
+    guard = await ownership.guard(request)
+    return guard.admit(docs, result.fail), guard
+
+
 def _dedupe(docs: list[EntityDoc], result: BatchResult, *, fail: bool) -> list[EntityDoc]:
     seen: dict[str, EntityDoc] = {}
     for d in docs:
@@ -120,12 +135,8 @@ async def batch_create(request: web.Request) -> web.Response:
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=True)
     schema = await tenant_schema(request, create=True)
-    docs, remote = await writes.forward_batch(request, rc, schema, "createBatch", "create",
-                                              body, docs, result.fail)
-    result.success.extend(remote)
-    guard = await ownership.guard(request)
-    ents = guard.settle_many([svc.new_entity(d, now) for d in guard.admit(docs, result.fail)],
-                             now, result.fail)
+    docs, guard = await _forward(request, rc, schema, "create", body, docs, result)
+    ents = guard.settle_many([svc.new_entity(d, now) for d in docs], now, result.fail)
     async with tx.single(request) as con:
         written = await store.write_entities(con, schema, ents, create_only=True)
     for eid in (e["id"] for e in ents):
@@ -146,11 +157,7 @@ async def batch_upsert(request: web.Request) -> web.Response:
     now, result = now_iso(), BatchResult()
     docs = _dedupe(await _parse_all(request, body, rc, media, now, result), result, fail=False)
     schema = await tenant_schema(request, create=True)
-    docs, remote = await writes.forward_batch(request, rc, schema, "upsertBatch", "upsert",
-                                              body, docs, result.fail)
-    result.success.extend(remote)
-    guard = await ownership.guard(request)
-    docs = guard.admit(docs, result.fail)
+    docs, guard = await _forward(request, rc, schema, "upsert", body, docs, result)
     rows: list[dict[str, Any]] = []
     written: dict[str, bool] = {}
     async with tx.write(request) as con:
@@ -223,12 +230,8 @@ async def _modify(
     docs = await _parse_all(request, body, rc, media, now, result,
                             require_type=False, merge=merge)
     schema = await tenant_schema(request)
-    docs, remote = await writes.forward_batch(
-        request, rc, schema, "mergeBatch" if merge else "updateBatch",
-        "merge" if merge else "update", body, docs, result.fail)
-    result.success.extend(remote)
-    guard = await ownership.guard(request)
-    docs = guard.admit(docs, result.fail)
+    docs, guard = await _forward(request, rc, schema, "merge" if merge else "update", body,
+                                 docs, result)
     async with tx.write(request) as con:
         existing = await store.fetch_many(con, schema, [d.id for d in docs], for_update=True)
         rows: dict[str, dict[str, Any]] = {}

@@ -43,10 +43,11 @@ from hub.api.params import ListParams, csv, parse_pagination
 from hub.api.subscriptions import (
     _composite,
     _implicit_context,
-    _status,
     check_notification_endpoint,
-    subscription_viewer,
+    list_page,
+    render_row,
     visible_subscription,
+    with_links,
 )
 from hub.db.tenants import valid_name
 from hub.egress import EgressRefused
@@ -87,7 +88,8 @@ from hub.service import access
 from hub.service.admin import is_operator
 from hub.store import csources as store
 from hub.store import entities as entity_store
-from hub.subscriptions.model import expires, q_text, render_subscription
+from hub.store.subscriptions import SubscriptionRow
+from hub.subscriptions.model import expires, q_text
 from registry.service import may_change
 
 __all__ = ["routes"]
@@ -115,6 +117,12 @@ def _path_id(request: web.Request, name: str, what: str) -> str:
     if not is_uri(value):
         raise BadRequestData(f"{what} id {value!r} is not a URI")
     return value
+
+
+def _changed_id(request: web.Request, name: str, what: str) -> str:
+    """The id a PATCH or DELETE names in its path; those take no parameter but ``local``."""
+    _check_params(request, {"local"})
+    return _path_id(request, name, what)
 
 
 def _dev(request: web.Request) -> bool:
@@ -222,13 +230,6 @@ def _page_links(request: web.Request, path: str, page: ListParams, total: int
     return ",".join(links) or None
 
 
-def _with_links(response: web.Response, links: str | None) -> web.Response:
-    if links:
-        context_link = response.headers.get("Link")
-        response.headers["Link"] = f"{context_link}, {links}" if context_link else links
-    return response
-
-
 # -- registrations (5.9, 5.10) ------------------------------------------------------------
 
 @routes.post(REGS)
@@ -295,8 +296,8 @@ async def query_registrations(request: web.Request) -> web.Response:
     sys_attrs = "sysAttrs" in options
     data = [_render(r, ctx, sys_attrs) for r in found[page.offset:page.offset + page.limit]]
     headers = {"NGSILD-Results-Count": str(len(found))} if page.count else {}
-    return _with_links(json_response(data, rc, media, headers=headers),
-                       _page_links(request, REGS, page, len(found)))
+    return with_links(json_response(data, rc, media, headers=headers),
+                      _page_links(request, REGS, page, len(found)))
 
 
 def _query(text: str | None, name: str) -> Any:
@@ -334,6 +335,15 @@ async def _fetch_registration(request: web.Request, con: Any, schema: str, reg_i
     return row
 
 
+async def _owned_registration(request: web.Request, con: Any, schema: str, reg_id: str
+                              ) -> store.RegistrationRow:
+    """The registration a PATCH or DELETE changes, locked: 404 when the caller cannot see
+    it, 403 when it sees it but is neither its owner nor an operator."""
+    row = await _fetch_registration(request, con, schema, reg_id, for_update=True)
+    await _check_owner(request, row)
+    return row
+
+
 @routes.get(REGS + "/{registrationId}")
 async def retrieve_registration(request: web.Request) -> web.Response:
     _check_params(request, {"options", "local", "lang"})
@@ -350,14 +360,12 @@ async def retrieve_registration(request: web.Request) -> web.Response:
 @routes.patch(REGS + "/{registrationId}")
 async def update_registration(request: web.Request) -> web.Response:
     """5.9.3: the members given replace the stored ones (``null`` removes one)."""
-    _check_params(request, {"local"})
-    reg_id = _path_id(request, "registrationId", "registration")
+    reg_id = _changed_id(request, "registrationId", "registration")
     body, media = await _read_patch(request)
     rc = await request_context(request, body, media)
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        row = await _fetch_registration(request, con, schema, reg_id, for_update=True)
-        await _check_owner(request, row)
+        row = await _owned_registration(request, con, schema, reg_id)
         reg = merge_registration(row.body, body, rc.active)
         _check_endpoint(request, reg["endpoint"])
         await _check_conflicts(con, schema, reg, creating=False)
@@ -370,12 +378,10 @@ async def update_registration(request: web.Request) -> web.Response:
 
 @routes.delete(REGS + "/{registrationId}")
 async def delete_registration(request: web.Request) -> web.Response:
-    _check_params(request, {"local"})
-    reg_id = _path_id(request, "registrationId", "registration")
+    reg_id = _changed_id(request, "registrationId", "registration")
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        row = await _fetch_registration(request, con, schema, reg_id, for_update=True)
-        await _check_owner(request, row)
+        row = await _owned_registration(request, con, schema, reg_id)
         await store.delete_registration(con, schema, reg_id)
         await _notify_change(request, con, schema, row.body, None)
     invalidate_registrations(request.app, schema)
@@ -433,30 +439,25 @@ async def _notify_matching(request: web.Request, con: Any, schema: str, sub: dic
             con, schema, [notification(sub, regs, "newlyMatching", ctx)])
 
 
-def _render_sub(row: Any, ctx: ActiveContext, sys_attrs: bool) -> dict[str, Any]:
-    return render_csource_subscription(
-        render_subscription(row.body, _status(row), ctx, sys_attrs=sys_attrs), row.body)
+def _render_sub(row: SubscriptionRow, ctx: ActiveContext, sys_attrs: bool
+                ) -> dict[str, Any]:
+    return render_csource_subscription(render_row(row, ctx, sys_attrs), row.body)
+
+
+async def _visible_subscription(request: web.Request, con: Any, schema: str, sub_id: str, *,
+                                for_update: bool = False) -> SubscriptionRow:
+    """A registration subscription the caller may see and change (its own organisation's,
+    the rule of entity subscriptions); another's is not found, like a missing one."""
+    return visible_subscription(request, await store.fetch_csource_subscription(
+        con, schema, sub_id, for_update=for_update), sub_id)
 
 
 @routes.get(SUBS)
 async def query_csource_subscriptions(request: web.Request) -> web.Response:
     _check_params(request, {"limit", "offset", "count", "options", "local"})
-    media = accepted_type(request, (JSON, JSONLD))
-    rc = await request_context(request)
-    settings = request.app[keys.SETTINGS]
-    options = set(csv(request.query.get("options")))
-    page = parse_pagination(request.query, settings.default_limit, settings.max_limit,
-                            options)
-    schema = await tenant_schema(request)
-    async with tx.read(request) as con:
-        viewer = subscription_viewer(request)
-        rows = await store.list_csource_subscriptions(con, schema, page.limit, page.offset,
-                                                      viewer) if page.limit else []
-        total = await store.count_csource_subscriptions(con, schema, viewer)
-    data = [_render_sub(r, rc.active, "sysAttrs" in options) for r in rows]
-    headers = {"NGSILD-Results-Count": str(total)} if page.count else {}
-    return _with_links(json_response(data, rc, media, headers=headers),
-                       _page_links(request, SUBS, page, total))
+    return await list_page(
+        request, store.list_csource_subscriptions, store.count_csource_subscriptions,
+        _render_sub, lambda page, total, _media: _page_links(request, SUBS, page, total))
 
 
 @routes.get(SUBS + "/{subscriptionId}")
@@ -467,8 +468,7 @@ async def retrieve_csource_subscription(request: web.Request) -> web.Response:
     rc = await request_context(request)
     schema = await tenant_schema(request)
     async with tx.read(request, snapshot=False) as con:
-        row = visible_subscription(request, await store.fetch_csource_subscription(con, schema,
-                                                                           sub_id), sub_id)
+        row = await _visible_subscription(request, con, schema, sub_id)
     return json_response(_render_sub(row, rc.active,
                                      "sysAttrs" in csv(request.query.get("options"))),
                          rc, media)
@@ -476,8 +476,7 @@ async def retrieve_csource_subscription(request: web.Request) -> web.Response:
 
 @routes.patch(SUBS + "/{subscriptionId}")
 async def update_csource_subscription(request: web.Request) -> web.Response:
-    _check_params(request, {"local"})
-    sub_id = _path_id(request, "subscriptionId", "subscription")
+    sub_id = _changed_id(request, "subscriptionId", "subscription")
     body, media = await _read_patch(request)
     if not isinstance(body, dict) or not body:
         raise BadRequestData("a subscription update must be a non-empty JSON object")
@@ -488,8 +487,7 @@ async def update_csource_subscription(request: web.Request) -> web.Response:
         raise BadRequestData("type must be Subscription")
     schema = await tenant_schema(request)
     async with tx.write(request) as con:
-        row = visible_subscription(request, await store.fetch_csource_subscription(
-            con, schema, sub_id, for_update=True), sub_id)
+        row = await _visible_subscription(request, con, schema, sub_id, for_update=True)
         sub = dict(row.body)
         members = {k: v for k, v in body.items() if k not in ("id", "type", "@context")}
         apply_csource_members(sub, members, rc.active)
@@ -502,14 +500,12 @@ async def update_csource_subscription(request: web.Request) -> web.Response:
 
 @routes.delete(SUBS + "/{subscriptionId}")
 async def delete_csource_subscription(request: web.Request) -> web.Response:
-    _check_params(request, {"local"})
-    sub_id = _path_id(request, "subscriptionId", "subscription")
+    sub_id = _changed_id(request, "subscriptionId", "subscription")
     schema = await tenant_schema(request)
     for attempt in range(3):
         try:
             async with tx.write(request) as con:
-                visible_subscription(request, await store.fetch_csource_subscription(
-                    con, schema, sub_id), sub_id)
+                await _visible_subscription(request, con, schema, sub_id)
                 if not await store.delete_csource_subscription(con, schema, sub_id):
                     raise ResourceNotFound(f"subscription {sub_id} not found")
             break

@@ -3,7 +3,7 @@ replace, merge, delete, purge."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -55,6 +55,40 @@ def entity_id(request: web.Request) -> str:
     return eid
 
 
+LocalWrite = Callable[[], Awaitable[web.Response | None]]
+GuardedWrite = Callable[[ownership.WriteGuard], Awaitable[web.Response | None]]
+
+
+async def with_sources(fwd: writes.WriteOutcome, eid: str, write: LocalWrite | None,
+                       done: web.Response | None = None) -> web.Response:
+    """The answer to a write the context sources had their part in (``fwd``, from
+    writes.forward_write or forward_attribute) once the hub did its own (``write``; None
+    when the sources took all of it): 207 when a part failed here or at a source
+    (writes.partial; a failure here with no source asked is raised as it is), else what
+    ``write`` answered, else ``done`` (204 when not given)."""
+    ok = done or web.Response(status=204)
+    if write is None:
+        return writes.partial(fwd, eid) or ok
+    try:
+        answer = await write()
+    except NgsiLdError as err:
+        return writes.partial(fwd, eid, err) or ok
+    return writes.partial(fwd, eid) or answer or ok
+
+
+async def guarded_with_sources(request: web.Request, fwd: writes.WriteOutcome, eid: str,
+                               write: GuardedWrite | None,
+                               done: web.Response | None = None) -> web.Response:
+    """with_sources for a write the registry's ownership rules guard (``write`` gets the
+    request's guard). The guard is taken before the local write and outside it: an error
+    taking it is answered as it is, never folded into a 207; and it is not taken at all
+    when nothing is written here."""
+    if write is None:
+        return await with_sources(fwd, eid, None, done)
+    guard = await ownership.guard(request)
+    return await with_sources(fwd, eid, lambda: write(guard), done)
+
+
 @routes.post(BASE + "/entities")
 async def create_entity(request: web.Request) -> web.Response:
     check_params(request.query, "create")
@@ -69,18 +103,16 @@ async def create_entity(request: web.Request) -> web.Response:
                                      doc.attrs, method="POST", path="/entities", body=body)
     stripped = bool(doc.attrs) and all(k in fwd.strip for k in doc.attrs)
     doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
-    local_error: NgsiLdError | None = None
+
+    async def create(guard: ownership.WriteGuard) -> None:
+        async with tx.single(request) as con:
+            await svc.create(con, schema, doc, now, guard=guard)
+
     # every attribute went to the sources that own it: nothing is left to create here
-    if not fwd.skip_local and not (stripped and fwd.forwarded):
-        guard = await ownership.guard(request)
-        try:
-            async with tx.single(request) as con:
-                await svc.create(con, schema, doc, now, guard=guard)
-        except NgsiLdError as err:
-            local_error = err
-    return writes.partial(fwd, doc.id, local_error) or web.Response(
-        status=201, headers={"Location": f"{BASE}/entities/{quote(doc.id, safe=':')}"}
-    )
+    here = not fwd.skip_local and not (stripped and fwd.forwarded)
+    created = web.Response(
+        status=201, headers={"Location": f"{BASE}/entities/{quote(doc.id, safe=':')}"})
+    return await guarded_with_sources(request, fwd, doc.id, create if here else None, created)
 
 
 @routes.get(BASE + "/entities/{entityId}")
@@ -227,58 +259,44 @@ async def delete_entity(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     fwd = await writes.forward_write(request, None, schema, "deleteEntity", eid, (), (),
                                      method="DELETE", path=writes.entity_path(eid))
-    local_error: NgsiLdError | None = None
-    try:
+
+    async def delete() -> None:
         async with tx.write(request) as con:
             # recorded first (it reads the entity's owner), undone with the delete if refused
             await temporal_writes.record_deletion(con, schema, eid, None, now=now_iso())
             await svc.delete(con, schema, eid)
-    except NgsiLdError as err:
-        local_error = err
-    return writes.partial(fwd, eid, local_error) or web.Response(status=204)
+
+    return await with_sources(fwd, eid, delete)
+
+
+async def _rewrite(request: web.Request, *, merge: bool) -> web.Response:
+    """Replace (6.5.3.3, PUT) or merge (6.5.3.4, PATCH with merge-patch nulls) an entity:
+    the same steps but for the payload's rules and the store's write."""
+    check_params(request.query, "merge" if merge else "replace")
+    eid = entity_id(request)
+    body, media = await read_json(request, merge_patch=merge)
+    rc = await request_context(request, body, media)
+    now = now_iso()
+    doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=not merge, merge=merge)
+    schema = await tenant_schema(request)
+    fwd = await writes.forward_write(request, rc, schema,
+                                     "mergeEntity" if merge else "replaceEntity", eid,
+                                     doc.types, doc.attrs, method="PATCH" if merge else "PUT",
+                                     path=writes.entity_path(eid), body=body)
+    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
+
+    async def write(guard: ownership.WriteGuard) -> None:
+        async with tx.write(request) as con:
+            await (svc.merge if merge else svc.replace)(con, schema, doc, now, guard=guard)
+
+    return await guarded_with_sources(request, fwd, eid, write)
 
 
 @routes.put(BASE + "/entities/{entityId}")
 async def replace_entity(request: web.Request) -> web.Response:
-    check_params(request.query, "replace")
-    eid = entity_id(request)
-    body, media = await read_json(request)
-    rc = await request_context(request, body, media)
-    now = now_iso()
-    doc = parse_entity(body, rc.active, now, entity_id=eid)
-    schema = await tenant_schema(request)
-    fwd = await writes.forward_write(request, rc, schema, "replaceEntity", eid, doc.types,
-                                     doc.attrs, method="PUT", path=writes.entity_path(eid),
-                                     body=body)
-    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
-    guard = await ownership.guard(request)
-    local_error: NgsiLdError | None = None
-    try:
-        async with tx.write(request) as con:
-            await svc.replace(con, schema, doc, now, guard=guard)
-    except NgsiLdError as err:
-        local_error = err
-    return writes.partial(fwd, eid, local_error) or web.Response(status=204)
+    return await _rewrite(request, merge=False)
 
 
 @routes.patch(BASE + "/entities/{entityId}")
 async def merge_entity(request: web.Request) -> web.Response:
-    check_params(request.query, "merge")
-    eid = entity_id(request)
-    body, media = await read_json(request, merge_patch=True)
-    rc = await request_context(request, body, media)
-    now = now_iso()
-    doc = parse_entity(body, rc.active, now, entity_id=eid, require_type=False, merge=True)
-    schema = await tenant_schema(request)
-    fwd = await writes.forward_write(request, rc, schema, "mergeEntity", eid, doc.types,
-                                     doc.attrs, method="PATCH", path=writes.entity_path(eid),
-                                     body=body)
-    doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
-    guard = await ownership.guard(request)
-    local_error: NgsiLdError | None = None
-    try:
-        async with tx.write(request) as con:
-            await svc.merge(con, schema, doc, now, guard=guard)
-    except NgsiLdError as err:
-        local_error = err
-    return writes.partial(fwd, eid, local_error) or web.Response(status=204)
+    return await _rewrite(request, merge=True)

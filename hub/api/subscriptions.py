@@ -7,10 +7,12 @@ again, for the subscription's own organisation only (the same rule as the subscr
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
+import asyncpg
 import orjson
 from aiohttp import web
 
@@ -29,6 +31,7 @@ from hub.api.common import (
 from hub.api.params import ListParams, check_params, csv, parse_pagination
 from hub.egress import EgressRefused
 from hub.errors import AlreadyExists, BadRequestData, InvalidRequest, ResourceNotFound
+from hub.jsonld.active import ActiveContext
 from hub.jsonld.remote import context_id_for
 from hub.ngsild.checks import is_uri, utc_iso
 from hub.service import access
@@ -189,9 +192,33 @@ async def create_subscription(request: web.Request) -> web.Response:
     )
 
 
-@routes.get(BASE + "/subscriptions")
-async def query_subscriptions(request: web.Request) -> web.Response:
-    check_params(request.query, "subscriptions")
+def with_links(response: web.Response, links: str | None) -> web.Response:
+    """``response`` with the page's ``prev``/``next`` links added to its Link header (after
+    the @context link a JSON answer carries)."""
+    if links:
+        context_link = response.headers.get("Link")
+        response.headers["Link"] = f"{context_link}, {links}" if context_link else links
+    return response
+
+
+def render_row(row: SubscriptionRow, ctx: ActiveContext, sys_attrs: bool) -> dict[str, Any]:
+    """A stored subscription as the API shows it, its status (5.2.12) computed now."""
+    return render_subscription(row.body, _status(row), ctx, sys_attrs=sys_attrs)
+
+
+ListRows = Callable[[asyncpg.Connection, str, int, int, str | None],
+                    Awaitable[list[SubscriptionRow]]]
+CountRows = Callable[[asyncpg.Connection, str, str | None], Awaitable[int]]
+RenderRow = Callable[[SubscriptionRow, ActiveContext, bool], dict[str, Any]]
+PageLinks = Callable[[ListParams, int, str], str | None]
+
+
+async def list_page(request: web.Request, rows: ListRows, count: CountRows,
+                    render: RenderRow, links: PageLinks) -> web.Response:
+    """One page of the subscriptions the caller may see (subscription_viewer), as both
+    query operations answer it (entity subscriptions 5.8.4, registration subscriptions
+    5.11.5): ``rows`` and ``count`` are the store's listing and count of the kind,
+    ``render`` draws one row, ``links`` the page's prev/next links (page, total, media)."""
     media = accepted_type(request, (JSON, JSONLD))
     rc = await request_context(request)
     settings = request.app[keys.SETTINGS]
@@ -201,19 +228,20 @@ async def query_subscriptions(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with tx.read(request) as con:
         viewer = subscription_viewer(request)
-        rows = await store.list_subscriptions(con, schema, page.limit, page.offset, viewer) \
-            if page.limit else []
-        total = await store.count_subscriptions(con, schema, viewer)
+        found = await rows(con, schema, page.limit, page.offset, viewer) if page.limit else []
+        total = await count(con, schema, viewer)
     sys_attrs = "sysAttrs" in options
-    data = [render_subscription(r.body, _status(r), rc.active, sys_attrs=sys_attrs)
-            for r in rows]
+    data = [render(r, rc.active, sys_attrs) for r in found]
     headers = {"NGSILD-Results-Count": str(total)} if page.count else {}
-    links = _page_links(page, total, media)
-    response = json_response(data, rc, media, headers=headers)
-    if links:
-        context_link = response.headers.get("Link")
-        response.headers["Link"] = f"{context_link}, {links}" if context_link else links
-    return response
+    return with_links(json_response(data, rc, media, headers=headers),
+                      links(page, total, media))
+
+
+@routes.get(BASE + "/subscriptions")
+async def query_subscriptions(request: web.Request) -> web.Response:
+    check_params(request.query, "subscriptions")
+    return await list_page(request, store.list_subscriptions, store.count_subscriptions,
+                           render_row, _page_links)
 
 
 @routes.get(BASE + "/subscriptions/{subscriptionId}")
@@ -227,8 +255,7 @@ async def retrieve_subscription(request: web.Request) -> web.Response:
         row = visible_subscription(
             request, await store.fetch_subscription(con, schema, sub_id), sub_id)
     sys_attrs = "sysAttrs" in csv(request.query.get("options"))
-    return json_response(render_subscription(row.body, _status(row), rc.active,
-                                             sys_attrs=sys_attrs), rc, media)
+    return json_response(render_row(row, rc.active, sys_attrs), rc, media)
 
 
 @routes.patch(BASE + "/subscriptions/{subscriptionId}")

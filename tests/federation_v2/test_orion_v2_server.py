@@ -3,30 +3,12 @@ the sources): what the NgsiV2Source tests rely on is checked here against the se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.federation_v2.fixtures import ROOM, STORE
 from tests.federation_v2.orion_v2_server import OrionV2Server
-
-
-@pytest.fixture
-async def orion() -> AsyncIterator[OrionV2Server]:
-    server = OrionV2Server()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def _get(http: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None,

@@ -7,7 +7,6 @@ engine passes in production.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -33,23 +32,13 @@ def _room(n: int, temperature: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def orion() -> AsyncIterator[OrionV2Server]:
-    server = OrionV2Server()
-    await server.start()
+async def orion(orion: OrionV2Server) -> OrionV2Server:
+    """The server of conftest.py, holding the fixture entities and Room2..Room7."""
     for entity in (ROOM, STORE, GAUGE, SHELF, KIOSK):
-        server.add(entity)
+        orion.add(entity)
     for n in range(2, 8):
-        server.add(_room(n, 10.0 + n))
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
+        orion.add(_room(n, 10.0 + n))
+    return orion
 
 
 def target(server: OrionV2Server, tenant: str | None = None, timeout: float = 5.0,
