@@ -45,9 +45,33 @@ def _name(iri: str, ctx: ActiveContext) -> str:
     return iri
 
 
+#: members only an attribute itself has (normalised or concise): a body with one of them
+#: is the attribute, never the attribute wrapped in its name
+_ATTRIBUTE_MEMBERS = frozenset({"type", "value", "object", "objectList", "languageMap",
+                                "vocab", "json", "valueList", "datasetId", "observedAt"})
+
+
 def _fragment_body(body: Any) -> Any:
     if isinstance(body, dict):
         return {k: v for k, v in body.items() if k != "@context"}
+    return body
+
+
+def _unwrapped(body: Any, name: str, iri: str, active: Any) -> Any:
+    """The attribute of a PUT on ``.../attrs/{attrId}`` (5.6.19 takes the attribute
+    itself, ``@context`` kept). Some clients, the ETSI distributed tests among them, send
+    it wrapped in its name, ``{"speed": {...}}``, as in an entity fragment. A replacement
+    attribute cannot be mistaken for that: its one member would be the path's attribute
+    and it would have none of an attribute's own members (``type``, ``value``,
+    ``object`` ...), which a complete attribute cannot lack — so the wrapper is taken
+    off, here and in what is forwarded to context sources."""
+    if not isinstance(body, dict):
+        return body
+    members = {k: v for k, v in body.items() if k != "@context"}
+    if len(members) == 1 and not _ATTRIBUTE_MEMBERS & members.keys():
+        (key, inner), = members.items()
+        if isinstance(inner, dict) and (key == name or active.expand(key) == iri):
+            return {**inner, **({"@context": body["@context"]} if "@context" in body else {})}
     return body
 
 
@@ -142,6 +166,7 @@ async def replace_attr(request: web.Request) -> web.Response:
     rc = await request_context(request, body, media)
     iri = attribute_iri(request.match_info["attrId"], rc.active)
     now = now_iso()
+    body = _unwrapped(body, request.match_info["attrId"], iri, rc.active)
     parsed = parse_attribute(request.match_info["attrId"], iri, _fragment_body(body),
                              rc.active, now)
     assert isinstance(parsed, list)

@@ -266,3 +266,26 @@ async def test_deleting_entities_leaves_no_index_rows(client: TestClient,
     finally:
         await con.close()
     assert (values, geo) == (0, 0)
+
+
+async def test_replace_attribute_takes_the_attribute_or_it_wrapped_in_its_name(
+        client: TestClient) -> None:
+    """5.6.19 takes the attribute itself; a body wrapping it in the path's name (sent by
+    some clients and the ETSI distributed tests) is the same replacement. Anything else
+    without an attribute's members stays an error, and leaves the stored value."""
+    await client.post(E, json=gauge(1, 1.0), headers=JSON)
+    url = f"{E}/urn:ngsi-ld:WeatherObserved:g1/attrs/precipitation"
+    entity = f"{E}/urn:ngsi-ld:WeatherObserved:g1"
+    bare = {"type": "Property", "value": 7.0, "unitCode": "MMT"}
+    assert (await client.put(url, json=bare, headers=JSON)).status == 204
+    body = await (await client.get(entity)).json()
+    assert body["precipitation"]["value"] == 7.0
+    wrapped = {"precipitation": {"type": "Property", "value": 8.0}}
+    assert (await client.put(url, json=wrapped, headers=JSON)).status == 204
+    body = await (await client.get(entity)).json()
+    assert body["precipitation"]["value"] == 8.0 and "unitCode" not in body["precipitation"]
+    # another attribute's name is not a wrapper: no type, no value -> 400, nothing changed
+    other = {"temperature": {"type": "Property", "value": 9.0}}
+    await assert_problem(await client.put(url, json=other, headers=JSON), 400, "BadRequestData")
+    body = await (await client.get(entity)).json()
+    assert body["precipitation"]["value"] == 8.0 and "temperature" not in body
