@@ -124,24 +124,27 @@ async def retrieve_entity(request: web.Request) -> web.Response:
     params = parse_render(request.query, rc.active)
     schema = await tenant_schema(request)
     opts = params.render
-    headers: dict[str, str] = {}
-    async with request.app[keys.POOL].acquire() as con:
-        try:
-            ent: dict[str, Any] | None = await svc.retrieve(con, schema, eid)
-        except ResourceNotFound:
-            ent = None
-    federated = await federation.retrieve(request, rc, schema, eid, ent,
-                                          params.attrs_filter or [])
-    if federated is not None:  # registrations concern this entity (hub/federation/)
-        ent, headers = federated
+
+    async def held_here() -> dict[str, Any] | None:
+        async with request.app[keys.POOL].acquire() as con:
+            try:
+                return await svc.retrieve(con, schema, eid)
+            except ResourceNotFound:
+                return None
+
+    # merged with the context sources registrations name (hub/federation/), if any
+    ent, headers = await federation.retrieve(request, rc, schema, eid, held_here,
+                                             params.attrs_filter or [])
     if ent is None:
         missing = ResourceNotFound(f"entity {eid} not found")
         missing.headers.update(headers)  # which sources failed (6.3.17)
         raise missing
-    async with request.app[keys.POOL].acquire() as con:
-        if params.attrs_filter and not any(a in ent["attrs"] for a in params.attrs_filter):
-            raise ResourceNotFound(f"entity {eid} has none of the requested attributes")
-        linked = await load_linked(con, schema, [ent], opts) if opts.join else {}
+    if params.attrs_filter and not any(a in ent["attrs"] for a in params.attrs_filter):
+        raise ResourceNotFound(f"entity {eid} has none of the requested attributes")
+    linked: dict[str, dict[str, Any]] = {}
+    if opts.join:
+        async with request.app[keys.POOL].acquire() as con:
+            linked = await load_linked(con, schema, [ent], opts)
     if media == GEOJSON:
         return json_response(render_geojson(ent, rc.active, opts), rc, media, headers=headers)
     if opts.join == "flat":
@@ -182,11 +185,18 @@ async def answer_query(
         if federate is not None else None
     limit, offset = (page.limit, page.offset) if plan is None else (
         page.offset + page.limit, 0)
-    async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
-        rows, total = await svc.query(con, schema, sel, rc.active, limit=limit,
-                                      offset=offset, count=page.count)
-        linked = await load_linked(con, schema, rows, params.render) \
-            if params.render.join and plan is None else {}
+    if plan is not None:
+        plan.start()  # the sources work while the local query runs
+    try:
+        async with tx.read(request, snapshot=page.count or sel.geo is not None) as con:
+            rows, total = await svc.query(con, schema, sel, rc.active, limit=limit,
+                                          offset=offset, count=page.count)
+            linked = await load_linked(con, schema, rows, params.render) \
+                if params.render.join and plan is None else {}
+    except BaseException:
+        if plan is not None:
+            plan.cancel()
+        raise
     headers: dict[str, str] = {}
     if plan is not None:
         rows, total, headers = await plan.run(rows, total, offset=page.offset,

@@ -92,14 +92,15 @@ async def call(
     return status, parsed, headers
 
 
-def to_full_iri(raw: Any, active: Any) -> dict[str, Any]:
+def to_full_iri(raw: Any, active: Any, now: str | None = None) -> dict[str, Any]:
     """A source's normalized entity (compact names under ``active``) with every type and
-    attribute name a full IRI; ``SourceError`` when it is no valid entity."""
+    attribute name a full IRI; ``SourceError`` when it is no valid entity. ``now`` (the
+    parser's stamp, dropped again below) is taken once per answer by callers with many."""
     if not isinstance(raw, dict):
         raise SourceError("an entity in the answer is not a JSON object", invalid=True)
     body = {k: v for k, v in raw.items() if k != "@context"}
     try:
-        doc = parse_entity(body, active, now_iso())
+        doc = parse_entity(body, active, now or now_iso())
     except Exception as exc:  # the source's data breaks an NGSI-LD rule
         raise SourceError(f"an entity in the answer is invalid: {exc}", invalid=True) from None
     out: dict[str, Any] = {"id": doc.id, "type": doc.types}
@@ -161,7 +162,8 @@ class LdSource:
                 total = int(headers.get("NGSILD-Results-Count", ""))
             except ValueError:
                 total = None
-        return SourceAnswer([to_full_iri(e, active) for e in body], total)
+        stamp = now_iso()
+        return SourceAnswer([to_full_iri(e, active, stamp) for e in body], total)
 
     async def retrieve(self, http: aiohttp.ClientSession, target: SourceTarget,
                        entity_id: str, attrs: tuple[str, ...]) -> dict[str, Any] | None:
@@ -203,7 +205,8 @@ class LdSource:
             answer = [answer]
         if not isinstance(answer, list):
             raise SourceError("the query answer is not an array", status, invalid=True)
-        return SourceAnswer([to_full_iri(e, active) for e in answer])
+        stamp = now_iso()
+        return SourceAnswer([to_full_iri(e, active, stamp) for e in answer])
 
     async def types(self, http: aiohttp.ClientSession, target: SourceTarget) -> list[str]:
         status, body, _ = await call(http, target, "GET", "/types")
