@@ -105,6 +105,16 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
     def order(s: float, r: random.Random) -> dict[str, str]:
         return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "occupancy"}
 
+    def order_desc(s: float, r: random.Random) -> dict[str, str]:
+        # jsonb puts booleans, arrays and objects above numbers: not walked (sorted)
+        return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "occupancy;desc"}
+
+    def order_two(s: float, r: random.Random) -> dict[str, str]:
+        # the first key has ~1,200 values (ties of ~170 entities each at 200,000): the
+        # walk sorts the page's prefix and its boundary tie group by both keys
+        return {"q": f"intensity>={_threshold(s, r)}",
+                "orderBy": "averageVehicleSpeed,occupancy;desc"}
+
     def two_dense(s: float, r: random.Random) -> dict[str, str]:
         # two terms each matching about half, together only ``s``: the hard case for a
         # plan driven by one term's candidates (docs/architecture.md, "Query plans")
@@ -118,6 +128,10 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
 
     def count(s: float, r: random.Random) -> dict[str, str]:
         return {"q": f"intensity>={_threshold(s, r)}", "count": "true"}
+
+    def count_only(s: float, r: random.Random) -> dict[str, str]:
+        # the count alone (``limit=0``): no page to take it from
+        return {"q": f"intensity>={_threshold(s, r)}", "count": "true", "limit": "0"}
 
     def within(s: float, r: random.Random) -> dict[str, str]:
         x1, y1, x2, y2 = _box(s, r)
@@ -133,7 +147,8 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
                 "coordinates": f"[{(x1 + x2) / 2:.5f},{(y1 + y2) / 2:.5f}]"}
 
     return {"q number": num, "q string": txt, "q two terms": two, "q two dense": two_dense,
-            "orderBy": order, "orderBy only": order_only, "count": count,
+            "orderBy": order, "orderBy desc": order_desc, "orderBy 2 keys": order_two,
+            "orderBy only": order_only, "count": count, "count only": count_only,
             "geo within": within, "geo near": near}
 
 
@@ -220,7 +235,7 @@ async def main() -> None:
             await con.execute("VACUUM ANALYZE")
             await con.close()
         wanted = [s for s in args.shapes.split(",") if s]
-        print(f"{'shape':<13}{'sel':>8}{'link':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}"
+        print(f"{'shape':<15}{'sel':>8}{'link':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}"
               f"{'rows':>6}{'blks/q':>8}{'tuples/q':>9}")
         b0, t0 = await db_counters(url)
         for name, make in shapes().items():
@@ -236,7 +251,7 @@ async def main() -> None:
                     calls = args.requests + 20
                     blks, tups = (b1 - b0) / calls, (t1 - t0) / calls
                     b0, t0 = b1, t1
-                    print(f"{name:<13}{sel * 100:>7.2f}%{'yes' if link else 'no':>6}"
+                    print(f"{name:<15}{sel * 100:>7.2f}%{'yes' if link else 'no':>6}"
                           f"{rps:>8.0f}{p50:>8.1f}{p95:>8.1f}{rows:>6}{blks:>8.0f}{tups:>9.0f}",
                           flush=True)
     finally:

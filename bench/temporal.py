@@ -20,7 +20,7 @@ the ratio of the statement alone is the conservative one; the hub's figure is cl
     RENKEI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/renkei_h3 \
         .venv/bin/python bench/temporal.py [--stations 1000] [--readings 1000] [--keep]
     # the reads again on a kept history, without ingesting:
-    ... bench/temporal.py --stations 1000 --readings 1000 --reads-only
+    ... bench/temporal.py --stations 1000 --readings 1000 --reads-only [--explain]
 
 The issue's full size is ``--stations 1000 --readings 10000`` (10 million instances).
 Results: docs/performance.md, "History (issue #16)".
@@ -98,12 +98,39 @@ async def storage(pool: Any) -> tuple[int, int]:
         return int(rows), int(size or 0)
 
 
+class _Recorder:
+    """A connection that keeps the statements it runs, to EXPLAIN them afterwards."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.statements.append((sql, args))
+        return await self.con.fetch(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
+
+
+async def explain(con: Any, run: Any) -> None:
+    """Print ``EXPLAIN (ANALYZE, BUFFERS)`` of every statement ``run(con)`` makes (long
+    lines cut: the id arrays)."""
+    recorder = _Recorder(con)
+    await run(recorder)
+    for sql, args in recorder.statements:
+        print("   ", sql[:400] + (" ..." if len(sql) > 400 else ""))
+        for row in await con.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, *args):
+            print("     ", row[0][:160])
+
+
 def _p95(samples: list[float]) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-async def reads(url: str, stations: int, readings: int, repeat: int) -> None:
+async def reads(url: str, stations: int, readings: int, repeat: int,
+                plans: bool = False) -> None:
     """p95 (and median) of the issue's three reads on the recorded history."""
     ctx = core_active_context()
     ids = [f"urn:ngsi-ld:WaterObserved:s{s}" for s in range(stations)]
@@ -138,6 +165,10 @@ async def reads(url: str, stations: int, readings: int, repeat: int) -> None:
         p95 = _p95(times_ms)
         print(f"{name}: p95 {p95:.1f} ms, median {sorted(times_ms)[len(times_ms) // 2]:.1f} ms"
               f" ({shown} entities; bar {bar} ms: {'met' if p95 <= bar else 'MISSED'})")
+        if plans:
+            async with pool.acquire() as con:
+                await explain(con, lambda c, d=decided, p=params: temporal_query.read_entities(
+                    c, SCHEMAS[True], d, p, ctx, 10_000, drop_empty=True))
     await pool.close()
 
 
@@ -147,7 +178,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.reads_only:
         rows, size = await storage(pool)
         print(f"instances: {rows:,}; {size / max(rows, 1):.0f} bytes/instance")
-        await reads(url, args.stations, args.readings, args.repeat)
+        await reads(url, args.stations, args.readings, args.repeat, args.explain)
         await pool.close()
         return
     async with pool.acquire() as con:
@@ -178,8 +209,10 @@ async def main(args: argparse.Namespace) -> None:
     print(f"instances recorded: {rows:,} ({rows / n:.1f} per write);"
           f" storage {size / 1e6:,.1f} MB = {size / max(rows, 1):.0f} bytes/instance")
     async with pool.acquire() as con:
-        await con.execute("ANALYZE bench_hist_on.temporal_instances")
-    await reads(url, args.stations, args.readings, args.repeat)
+        # as autovacuum leaves a history (an insert-only table is vacuumed on its inserts):
+        # statistics, and the visibility map the aggregates' index-only scans rely on
+        await con.execute("VACUUM ANALYZE bench_hist_on.temporal_instances")
+    await reads(url, args.stations, args.readings, args.repeat, args.explain)
     if not args.keep:
         async with pool.acquire() as con:
             for schema in SCHEMAS.values():
@@ -197,4 +230,6 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=40, help="runs of each read")
     parser.add_argument("--reads-only", action="store_true",
                         help="only the reads, on the history a --keep run left")
+    parser.add_argument("--explain", action="store_true",
+                        help="print EXPLAIN (ANALYZE, BUFFERS) of each read's statements")
     asyncio.run(main(parser.parse_args()))

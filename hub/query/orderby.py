@@ -51,9 +51,14 @@ def compile_order_by(
 
 def walk_attribute(text: str, expand: Callable[[str], str]) -> str | None:
     """The expanded attribute a query may walk in value order (``store.entities``
-    ``fetch_entities``): a single ascending key on a top-level attribute's ``value``, the
-    one order the ``entity_values`` index ``(attr, num, eid)`` holds. None otherwise."""
-    path, _, direction = text.partition(";")
-    if direction not in ("", "asc") or "," in text or "." in path or path in _SYSTEM:
+    ``fetch_entities``): the first key, when it is ascending on a top-level attribute's
+    ``value``, the one order the ``entity_values`` index ``(attr, num, eid)`` holds
+    (further keys only break the ties of the page's boundary group). None otherwise.
+
+    Not descending: jsonb sorts booleans, arrays and objects above every number, and
+    the value index holds none of them, so a backward walk could not know that no such
+    entity comes first without reading every match."""
+    path, _, direction = text.split(",", 1)[0].partition(";")
+    if direction not in ("", "asc") or "." in path or path in _SYSTEM:
         return None
     return expand(path) if _KEY.match(path) else None

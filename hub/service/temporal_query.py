@@ -21,7 +21,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -378,28 +378,34 @@ def _simplified(out: dict[str, Any], rows: list[Any], params: TemporalParams,
     _grouped(out, groups, ctx)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @functools.lru_cache(maxsize=4096)
-def _bound(moment: datetime) -> str:
-    """A bucket bound as text, formatted once: bounds are shared by every entity and
-    attribute of an answer (100 stations x 168 hours: 336 instants in 33,600 triples)."""
-    return _iso(moment)
+def _bound(micros: int) -> str:
+    """A bucket bound (epoch microseconds, as ``sql.aggregate_history`` sends them) as
+    text, formatted once: bounds are shared by every entity and attribute of an answer
+    (100 stations x 168 hours: 336 instants in 33,600 triples)."""
+    return _iso(_EPOCH + timedelta(microseconds=micros))
 
 
 def _aggregated(out: dict[str, Any], rows: list[Any], params: TemporalParams,
                 ctx: ActiveContext) -> None:
-    """4.5.19: per method, triples of (figure, bucket start, bucket end)."""
+    """4.5.19: per method, triples of (figure, bucket start, bucket end) in time order; a
+    row holds one attribute and datasetId, its buckets as aligned arrays in no particular
+    order (``sql.aggregate_history``)."""
     groups: dict[tuple[str, str | None], dict[str, Any]] = {}
     for r in rows:
-        group = groups.get((r["attr"], r["dataset_id"]))
-        if group is None:
-            group = groups[(r["attr"], r["dataset_id"])] = {"type": r["typ"] or "Property"}
-            if r["dataset_id"] is not None:
-                group["datasetId"] = r["dataset_id"]
-            for method in params.methods:
-                group[method] = []
+        group = groups[(r["attr"], r["dataset_id"])] = {"type": r["typ"] or "Property"}
+        if r["dataset_id"] is not None:
+            group["datasetId"] = r["dataset_id"]
+        starts, ends = r["start_us"], r["end_us"]
+        order = sorted(range(len(starts)), key=starts.__getitem__)
+        bounds = [(_bound(starts[j]), _bound(ends[j])) for j in order]
         for k, method in enumerate(params.methods):
-            group[method].append([r[f"m{k}"], _bound(r["bucket_start"]),
-                                  _bound(r["bucket_end"])])
+            figures = r[f"m{k}"]
+            group[method] = [[figures[j], *bound] for j, bound in zip(order, bounds,
+                                                                      strict=True)]
     _grouped(out, groups, ctx)
 
 
