@@ -29,6 +29,7 @@ from hub.api import (
     dashboard,
     discovery,
     entities,
+    federation_notify,
     health,
     metrics,
     openapi,
@@ -212,8 +213,8 @@ def create_app(settings: Settings) -> web.Application:
                 settled_heap):
         app.cleanup_ctx.append(ctx)
     for module in (batch, attributes, entities, discovery, contexts, temporal, subscriptions,
-                   aggregates, csources, contracts_api, registry, catalog, health, metrics,
-                   unsupported, openapi):
+                   aggregates, csources, federation_notify, contracts_api, registry, catalog,
+                   health, metrics, unsupported, openapi):
         app.add_routes(module.routes)
         # clients (the ETSI suite among them) also call collection URLs with a trailing slash
         app.add_routes(

@@ -78,6 +78,7 @@ from hub.federation.registration import (
     render_registration,
     stored_expiry,
 )
+from hub.federation.subscriptions import forget_registration
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import is_uri, utc_iso
 from hub.query.geo import parse_geo_query
@@ -385,6 +386,7 @@ async def delete_registration(request: web.Request) -> web.Response:
         await store.delete_registration(con, schema, reg_id)
         await _notify_change(request, con, schema, row.body, None)
     invalidate_registrations(request.app, schema)
+    await forget_registration(request, schema, row)  # its forwarded subscriptions
     return web.Response(status=204)
 
 

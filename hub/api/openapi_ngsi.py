@@ -162,6 +162,11 @@ NGSI_SCHEMAS: dict[str, Any] = {
     "Aggregates": {"type": "object", "description": "grouped counts, sums and averages"},
     "DeadLetters": {"type": "array", "items": {"type": "object"}},
     "Replay": {"type": "object", "properties": {"ids": {"type": "array", "items": _S}}},
+    "Notification": {"type": "object", "required": ["type", "data"],
+                     "description": "GS CIM 009 5.3.1, from a context source",
+                     "properties": {"type": {"const": "Notification"}, "id": _URI,
+                                    "subscriptionId": _URI, "notifiedAt": _S,
+                                    "data": _ref("Entities")}},
 }
 
 
@@ -258,6 +263,9 @@ NGSI_OPS: dict[tuple[str, str], dict[str, Any]] = {
         response="DeadLetters"),
     ("/ngsi-ld/ex/v1/subscriptions/{subscriptionId}/deadLetters/replay", "POST"): _op(
         "deliver dead letters again (Renkei extension)", 200, None, body="Replay"),
+    ("/ngsi-ld/ex/v1/federation/notifications/{forwardId}", "POST"): _op(
+        "a context source's notification for a subscription this hub made there (Renkei "
+        "extension; the forwardId is the credential)", 204, None, body="Notification"),
 }
 _CSR = "/ngsi-ld/v1/csourceRegistrations"
 _CSS = "/ngsi-ld/v1/csourceSubscriptions"

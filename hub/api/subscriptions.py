@@ -31,6 +31,7 @@ from hub.api.common import (
 from hub.api.params import ListParams, check_params, csv, parse_pagination
 from hub.egress import EgressRefused
 from hub.errors import AlreadyExists, BadRequestData, InvalidRequest, ResourceNotFound
+from hub.federation.subscriptions import sync as forward_subscription
 from hub.jsonld.active import ActiveContext
 from hub.jsonld.remote import context_id_for
 from hub.ngsild.checks import is_uri, utc_iso
@@ -187,6 +188,7 @@ async def create_subscription(request: web.Request) -> web.Response:
                                                   **_columns(sub))
     if not created:
         raise AlreadyExists(f"subscription {sub['id']} already exists")
+    await forward_subscription(request, schema, sub["id"], sub)  # to context sources
     return web.Response(
         status=201, headers={"Location": f"{BASE}/subscriptions/{quote(sub['id'], safe=':')}"}
     )
@@ -281,6 +283,7 @@ async def update_subscription(request: web.Request) -> web.Response:
         check_notification_endpoint(request, sub)
         await store.update_subscription(con, schema, sub, now=datetime.now(UTC),
                                         **_columns(sub))
+    await forward_subscription(request, schema, sub_id, sub)  # to context sources
     return web.Response(status=204)
 
 
@@ -294,6 +297,7 @@ async def delete_subscription(request: web.Request) -> web.Response:
         visible_subscription(request, await store.fetch_subscription(con, schema, sub_id), sub_id)
         if not await store.delete_subscription(con, schema, sub_id):
             raise ResourceNotFound(f"subscription {sub_id} not found")
+    await forward_subscription(request, schema, sub_id, None)  # from context sources
     return web.Response(status=204)
 
 

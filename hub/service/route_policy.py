@@ -88,6 +88,12 @@ ROUTES: Mapping[str, Mapping[str, Need]] = {
     # the subscription's dead letters: its own organisation only (checked by the handler)
     "/ngsi-ld/ex/v1/subscriptions/{subscriptionId}/deadLetters": {"GET": S},
     "/ngsi-ld/ex/v1/subscriptions/{subscriptionId}/deadLetters/replay": {"POST": S},
+    # a context source notifying a subscription this hub made there
+    # (hub/federation/subscriptions.py): the source holds no token of ours, so the route is
+    # public and the forwardId in the path (256 random bits given to that source only,
+    # stored hashed) is the credential; anything else is 404 before the body is read, and
+    # the data goes to the subscriber only through its own rights
+    "/ngsi-ld/ex/v1/federation/notifications/{forwardId}": {"POST": P},
     # -- catalogue and contracts: describe data, reveal no entity -----------------
     # -- orchestrator probes (hub/api/health.py): up / ready, which check failed, no data
     "/health": {"GET": P},

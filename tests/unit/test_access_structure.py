@@ -104,6 +104,8 @@ STORE_READERS = {
                                                " the subscriber checked at send time",
     "hub/api/discovery.py": "entity_source (the caller's view) for /types, /attributes;"
                             " remote names admitted by hub/federation/discovery.py",
+    "hub/federation/subscriptions.py": "the one subscription a source's notification"
+                                       " serves; matched as its subscriber (matcher)",
     "hub/federation/forward.py": "active registrations only (no entity data); remote"
                                  " entities pass visible() as the owner's data (reads.admit)",
     "hub/api/entities.py": "service layer: require_visible / restrict / visible_rows",

@@ -1,0 +1,39 @@
+"""``POST /ngsi-ld/ex/v1/federation/notifications/{forwardId}``: notifications from context
+sources for the subscriptions this hub made there (hub/federation/subscriptions.py).
+
+The source calls without this hub's OAuth token (it has none): the route is public in
+the route table and the forwardId itself — 256 random bits, given only to that source in
+the subscription the hub made there, stored hashed — is the credential. An unknown,
+malformed or forged forwardId, a deleted registration and a deleted subscription are the
+same 404, before the body is read. The body is bounded by ``max_body_bytes`` (413 beyond)
+and must be an NGSI-LD Notification (400 otherwise). What it carries is data of the
+registration's owner, queued for the one subscription as its subscriber may receive it.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.api.common import JSONLD, read_json, request_context
+from hub.federation import subscriptions as forwarded
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+
+@routes.post(forwarded.NOTIFY_PATH)
+async def receive_notification(request: web.Request) -> web.Response:
+    schema, fwd, reg = await forwarded.lookup(request, request.match_info["forwardId"])
+    body, media = await read_json(request)
+    if media == JSONLD and isinstance(body, dict):  # @context on the Notification or on
+        data = body.get("data")                     # its entities (5.3.1, 6.3.5)
+        first = data[0] if isinstance(data, list) and data else None
+        raw = body.get("@context") or (first.get("@context")
+                                       if isinstance(first, dict) else None)
+        rc = await request_context(request, {"@context": raw} if raw else body, media)
+    else:
+        rc = await request_context(request, body, media)
+    entities, reason = forwarded.parse_notification(body, rc.active, fwd)
+    await forwarded.receive(request, schema, fwd, reg, entities, reason)
+    return web.Response(status=204)
