@@ -23,7 +23,7 @@ endpoint: ``POST {public_url}/ngsi-ld/ex/v1/federation/notifications/{forwardId}
 * **What comes back** is data of the registration's owner: each entity is stamped with the
   dataset that organisation's registry rules give it (else its default dataset), as
   ``reads.admit`` does for a query, and handed to the existing matcher for this one
-  subscription (``matcher._notification_for``): the change is cut to what the subscriber
+  subscription (``matcher.notification_for``): the change is cut to what the subscriber
   may read before ``q``/``geoQ``/watched attributes are evaluated, and queued in the
   durable outbox, which decides again when it sends. An entity outside the
   registration's ``information``, or whose id or type a dataset of another organisation
@@ -75,7 +75,7 @@ from hub.service.access_reads import decide_entity
 from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX
 from hub.service.oauth import issuer_of
 from hub.store import subscriptions as store
-from hub.subscriptions.matcher import _notification_for
+from hub.subscriptions.matcher import notification_for
 from hub.subscriptions.matching import Change
 from hub.subscriptions.model import q_text
 
@@ -538,7 +538,7 @@ async def _queue(request: web.Request, schema: str, fwd: Forward, reg: Registrat
                 continue  # outside what the source registered, or another's entity
             ent["createdAt"] = ent.get("createdAt") or now
             ent["modifiedAt"] = ent.get("modifiedAt") or now
-            item = await _notification_for(con, schema, row.body, _change(ent, reason, now),
+            item = await notification_for(con, schema, row.body, _change(ent, reason, now),
                                            runtime)
             if item is not None:
                 items.append(_unstamped(item, hidden))

@@ -26,7 +26,7 @@ from hub.subscriptions.matching import Change, change_from_row, match, render_op
 from hub.subscriptions.model import prefilter_ids
 from hub.subscriptions.payloads import notification_entity
 
-__all__ = ["Contexts", "match_round", "new_notification_id", "periodic_payload",
+__all__ = ["Contexts", "match_round", "new_notification_id", "notification_for", "periodic_payload",
            "subscriber_view"]
 
 log = logging.getLogger("renkei.subscriptions")
@@ -65,7 +65,7 @@ async def match_round(
             for sub, created_at in by_id.get(change.entity_id, []) + any_id:
                 if created_at > row["at"]:
                     continue  # the subscription did not exist when the entity changed
-                item = await _notification_for(con, schema, sub, change, contexts)
+                item = await notification_for(con, schema, sub, change, contexts)
                 if item is not None:
                     items.append(item)
         await store.insert_notifications(con, schema, items)
@@ -97,7 +97,7 @@ def _op(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def _notification_for(
+async def notification_for(
     con: asyncpg.Connection, schema: str, sub: dict[str, Any], change: Change,
     contexts: Contexts,
 ) -> tuple[str, str, dict[str, Any]] | None:
