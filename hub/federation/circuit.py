@@ -64,6 +64,14 @@ class Breakers:
                 log.warning("context source %s failed %d times in a row: circuit open, "
                             "probed every %g s", key, st.failures, cooldown)
 
+    def release(self, key: str) -> None:
+        """A call that ended with no verdict (cancelled: the client went away, the local
+        part failed) was no probe: the next call may probe. Without this a cancelled probe
+        kept ``probing`` set and the source was never asked again by this process."""
+        st = self._states.get(key)
+        if st is not None:
+            st.probing = False
+
     def open_count(self) -> int:
         """How many sources this process is not calling now (for /metrics)."""
         return sum(1 for st in self._states.values() if st.failures >= self.failures)

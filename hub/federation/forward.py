@@ -415,6 +415,9 @@ class Federation:
         try:
             async with asyncio.timeout((reg.timeout or self.timeout) + 0.5):
                 result = await call()
+        except asyncio.CancelledError:  # no verdict on the source: free its probe
+            self.breakers.release(key)
+            raise
         except (SourceError, TimeoutError, aiohttp.ClientError, OSError) as exc:
             detail = exc.detail if isinstance(exc, SourceError) else (
                 f"no answer within {self.timeout:g} s" if isinstance(exc, TimeoutError)

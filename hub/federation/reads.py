@@ -130,6 +130,14 @@ def _simple_types(raw: str | None) -> list[str] | None:
     return [t.strip() for t in raw.replace("|", ",").split(",") if t.strip()]
 
 
+def _drop(fut: asyncio.Future[Any]) -> None:
+    """Cancel work nobody will wait for, and take its outcome when it ends (an error it
+    already had is not logged as "never retrieved": the request's own error is what
+    counts)."""
+    fut.cancel()
+    fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
 class QueryPlan:
     """One federated query: the registrations to ask and what to ask each."""
 
@@ -159,7 +167,7 @@ class QueryPlan:
 
     def cancel(self) -> None:
         if self._asked is not None:
-            self._asked.cancel()
+            _drop(self._asked)
 
     async def run(self, local: list[Entity], local_total: int | None, *, offset: int,
                   limit: int, count: bool) -> tuple[list[Entity], int | None, dict[str, str]]:
@@ -345,7 +353,7 @@ async def retrieve(request: web.Request, rc: Any, schema: str, entity_id: str,
                                           for r in regs))
         local = await reading
     except BaseException:
-        reading.cancel()
+        _drop(reading)
         raise
     failures = [a for a in answers if isinstance(a, Failure)]
     held = local

@@ -14,7 +14,9 @@ endpoint: ``POST {public_url}/ngsi-ld/ex/v1/federation/notifications/{forwardId}
   any): otherwise the source would be asked, and would send, data the subscriber can
   never receive. The call carries the registration's headers only (``Federation.target``:
   never the caller's ``Authorization``), through the egress-checked session, under the
-  per-source timeout and breaker (``Federation.guarded``).
+  per-source timeout and breaker (``Federation.guarded``). A selector naming by id an
+  entity another organisation's dataset claims is never sent to the source (``_foreign``):
+  the source could not notify it, and would learn what the subscriber watches elsewhere.
 * **The forwardId** is 256 random bits; only its SHA-256 is stored
   (``forwarded_subscriptions``, tenant migration 0080), and the receiving route looks the
   hash up, so an unknown and a forged token are the same miss (404). For a non-default
@@ -166,6 +168,28 @@ def _concerns(reg: Registration, sub: dict[str, Any]) -> bool:
     return False
 
 
+def _foreign(index: Any, reg: Registration, sel: dict[str, Any], dev: bool) -> bool:
+    """Whether ``sel`` names one entity by id that a dataset of another organisation
+    claims: ``reg``'s source can never notify it (``_stamp`` drops it), so telling the
+    source of it would only show ``reg``'s owner which of another organisation's entities
+    the subscriber watches, and with what ``q`` (development mode: never, as ``_stamp``)."""
+    if dev or reg.owner is None or not isinstance(sel.get("id"), str):
+        return False
+    types = [sel["type"]] if isinstance(sel.get("type"), str) else []
+    ds = index.owning_dataset(sel["id"], types)
+    return ds is not None and ds.owner != reg.owner
+
+
+def _own(index: Any, reg: Registration, sub: dict[str, Any],
+         dev: bool) -> dict[str, Any] | None:
+    """``sub`` without the selectors ``_foreign`` to ``reg``; None when none is left."""
+    sels = sub.get("entities") or []
+    kept = [s for s in sels if not _foreign(index, reg, s, dev)]
+    if sels and not kept:
+        return None
+    return {**sub, "entities": kept} if len(kept) != len(sels) else sub
+
+
 def _may_receive(request: web.Request, index: Any, reg: Registration,
                  sub: dict[str, Any]) -> bool:
     """Whether the subscriber may receive any entity the subscription selects from any
@@ -203,7 +227,12 @@ async def _wanted(request: web.Request, fed: Federation, schema: str,
     if not regs:
         return {}
     index = await request.app[keys.REGISTRY_RULES].current()
-    return {r.id: r for r in regs if _may_receive(request, index, r, sub)}
+    out = {}
+    for r in regs:
+        own = _own(index, r, sub, fed.dev)
+        if own is not None and _concerns(r, own) and _may_receive(request, index, r, own):
+            out[r.id] = r
+    return out
 
 
 # -- the subscription made at a source --------------------------------------------------------
@@ -217,8 +246,10 @@ async def _remote_body(request: web.Request, reg: Registration, sub: dict[str, A
     body: dict[str, Any] = {"id": remote_id, "type": "Subscription"}
     sels = []
     reg_types = sorted({t for i in reg.information for s in i.entities for t in s.types})
+    index = await request.app[keys.REGISTRY_RULES].current()
+    dev = federation_of(request.app).dev
     for sel in sub.get("entities") or []:
-        if not _concerns(reg, {**sub, "entities": [sel]}):
+        if not _concerns(reg, {**sub, "entities": [sel]}) or _foreign(index, reg, sel, dev):
             continue  # a selector this registration cannot answer is not asked there
         if "type" in sel:
             out = {k: sel[k] for k in ("id", "idPattern", "type") if k in sel}

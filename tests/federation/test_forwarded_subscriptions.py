@@ -276,3 +276,35 @@ async def test_rows_left_by_a_crash_close_with_the_first_notification(
                   " SELECT count(*) FROM d")
     assert await _notify(w, path, _notification(made["id"], 30.0)) == 404
     assert await _rows(w) == 0
+
+
+async def test_a_flooding_source_is_refused_with_429(
+        world: World, source: Source, receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forwardId's holder cannot queue rows as fast as it can post: past the entities a
+    forwarding may deliver per minute, 429 with Retry-After, and nothing more is queued.
+    The clock is fixed so that the minute cannot turn during the test."""
+    from hub.api import federation_notify
+
+    class Clock:
+        @staticmethod
+        def time() -> float:
+            return 1_800_000_030.0
+
+    monkeypatch.setattr(federation_notify, "time", Clock)
+    monkeypatch.setattr(federation_notify, "ENTITIES_PER_MINUTE", 2)
+    w = world
+    await _grant(w, "ueda-rain", [RAIN])
+    await _subscribe(w, receiver)
+    [(_headers, made)] = source.created
+    path = urlsplit(made["notification"]["endpoint"]["uri"]).path
+    assert await _notify(w, path, _notification(made["id"], 30.0)) == 204
+    assert await _notify(w, path, _notification(made["id"], 31.0)) == 204
+    async with aiohttp.ClientSession() as http, http.post(
+            str(w.http.make_url(path)), json=_notification(made["id"], 32.0)) as resp:
+        assert resp.status == 429
+        assert resp.headers["Retry-After"] == "30"
+    got = await receiver.wait_for(2)
+    await asyncio.sleep(1.0)  # the refused third would have arrived by now
+    assert len(receiver.received) == 2
+    assert sorted(g.body["data"][0]["rain"]["value"] for g in got) == [30.0, 31.0]
