@@ -21,8 +21,15 @@ the ratio of the statement alone is the conservative one; the hub's figure is cl
         .venv/bin/python bench/temporal.py [--stations 1000] [--readings 1000] [--keep]
     # the reads again on a kept history, without ingesting:
     ... bench/temporal.py --stations 1000 --readings 1000 --reads-only [--explain]
+    # the reads on a big history: the first 20 readings through the write path, the
+    # rest of the history-on schema's instances filled by SQL in the same shape:
+    ... bench/temporal.py --stations 1000 --readings 5000 --fill-by-sql 20 --explain
 
-The issue's full size is ``--stations 1000 --readings 10000`` (10 million instances).
+The issue's full size is 10 million instances: ``--stations 1000 --readings 5000`` (two
+instances a reading). Through the write path that takes ~3 h on a 2-core machine, so the
+reads at that size are measured on a history filled by SQL (``fill``): same entities,
+attributes, datasets, instance shape and insertion order, the indexes maintained row by row
+as the ingest does; the ingest ratio is then of the path-ingested readings only.
 Results: docs/performance.md, "History (issue #16)".
 """
 
@@ -124,6 +131,62 @@ async def explain(con: Any, run: Any) -> None:
             print("     ", row[0][:160])
 
 
+#: One reading of every station, both observed attributes, as the write path records them:
+#: each real row's columns copied (``tpl``: one recorded instance per attribute) with the
+#: value, observedAt, modifiedAt, instanceId and pk (the sequence) varied; values as
+#: ``batch`` computes them, in the JSON number form Python writes (``1.1``, ``3.0``). Rows go
+#: in the ingest's order (reading, station, attribute), so heap, btree and BRIN grow as they
+#: do under the ingest.
+_FILL_SQL = """
+WITH tpl AS (
+  SELECT DISTINCT ON (attr) attr, dataset_id, data FROM {schema}.temporal_instances
+  WHERE entity_id = 'urn:ngsi-ld:WaterObserved:s0' AND attr = ANY ($5::text[])
+  ORDER BY attr, observed_at DESC
+), g AS (
+  SELECT r, s, a.k, a.attr, $1::timestamptz + make_interval(mins => 10 * r) AS at,
+    CASE a.k WHEN 1 THEN round(1 + ((s * 7 + r) % 97) / 31.0, 2)
+             ELSE ((s + r) % 13)::numeric END AS v
+  FROM generate_series($2::int, $3::int - 1) AS r,
+       generate_series(0, $4::int - 1) AS s,
+       unnest($5::text[]) WITH ORDINALITY AS a(attr, k)
+)
+INSERT INTO {schema}.temporal_instances
+  (entity_id, attr, instance_id, dataset_id, observed_at, data)
+SELECT 'urn:ngsi-ld:WaterObserved:s' || g.s, g.attr,
+  'urn:ngsi-ld:attribute:instance:' || gen_random_uuid(), t.dataset_id, g.at,
+  t.data || jsonb_build_object(
+    'value', CASE WHEN g.v = trunc(g.v) THEN round(g.v, 1) ELSE trim_scale(g.v) END,
+    'observedAt', to_char(g.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    'modifiedAt', to_char(clock_timestamp() AT TIME ZONE 'UTC',
+                          'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+FROM g JOIN tpl t USING (attr)
+ORDER BY g.r, g.s, g.k
+"""
+
+
+async def fill(pool: Any, stations: int, first: int, readings: int) -> float:
+    """Readings ``first`` to ``readings`` of the history-on schema by SQL (``_FILL_SQL``), a
+    statement per ~1 M instances (500,000 station readings); then the entities' current
+    state brought to the last reading by one write without history (what the ingest would
+    have left stored; the temporal entities and their ``attrs`` are the path-ingested ones,
+    every attribute already named). Seconds taken."""
+    schema = SCHEMAS[True]
+    attrs = [V + "waterLevel", V + "rainfall"]
+    step = max(1, 500_000 // stations)
+    t0 = time.perf_counter()
+    async with pool.acquire() as con:
+        for lo in range(first, readings, step):
+            hi = min(readings, lo + step)
+            await con.execute(_FILL_SQL.format(schema=schema), START, lo, hi, stations,
+                              attrs, timeout=None)
+            print(f"  filled readings {lo}-{hi - 1}: {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+        async with con.transaction():
+            await store.write_entities(con, schema, batch(stations, readings - 1),
+                                       create_only=False, history=False)
+    return time.perf_counter() - t0
+
+
 def _p95(samples: list[float]) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
@@ -188,30 +251,43 @@ async def main(args: argparse.Namespace) -> None:
             await con.execute("DELETE FROM renkei.migrations WHERE scope = $1",
                               "tenant:" + schema)
             await apply_tenant(con, schema)
-        # partitions for the whole run, as the housekeeping creates them ahead
-        months = 1 + (args.readings * 10) // (60 * 24 * 28)
+        # partitions for the whole run (the SQL fill's months too), as the housekeeping
+        # creates them ahead
+        last = START + timedelta(minutes=10 * (args.readings - 1))
+        months = (last.year - START.year) * 12 + last.month - START.month + 1
         await ensure_partitions(con, "bench_hist_on", START.date(), months)
+    ingested = min(args.readings, args.fill_by_sql or args.readings)
     spent = {True: 0.0, False: 0.0}
     t_all = time.perf_counter()
-    for r in range(args.readings):
+    for r in range(ingested):
         ents = batch(args.stations, r)
         first = r % 2 == 0  # alternate which goes first: equal footing for cache and disk
         for history in (first, not first):
             spent[history] += await write(pool, history, ents)
         if args.progress and r % max(1, args.readings // 10) == 0:
             print(f"  reading {r}: {time.perf_counter() - t_all:.0f} s", flush=True)
-    n = args.stations * args.readings
+    n = args.stations * ingested
     on, off = n / spent[True], n / spent[False]
     rows, size = await storage(pool)
-    print(f"stations {args.stations} x readings {args.readings} = {n:,} entity writes per mode")
+    print(f"stations {args.stations} x readings {ingested} = {n:,} entity writes per mode"
+          " (through the write path)")
     print(f"history off: {off:,.0f} entities/s   history on: {on:,.0f} entities/s"
           f"   ratio {on / off:.2f}")
     print(f"instances recorded: {rows:,} ({rows / n:.1f} per write);"
           f" storage {size / 1e6:,.1f} MB = {size / max(rows, 1):.0f} bytes/instance")
+    if ingested < args.readings:
+        took = await fill(pool, args.stations, ingested, args.readings)
+        total, size = await storage(pool)
+        print(f"FILLED BY SQL, not ingested through the write path: readings {ingested}-"
+              f"{args.readings - 1} of the history-on schema, {total - rows:,} instances in"
+              f" {took:.0f} s; now {total:,} instances ({rows:,} through the write path);"
+              f" storage {size / 1e6:,.1f} MB = {size / max(total, 1):.0f} bytes/instance")
     async with pool.acquire() as con:
         # as autovacuum leaves a history (an insert-only table is vacuumed on its inserts):
         # statistics, and the visibility map the aggregates' index-only scans rely on
-        await con.execute("VACUUM ANALYZE bench_hist_on.temporal_instances")
+        t0 = time.perf_counter()
+        await con.execute("VACUUM ANALYZE bench_hist_on.temporal_instances", timeout=None)
+        print(f"VACUUM ANALYZE: {time.perf_counter() - t0:.0f} s")
     await reads(url, args.stations, args.readings, args.repeat, args.explain)
     if not args.keep:
         async with pool.acquire() as con:
@@ -230,6 +306,9 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=40, help="runs of each read")
     parser.add_argument("--reads-only", action="store_true",
                         help="only the reads, on the history a --keep run left")
+    parser.add_argument("--fill-by-sql", type=int, default=0, metavar="N",
+                        help="ingest only the first N readings through the write path and"
+                        " fill the history-on schema's instances up to --readings by SQL")
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN (ANALYZE, BUFFERS) of each read's statements")
     asyncio.run(main(parser.parse_args()))
