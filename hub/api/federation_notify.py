@@ -11,19 +11,17 @@ registration's owner, queued for the one subscription as its subscriber may rece
 
 A forwardId's holder could otherwise queue rows as fast as it can post (an attack measured
 14,000 rows from 20 requests in 2.5 s): each forwarding may deliver at most
-``ENTITIES_PER_MINUTE`` entities per minute to each process (a city's gauges changing
-every ten minutes are far below it), beyond which the answer is 429 with
-``Retry-After``; the subscription's bounded queue (``notification_queue_limit``) is the
-second line.
+``ENTITIES_PER_MINUTE`` entities per minute to the hub, counted like the clients' request
+rates (a city's gauges changing every ten minutes are far below it), beyond which the
+answer is 429 with ``Retry-After``; the subscription's bounded queue
+(``notification_queue_limit``) is the second line.
 """
 
 from __future__ import annotations
 
-import time
-import weakref
-
 from aiohttp import web
 
+from hub import keys
 from hub.api.common import JSONLD, read_json, request_context
 from hub.errors import TooManyRequests
 from hub.federation import subscriptions as forwarded
@@ -32,26 +30,18 @@ __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 
-#: entities one forwarding may deliver per minute to one process
+#: entities one forwarding may deliver per minute
 ENTITIES_PER_MINUTE = 6000
-#: per application (process): (tenant schema, forwardId hash) -> (minute, entities
-#: delivered in it); an entry exists only for a forwardId that was found, so the
-#: forwardings bound its size
-_WINDOWS: weakref.WeakKeyDictionary[web.Application, dict[tuple[str, bytes], tuple[int, int]]] = (
-    weakref.WeakKeyDictionary())
 
 
-def _charge(request: web.Request, key: tuple[str, bytes], entities: int) -> None:
-    windows = _WINDOWS.setdefault(request.app, {})
-    minute = int(time.time() // 60)
-    start, used = windows.get(key, (minute, 0))
-    if start != minute:
-        used = 0
-    if used + entities > ENTITIES_PER_MINUTE:
-        raise TooManyRequests(
-            f"this notification endpoint takes at most {ENTITIES_PER_MINUTE} entities a "
-            "minute", retry_after=60 - int(time.time()) % 60)
-    windows[key] = (minute, used + entities)
+def _charge(request: web.Request, schema: str, fwd: forwarded.Forward, entities: int) -> None:
+    """The forwarding's entities this minute, counted in the access state's rate windows
+    (the clients' rates: one-minute windows summed across processes)."""
+    key = f"forward:{schema}:{fwd.token_hash.hex()}"
+    wait = request.app[keys.ACCESS].hit(key, ENTITIES_PER_MINUTE, entities)
+    if wait is not None:
+        raise TooManyRequests(f"this notification endpoint takes at most "
+                              f"{ENTITIES_PER_MINUTE} entities a minute", retry_after=wait)
 
 
 @routes.post(forwarded.NOTIFY_PATH)
@@ -67,6 +57,6 @@ async def receive_notification(request: web.Request) -> web.Response:
     else:
         rc = await request_context(request, body, media)
     entities, reason = forwarded.parse_notification(body, rc.active, fwd)
-    _charge(request, (schema, fwd.token_hash), len(entities))
+    _charge(request, schema, fwd, len(entities))
     await forwarded.receive(request, schema, fwd, reg, entities, reason)
     return web.Response(status=204)

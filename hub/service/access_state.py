@@ -165,19 +165,20 @@ class AccessState:
 
     # -- rate ------------------------------------------------------------------------
     @staticmethod
-    def _current_window() -> datetime:
-        now = datetime.now(UTC)
-        return now.replace(second=0, microsecond=0)
+    def _now() -> datetime:
+        return datetime.now(UTC)
 
-    def hit(self, client_id: str, limit: int) -> int | None:
-        """Count one request; None if within ``limit`` per minute, else seconds to wait."""
-        window = self._current_window()
+    def hit(self, client_id: str, limit: int, weight: int = 1) -> int | None:
+        """Count one request (or ``weight`` units of one: the entities a context source
+        notifies); None if within ``limit`` per minute, else seconds to wait."""
+        now = self._now()
+        window = now.replace(second=0, microsecond=0)
         if window != self._window:
             self._window, self._local, self._global = window, defaultdict(int), {}
         used = self._local[client_id] + self._global.get(client_id, 0)
-        if used >= limit:
-            return max(1, 60 - datetime.now(UTC).second)
-        self._local[client_id] += 1
+        if used + weight > limit:
+            return max(1, 60 - now.second)
+        self._local[client_id] += weight
         return None
 
     async def _sync_rates(self, con: asyncpg.Connection) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -285,13 +286,12 @@ async def test_a_flooding_source_is_refused_with_429(
     forwarding may deliver per minute, 429 with Retry-After, and nothing more is queued.
     The clock is fixed so that the minute cannot turn during the test."""
     from hub.api import federation_notify
+    from hub.service.access_state import AccessState
 
-    class Clock:
-        @staticmethod
-        def time() -> float:
-            return 1_800_000_030.0
+    def half_past() -> datetime:
+        return datetime(2027, 1, 15, 9, 30, 30, tzinfo=UTC)
 
-    monkeypatch.setattr(federation_notify, "time", Clock)
+    monkeypatch.setattr(AccessState, "_now", staticmethod(half_past))
     monkeypatch.setattr(federation_notify, "ENTITIES_PER_MINUTE", 2)
     w = world
     await _grant(w, "ueda-rain", [RAIN])
