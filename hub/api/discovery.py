@@ -40,13 +40,10 @@ async def list_types(request: web.Request) -> web.Response:
     rc = await request_context(request)
     ctx = rc.active
     schema = await tenant_schema(request)
-    headers: dict[str, str] = {}
     if _details(request):
         async with request.app[keys.POOL].acquire() as con:
-            rows = await sql.type_details(con, schema, entity_source(schema))
-        remote = await federation.type_details(request, rc, schema, rows)
-        if remote is not None:  # registrations concern it (hub/federation/discovery.py)
-            rows, headers = remote
+            local = await sql.type_details(con, schema, entity_source(schema))
+        rows, headers = await federation.type_details(request, rc, schema, local)
         data: object = [
             {"id": t, "type": "EntityType", "typeName": ctx.compact(t),
              "attributeNames": [ctx.compact(a) for a in attrs]}
@@ -54,10 +51,8 @@ async def list_types(request: web.Request) -> web.Response:
         ]
     else:
         async with request.app[keys.POOL].acquire() as con:
-            names = await sql.type_names(con, schema, entity_source(schema))
-        listed = await federation.type_list(request, rc, schema, names)
-        if listed is not None:
-            names, headers = listed
+            local_names = await sql.type_names(con, schema, entity_source(schema))
+        names, headers = await federation.type_list(request, rc, schema, local_names)
         data = {"id": f"urn:ngsi-ld:EntityTypeList:{uuid.uuid4()}", "type": "EntityTypeList",
                 "typeList": [ctx.compact(t) for t in names]}
     return json_response(data, rc, media, headers=headers)
@@ -72,11 +67,10 @@ async def get_type(request: web.Request) -> web.Response:
     iri = ctx.expand(request.match_info["type"])
     schema = await tenant_schema(request)
     async with request.app[keys.POOL].acquire() as con:
-        count, attrs = await sql.type_info(con, schema, iri, entity_source(schema))
-    headers: dict[str, str] = {}
-    remote = await federation.type_info(request, rc, schema, iri, count, attrs)
-    if remote is not None:
-        count, attrs, headers = remote
+        local_count, local_attrs = await sql.type_info(con, schema, iri,
+                                                       entity_source(schema))
+    count, attrs, headers = await federation.type_info(request, rc, schema, iri,
+                                                       local_count, local_attrs)
     if count == 0:
         missing = ResourceNotFound(f"no entity of type {request.match_info['type']}")
         missing.headers.update(headers)  # a failed source is reported with the 404 too
@@ -98,24 +92,19 @@ async def list_attributes(request: web.Request) -> web.Response:
     rc = await request_context(request)
     ctx = rc.active
     schema = await tenant_schema(request)
-    headers: dict[str, str] = {}
     if _details(request):
         async with request.app[keys.POOL].acquire() as con:
-            rows = await sql.attribute_details(con, schema, source=entity_source(schema))
-        remote = await federation.attribute_details(request, rc, schema, list(rows))
-        merged = [(a, types) for a, _n, _k, types in (remote[0] if remote else rows)]
-        headers = remote[1] if remote else {}
+            local = await sql.attribute_details(con, schema, source=entity_source(schema))
+        rows, headers = await federation.attribute_details(request, rc, schema, list(local))
         data: object = [
             {"id": a, "type": "Attribute", "attributeName": ctx.compact(a),
              "typeNames": [ctx.compact(t) for t in types]}
-            for a, types in merged
+            for a, _n, _k, types in rows
         ]
     else:
         async with request.app[keys.POOL].acquire() as con:
-            names = await sql.attribute_names(con, schema, entity_source(schema))
-        listed = await federation.attribute_list(request, rc, schema, names)
-        if listed is not None:
-            names, headers = listed
+            local_names = await sql.attribute_names(con, schema, entity_source(schema))
+        names, headers = await federation.attribute_list(request, rc, schema, local_names)
         data = {"id": f"urn:ngsi-ld:AttributeList:{uuid.uuid4()}", "type": "AttributeList",
                 "attributeList": [ctx.compact(a) for a in names]}
     return json_response(data, rc, media, headers=headers)
@@ -131,11 +120,8 @@ async def get_attribute(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
     async with request.app[keys.POOL].acquire() as con:
         rows = await sql.attribute_details(con, schema, iri, entity_source(schema))
-    row: federation.AttrRow | None = rows[0] if rows else None
-    headers: dict[str, str] = {}
-    remote = await federation.attribute_info(request, rc, schema, iri, row)
-    if remote is not None:
-        row, headers = remote
+    row, headers = await federation.attribute_info(request, rc, schema, iri,
+                                                   rows[0] if rows else None)
     if row is None:
         missing = ResourceNotFound(f"no attribute {request.match_info['attrId']}")
         missing.headers.update(headers)

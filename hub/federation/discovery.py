@@ -211,11 +211,11 @@ def _entries(body: Any) -> list[dict[str, Any]]:
 # -- /types -----------------------------------------------------------------------------
 
 async def type_list(request: web.Request, rc: Any, schema: str, local: list[str],
-                    ) -> tuple[list[str], Headers] | None:
-    """5.7.5: the local type IRIs united with the sources' (None: local only)."""
+                    ) -> tuple[list[str], Headers]:
+    """5.7.5: the local type IRIs united with the sources', and the headers to add."""
     fan = await _fanout(request, rc, schema, "retrieveEntityTypes")
     if fan is None:
-        return None
+        return local, {}
 
     async def each(reg: Registration) -> list[str]:
         return await fan.fed.source_for(reg).types(request.app[keys.HTTP], fan.target(reg))
@@ -230,11 +230,11 @@ async def type_list(request: web.Request, rc: Any, schema: str, local: list[str]
 
 async def type_details(request: web.Request, rc: Any, schema: str,
                        local: list[tuple[str, list[str]]],
-                       ) -> tuple[list[tuple[str, list[str]]], Headers] | None:
+                       ) -> tuple[list[tuple[str, list[str]]], Headers]:
     """5.7.6: every type with its attribute names, local and remote united."""
     fan = await _fanout(request, rc, schema, "retrieveEntityTypeDetails", ld_only=True)
     if fan is None:
-        return None
+        return local, {}
 
     async def each(reg: Registration) -> list[tuple[str, list[str]]]:
         target = fan.target(reg)
@@ -259,13 +259,13 @@ async def type_details(request: web.Request, rc: Any, schema: str,
 
 async def type_info(request: web.Request, rc: Any, schema: str, type_iri: str,
                     count: int, attrs: list[tuple[str, list[str]]],
-                    ) -> tuple[int, list[tuple[str, list[str]]], Headers] | None:
+                    ) -> tuple[int, list[tuple[str, list[str]]], Headers]:
     """5.7.7: the entity count summed and the attribute types united over the hub and
     the sources that hold ``type_iri`` (count 0: found nowhere)."""
     fan = await _fanout(request, rc, schema, "retrieveEntityTypeInfo", [type_iri],
                         ld_only=True)
     if fan is None:
-        return None
+        return count, attrs, {}
 
     async def each(reg: Registration) -> tuple[int, dict[str, list[str]]] | None:
         target = fan.target(reg)
@@ -332,14 +332,14 @@ def _merge_attrs(fan: Fanout, reg: Registration, rows: list[tuple[str, list[str]
 
 
 async def attribute_list(request: web.Request, rc: Any, schema: str, local: list[str],
-                         ) -> tuple[list[str], Headers] | None:
+                         ) -> tuple[list[str], Headers]:
     """5.7.8: the local attribute IRIs united with the sources'. A source is asked for
     its details when its registration allows them, so each name is decided by the types
     it occurs on (and kept to the registered ones); otherwise a name must be readable on
     every entity of its owner."""
     fan = await _fanout(request, rc, schema, "retrieveAttrTypes")
     if fan is None:
-        return None
+        return local, {}
 
     async def each(reg: Registration) -> list[tuple[str, list[str] | None]]:
         return await _remote_attrs(fan, reg, reg.allows("retrieveAttrTypeDetails"))
@@ -352,12 +352,12 @@ async def attribute_list(request: web.Request, rc: Any, schema: str, local: list
 
 
 async def attribute_details(request: web.Request, rc: Any, schema: str,
-                            local: list[AttrRow]) -> tuple[list[AttrRow], Headers] | None:
+                            local: list[AttrRow]) -> tuple[list[AttrRow], Headers]:
     """5.7.9: every attribute with the entity types it occurs on, local and remote
     united (the count and attribute types of these rows are not part of this form)."""
     fan = await _fanout(request, rc, schema, "retrieveAttrTypeDetails", ld_only=True)
     if fan is None:
-        return None
+        return local, {}
 
     async def each(reg: Registration) -> list[tuple[str, list[str] | None]]:
         return await _remote_attrs(fan, reg, True)
@@ -370,13 +370,13 @@ async def attribute_details(request: web.Request, rc: Any, schema: str,
 
 
 async def attribute_info(request: web.Request, rc: Any, schema: str, attr: str,
-                         local: AttrRow | None) -> tuple[AttrRow | None, Headers] | None:
+                         local: AttrRow | None) -> tuple[AttrRow | None, Headers]:
     """5.7.10: ``attributeCount`` summed, ``attributeTypes`` and ``typeNames`` united
     (None in the row: found nowhere)."""
     fan = await _fanout(request, rc, schema, "retrieveAttrTypeInfo", (), [attr],
                         ld_only=True)
     if fan is None:
-        return None
+        return local, {}
 
     async def each(reg: Registration) -> tuple[int | None, list[str], list[str] | None] | None:
         target = fan.target(reg)
