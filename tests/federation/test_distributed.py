@@ -9,7 +9,6 @@ PostgreSQL, development mode: the egress policy allows loopback).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,19 +19,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.federation.forward import federation_of
-from hub.settings import Settings
 
 BASE = "/ngsi-ld/v1"
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return dataclasses.replace(
-        Settings(database_url=database_url, max_body_bytes=200_000, max_limit=1000,
-                 auth_mode="dev"),
-        federation_cache_ttl=0.0, federation_timeout=1.0,
-        federation_identity="urn:ngsi-ld:ContextSource:hub-under-test")
 
 
 class Source:
@@ -236,8 +225,6 @@ async def test_no_registration_costs_no_source_call(client: TestClient) -> None:
     resp = await client.get(BASE + "/entities", params={"type": "Sensor"})
     assert resp.status == 200 and "NGSILD-Warning" not in resp.headers
     assert federation_of(client.app).stats.calls == 0
-
-
 
 
 async def test_redirect_without_the_operation_is_a_conflict(

@@ -9,7 +9,6 @@ NGSI-LD broker would from the entities it holds, recording what it was asked.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +18,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub import keys
 from hub.federation.forward import federation_of, invalidate_registrations
-from hub.settings import Settings
 from registry import RegistryRepository
 from registry.model import default_dataset, organisation_from_json
 from tests.federation_v2.orion_v2_server import OrionV2Server
@@ -28,15 +26,6 @@ from tests.integration.authz_world import BASE, GAUGE, JSON, ORGS, UEDA, World, 
 __all__ = ["world"]
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return dataclasses.replace(
-        Settings(database_url=database_url, max_body_bytes=200_000, max_limit=1000,
-                 auth_mode="dev"),
-        federation_cache_ttl=0.0, federation_timeout=1.0,
-        federation_identity="urn:ngsi-ld:ContextSource:hub-under-test")
 
 
 class Broker:

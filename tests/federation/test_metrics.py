@@ -8,26 +8,17 @@ skipped calls too. In enforcing mode only the configured operator reads them.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from hub.federation.forward import federation_of
-from hub.settings import Settings
 from tests.integration.authz_world import World, world
 
 __all__ = ["world"]
 
 BASE = "/ngsi-ld/v1"
-
-
-@pytest.fixture
-def settings(database_url: str) -> Settings:
-    return dataclasses.replace(
-        Settings(database_url=database_url, auth_mode="dev"),
-        federation_cache_ttl=0.0, federation_timeout=1.0)
 
 
 def _parse(text: str) -> dict[str, float]:
