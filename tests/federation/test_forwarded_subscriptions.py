@@ -102,6 +102,16 @@ async def _subscribe(w: World, receiver: Receiver, sid: str = "urn:ngsi-ld:Subsc
     assert resp.status == 201, await resp.text()
 
 
+async def _forwarded(w: World, source: Source, receiver: Receiver,
+                     attributes: list[str] | None = None) -> tuple[dict[str, Any], str]:
+    """The firm granted Ueda's rain and subscribed: the subscription the source received
+    and the path of the notification endpoint it was given."""
+    await _grant(w, "ueda-rain", attributes)
+    await _subscribe(w, receiver)
+    [(_headers, made)] = source.created
+    return made, urlsplit(made["notification"]["endpoint"]["uri"]).path
+
+
 async def _notify(w: World, path: str, body: Any) -> int:
     """POST as the source does: over a real socket, with no token of the hub's."""
     async with aiohttp.ClientSession() as http, http.post(
@@ -184,10 +194,7 @@ async def test_no_forwarding_without_a_grant_on_the_owner(
 async def test_deleting_the_registration_stops_forwarding(
         world: World, source: Source, receiver: Receiver) -> None:
     w = world
-    await _grant(w, "ueda-rain")
-    await _subscribe(w, receiver)
-    [(_, made)] = source.created
-    path = urlsplit(made["notification"]["endpoint"]["uri"]).path
+    made, path = await _forwarded(w, source, receiver)
     resp = await w.http.delete(
         BASE + "/csourceRegistrations/urn:ngsi-ld:ContextSourceRegistration:ueda-broker",
         headers=w.auth("ueda"))
@@ -202,9 +209,7 @@ async def test_deleting_the_registration_stops_forwarding(
 async def test_patch_reaches_the_source(world: World, source: Source,
                                         receiver: Receiver) -> None:
     w = world
-    await _grant(w, "ueda-rain")
-    await _subscribe(w, receiver)
-    [(_, made)] = source.created
+    made, path = await _forwarded(w, source, receiver)
     resp = await w.http.patch(f"{S}/urn:ngsi-ld:Subscription:f", json={"q": "rain>40"},
                               headers=w.auth("firm", **JSON))
     assert resp.status == 204, await resp.text()
@@ -216,7 +221,6 @@ async def test_patch_reaches_the_source(world: World, source: Source,
                               headers=w.auth("firm", **JSON))
     assert resp.status == 204, await resp.text()
     assert source.patched[-1][1]["isActive"] is False
-    path = urlsplit(made["notification"]["endpoint"]["uri"]).path
     assert await _notify(w, path, _notification(made["id"], 50.0)) == 204
     await asyncio.sleep(1.0)
     assert receiver.received == []
@@ -225,10 +229,7 @@ async def test_patch_reaches_the_source(world: World, source: Source,
 async def test_a_json_ld_notification_is_expanded_with_its_own_context(
         world: World, source: Source, receiver: Receiver) -> None:
     w = world
-    await _grant(w, "ueda-rain")
-    await _subscribe(w, receiver)
-    [(_, made)] = source.created
-    path = urlsplit(made["notification"]["endpoint"]["uri"]).path
+    made, path = await _forwarded(w, source, receiver)
     core = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
     body = {"id": "urn:ngsi-ld:Notification:2", "type": "Notification",
             "subscriptionId": made["id"], "notifiedAt": "2026-12-06T00:00:00Z",
@@ -255,11 +256,8 @@ async def test_a_failing_source_does_not_fail_the_subscription(
         world: World, source: Source, receiver: Receiver) -> None:
     w = world
     source.fail = True
-    await _grant(w, "ueda-rain")
-    await _subscribe(w, receiver)  # 201 all the same
-    [(_, made)] = source.created
+    made, path = await _forwarded(w, source, receiver)  # 201 all the same
     assert await _rows(w) == 0  # nothing listens for that source's notifications
-    path = urlsplit(made["notification"]["endpoint"]["uri"]).path
     assert await _notify(w, path, _notification(made["id"], 30.0)) == 404
     resp = await w.http.get(f"{S}/urn:ngsi-ld:Subscription:f", headers=w.auth("firm"))
     assert resp.status == 200
@@ -268,10 +266,7 @@ async def test_a_failing_source_does_not_fail_the_subscription(
 async def test_rows_left_by_a_crash_close_with_the_first_notification(
         world: World, source: Source, receiver: Receiver) -> None:
     w = world
-    await _grant(w, "ueda-rain")
-    await _subscribe(w, receiver)
-    [(_, made)] = source.created
-    path = urlsplit(made["notification"]["endpoint"]["uri"]).path
+    made, path = await _forwarded(w, source, receiver)
     # the subscription's row went, the hook never ran (a crash in between)
     await w.count("WITH d AS (DELETE FROM ngsild.subscriptions RETURNING 1)"
                   " SELECT count(*) FROM d")
@@ -294,10 +289,7 @@ async def test_a_flooding_source_is_refused_with_429(
     monkeypatch.setattr(AccessState, "_now", staticmethod(half_past))
     monkeypatch.setattr(federation_notify, "ENTITIES_PER_MINUTE", 2)
     w = world
-    await _grant(w, "ueda-rain", [RAIN])
-    await _subscribe(w, receiver)
-    [(_headers, made)] = source.created
-    path = urlsplit(made["notification"]["endpoint"]["uri"]).path
+    made, path = await _forwarded(w, source, receiver, [RAIN])
     assert await _notify(w, path, _notification(made["id"], 30.0)) == 204
     assert await _notify(w, path, _notification(made["id"], 31.0)) == 204
     async with aiohttp.ClientSession() as http, http.post(
