@@ -57,11 +57,10 @@ from hub.federation.forward import (
     warning_header,
 )
 from hub.federation.ld_source import LdSource, call
-from hub.federation.reads import active_for, context_url_of
+from hub.federation.reads import active_for, candidate_datasets, context_url_of, stamp
 from hub.federation.sources import SourceError, SourceTarget
 from hub.jsonld.process import core_active_context
 from hub.service import access
-from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX
 
 __all__ = ["attribute_details", "attribute_info", "attribute_list", "type_details",
            "type_info", "type_list"]
@@ -80,17 +79,6 @@ class View:
         self.fed = fed
         self.index = index
 
-    def _candidates(self, owner: str, type_iri: str | None) -> list[str]:
-        """The datasets of ``owner`` an entity of ``type_iri`` (None: of any type) could
-        be stamped with by ``reads.admit``: a rule admitting the type, or the default."""
-        out = [d.id for d in self.index.by_id.values()
-               if d.owner == owner and not d.rule.owner_default
-               and (type_iri is None or not d.rule.entity_types
-                    or type_iri in d.rule.entity_types)]
-        default = self.index.defaults.get(owner)
-        out.append(default.id if default is not None else f"default-{owner}")
-        return out
-
     def readable(self, reg: Registration, type_iri: str | None,
                  attrs: Iterable[str] = ()) -> frozenset[str] | None:
         """None when the caller may not learn of ``type_iri`` (None: of any entity) at
@@ -99,11 +87,10 @@ class View:
         if reg.owner is None:  # followed in development mode only (Federation.registrations)
             return wanted if self.fed.dev else None
         seen = wanted
-        for ds in self._candidates(reg.owner, type_iri):
-            ent = {"id": "", "types": [type_iri] if type_iri else [],
-                   "attrs": {**{a: [{"type": "Property"}] for a in wanted},
-                             DATASET_IRI: [{"type": "Relationship",
-                                            "object": DATASET_PREFIX + ds}]}}
+        for ds in candidate_datasets(self.index, reg.owner, type_iri):
+            ent: dict[str, Any] = {"id": "", "types": [type_iri] if type_iri else [],
+                                   "attrs": {a: [{"type": "Property"}] for a in wanted}}
+            stamp(ent, ds)
             shown = access.visible(ent, audit=False)
             if shown is None:
                 return None

@@ -41,8 +41,9 @@ from hub.query.qlang import parse_q
 from hub.service import access
 from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX, entity_dataset
 
-__all__ = ["QueryPlan", "active_for", "admit", "context_url_of", "federated_query", "plan_query",
-           "retrieve"]
+__all__ = ["QueryPlan", "active_for", "admit", "candidate_datasets", "context_url_of",
+           "federated_query",
+           "owner_dataset", "plan_query", "retrieve", "stamp"]
 
 Entity = dict[str, Any]
 EXCLUSIVE = frozenset({"exclusive", "redirect"})
@@ -63,20 +64,44 @@ def active_for(rc: Any) -> Any:
     return rc.active if context_url_of(rc) is not None else None
 
 
+def owner_dataset(index: Any, owner: str, entity_id: str, types: Any) -> tuple[str, bool]:
+    """The dataset a remote entity from ``owner``'s registration is data of: ``owner``'s
+    dataset whose rule covers it, else ``owner``'s default one; and whether another
+    organisation's dataset claims that id or type (the entity is then not ``owner``'s to
+    speak for: reads keep it apart from the claimant's, notifications drop it)."""
+    ds = index.owning_dataset(entity_id, types)
+    claimed = ds is not None and ds.owner != owner
+    if ds is None or claimed:
+        ds = index.defaults.get(owner)
+    return (ds.id if ds is not None else f"default-{owner}"), claimed
+
+
+def candidate_datasets(index: Any, owner: str, type_iri: str | None) -> list[str]:
+    """The datasets ``owner_dataset`` could give a remote entity of ``type_iri`` (None:
+    of any type) when its id is not known yet (names, subscriptions): each of the
+    owner's datasets whose rule admits the type, and the owner's default one."""
+    out = [d.id for d in index.by_id.values()
+           if d.owner == owner and not d.rule.owner_default
+           and (type_iri is None or not d.rule.entity_types
+                or type_iri in d.rule.entity_types)]
+    default = index.defaults.get(owner)
+    out.append(default.id if default is not None else f"default-{owner}")
+    return out
+
+
+def stamp(ent: Entity, dataset: str) -> None:
+    """Mark ``ent`` (stored form) as data of ``dataset``, as a stored entity is."""
+    ent["attrs"][DATASET_IRI] = [{"type": "Relationship", "object": DATASET_PREFIX + dataset}]
+
+
 async def admit(request: web.Request, fed: Federation, reg: Registration,
                 ent: Entity) -> Entity | None:
     """``ent`` (a remote entity in stored form) as the caller may see it, or None: the
     same per-entity decision and attribute stripping as stored data, with the entity
     treated as data of the registration's owner organisation."""
     if reg.owner is not None:
-        rules = request.app[keys.REGISTRY_RULES]
-        index = await rules.current()
-        ds = index.owning_dataset(ent["id"], ent["types"])
-        if ds is None or ds.owner != reg.owner:
-            ds = index.defaults.get(reg.owner)
-        dataset = ds.id if ds is not None else f"default-{reg.owner}"
-        ent["attrs"][DATASET_IRI] = [{"type": "Relationship",
-                                      "object": DATASET_PREFIX + dataset}]
+        index = await request.app[keys.REGISTRY_RULES].current()
+        stamp(ent, owner_dataset(index, reg.owner, ent["id"], ent["types"])[0])
     elif not fed.dev:
         return None
     shown = access.visible(ent)

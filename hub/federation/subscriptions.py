@@ -70,11 +70,12 @@ from hub.federation.forward import (
 from hub.federation.ld_source import call, to_full_iri
 from hub.federation.merge import from_full_iri
 from hub.federation.qnames import map_q_names
+from hub.federation.reads import candidate_datasets, owner_dataset, stamp
 from hub.federation.sources import SourceError, SourceTarget
 from hub.ngsild.checks import utc_iso
 from hub.service.access_caller import enforced
 from hub.service.access_reads import decide_entity
-from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX
+from hub.service.catalogue import DATASET_IRI
 from hub.service.oauth import issuer_of
 from hub.store import subscriptions as store
 from hub.subscriptions.matcher import notification_for
@@ -202,16 +203,10 @@ def _may_receive(request: web.Request, index: Any, reg: Registration,
     if reg.owner is None or caller.consumer.anonymous:
         return False
     for type_iri in _selector_types(sub):
-        datasets = [d.id for d in index.by_id.values()
-                    if d.owner == reg.owner and not d.rule.owner_default
-                    and (type_iri is None or not d.rule.entity_types
-                         or type_iri in d.rule.entity_types)]
-        default = index.defaults.get(reg.owner)
-        datasets.append(default.id if default is not None else f"default-{reg.owner}")
-        for ds in datasets:
-            probe = {"id": "", "types": [type_iri] if type_iri else [],
-                     "attrs": {DATASET_IRI: [{"type": "Relationship",
-                                              "object": DATASET_PREFIX + ds}]}}
+        for ds in candidate_datasets(index, reg.owner, type_iri):
+            probe: dict[str, Any] = {"id": "", "types": [type_iri] if type_iri else [],
+                                     "attrs": {}}
+            stamp(probe, ds)
             if decide_entity(caller.consumer, probe, "subscribe", state,
                              caller.defaults).allowed:
                 return True
@@ -475,13 +470,10 @@ def _stamp(index: Any, reg: Registration, ent: dict[str, Any], dev: bool) -> boo
     to be dropped: an id or type another organisation's dataset claims."""
     if reg.owner is None:
         return dev
-    ds = index.owning_dataset(ent["id"], ent["types"])
-    if ds is not None and ds.owner != reg.owner and not dev:
+    dataset, claimed = owner_dataset(index, reg.owner, ent["id"], ent["types"])
+    if claimed and not dev:
         return False
-    if ds is None or ds.owner != reg.owner:
-        ds = index.defaults.get(reg.owner)
-    dataset = ds.id if ds is not None else f"default-{reg.owner}"
-    ent["attrs"][DATASET_IRI] = [{"type": "Relationship", "object": DATASET_PREFIX + dataset}]
+    stamp(ent, dataset)
     return True
 
 
