@@ -31,10 +31,10 @@ def _literal(text: str) -> str:
 
 
 def dataset_sql(alias: str = "e", catch_all: str | None = None) -> str:
-    """SQL for the dataset id of the entity row ``alias`` (NULL when it has none)."""
-    stamped = (f"substr({alias}.attrs->{_literal(DATASET_IRI)}->0->>'object',"
-               f" {len(DATASET_PREFIX) + 1})")
-    return f"coalesce({stamped}, {_literal(catch_all)})" if catch_all else stamped
+    """SQL for the dataset id of the entity row ``alias`` (NULL when it has none): the
+    ``dataset`` column generated from the ``refDataset`` stamp (tenant migration 0090),
+    which the primary key's index carries, so an access condition needs no heap."""
+    return column_dataset_sql(f"{alias}.dataset", catch_all)
 
 
 def column_dataset_sql(column: str, catch_all: str | None = None) -> str:

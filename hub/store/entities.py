@@ -460,13 +460,16 @@ def _driven(flt: Filter, branch: str, *, complete: bool = False) -> str:
     return "WITH " + ", ".join(ctes) + " " + branch
 
 
-def _branches(flt: Filter, select: str, tail: str, walk_bound: str = "") -> str:
+def _branches(flt: Filter, select: str, tail: str, walk_bound: str = "", *,
+              ordered: bool = True) -> str:
     """The candidate branch and the walking branch of ``_driven``. In the first, index
     ``EXISTS`` checks stay per-row probes (``OFFSET 0`` keeps PostgreSQL from turning them
-    into a hash join that reads every index row and loses the pk order); the second
-    leaves the planner free (a merge join along the pk, or a hash join for a count).
-    ``walk_bound``, a condition on ``e``, bounds the second branch."""
-    probe = flt.where().replace(PROBE, " OFFSET 0")
+    into a hash join that reads every index row and loses the pk order) unless the rows
+    need no order (``ordered`` false: a count, where a semi-join of the candidates with
+    the value index beats a probe per candidate); the second leaves the planner free (a
+    merge join along the pk, or a hash join for a count). ``walk_bound``, a condition on
+    ``e``, bounds the second branch."""
+    probe = flt.where().replace(PROBE, " OFFSET 0") if ordered else flt.where()
     return _driven(flt, f"({select} WHERE {probe} AND e.pk = ANY((SELECT pks FROM pick)"
                         f"::bigint[]){tail}) UNION ALL ({select} WHERE {flt.where()}"
                         f"{walk_bound} AND (SELECT pks IS NULL FROM pick){tail})")
@@ -632,7 +635,8 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
     if flt.known_total is not None:
         return flt.known_total
     select = f"SELECT count(*) AS n FROM {schema}.entities e"
-    sql = (f"SELECT sum(n) FROM ({_branches(flt, select, '')}) AS parts" if flt.drivers
+    sql = (f"SELECT sum(n) FROM ({_branches(flt, select, '', ordered=False)}) AS parts"
+           if flt.drivers
            else f"{select} WHERE {flt.where()}")
     return int(await con.fetchval(sql, *flt.params))
 
