@@ -106,7 +106,8 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
         return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "occupancy"}
 
     def order_desc(s: float, r: random.Random) -> dict[str, str]:
-        # jsonb puts booleans, arrays and objects above numbers: not walked (sorted)
+        # walked backwards when the attribute has no order marker (booleans, arrays,
+        # objects: jsonb sorts them above numbers; docs/architecture.md "Query plans")
         return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "occupancy;desc"}
 
     def order_two(s: float, r: random.Random) -> dict[str, str]:
@@ -123,7 +124,7 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
 
     def order_only(s: float, r: random.Random) -> dict[str, str]:
         # every entity of the type matches: ``s`` is ignored; the walk along the value
-        # index (ascending) against a sort of all matches (descending)
+        # index forwards (ascending) and backwards (descending)
         return {"orderBy": "occupancy" if s < 0.5 else "occupancy;desc"}
 
     def count(s: float, r: random.Random) -> dict[str, str]:

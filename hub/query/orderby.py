@@ -11,12 +11,14 @@ from collections.abc import Callable
 
 from hub.errors import BadRequestData
 
-__all__ = ["compile_order_by", "walk_attribute"]
+__all__ = ["DESCENDING", "compile_order_by", "walk_attribute"]
 
 _KEY = re.compile(r"^[^\s;,=<>\"'()]+$")
 _SYSTEM = {"id": "e.id", "type": "e.types[1]", "createdAt": "e.created_at",
            "modifiedAt": "e.modified_at"}
 _META = {"createdAt", "modifiedAt", "observedAt", "unitCode", "datasetId"}
+#: how a ``desc`` key ends in SQL: how the store tells which way a walk runs
+DESCENDING = "DESC NULLS LAST"
 
 
 def compile_order_by(
@@ -35,7 +37,7 @@ def compile_order_by(
         direction = direction or "asc"
         if direction not in ("asc", "desc") or not _KEY.match(path):
             raise BadRequestData(f"invalid orderBy item {item!r}")
-        order = "DESC NULLS LAST" if direction == "desc" else "ASC NULLS LAST"
+        order = DESCENDING if direction == "desc" else "ASC NULLS LAST"
         if path in _SYSTEM:
             exprs.append(f"{_SYSTEM[path]} {order}")
             continue
@@ -51,14 +53,18 @@ def compile_order_by(
 
 def walk_attribute(text: str, expand: Callable[[str], str]) -> str | None:
     """The expanded attribute a query may walk in value order (``store.entities``
-    ``fetch_entities``): the first key, when it is ascending on a top-level attribute's
-    ``value``, the one order the ``entity_values`` index ``(attr, num, eid)`` holds
-    (further keys only break the ties of the page's boundary group). None otherwise.
+    ``fetch_entities``): the first key, when it is on a top-level attribute's ``value``,
+    whose numbers the ``entity_values`` index ``(attr, num, eid)`` holds in order —
+    forwards for ``asc``, backwards for ``desc`` (``compile_order_by``'s first expression
+    says which; further keys only break the ties of the page's boundary group). None
+    otherwise.
 
-    Not descending: jsonb sorts booleans, arrays and objects above every number, and
-    the value index holds none of them, so a backward walk could not know that no such
-    entity comes first without reading every match."""
+    Each direction has kinds jsonb sorts before every number, which the walk cannot see:
+    strings when ascending, booleans, arrays and objects when descending. The store walks
+    only an attribute without any: no ``txt`` row, or no marker or geo row
+    (``values.sorts_above_numbers``). Entities without the attribute (SQL NULL) come last
+    either way."""
     path, _, direction = text.split(",", 1)[0].partition(";")
-    if direction not in ("", "asc") or "." in path or path in _SYSTEM:
+    if direction not in ("", "asc", "desc") or "." in path or path in _SYSTEM:
         return None
     return expand(path) if _KEY.match(path) else None

@@ -22,6 +22,7 @@ import orjson
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.ngsild.checks import utc_iso
 from hub.query.geo import geojson_bbox
+from hub.query.orderby import DESCENDING
 from hub.query.qlang_sql import PROBE
 from hub.query.values import index_rows
 
@@ -502,50 +503,69 @@ def _walk_sql(flt: Filter, select: str, schema: str, attr: str, tail: str,
     """A page ordered by ``flt.walk``'s value, read along ``entity_values (attr, num,
     eid)`` instead of sorting every match (docs/architecture.md, "Query plans").
 
-    The walk reads the attribute's index rows in (num, eid) order — at most ``WALK_ROWS``
-    — and keeps an entity at the row holding its first instance's value, which is the
-    very value ``ORDER BY attrs -> attr -> 0 -> 'value' ASC NULLS LAST, pk`` sorts on
-    (clamped as ``index_float`` clamps, so both compare the same float8): numbers come in
-    the same order, ties by pk. jsonb sorts strings (and JSON null, which is never stored)
-    before numbers, so the walk runs only when the attribute has no string rows at all; it
-    yields numbers only, so a page it cannot fill from numbers within its bound is not
-    its answer (``fetch_entities`` then sorts as before). With drivers the candidate
-    branch of ``_driven`` runs instead when some candidate set is small: a few thousand
-    entities sort cheaper than a walk that finds one match in many rows.
+    The walk reads the attribute's index rows in (num, eid) order, or (num DESC, eid) for
+    a descending first key (a backward scan, its ties put in pk order by an incremental
+    sort) — at most ``WALK_ROWS`` — and keeps an entity at the row holding its first
+    instance's value, which is the very value ``ORDER BY attrs -> attr -> 0 -> 'value'
+    ASC|DESC NULLS LAST, pk`` sorts on (clamped as ``index_float`` clamps, so both compare
+    the same float8): numbers come in the same order, ties by pk. jsonb sorts strings (and
+    JSON null, which is never stored) before numbers, and booleans, arrays and objects
+    after them, which the walk cannot see: so it runs only when the attribute has no
+    string row (ascending), or no marker or geo row (descending,
+    ``values.sorts_above_numbers``), at all, each one index probe. It yields numbers
+    only, so a page it cannot fill from numbers within its bound is not its answer
+    (``fetch_entities`` then sorts as before).
+    With drivers the candidate branch of ``_driven`` runs instead when some candidate set
+    is small: a few thousand entities sort cheaper than a walk that finds one match in
+    many rows.
 
     With further keys (``flt.order`` longer than one) the walk stops at the ``depth``-th
     (offset + limit) match like the single key, which fixes the page's boundary value
-    ``top``; then every match whose first key is at most ``top`` — the page's prefix and
-    the whole group tied with its last entity — is sorted by all keys. Rounding to float8
-    is monotonic, so an entity whose value rounds above ``top`` sorts after all of them,
-    and the group is complete when the index rows up to ``top`` fit in ``WALK_ROWS``
-    (checked; a larger tie group yields nothing, and the caller sorts every match).
-    Rows carry ``walked``: true from the walk."""
+    ``top``; then every match whose first key is at most ``top`` (at least, descending)
+    — the page's prefix and the whole group tied with its last entity — is sorted by all
+    keys. Rounding to float8 is monotonic, so an entity whose value rounds beyond ``top``
+    sorts after all of them, and the group is complete when the index rows up to ``top``
+    fit in ``WALK_ROWS`` (checked; a larger tie group yields nothing, and the caller sorts
+    every match). Rows carry ``walked``: true from the walk."""
     key = f"(e.attrs -> {attr} -> 0 -> 'value')"
     probe = flt.where().replace(PROBE, " OFFSET 0")
+    desc = flt.order[0].endswith(DESCENDING)
+    way, top, upto_op = (" DESC", "min", ">=") if desc else ("", "max", "<=")
+    # a row of the kinds sorting before every number (descending: a marker, or a geo
+    # row for a located geometry), in an index's order so the check is one probe (as
+    # NOT EXISTS, or without the order, it was planned as a scan of the table)
+    unseen = (f"coalesce((SELECT s.eid FROM {schema}.entity_values s WHERE s.attr = {attr}"
+              f" AND s.num IS NULL AND s.txt IS NULL ORDER BY s.eid LIMIT 1),"
+              f" (SELECT g.eid FROM {schema}.entity_geo g WHERE g.attr = {attr} LIMIT 1))"
+              if desc else
+              f'(SELECT s.txt COLLATE "C" FROM {schema}.entity_values s'
+              f' WHERE s.attr = {attr} AND s.txt IS NOT NULL ORDER BY s.txt COLLATE "C"'
+              f" LIMIT 1)")
 
     def walk(bound: str = "", among: str = "", rows: int = WALK_ROWS) -> str:
         return (f"SELECT {_COLUMNS}, true AS walked FROM (SELECT v.eid, v.num"
                 f" FROM {schema}.entity_values v WHERE v.attr = {attr} AND v.num IS NOT NULL"
-                f"{bound}{among} ORDER BY v.num, v.eid LIMIT {rows}) AS w"
-                f" JOIN {schema}.entities e ON e.pk = w.eid"
-                # in the string index's order, so the check is one index probe (as NOT
-                # EXISTS it was planned as a scan of the whole table)
-                f' WHERE (SELECT s.txt COLLATE "C" FROM {schema}.entity_values s'
-                f' WHERE s.attr = {attr} AND s.txt IS NOT NULL ORDER BY s.txt COLLATE "C"'
-                f" LIMIT 1) IS NULL"
+                f"{bound}{among} ORDER BY v.num{way}, v.eid LIMIT {rows}) AS w"
+                # one pk probe per index row, in the walk's order: joined plainly, the
+                # planner (estimating a handful of matches) merge-joined on the sort
+                # key, sorting every entity of the type on disk (16,700 buffers at
+                # 50,000 entities for an orderBy without q)
+                f" CROSS JOIN LATERAL (SELECT * FROM {schema}.entities e WHERE e.pk = w.eid"
+                f" OFFSET 0) AS e"
+                f" WHERE {unseen} IS NULL"
                 f" AND jsonb_typeof({key}) = 'number'"
                 f" AND least(greatest({key}::numeric, -{_FLOAT_MAX}), {_FLOAT_MAX})::float8"
                 f" = w.num AND {probe}")
 
     def walked(gate: str, among: str = "", rows: int = WALK_ROWS) -> str:
         if len(flt.order) == 1:
-            return f"{walk('', among, rows)}{gate} ORDER BY w.num, w.eid{tail}"
+            return f"{walk('', among, rows)}{gate} ORDER BY w.num{way}, w.eid{tail}"
         first = walk("", among, rows).replace(f"SELECT {_COLUMNS}, true AS walked",
                                               "SELECT w.num", 1)
-        upto = " AND v.num <= (SELECT top FROM b)"
-        return (f"WITH m AS MATERIALIZED ({first}{gate} ORDER BY w.num, w.eid LIMIT {depth}),"
-                f" b AS MATERIALIZED (SELECT max(num) AS top, count(*) AS n FROM m)"
+        upto = f" AND v.num {upto_op} (SELECT top FROM b)"
+        return (f"WITH m AS MATERIALIZED ({first}{gate} ORDER BY w.num{way}, w.eid"
+                f" LIMIT {depth}),"
+                f" b AS MATERIALIZED (SELECT {top}(num) AS top, count(*) AS n FROM m)"
                 f" {walk(upto, among, rows)} AND (SELECT n FROM b) = {depth}"
                 f" AND (SELECT count(*) FROM (SELECT FROM {schema}.entity_values v"
                 f" WHERE v.attr = {attr} AND v.num IS NOT NULL{upto}{among}"

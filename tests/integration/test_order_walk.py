@@ -11,6 +11,7 @@ bound too small to fill the page, and both branches of a driven query.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -45,6 +46,30 @@ def _entities(n: int, *, strings: bool) -> list[dict]:
     return out
 
 
+@dataclass
+class _Seen:
+    calls: int = 0  # statements built by the walk (``_walk_sql``)
+    walked: int = 0  # entities a walk answered with
+
+
+def _watch(monkeypatch: pytest.MonkeyPatch) -> _Seen:
+    """Count the walk's statements and the entities it answered with."""
+    seen = _Seen()
+    real, real_row = store._walk_sql, store.row_to_entity
+
+    def counting(*args: object, **kwargs: object) -> str:
+        seen.calls += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    def row(r: object) -> dict:
+        seen.walked += bool(r.get("walked"))  # type: ignore[attr-defined]
+        return real_row(r)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_walk_sql", counting)
+    monkeypatch.setattr(store, "row_to_entity", row)
+    return seen
+
+
 async def _pages(client: TestClient, params: dict[str, str]) -> list[list[str]]:
     out = []
     for offset, limit in ((0, 5), (3, 7), (10, 20), (0, 200)):
@@ -63,29 +88,12 @@ async def test_order_walk_agrees_with_sort(client: TestClient, strings: bool, q:
                              json=_entities(120, strings=strings), headers=JSON)
     assert resp.status == 201, await resp.text()
     params = {"q": q} if q else {}
-    walk_calls = 0
-    real = store._walk_sql
-
-    def counting(*args: object, **kwargs: object) -> str:
-        nonlocal walk_calls
-        walk_calls += 1
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    walked_rows = 0
-    real_row = store.row_to_entity
-
-    def row(r: object) -> dict:
-        nonlocal walked_rows
-        walked_rows += bool(r.get("walked"))  # type: ignore[attr-defined]
-        return real_row(r)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(store, "_walk_sql", counting)
-    monkeypatch.setattr(store, "row_to_entity", row)
+    seen = _watch(monkeypatch)
     monkeypatch.setattr(store, "CANDIDATES", 0)  # drivers never small: the walk branch
     walked = await _pages(client, params)
-    assert walk_calls == 4
+    assert seen.calls == 4
     # without strings the walk answers the pages it can fill (all but the 200-row one)
-    assert (walked_rows > 0) == (not strings), walked_rows
+    assert (seen.walked > 0) == (not strings), seen.walked
     monkeypatch.setattr(store, "CANDIDATES", 10**6)  # always the candidate branch
     candidates = await _pages(client, params)
     monkeypatch.setattr(store, "WALK_ROWS", 3)  # a walk that cannot fill the page
@@ -96,28 +104,26 @@ async def test_order_walk_agrees_with_sort(client: TestClient, strings: bool, q:
     assert sorted_[0], "each query matches some entities"
 
 
-async def test_descending_and_nested_orders_are_not_walked(
+async def test_nested_orders_are_not_walked_and_markers_close_descending_walks(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """jsonb sorts booleans, arrays and objects above numbers: a descending walk along
-    the numbers would put them in the wrong place, so only ``asc`` is walked."""
+    """Sub-attributes and system keys are never walked. jsonb sorts booleans, arrays and
+    objects above numbers: with such values stored the attribute has marker rows
+    (``values.sorts_above_numbers``), and a descending walk along the numbers answers
+    nothing — the sort does (tests/integration/test_order_desc_walk.py walks without)."""
     resp = await client.post("/ngsi-ld/v1/entityOperations/create",
                              json=_entities(40, strings=False), headers=JSON)
     assert resp.status == 201
-    calls = 0
-
-    def failing(*args: object, **kwargs: object) -> str:
-        nonlocal calls
-        calls += 1
-        raise AssertionError("walked")
-
-    monkeypatch.setattr(store, "_walk_sql", failing)
-    for order in ("n;desc", "n.x", "n;desc,q", "id"):
+    seen = _watch(monkeypatch)
+    for order in ("n.x", "id"):
         r = await client.get(E, params={"type": "T", "orderBy": order, "limit": "5"})
         assert r.status == 200, (order, await r.text())
-    r = await client.get(E, params={"type": "T", "orderBy": "n;desc", "limit": "3"})
-    first = (await r.json())[0]
-    assert not isinstance(first["n"]["value"], int | float)  # an object or boolean leads
-    assert calls == 0
+    assert seen.calls == 0
+    for order in ("n;desc", "n;desc,q"):
+        r = await client.get(E, params={"type": "T", "orderBy": order, "limit": "3"})
+        assert r.status == 200, (order, await r.text())
+        first = (await r.json())[0]
+        assert not isinstance(first["n"]["value"], int | float)  # an object or boolean leads
+    assert seen.calls == 2 and seen.walked == 0
 
 
 @pytest.mark.parametrize("q", ["q>=2;q<=3", "n>=0;q>=5", "q>=0;q<=9;n<=40", "q==1..2;q>1"])

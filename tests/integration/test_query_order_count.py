@@ -13,9 +13,7 @@ selectivities, and as a caller whose grants hide some entities and some attribut
 
 from __future__ import annotations
 
-import functools
 import random
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -26,6 +24,7 @@ from hub import keys
 from hub.store import entities as store
 from tests.integration.authz_world import BASE, BATTERY, GAUGE, RAIN, UEDA, World, gauge, world
 from tests.integration.helpers import JSON
+from tests.integration.order_oracle import oracle
 
 __all__ = ["world"]
 
@@ -65,34 +64,6 @@ def _entities(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _rank(v: Any) -> tuple[Any, ...]:
-    """jsonb's order: objects > arrays > booleans > numbers (> strings, unused here)."""
-    if isinstance(v, bool):
-        return (3, v)
-    if isinstance(v, int | float):
-        return (2, Decimal(str(v)))
-    if isinstance(v, list):
-        return (4, len(v), [_rank(x) for x in v])
-    assert isinstance(v, dict)
-    return (5, len(v), sorted((k, _rank(x)) for k, x in v.items()))
-
-
-def _oracle(ents: list[dict[str, Any]], pks: dict[str, int], order: str) -> list[str]:
-    keys_ = [(k.partition(";")[0], k.partition(";")[2] == "desc") for k in order.split(",")]
-
-    def cmp(a: dict[str, Any], b: dict[str, Any]) -> int:
-        for name, desc in keys_:
-            va, vb = a.get(name), b.get(name)
-            if va is None or vb is None:  # NULLS LAST both ways
-                if (va is None) != (vb is None):
-                    return 1 if va is None else -1
-                continue
-            ra, rb = _rank(va["value"]), _rank(vb["value"])
-            if ra != rb:
-                return (1 if ra > rb else -1) * (-1 if desc else 1)
-        return pks[a["id"]] - pks[b["id"]]
-
-    return [e["id"] for e in sorted(ents, key=functools.cmp_to_key(cmp))]
 
 
 def _matches(ent: dict[str, Any], q: str | None) -> bool:
@@ -147,7 +118,7 @@ async def test_order_and_count_agree_with_python(client: TestClient, q: str | No
     assert await _answers(client, {}, base) == _expected(
         [e["id"] for e in sorted(matching, key=lambda e: pks[e["id"]])])
     for order in ORDERS:
-        want = _expected(_oracle(matching, pks, order))
+        want = _expected(oracle(matching, pks, order))
         params = {**base, "orderBy": order}
         got = {"default": await _answers(client, {}, params)}
         monkeypatch.setattr(store, "WALK_AMONG", 1)  # the walk filtered by candidates
@@ -247,7 +218,7 @@ async def test_hidden_entities_and_withheld_attributes_neither_order_nor_count(
              ("battery,rain;desc", "rain>=2", ueda)]
     for order, q, visible in cases:
         matching = [e for e in visible if q is None or e["rain"]["value"] >= float(q[6:])]
-        want = _expected(_oracle(matching, pks, order))
+        want = _expected(oracle(matching, pks, order))
         params = {"type": "Gauge", "orderBy": order, **({"q": q} if q else {})}
         for candidates, among in ((store.CANDIDATES, 10**6), (store.CANDIDATES, 1), (0, 1)):
             monkeypatch.setattr(store, "CANDIDATES", candidates)

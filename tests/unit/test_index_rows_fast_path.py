@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hub.query.geo import geojson_bbox
 from hub.query.qlang_plan import simple_candidates, targets, to_decimal
 from hub.query.values import (
     NOT_INDEXED,
@@ -47,6 +48,11 @@ def _reference_rows(attrs: dict[str, Any]) -> list[Any]:
     for iri in attrs:
         if iri in NOT_INDEXED:
             continue
+        items = attrs[iri] if isinstance(attrs[iri], list) else [attrs[iri]]
+        if any(isinstance(i, dict) and type(i.get("value")) in (bool, list, dict)
+               and not (i.get("type") == "GeoProperty" and geojson_bbox(i["value"]))
+               for i in items):
+            rows[(iri, None, None)] = None  # the marker: a value jsonb sorts above numbers
         for instance in targets(attrs, iri, ()):
             for x in simple_candidates(instance):
                 d = to_decimal(x)
@@ -85,4 +91,42 @@ def test_the_common_shapes_give_their_one_row() -> None:
              "a:b": [{"type": "Property", "value": True}],
              "a:s": [{"type": "Property", "value": "x", "json": 7}]}
     assert index_rows(attrs) == [("a:p", 4.0, None), ("a:r", None, "urn:x:1"),
-                                 ("a:s", None, "x"), ("a:s", 7.0, None)]
+                                 ("a:b", None, None), ("a:s", None, "x"), ("a:s", 7.0, None)]
+
+
+def test_values_sorting_above_numbers_give_the_marker_row() -> None:
+    """A boolean, array or object ``value`` of any instance marks the attribute (the
+    descending ``orderBy`` walk's gate); numbers, strings, JSON null, other members,
+    ``NOT_INDEXED`` attributes and a located geometry (its geo row marks it) do not."""
+    provider = sorted(NOT_INDEXED)[0]
+    attrs = {"a:b": [{"type": "Property", "value": False}],
+             "a:l": [{"type": "Property", "value": 3}, {"value": [1, "x"], "datasetId": "d"}],
+             "a:o": [{"type": "Property", "value": {"@value": 2}}],
+             "a:n": [{"type": "Property", "value": None}, {"value": 2}],
+             "a:j": [{"type": "JsonProperty", "json": {"x": 1}}],
+             "a:r": [{"type": "Relationship", "object": "urn:x:1"}],
+             "a:g": [{"type": "GeoProperty", "value": {"type": "Point", "coordinates": [1, 2]}}],
+             "a:e": [{"type": "GeoProperty",
+                      "value": {"type": "GeometryCollection", "geometries": []}}],
+             provider: [{"type": "Property", "value": True}]}
+    rows = index_rows(attrs)
+    assert [r[0] for r in rows if r[1] is None and r[2] is None] == ["a:b", "a:l", "a:o",
+                                                                     "a:e"]
+    assert ("a:l", 3.0, None) in rows and ("a:l", 1.0, None) in rows
+    assert ("a:o", 2.0, None) in rows and not [r for r in rows if r[0] == provider]
+
+
+# as validated on input: positions of finite numbers, possibly none (no bounding box)
+points = st.fixed_dictionaries({"type": st.just("Point"), "coordinates": st.lists(
+    st.floats(allow_nan=False, allow_infinity=False), max_size=2)})
+geometries = st.one_of(points, st.fixed_dictionaries(
+    {"type": st.just("GeometryCollection"), "geometries": st.lists(points, max_size=2)}))
+geo_instances = st.lists(st.fixed_dictionaries(
+    {"type": st.sampled_from(["GeoProperty", "Property"]),
+     "value": st.one_of(geometries, values)}), min_size=1, max_size=2)
+
+
+@given(st.dictionaries(st.sampled_from(["a:x", "a:y"]), geo_instances, max_size=2))
+def test_geometries_agree_with_the_definition(attrs: dict[str, Any]) -> None:
+    """Geometries with and without a bounding box, as GeoProperty or Property values."""
+    assert index_rows(attrs) == _reference_rows(attrs)
