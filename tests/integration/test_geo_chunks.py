@@ -63,12 +63,12 @@ async def test_geo_chunks_equal_unchunked(client: TestClient, geo: dict[str, str
         out.append([r.headers["NGSILD-Results-Count"]])
         return out
 
-    monkeypatch.setattr(svc, "GEO_CHUNK", 10**6)  # one chunk: the unchunked evaluation
+    monkeypatch.setattr(svc, "GEO_MARGIN", 10**6)  # one chunk: the unchunked evaluation
     whole = await pages()
     assert whole[2] == sorted(whole[2]) and 10 < len(whole[2]) < 150, whole[2]
     assert whole[0] == whole[2][:5] and whole[1] == whole[2][7:10]
     assert whole[4] == [str(len(whole[2]))]
-    monkeypatch.setattr(svc, "GEO_CHUNK", 1)  # chunks of twice the page, doubling
+    monkeypatch.setattr(svc, "GEO_MARGIN", 1)  # short chunks (a page and a quarter), doubling
     assert await pages() == whole
     monkeypatch.setattr(store, "CANDIDATES", 0)  # the pk walk instead of the bbox set
     assert await pages() == whole
