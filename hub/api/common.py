@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -99,13 +100,21 @@ def _link_context(request: web.Request) -> str | None:
     header = request.headers.getall("Link", [])
     found: list[str] = []
     for value in header:
-        for match in _LINK.finditer(value):
-            params = match.group(2)
-            if re.search(r'rel\s*=\s*"?' + re.escape(LD_CONTEXT_REL) + '"?', params):
-                found.append(match.group(1).strip())
+        found.extend(_context_links(value))
     if len(found) > 1:
         raise BadRequestData("more than one JSON-LD context Link header")
     return found[0] if found else None
+
+
+_CONTEXT_REL = re.compile(r'rel\s*=\s*"?' + re.escape(LD_CONTEXT_REL) + '"?')
+
+
+@lru_cache(maxsize=256)
+def _context_links(value: str) -> tuple[str, ...]:
+    """The JSON-LD context URLs one ``Link`` header value names. A client sends the same
+    value on every request: parsed once (bounded; a header line is at most 8 KiB)."""
+    return tuple(match.group(1).strip() for match in _LINK.finditer(value)
+                 if _CONTEXT_REL.search(match.group(2)))
 
 
 async def request_context(
@@ -150,6 +159,16 @@ def accepted_type(request: web.Request, offered: tuple[str, ...] = (JSON, JSONLD
     header = request.headers.get("Accept", "").strip()
     if not header:
         return offered[0]
+    choice = _accepted(header, offered)
+    if choice is None:
+        raise NotAcceptable(f"none of {header!r} can be produced; offered {list(offered)}")
+    return choice
+
+
+@lru_cache(maxsize=256)
+def _accepted(header: str, offered: tuple[str, ...]) -> str | None:
+    """The media type ``header`` prefers among ``offered`` (None: none of them). A client
+    sends the same ``Accept`` on every request: decided once per value (bounded)."""
     best: tuple[float, int, str] | None = None
     for pos, part in enumerate(header.split(",")):
         pieces = [p.strip() for p in part.split(";")]
@@ -172,9 +191,7 @@ def accepted_type(request: web.Request, offered: tuple[str, ...] = (JSON, JSONLD
         key = (q, -pos, choice)
         if best is None or key[:2] > best[:2]:
             best = key
-    if best is None:
-        raise NotAcceptable(f"none of {header!r} can be produced; offered {list(offered)}")
-    return best[2]
+    return None if best is None else best[2]
 
 
 async def tenant_schema(request: web.Request, *, create: bool = False) -> str:

@@ -50,10 +50,26 @@ def _is_datetime_text(value: str) -> bool:
 
 
 def utc_iso(ts: datetime) -> str:
-    """An instant as the spec's DateTime: UTC, microseconds, ``Z``."""
+    """An instant as the spec's DateTime: UTC, microseconds, ``Z``.
+
+    Every stored entity row carries two such instants, so this runs twice per entity of a
+    page. The common case, asyncpg's ``timestamptz`` (tzinfo ``UTC`` itself), goes through
+    ``_utc_text``; any other instant is converted and formatted here."""
+    if ts.tzinfo is UTC and ts.year >= 1000:
+        return _utc_text(ts)
     if ts.utcoffset() is not None:
         ts = ts.astimezone(UTC).replace(tzinfo=None)
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@lru_cache(maxsize=1024)
+def _utc_text(ts: datetime) -> str:
+    """``isoformat`` is 2.5x cheaper than ``strftime`` and gives the same text from year
+    1000 on (``strftime`` does not zero-pad a shorter year); kept (bounded), because the
+    rows of a page mostly share their instants: an entity's createdAt is its modifiedAt
+    until it changes, and a batch writes its entities at one instant. Only ``UTC``-aware
+    keys come here, and equal ones are the same instant, so a hit is the same text."""
+    return ts.isoformat(timespec="microseconds")[:-6] + "Z"  # without "+00:00"
 
 
 def now_iso() -> str:

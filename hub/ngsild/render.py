@@ -54,7 +54,11 @@ class RenderOptions:
     link_omit: dict[str, Projection] = field(default_factory=dict)
 
     def with_projection(self, pick: Projection | None, omit: Projection | None) -> RenderOptions:
-        """Options for one level: ``pick``/``omit`` keys are expanded IRIs or core names."""
+        """Options for one level: ``pick``/``omit`` keys are expanded IRIs or core names.
+
+        Without either (most requests) and nothing nested to drop, the options are these."""
+        if pick is None and omit is None and not self.link_pick and not self.link_omit:
+            return self
         attrs = self.attrs
         pick_core = self.pick_core
         link_pick: dict[str, Projection] = {}
@@ -103,17 +107,20 @@ def _compact_vocab(value: Any, ctx: Compactor) -> Any:
     return ctx.compact(value)
 
 
+#: instance members that are not copied as they are (``_instance``): one set lookup per
+#: member instead of a chain of comparisons, on the hottest loop of every read
+_SPECIAL_MEMBERS = frozenset({"type", "createdAt", "modifiedAt", "vocab"})
+
+
 def _instance(inst: dict[str, Any], ctx: Compactor, opts: RenderOptions) -> Any:
     typ = inst.get("type", "Property")
     out: dict[str, Any] = {"type": typ}
     for key, val in inst.items():
-        if key == "type":
-            continue
-        if key in ("createdAt", "modifiedAt"):
-            if opts.sys_attrs:
+        if key in _SPECIAL_MEMBERS:
+            if key == "vocab":
+                out[key] = _compact_vocab(val, ctx)
+            elif key != "type" and opts.sys_attrs:
                 out[key] = val
-        elif key == "vocab":
-            out[key] = _compact_vocab(val, ctx)
         elif ":" in key:
             out[ctx.compact(key)] = _instance(val, ctx, opts)
         else:
@@ -184,36 +191,44 @@ def render_entity(
 ) -> dict[str, Any]:
     """``ent`` is the stored dict: id, types, scopes, attrs, createdAt, modifiedAt.
 
-    ``linked`` holds the entities relationships point to, for ``join=inline``.
+    ``linked`` holds the entities relationships point to, for ``join=inline``. Runs once
+    per entity of every page: the options are read into locals once, not per attribute.
     """
     inline = linked is not None and opts.join == "inline" and opts.join_level > 0
     out: dict[str, Any] = {}
     core = opts.pick_core
-    if (core is None or "id" in core) and "id" not in opts.omit:
+    omit = opts.omit
+    compact = ctx.compact
+    if (core is None or "id" in core) and "id" not in omit:
         out["id"] = ent["id"]
-    if (core is None or "type" in core) and "type" not in opts.omit:
-        types = [ctx.compact(t) for t in ent["types"]]
-        out["type"] = types[0] if len(types) == 1 else types
-    if ent.get("scopes") and (core is None or "scope" in core) and "scope" not in opts.omit:
+    if (core is None or "type" in core) and "type" not in omit:
+        types = ent["types"]
+        out["type"] = compact(types[0]) if len(types) == 1 else [compact(t) for t in types]
+    if ent.get("scopes") and (core is None or "scope" in core) and "scope" not in omit:
         scopes = ent["scopes"]
         out["scope"] = scopes[0] if len(scopes) == 1 else scopes
-    if opts.sys_attrs and opts.fmt != "keyValues":
+    key_values = opts.fmt == "keyValues"
+    if opts.sys_attrs and not key_values:
         out["createdAt"] = ent["createdAt"]
         out["modifiedAt"] = ent["modifiedAt"]
+    keep = opts.attrs
+    dataset_ids = opts.dataset_ids
     for iri, instances in ent["attrs"].items():
-        if not _selected(iri, opts):
+        if (keep is not None and iri not in keep) or iri in omit:  # _selected
             continue
-        if opts.dataset_ids is not None:
-            instances = [i for i in instances if i.get("datasetId") in opts.dataset_ids]
+        if dataset_ids is not None:
+            instances = [i for i in instances if i.get("datasetId") in dataset_ids]
         if not instances:
             continue
-        name = ctx.compact(iri)
-        if opts.fmt == "keyValues":
+        name = compact(iri)
+        if key_values:
             out[name] = _key_value(instances, ctx, opts)
             if inline and instances[0].get("type") == "Relationship":
                 entity = _inline(iri, instances[0], ctx, opts, linked or {})
                 if entity is not None:
                     out[name] = entity
+        elif len(instances) == 1 and not inline:
+            out[name] = _instance(instances[0], ctx, opts)
         else:
             rendered = [_instance(i, ctx, opts) for i in instances]
             if inline:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal as TypingLiteral
 
 from hub.errors import BadRequestData, InvalidRequest
@@ -451,4 +452,17 @@ def parse_q(text: str) -> QExpr:
     parentheses; deeper nesting used to end in a RecursionError (500)."""
     if len(text) > MAX_Q_LENGTH:
         raise InvalidRequest(f"q is longer than {MAX_Q_LENGTH} characters")
+    if len(text) <= CACHED_Q_LENGTH:
+        return _parse_cached(text)
+    return _Parser(text).parse()
+
+
+#: ``q`` texts up to this length keep their parse (the AST is immutable, the parse pure):
+#: a dashboard or an adapter sends the same query again and again. Bounded: 1,024 texts
+#: of at most 512 characters; an error is raised each time, never cached.
+CACHED_Q_LENGTH = 512
+
+
+@lru_cache(maxsize=1024)
+def _parse_cached(text: str) -> QExpr:
     return _Parser(text).parse()

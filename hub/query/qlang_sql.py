@@ -21,18 +21,19 @@ the fragment's own parameter numbers, from which the store builds a bounded cand
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
 from hub.query.qlang import And, Comparison, Exists, Literal, Match, Or, Path, QExpr
 from hub.query.qlang_eval import instant
 from hub.query.qlang_plan import Member, Step, literal_forms, members
 from hub.query.values import NOT_INDEXED, TXT_PREFIX, index_float, index_text
 
-__all__ = ["PROBE", "SqlFragment", "compile_q"]
+__all__ = ["PROBE", "SqlFragment", "compile_q", "compile_q_shared"]
 
 #: marks the end of an index ``EXISTS``; the store turns it into ``OFFSET 0`` where the
 #: check must stay a per-row probe instead of becoming a join (a comment otherwise)
@@ -66,7 +67,16 @@ def _string(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
+@lru_cache(maxsize=1024)
+def _key(name: str) -> str:
+    """``_string`` of an attribute IRI or member name: the same few on every query, so
+    kept (bounded); literals, which vary per request, are not."""
+    return _string(name)
+
+
+@lru_cache(maxsize=256)
 def _accessor(steps: tuple[Step, ...]) -> str:
+    """Kept: the steps come from ``members``, a handful of fixed value-member paths."""
     return "@" + "".join(".*" if s is None else "." + _string(s) for s in steps)
 
 
@@ -113,8 +123,8 @@ class _Compiler:
 
     def head(self, path: Path) -> str:
         """``$."attr"[*]."sub"...``: the instances (or sub-attributes) a term tests."""
-        jp = "$." + _string(self.expand(path.attr)) + "[*]"
-        return jp + "".join("." + _string(self.expand(s)) for s in path.subs)
+        jp = "$." + _key(self.expand(path.attr)) + "[*]"
+        return jp + "".join("." + _key(self.expand(s)) for s in path.subs)
 
     def jsonpath(self, text: str) -> str:
         return f"{self.alias}.attrs @? {self.param(text, '::jsonpath')}"
@@ -283,6 +293,36 @@ def compile_q(
     sql = compiler.walk(expr)
     drivers = [d for c in _conjuncts(expr) if (d := compiler.drivers.get(id(c)))]
     return SqlFragment(sql, compiler.params, drivers)
+
+
+class Expander(Hashable, Protocol):
+    """An active context: hashed by identity (``hub.jsonld.active.ActiveContext``)."""
+
+    def expand(self, term: str) -> str: ...
+
+
+def compile_q_shared(
+    expr: QExpr, ctx: Expander, *, alias: str = "e", first_param: int = 1,
+    schema: str = "ngsild",
+) -> SqlFragment:
+    """``compile_q`` with ``ctx.expand``, compiled once per (expression, context object,
+    alias, numbering, schema) and kept (bounded LRU): the same query text from the same
+    client compiles to the same SQL. A context is immutable once built (its memo tables
+    are deterministic), and the key holds the object itself, never its ``id``; nothing
+    of the caller (access conditions are added after, per request) is in the fragment.
+    Each call gets its own lists, so no caller can change what another one reads."""
+    frag = _compiled(expr, ctx, alias, first_param, schema, USE_VALUE_INDEX,
+                     INDEX_ONLY_WHEN_EXACT)
+    params = [list(p) if isinstance(p, list) else p for p in frag.params]
+    return SqlFragment(frag.sql, params, list(frag.drivers))
+
+
+@lru_cache(maxsize=256)
+def _compiled(expr: QExpr, ctx: Expander, alias: str, first: int, schema: str,
+              use_index: bool, exact_only: bool) -> SqlFragment:
+    """The switches are in the key so that a test flipping them never reads a fragment
+    compiled under the other setting."""
+    return compile_q(expr, ctx.expand, alias, first, schema)
 
 
 def _conjuncts(expr: QExpr) -> list[QExpr]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hub.errors import BadRequestData, InvalidRequest
 from hub.query.boolexpr import parse_boolean
@@ -35,6 +36,23 @@ TypeExpr = TypeName | TypeOr | TypeAnd
 
 
 def parse_types_expr(text: str) -> TypeExpr:
+    """The expression's immutable AST. A client asks for the same few types over and over,
+    so short texts are parsed once (``_parse_cached``; errors are raised, not cached)."""
+    if len(text) <= CACHED_TEXT:
+        return _parse_cached(text)
+    return _parse(text)
+
+
+#: longest text whose parse is kept, and how many are kept: bounded in memory
+CACHED_TEXT = 256
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(text: str) -> TypeExpr:
+    return _parse(text)
+
+
+def _parse(text: str) -> TypeExpr:
     def atom(name: str) -> TypeExpr:
         return TypeName(name)
 

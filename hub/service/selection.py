@@ -18,7 +18,7 @@ from hub.query.geo import GeoQuery, parse_geo_query
 from hub.query.linear_regex import check_id_pattern  # one rule for every idPattern
 from hub.query.orderby import compile_order_by, walk_attribute
 from hub.query.qlang import parse_q
-from hub.query.qlang_sql import compile_q
+from hub.query.qlang_sql import compile_q_shared
 from hub.query.scopeq import compile_scope_q, parse_scope_q
 from hub.query.typeexpr import TypeExpr, compile_types, parse_types_expr
 from hub.store.entities import Filter
@@ -149,8 +149,8 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
     if sel.attrs:
         flt.add("e.attrs ?| {}::text[]", sel.attrs)
     if sel.q is not None:
-        frag = compile_q(sel.q, ctx.expand, alias="e", first_param=flt.next_param(),
-                         schema=schema)
+        frag = compile_q_shared(sel.q, ctx, alias="e", first_param=flt.next_param(),
+                                schema=schema)
         flt.add_fragment(frag.sql, frag.params)
         flt.drivers.extend(frag.drivers)
     if sel.scope_q is not None:
