@@ -15,7 +15,8 @@ so selective queries do not scan. When the index holds exactly the compared valu
 The same index conditions of the comparisons that every match must pass (the top-level
 ``;`` terms) are also returned as *drivers*: ``SELECT v.eid FROM entity_values ...`` with
 the fragment's own parameter numbers, from which the store builds a bounded candidate set
-(``hub/store/entities.py``, docs/architecture.md "Query plans").
+(``hub/store/entities.py``, docs/architecture.md "Query plans"); an attribute bounded on
+both sides (``a>=X;a<Y``) gets one range driver first (``_range_drivers``).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class _Compiler:
         self.schema = schema
         self.params: list[Any] = []
         self.drivers: dict[int, str] = {}  # id(comparison) -> its candidate subquery
+        # id(comparison) -> (attr, bound) parameters of a one-number ``>``/``>=``/``<``/``<=``
+        self.bounds: dict[int, tuple[str, str]] = {}
 
     def param(self, value: Any, cast: str = "") -> str:
         self.params.append(value)
@@ -232,7 +235,10 @@ class _Compiler:
             cond = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
         elif numbers:
             op = _SQL_OPS[e.op] if exact else _NON_STRICT[e.op]
-            cond = f"v.num {op} {self.param(index_float(_dec(numbers[0])))}"
+            bound = self.param(index_float(_dec(numbers[0])))
+            cond = f"v.num {op} {bound}"
+            if e.op != "==":
+                self.bounds[id(e)] = (attr, bound)
         else:
             forms = self.text_forms(strings[0])
             if e.op == "==":
@@ -291,8 +297,44 @@ def compile_q(
     an already quoted, safe identifier."""
     compiler = _Compiler(expand, alias, first_param, schema)
     sql = compiler.walk(expr)
-    drivers = [d for c in _conjuncts(expr) if (d := compiler.drivers.get(id(c)))]
-    return SqlFragment(sql, compiler.params, drivers)
+    terms = _conjuncts(expr)
+    ranges, bounded = _range_drivers(compiler, terms)
+    drivers = [d for c in terms if (d := compiler.drivers.get(id(c))) and id(c) not in bounded]
+    bound_drivers = [compiler.drivers[i] for i in bounded]
+    return SqlFragment(sql, compiler.params, [*ranges, *drivers, *bound_drivers])
+
+
+def _range_drivers(compiler: _Compiler, terms: list[QExpr]) -> tuple[list[str], list[int]]:
+    """One candidate subquery per attribute that the top-level terms bound from below
+    (``>``, ``>=``) and above (``<``, ``<=``) by single numbers, and the ids of those
+    terms (docs/architecture.md, "Query plans").
+
+    ``a>=X;a<Y`` holds when *some* number of ``a`` is at least X and *some*, possibly
+    another, is below Y: an entity with one numeric index row has it in [X, Y] (rounding
+    is monotonic, and the bounds are non-strict), and one with two or more distinct ones
+    has a marker row (``values.index_rows``), so the rows in the range and the markers
+    (partial index ``entity_values_marker``) are a superset of the matches, usually far
+    smaller than either term's. The tightest bounds of each side are used, through the
+    terms' own parameters. The terms' own drivers go last (still useful when markers are
+    many): the store reads only the first few (``store.entities._driven``)."""
+    sides: dict[str, tuple[list[Comparison], list[Comparison]]] = {}
+    for c in terms:
+        if isinstance(c, Comparison) and id(c) in compiler.bounds:
+            low, high = sides.setdefault(compiler.expand(c.path.attr), ([], []))
+            (low if c.op in (">", ">=") else high).append(c)
+    ranges: list[str] = []
+    bounded: list[int] = []
+    for low, high in sides.values():
+        if not low or not high:
+            continue
+        lo = max(low, key=lambda c: _dec(c.values[0]))
+        hi = min(high, key=lambda c: _dec(c.values[0]))
+        attr, lo_param = compiler.bounds[id(lo)]
+        source = f"SELECT v.eid FROM {compiler.schema}.entity_values v WHERE v.attr = {attr}"
+        ranges.append(f"{source} AND v.num BETWEEN {lo_param} AND {compiler.bounds[id(hi)][1]}"
+                      f" UNION ALL {source} AND v.num IS NULL AND v.txt IS NULL")
+        bounded.extend(id(c) for c in (*low, *high))
+    return ranges, bounded
 
 
 class Expander(Hashable, Protocol):

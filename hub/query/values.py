@@ -19,6 +19,14 @@ does), duplicates removed:
   descending ``orderBy`` walk along ``num`` (``store.entities._walk_sql``) runs only for
   an attribute without either. Comparisons never read it (both columns NULL); migration
   0092 wrote it for entities stored before;
+* the same marker when the attribute yields two or more distinct ``num`` rows (an array
+  value, several instances, a ``valueList``...): ``a>=X;a<Y`` holds when *some* number is
+  at least X and *some*, possibly another, is below Y, so an entity may match with no
+  number in [X, Y]; the compiler's range driver (``qlang_sql``, ``num BETWEEN X AND Y``)
+  adds the marked entities to stay a superset, while every entity with one number needs
+  that number in the range. The descending walk's gate then closes for such attributes
+  too: conservative (it sorts instead), never wrong. Migration 0094 wrote these markers
+  for entities stored before;
 * attributes in ``NOT_INDEXED`` get no rows, and the compiler puts no index condition on
   them (their comparisons run on ``attrs`` alone).
 """
@@ -157,11 +165,17 @@ def index_rows(attrs: dict[str, Any]) -> list[IndexRow]:
         if sorts_above_numbers(value):
             rows[(iri, None, None)] = None
         plain = value.__class__ is list and all(i.__class__ is dict for i in value)
+        first: float | None = None
+        several = False  # two or more distinct numeric rows: the marker too
         for instance in value if plain else targets(attrs, iri, ()):
             for x in _instance_values(instance):
                 f = _index_number(x)
                 if f is not None:
                     rows[(iri, f, None)] = None
+                    several = several or (first is not None and f != first)
+                    first = f if first is None else first
                 elif isinstance(x, str):
                     rows[(iri, None, index_text(x))] = None
+        if several:
+            rows[(iri, None, None)] = None
     return list(rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from aiohttp import ClientResponse
 
 JSON = {"Content-Type": "application/json"}
@@ -28,3 +29,16 @@ def gauge(n: int, mm: float = 1.0, lon: float = 138.19, lat: float = 36.65) -> d
         "location": {"type": "GeoProperty",
                      "value": {"type": "Point", "coordinates": [lon, lat]}},
     }
+
+
+async def stored_index_rows(
+    con: asyncpg.Connection,
+) -> tuple[dict[int, Any], dict[int, list[Any]]]:
+    """Every entity's stored ``attrs`` and its ``entity_values`` rows (sorted), by pk: what
+    the index-row agreement and back-fill tests compare with ``values.index_rows``."""
+    attrs = {r["pk"]: r["attrs"] for r in await con.fetch(
+        "SELECT pk, attrs FROM ngsild.entities")}
+    rows: dict[int, list[Any]] = {pk: [] for pk in attrs}
+    for r in await con.fetch("SELECT eid, attr, num, txt FROM ngsild.entity_values"):
+        rows[r["eid"]].append((r["attr"], r["num"], r["txt"]))
+    return attrs, {pk: sorted(r, key=repr) for pk, r in rows.items()}

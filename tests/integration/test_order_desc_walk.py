@@ -7,8 +7,8 @@ every number). The pages are compared with an oracle that sorts in Python, under
 plan (the walk, the walk filtered by a candidate set, bounds too small to fill the page,
 the plain sort), over values chosen to trip it: ties (ints equal to floats), entities
 without the attribute, strings, several instances, and booleans, arrays and objects. The
-migration that back-fills the markers of entities stored before (0092) is run again on
-entities whose markers were deleted.
+migrations that back-fill the markers of entities stored before (0092, and 0094 for
+attributes with several numbers) are run again on entities whose markers were deleted.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from hub.db.migrations import apply_tenant
 from hub.db.tenants import DEFAULT_SCHEMA
 from hub.query.values import index_rows
 from hub.store import entities as store
-from tests.integration.helpers import JSON, assert_problem
+from tests.integration.helpers import JSON, assert_problem, stored_index_rows
 from tests.integration.order_oracle import oracle
 
 E = "/ngsi-ld/v1/entities"
 CREATE = "/ngsi-ld/v1/entityOperations/create"
-MIGRATION = "0092_order_markers.sql"
+MIGRATIONS = ["0092_order_markers.sql", "0094_multi_value_markers.sql"]
 PAGES = ((0, 5), (3, 7), (18, 20), (100, 30), (0, 1000), (590, 20))
 ORDERS = ("n;desc", "n;desc,m", "n;desc,m;desc")
 N = 600
@@ -40,15 +40,18 @@ N = 600
 def _instances(rnd: random.Random, i: int, above: bool) -> list[dict[str, Any]] | None:
     """``n``'s instances: mostly numbers with many ties, some strings, some without the
     attribute, several instances (the first decides the order), and — with ``above`` —
-    booleans, arrays and objects."""
+    booleans, arrays and objects, and two instances with different numbers (which mark
+    the attribute too: the ``q`` range driver's marker, ``values.index_rows``)."""
     kind = i % 12
     if kind == 6:
         return None
     if kind == 7:
         return [{"type": "Property", "value": rnd.choice(["a", "b", "c"])}]
     if kind == 8:  # the first instance's number is the key; the other's row is not
-        return [{"type": "Property", "value": rnd.choice([1, 2.5, 7])},
-                {"type": "Property", "value": 1000, "datasetId": "urn:ngsi-ld:d:1"}]
+        first = rnd.choice([1, 2.5, 7])  # two distinct numbers mark the attribute too
+        return [{"type": "Property", "value": first},
+                {"type": "Property", "value": 1000 if above else first,
+                 "datasetId": "urn:ngsi-ld:d:1"}]
     if kind == 9:  # a string first: its number row (of the other instance) is not the key
         return [{"type": "Property", "value": "b"},
                 {"type": "Property", "value": 999, "datasetId": "urn:ngsi-ld:d:1"}]
@@ -256,9 +259,10 @@ async def test_the_descending_walk_reads_the_index_backwards(client: TestClient)
 
 async def test_the_migration_back_fills_the_markers(client: TestClient,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """Entities stored before 0092 (markers deleted) get exactly ``index_rows``' markers
-    back — none for ``NOT_INDEXED`` attributes — with their fingerprints reset; a second
-    run adds nothing; attributes stay as stored; the descending order is right again."""
+    """Entities stored before 0092 and 0094 (markers deleted) get exactly ``index_rows``'
+    markers back — none for ``NOT_INDEXED`` attributes — with their fingerprints reset; a
+    second run adds nothing; attributes stay as stored; the descending order is right
+    again."""
     ents = _entities(above=True)
     for ent in ents:  # on n, only marker rows close the walk (no geo rows)
         if isinstance(ent.get("n"), dict) and ent["n"]["type"] == "GeoProperty":
@@ -269,17 +273,10 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
     pks = await _create(client, ents)
     pool = client.app[keys.POOL]
 
-    async def stored(con: asyncpg.Connection) -> tuple[dict[int, Any], dict[int, list[Any]]]:
-        attrs = {r["pk"]: r["attrs"] for r in await con.fetch(
-            "SELECT pk, attrs FROM ngsild.entities")}
-        rows: dict[int, list[Any]] = {pk: [] for pk in attrs}
-        for r in await con.fetch("SELECT eid, attr, num, txt FROM ngsild.entity_values"):
-            rows[r["eid"]].append((r["attr"], r["num"], r["txt"]))
-        return attrs, {pk: sorted(r, key=repr) for pk, r in rows.items()}
-
     async def rerun(con: asyncpg.Connection) -> int:
-        await con.execute("DELETE FROM renkei.migrations WHERE scope = $1 AND version = $2",
-                          "tenant:" + DEFAULT_SCHEMA, MIGRATION)
+        await con.execute("DELETE FROM renkei.migrations WHERE scope = $1"
+                          " AND version = ANY($2::text[])", "tenant:" + DEFAULT_SCHEMA,
+                          MIGRATIONS)
         return await apply_tenant(con, DEFAULT_SCHEMA)
 
     provider = "https://uri.etsi.org/ngsi-ld/default-context/dataProvider"
@@ -289,7 +286,7 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
         await con.execute("UPDATE ngsild.entities SET attrs = attrs || jsonb_build_object("
                           "$1::text, '[{\"type\": \"Property\", \"value\": true}]'::jsonb)"
                           " WHERE id = $2", provider, ents[0]["id"])
-        attrs0, rows0 = await stored(con)
+        attrs0, rows0 = await stored_index_rows(con)
         for pk, a in attrs0.items():
             assert rows0[pk] == sorted(index_rows(a), key=repr)
         markers = await con.fetchval("SELECT count(*) FROM ngsild.entity_values"
@@ -300,8 +297,8 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
     r = await client.get(E, params={"type": "T", "orderBy": "n;desc", "limit": "20"})
     assert [e["id"] for e in await r.json()] != oracle(ents, pks, "n;desc")[:20]
     async with pool.acquire() as con:
-        assert await rerun(con) == 1
-        attrs1, rows1 = await stored(con)
+        assert await rerun(con) == 2
+        attrs1, rows1 = await stored_index_rows(con)
         assert attrs1 == attrs0  # nothing stored is lost or changed
         assert rows1 == rows0
         reset = {r["pk"] for r in await con.fetch(
@@ -311,8 +308,8 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
         assert provider in attrs1[pks[ents[0]["id"]]]
         assert not [x for x in rows1[pks[ents[0]["id"]]] if x[0] == provider]
         await con.execute("UPDATE ngsild.entities SET index_fp = '\\x00'::bytea")
-        assert await rerun(con) == 1  # again: nothing to add, nothing reset
-        assert await stored(con) == (attrs1, rows1)
+        assert await rerun(con) == 2  # again: nothing to add, nothing reset
+        assert await stored_index_rows(con) == (attrs1, rows1)
         assert await con.fetchval("SELECT count(*) FROM ngsild.entities"
                                   " WHERE index_fp IS NULL") == 0
     await _check_every_plan(client, ents, pks, None, monkeypatch)

@@ -53,13 +53,17 @@ def _reference_rows(attrs: dict[str, Any]) -> list[Any]:
                and not (i.get("type") == "GeoProperty" and geojson_bbox(i["value"]))
                for i in items):
             rows[(iri, None, None)] = None  # the marker: a value jsonb sorts above numbers
+        numbers: set[float] = set()
         for instance in targets(attrs, iri, ()):
             for x in simple_candidates(instance):
                 d = to_decimal(x)
                 if d is not None:
                     rows[(iri, index_float(d), None)] = None
+                    numbers.add(index_float(d))
                 elif isinstance(x, str):
                     rows[(iri, None, index_text(x))] = None
+        if len(numbers) >= 2:
+            rows[(iri, None, None)] = None  # the marker: several numbers (range driver)
     return list(rows)
 
 
@@ -130,3 +134,27 @@ geo_instances = st.lists(st.fixed_dictionaries(
 def test_geometries_agree_with_the_definition(attrs: dict[str, Any]) -> None:
     """Geometries with and without a bounding box, as GeoProperty or Property values."""
     assert index_rows(attrs) == _reference_rows(attrs)
+
+
+def test_several_distinct_numbers_give_the_marker_row() -> None:
+    """Two or more distinct numeric rows of one attribute mark it (the ``q`` range driver:
+    ``a>=X;a<Y`` may hold with no single number in [X, Y]); one number, however often
+    repeated or mixed with strings, does not. Ints equal to floats are one row."""
+    attrs = {"a:arr": [{"type": "Property", "value": [1, 100]}],
+             "a:inst": [{"type": "Property", "value": 5},
+                        {"type": "Property", "value": 7.5, "datasetId": "urn:d:1"}],
+             "a:list": [{"type": "ListProperty", "valueList": [2, 3]}],
+             "a:json": [{"type": "JsonProperty", "json": 1, "value": 2}],
+             "a:same": [{"type": "Property", "value": 4},
+                        {"type": "Property", "value": 4.0, "datasetId": "urn:d:1"}],
+             "a:mixed": [{"type": "Property", "value": 4},
+                         {"type": "Property", "value": "4", "datasetId": "urn:d:1"}],
+             "a:zero": [{"type": "Property", "value": 0.0},
+                        {"type": "Property", "value": -0.0, "datasetId": "urn:d:1"}],
+             "a:one": [{"type": "Property", "value": 9.5}],
+             "a:int": [{"type": "Property", "value": 9}]}
+    rows = index_rows(attrs)
+    assert index_rows(attrs) == _reference_rows(attrs)
+    marked = [r[0] for r in rows if r[1] is None and r[2] is None]
+    assert marked == ["a:arr", "a:inst", "a:list", "a:json"]
+    assert ("a:inst", 5.0, None) in rows and ("a:inst", 7.5, None) in rows
