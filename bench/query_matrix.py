@@ -13,6 +13,10 @@ figures are in docs/architecture.md ("Query plans").
         .venv/bin/python bench/query_matrix.py [--entities 200000] [--requests 300] [--keep]
 
 ``--keep`` reuses the entities already loaded (same N) instead of loading again.
+``--hub-process`` sends the queries to a hub in a process of its own (``python -m hub
+serve``, dev mode), not to the one in this process, so the load generator's Python is not
+the hub's; each row then also shows the CPU milliseconds per request of the hub process
+and of the PostgreSQL backends (``/proc``; ``bench/workload13.py`` ``CpuMeter``).
 Results: docs/performance.md, "Query plans across selectivities".
 """
 
@@ -153,7 +157,12 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
             "geo within": within, "geo near": near}
 
 
-async def measure(client: TestClient, make: Callable[[float, random.Random], dict[str, str]],
+HUB_PORT = 18133
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def measure(client: TestClient | aiohttp.ClientSession,
+                  make: Callable[[float, random.Random], dict[str, str]],
                   sel: float, link: bool, requests: int,
                   concurrency: int = 4) -> tuple[float, float, float, int]:
     """(req/s, p50 ms, p95 ms, mean results per page) at ``concurrency``."""
@@ -168,7 +177,7 @@ async def measure(client: TestClient, make: Callable[[float, random.Random], dic
             params = todo.pop()
             t0 = time.perf_counter()
             resp = await client.get(BASE + "/entities", params=params, headers=headers)
-            body = await resp.json()
+            body = await resp.json(content_type=None)
             assert resp.status == 200, (params, body)
             latencies.append(time.perf_counter() - t0)
             found.append(len(body))
@@ -209,8 +218,12 @@ async def main() -> None:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--shapes", default="", help="comma-separated shape names")
     parser.add_argument("--link-only", action="store_true", help="skip the runs without Link")
+    parser.add_argument("--hub-process", action="store_true",
+                        help="query a hub in a process of its own; report its CPU and the"
+                             " database's per request")
     parser.add_argument("--no-walk", action="store_true",
-                        help="sort every match for orderBy (the plan before the value walk)")
+                        help="sort every match for orderBy (the plan before the value walk;"
+                             " not with --hub-process)")
     args = parser.parse_args()
     if args.no_walk:
         from hub.store import entities as store
@@ -235,28 +248,73 @@ async def main() -> None:
             con = await asyncpg.connect(url)
             await con.execute("VACUUM ANALYZE")
             await con.close()
-        wanted = [s for s in args.shapes.split(",") if s]
-        print(f"{'shape':<15}{'sel':>8}{'link':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}"
-              f"{'rows':>6}{'blks/q':>8}{'tuples/q':>9}")
-        b0, t0 = await db_counters(url)
-        for name, make in shapes().items():
-            if wanted and name not in wanted:
-                continue
-            for sel in SELECTIVITIES:
-                for link in (True,) if args.link_only else (False, True):
-                    # the counters are read once per cell: the warm-up is counted too
-                    await measure(client, make, sel, link, 20)
-                    rps, p50, p95, rows = await measure(client, make, sel, link,
-                                                        args.requests)
-                    b1, t1 = await db_counters(url)
-                    calls = args.requests + 20
-                    blks, tups = (b1 - b0) / calls, (t1 - t0) / calls
-                    b0, t0 = b1, t1
-                    print(f"{name:<15}{sel * 100:>7.2f}%{'yes' if link else 'no':>6}"
-                          f"{rps:>8.0f}{p50:>8.1f}{p95:>8.1f}{rows:>6}{blks:>8.0f}{tups:>9.0f}",
-                          flush=True)
+        if not args.hub_process:
+            await matrix(args, url, client)
     finally:
         await client.close()
+    if args.hub_process:
+        await matrix_against_process(args, url)
+
+
+async def matrix(args: argparse.Namespace, url: str,
+                 client: TestClient | aiohttp.ClientSession, hub_pid: int | None = None) -> None:
+    wanted = [s for s in args.shapes.split(",") if s]
+    cpu = "" if hub_pid is None else f"{'hub ms/q':>9}{'db ms/q':>8}"
+    print(f"{'shape':<15}{'sel':>8}{'link':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}"
+          f"{'rows':>6}{'blks/q':>8}{'tuples/q':>9}{cpu}")
+    b0, t0 = await db_counters(url)
+    for name, make in shapes().items():
+        if wanted and name not in wanted:
+            continue
+        for sel in SELECTIVITIES:
+            for link in (True,) if args.link_only else (False, True):
+                # the counters are read once per cell: the warm-up is counted too
+                await measure(client, make, sel, link, 20)
+                meter = None
+                if hub_pid is not None:
+                    from bench.workload13 import CpuMeter  # it imports this module
+
+                    meter = CpuMeter(url, hub_pid)
+                    await meter.start()
+                rps, p50, p95, rows = await measure(client, make, sel, link, args.requests)
+                used = "" if meter is None else "".join(
+                    f"{c / args.requests * 1000:>9.2f}" if i == 0 else
+                    f"{c / args.requests * 1000:>8.2f}"
+                    for i, c in enumerate(reversed(await meter.stop())))
+                b1, t1 = await db_counters(url)
+                calls = args.requests + 20
+                blks, tups = (b1 - b0) / calls, (t1 - t0) / calls
+                b0, t0 = b1, t1
+                print(f"{name:<15}{sel * 100:>7.2f}%{'yes' if link else 'no':>6}"
+                      f"{rps:>8.0f}{p50:>8.1f}{p95:>8.1f}{rows:>6}{blks:>8.0f}{tups:>9.0f}"
+                      f"{used}", flush=True)
+
+
+async def matrix_against_process(args: argparse.Namespace, url: str) -> None:
+    """The matrix against ``python -m hub serve`` on ``HUB_PORT`` (dev mode, no rate
+    limit), stopped by PID afterwards."""
+    unlimited = str(10**9)
+    env = {**os.environ, "RENKEI_LOG_LEVEL": "WARNING", "RENKEI_AUTH_MODE": "dev",
+           "RENKEI_DEFAULT_RATE_PER_MINUTE": unlimited,
+           "RENKEI_ANONYMOUS_RATE_PER_MINUTE": unlimited,
+           "RENKEI_MAX_RATE_PER_MINUTE": unlimited}
+    hub = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub", "serve", "--database-url", url, "--port", str(HUB_PORT),
+        env=env, cwd=ROOT)
+    try:
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{HUB_PORT}") as session:
+            for _ in range(120):
+                try:
+                    async with session.get("/ready") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.5)
+            await matrix(args, url, session, hub.pid)
+    finally:
+        hub.terminate()
+        await hub.wait()
 
 
 if __name__ == "__main__":

@@ -450,6 +450,13 @@ def _driven(flt: Filter, branch: str, *, complete: bool = False) -> str:
         ctes.append(f"pick AS MATERIALIZED (SELECT ARRAY(SELECT eid FROM c0 WHERE TRUE{others})"
                     " AS pks)")
         return "WITH " + ", ".join(ctes) + " " + branch
+    if len(drivers) == 1:
+        # one pass over the driver, counting and collecting at once, instead of a
+        # materialized CTE read twice (its count, then its rows): at 200,000 entities the
+        # statement's execution went 1.5 -> 1.0 ms at 10 %, 0.77 -> 0.67 ms at 1 %
+        return (f"WITH pick AS MATERIALIZED (SELECT CASE WHEN count(*) <= {CANDIDATES}"
+                f" THEN coalesce(array_agg(eid), ARRAY[]::bigint[]) END AS pks"
+                f" FROM ({drivers[0]} LIMIT {CANDIDATES + 1}) AS c0) {branch}")
     ctes = [f"c{i} AS MATERIALIZED ({d} LIMIT {CANDIDATES + 1})" for i, d in enumerate(drivers)]
     small = [f"(SELECT count(*) FROM c{i}) <= {CANDIDATES}" for i in range(len(drivers))]
     whens = []

@@ -299,3 +299,22 @@ async def test_two_bounds_with_a_geo_query_agree(client: TestClient,
     for candidates in (store.CANDIDATES, 0, 10**6):
         monkeypatch.setattr(store, "CANDIDATES", candidates)
         assert await _answers(client, q, geo) == expected, candidates
+
+
+
+@pytest.mark.parametrize("rows", [0, 1, 5])
+async def test_a_driver_without_rows_is_an_empty_candidate_set(client: TestClient,
+                                                              rows: int) -> None:
+    """The candidate set of one driver (``store.entities._driven``, counted and collected
+    in one pass) is its rows when they are few, and no rows at all is the empty set, not
+    "too many": else every page of a query matching nothing would walk every entity."""
+    if rows:
+        await _create(client, [{"id": f"urn:ngsi-ld:T:{i:04d}", "type": "T",
+                                "a": {"type": "Property", "value": i}} for i in range(rows)])
+    flt = store.Filter(drivers=["SELECT v.eid FROM ngsild.entity_values v"
+                                " WHERE v.attr = $1 AND v.num >= $2"])
+    async with client.app[keys.POOL].acquire() as con:
+        pks = await con.fetchval(store._driven(flt, "SELECT pks FROM pick"),
+                                 "https://uri.etsi.org/ngsi-ld/default-context/a", 0)
+        stored = await con.fetch("SELECT pk FROM ngsild.entities")
+    assert pks is not None and sorted(pks) == sorted(r["pk"] for r in stored)
