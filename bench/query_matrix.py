@@ -218,6 +218,8 @@ async def main() -> None:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--shapes", default="", help="comma-separated shape names")
     parser.add_argument("--link-only", action="store_true", help="skip the runs without Link")
+    parser.add_argument("--selectivities", default="",
+                        help="comma-separated fractions instead of all of SELECTIVITIES")
     parser.add_argument("--hub-process", action="store_true",
                         help="query a hub in a process of its own; report its CPU and the"
                              " database's per request")
@@ -266,7 +268,7 @@ async def matrix(args: argparse.Namespace, url: str,
     for name, make in shapes().items():
         if wanted and name not in wanted:
             continue
-        for sel in SELECTIVITIES:
+        for sel in [float(x) for x in args.selectivities.split(",") if x] or SELECTIVITIES:
             for link in (True,) if args.link_only else (False, True):
                 # the counters are read once per cell: the warm-up is counted too
                 await measure(client, make, sel, link, 20)

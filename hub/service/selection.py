@@ -129,7 +129,7 @@ def selection_from_body(body: dict[str, Any], ctx: ActiveContext) -> Selection:
 
 
 def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
-    flt = Filter()
+    flt = Filter(schema=schema)
     ors: list[str] = []
     for s in sel.selectors:
         parts: list[str] = []

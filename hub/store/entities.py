@@ -396,6 +396,9 @@ class Filter:
     # candidate subqueries (``SELECT <alias>.eid ...`` over ``params``), each returning a
     # superset of the matching pks: the plan's driving index (``_driven``)
     drivers: list[str] = field(default_factory=list)
+    # the quoted tenant schema whose entity count scales the candidate bound
+    # (``_candidate_cap``); None: the bound as it is
+    schema: str | None = None
     # the expanded attribute of an ``orderBy`` whose first key is ascending on its value:
     # the page may be read by walking the value index in order (``_walk_sql``)
     walk: str | None = None
@@ -422,22 +425,39 @@ class Filter:
 
 
 #: largest candidate set taken from a driving index (docs/architecture.md, "Query plans"):
-#: up to this many index-only tuples, sorted, beat walking the entities in pk order
+#: up to this many index-only tuples, sorted, beat walking the entities in pk order, at up
+#: to ``CANDIDATES_AT`` entities; beyond, the bound grows with the table (``_candidate_cap``)
 CANDIDATES = 4_000
+CANDIDATES_AT = 200_000
 _MAX_DRIVERS = 3
+
+
+def _candidate_cap(flt: Filter) -> str:
+    """The candidate bound as SQL: ``CANDIDATES`` times the tenant's entity count (the
+    planner's ``reltuples``, no count) over ``CANDIDATES_AT``, never less than
+    ``CANDIDATES``. A walk in pk order visits about page ÷ selectivity entities whatever
+    the table's size, while a set of a given selectivity grows with it: at 1,000,000
+    entities a 1 % term (10,000 rows) was walked, 18,700 buffers for an ordered page,
+    where reading and sorting its rows costs ~200 (docs/architecture.md)."""
+    if flt.schema is None:
+        return str(CANDIDATES)
+    table = (flt.schema + ".entities").replace("'", "''")
+    return (f"(SELECT ({CANDIDATES} * greatest(1, c.reltuples / {CANDIDATES_AT}))::int"
+            f" FROM pg_class c WHERE c.oid = '{table}'::regclass)")
 
 
 def _driven(flt: Filter, branch: str, *, complete: bool = False) -> str:
     """``WITH`` candidate sets of ``flt.drivers`` + ``branch`` (a ``{pick}`` template) for
     the two plans of a query, one of which is empty at run time.
 
-    Each driver is read index-only up to ``CANDIDATES + 1`` rows. If some driver yields at
-    most ``CANDIDATES``, the intersection of the complete sets (``pick.pks``, duplicates
-    allowed) becomes an ``e.pk = ANY(...)`` index condition: the primary key is walked in
-    the array's sorted order, so ``ORDER BY e.pk LIMIT n`` reads about n entities. If every
-    driver is larger, ``pick.pks`` is NULL and the other branch runs: matches are then
-    dense enough that walking the entities in pk order reaches the page after a few
-    hundred rows. Every condition of ``flt`` still applies in both branches.
+    Each driver is read index-only up to one row past the candidate bound
+    (``_candidate_cap``). If some driver yields no more than the bound, the intersection
+    of the complete sets (``pick.pks``, duplicates allowed) becomes an ``e.pk = ANY(...)``
+    index condition: the primary key is walked in the array's sorted order, so ``ORDER BY
+    e.pk LIMIT n`` reads about n entities. If every driver is larger, ``pick.pks`` is NULL
+    and the other branch runs: matches are then dense enough that walking the entities in
+    pk order reaches the page after a few hundred rows. Every condition of ``flt`` still
+    applies in both branches.
 
     ``complete`` reads every driver whole and always picks their intersection: for terms
     each dense but sparse together, where the walk would visit thousands of entities per
@@ -454,11 +474,14 @@ def _driven(flt: Filter, branch: str, *, complete: bool = False) -> str:
         # one pass over the driver, counting and collecting at once, instead of a
         # materialized CTE read twice (its count, then its rows): at 200,000 entities the
         # statement's execution went 1.5 -> 1.0 ms at 10 %, 0.77 -> 0.67 ms at 1 %
-        return (f"WITH pick AS MATERIALIZED (SELECT CASE WHEN count(*) <= {CANDIDATES}"
+        return (f"WITH cap AS MATERIALIZED (SELECT {_candidate_cap(flt)} AS n),"
+                f" pick AS MATERIALIZED (SELECT CASE WHEN count(*) <= (SELECT n FROM cap)"
                 f" THEN coalesce(array_agg(eid), ARRAY[]::bigint[]) END AS pks"
-                f" FROM ({drivers[0]} LIMIT {CANDIDATES + 1}) AS c0) {branch}")
-    ctes = [f"c{i} AS MATERIALIZED ({d} LIMIT {CANDIDATES + 1})" for i, d in enumerate(drivers)]
-    small = [f"(SELECT count(*) FROM c{i}) <= {CANDIDATES}" for i in range(len(drivers))]
+                f" FROM ({drivers[0]} LIMIT (SELECT n + 1 FROM cap)) AS c0) {branch}")
+    ctes = [f"cap AS MATERIALIZED (SELECT {_candidate_cap(flt)} AS n)"]
+    ctes += [f"c{i} AS MATERIALIZED ({d} LIMIT (SELECT n + 1 FROM cap))"
+             for i, d in enumerate(drivers)]
+    small = [f"(SELECT count(*) FROM c{i}) <= (SELECT n FROM cap)" for i in range(len(drivers))]
     whens = []
     for i in range(len(drivers)):
         others = "".join(f" AND ({small[j].replace('<=', '>')} OR eid IN (SELECT eid FROM c{j}))"

@@ -318,3 +318,27 @@ async def test_a_driver_without_rows_is_an_empty_candidate_set(client: TestClien
                                  "https://uri.etsi.org/ngsi-ld/default-context/a", 0)
         stored = await con.fetch("SELECT pk FROM ngsild.entities")
     assert pks is not None and sorted(pks) == sorted(r["pk"] for r in stored)
+
+
+async def test_the_candidate_bound_grows_with_the_table(client: TestClient,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A set of the same selectivity grows with the table while a pk walk does not: the
+    bound is ``CANDIDATES`` × entities ÷ ``CANDIDATES_AT`` (never less), from the
+    planner's row count. 100 entities, 50 matching, a bound of 20: too many at the base
+    size, a candidate set once the table counts ten times ``CANDIDATES_AT``."""
+    await _create(client, [{"id": f"urn:ngsi-ld:T:{i:04d}", "type": "T",
+                            "a": {"type": "Property", "value": i}} for i in range(100)])
+    async with client.app[keys.POOL].acquire() as con:
+        await con.execute("ANALYZE ngsild.entities")
+        monkeypatch.setattr(store, "CANDIDATES", 20)
+
+        async def pick(at: int, schema: str | None) -> Any:
+            monkeypatch.setattr(store, "CANDIDATES_AT", at)
+            flt = store.Filter(schema=schema, drivers=[
+                "SELECT v.eid FROM ngsild.entity_values v WHERE v.attr = $1 AND v.num >= $2"])
+            return await con.fetchval(store._driven(flt, "SELECT pks FROM pick"),
+                                      "https://uri.etsi.org/ngsi-ld/default-context/a", 50)
+
+        assert await pick(100, '"ngsild"') is None  # 50 > 20 x max(1, 100 / 100)
+        assert await pick(10, None) is None  # no schema: the bound as it is
+        assert len(await pick(10, '"ngsild"')) == 50  # 50 <= 20 x 100 / 10
