@@ -12,7 +12,7 @@ Callers hold a transaction; this module never opens one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import blake2b
 from typing import Any
 
@@ -685,7 +685,12 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
     if flt.known_total is not None:
         return flt.known_total
     select = f"SELECT count(*) AS n FROM {schema}.entities e"
-    sql = (f"SELECT sum(n) FROM ({_branches(flt, select, '', ordered=False)}) AS parts"
+    # the base bound, not the one grown with the table (``_candidate_cap``): a count
+    # visits every candidate either way, and beyond a few thousand a hash semi join of
+    # the index-only sets beats a key probe per candidate (1,000,000 entities, 1 %:
+    # 46,000 buffers joined against 93,000 probed)
+    unscaled = replace(flt, schema=None)
+    sql = (f"SELECT sum(n) FROM ({_branches(unscaled, select, '', ordered=False)}) AS parts"
            if flt.drivers
            else f"{select} WHERE {flt.where()}")
     return int(await con.fetchval(sql, *flt.params))
