@@ -31,11 +31,15 @@ import asyncio
 import functools
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -45,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hubsetup import register_catch_all  # noqa: E402
-from bench.query_matrix import LINK, TYPE, entity  # noqa: E402
+from bench.query_matrix import CORE, LINK, TYPE, entity  # noqa: E402
 from bench.rounds import Call, timed_requests, wait_up  # noqa: E402
 
 HUB_PORT, BARE_PORT = 18131, 18132
@@ -57,6 +61,68 @@ BASES = {
 UPSERT = {"hub": "/entityOperations/upsert", "bare": "/upsert", "min": "/upsert"}
 HEADERS = {"Content-Type": "application/json", **LINK}
 TICK = os.sysconf("SC_CLK_TCK")
+
+#: the single-request phases for ``--loadgen wrk`` (a C load generator, so the Python
+#: client's CPU does not share the two cores with the servers): the same requests as the
+#: Python calls below, ``{prefix}`` the server's base path, ``{n}`` the stored entities
+_WRK_HEAD = f"""
+math.randomseed(os.time() + os.clock() * 1e6)
+local prefix = "{{prefix}}"
+local headers = {{["Content-Type"]="application/json",
+  ["Link"]='<{CORE}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'}}
+local function n() return math.random(0, 99999) end
+"""
+WRK_LUA = {
+    "create": _WRK_HEAD + """
+request = function()
+  local body = '{"id":"urn:ngsi-ld:TrafficFlowObserved:w' .. math.random(1, 2000000000)
+    .. 'x' .. math.random(1, 2000000000) .. '","type":"TrafficFlowObserved",'
+    .. '"intensity":{"type":"Property","value":' .. n() .. '},'
+    .. '"occupancy":{"type":"Property","value":' .. n() .. '},'
+    .. '"averageVehicleSpeed":{"type":"Property","value":' .. (n() % 1200) / 10 .. '},'
+    .. '"laneId":{"type":"Property","value":"L' .. string.format("%05d", n()) .. '"},'
+    .. '"refRoadSegment":{"type":"Relationship","object":"urn:ngsi-ld:RoadSegment:'
+    .. (n() % 5000) .. '"},"location":{"type":"GeoProperty","value":{"type":"Point",'
+    .. '"coordinates":[' .. 132 + n() / 10000 .. ',' .. 33 + n() / 20000 .. ']}}}'
+  return wrk.format("POST", prefix .. "/entities", headers, body)
+end
+""",
+    "retrieve": _WRK_HEAD + """
+request = function()
+  return wrk.format("GET", prefix .. "/entities/urn:ngsi-ld:TrafficFlowObserved:"
+    .. math.random(0, {n} - 1), headers)
+end
+""",
+    "patch attrs": _WRK_HEAD + """
+request = function()
+  return wrk.format("PATCH", prefix .. "/entities/urn:ngsi-ld:TrafficFlowObserved:"
+    .. math.random(0, {n} - 1) .. "/attrs", headers,
+    '{"intensity":{"type":"Property","value":' .. n() .. '}}')
+end
+""",
+}
+
+
+async def wrk_box(base: str, op: str, n: int, seconds: float,
+                  conns: int) -> tuple[int, float, list[float]]:
+    """(requests, seconds, [p99 ms]) of one wrk run; any non-2xx answer fails it."""
+    parts = urlsplit(base)
+    host = f"{parts.scheme}://{parts.netloc}"
+    script = WRK_LUA[op].replace("{prefix}", parts.path)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script.replace("{n}", str(n)))
+    proc = await asyncio.create_subprocess_exec(
+        shutil.which("wrk") or "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s",
+        "--latency", "-s", f.name, host, stdout=subprocess.PIPE)
+    out = (await proc.communicate())[0].decode()
+    os.unlink(f.name)
+    if "Non-2xx" in out or proc.returncode:
+        raise RuntimeError(f"wrk {op} against {base} failed:\n{out}")
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    tail = float(p99.group(1)) * scale[p99.group(2)] if p99 else 0.0
+    return total, seconds, [tail]
 
 
 def _cpu(pid: int) -> float:
@@ -147,6 +213,13 @@ class Bench:
         naming the server and round; ``flush``: a checkpoint after each box (writes)."""
         for r in range(self.args.rounds):
             for server in self.args.servers:
+                if self.args.loadgen == "wrk":
+                    await self._measured(op, server, 1, functools.partial(
+                        wrk_box, BASES[server], op, self.args.entities, self.args.seconds,
+                        self.args.concurrency))
+                    if flush:
+                        await checkpoint(self.url)
+                    continue
                 each: Call = functools.partial(call, BASES[server], f"{server}{r}")
                 await self._measured(op, server, 1, functools.partial(
                     timed_requests, self.args.concurrency, each, seconds=self.args.seconds))
@@ -254,6 +327,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--servers", default="hub,bare,min")
     parser.add_argument("--phases", default="create,batch,retrieve,patch")
+    parser.add_argument("--loadgen", choices=("python", "wrk"), default="python",
+                        help="wrk: the single-request phases from wrk (latency column: a"
+                             " round's p99, which wrk reports)")
     args = parser.parse_args()
     args.servers = args.servers.split(",")
     args.phases = args.phases.split(",")
