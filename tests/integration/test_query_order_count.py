@@ -215,9 +215,20 @@ async def test_hidden_entities_and_withheld_attributes_neither_order_nor_count(
     assert len(ueda) == len(nagano) == 40
     cases = [("rain", None, ueda + nagano), ("rain", "rain>=2.5", ueda + nagano),
              ("rain,battery", None, ueda), ("battery;desc", None, ueda),
-             ("battery,rain;desc", "rain>=2", ueda)]
+             ("battery,rain;desc", "rain>=2", ueda),
+             # two bounds on one attribute: the range driver and its markers
+             ("rain;desc", "rain>=2;rain<4", ueda + nagano)]
+
+    def holds(e: dict[str, Any], q: str | None) -> bool:
+        v = e["rain"]["value"]
+        for term in (q or "").split(";") if q else []:
+            bound = float(term.split("=")[-1].split("<")[-1])
+            if not (v >= bound if ">=" in term else v < bound):
+                return False
+        return True
+
     for order, q, visible in cases:
-        matching = [e for e in visible if q is None or e["rain"]["value"] >= float(q[6:])]
+        matching = [e for e in visible if holds(e, q)]
         want = _expected(oracle(matching, pks, order))
         params = {"type": "Gauge", "orderBy": order, **({"q": q} if q else {})}
         for candidates, among in ((store.CANDIDATES, 10**6), (store.CANDIDATES, 1), (0, 1)):
