@@ -81,7 +81,17 @@ def shapes(n: int) -> dict[str, Callable[[random.Random], Request]]:
                     {"Accept": accept, **(LINK if link else {})})
         return make
 
+    def geo(name: str) -> Callable[[random.Random], Request]:
+        def make(r: random.Random) -> Request:
+            from bench.query_matrix import shapes as matrix_shapes
+
+            params = {"type": TYPE, "limit": "20", **matrix_shapes()[name](0.01, r)}
+            return BASE + "/entities", params, {"Accept": JSON, **LINK}
+        return make
+
     return {
+        "query geo within link": geo("geo within"),
+        "query geo near link": geo("geo near"),
         "query q json": query(False, JSON),
         "query q json link": query(True, JSON),
         "query q ld": query(False, JSONLD),
