@@ -17,11 +17,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub import keys
-from hub.federation.forward import federation_of, invalidate_registrations
+from hub.federation.forward import federation_of
 from registry import RegistryRepository
 from registry.model import default_dataset, organisation_from_json
 from tests.federation_v2.orion_v2_server import OrionV2Server
-from tests.integration.authz_world import BASE, GAUGE, JSON, ORGS, UEDA, World, world
+from tests.integration.authz_world import BASE, GAUGE, ORGS, UEDA, World, world
 
 __all__ = ["world"]
 
@@ -281,10 +281,7 @@ async def ueda_broker(world: World) -> AsyncIterator[Broker]:
     reg = {"type": "ContextSourceRegistration",
            "information": [{"entities": [{"type": "Gauge"}, {"type": "Loans"}]}],
            "endpoint": url}
-    resp = await world.http.post(BASE + "/csourceRegistrations", json=reg,
-                                 headers=world.auth("ueda", **JSON))
-    assert resp.status == 201, await resp.text()
-    invalidate_registrations(world.http.app)
+    await world.register_source(reg)
     try:
         yield src
     finally:

@@ -19,7 +19,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.federation.forward import invalidate_registrations
 from tests.integration.authz_world import BASE, GAUGE, JSON, RAIN, World, world
 from tests.integration.receiver import Receiver, receiver
 
@@ -73,10 +72,7 @@ async def source(world: World) -> AsyncIterator[Source]:
            "information": [{"entities": [{"type": "Gauge"}]}],
            "endpoint": f"http://127.0.0.1:{src.port}",
            "contextSourceInfo": [{"key": "X-Ueda-Key", "value": "ueda-secret"}]}
-    resp = await world.http.post(BASE + "/csourceRegistrations", json=reg,
-                                 headers=world.auth("ueda", **JSON))
-    assert resp.status == 201, await resp.text()
-    invalidate_registrations(world.http.app)
+    await world.register_source(reg)
     try:
         yield src
     finally:

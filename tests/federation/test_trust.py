@@ -11,7 +11,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from hub.federation.forward import invalidate_registrations
 from tests.integration.authz_world import BASE, GAUGE, JSON, NAGANO, UEDA, World, world
 
 __all__ = ["world"]
@@ -41,10 +40,7 @@ async def ueda_source(world: World) -> AsyncIterator[Source]:
            "information": [{"entities": [{"type": "Gauge"}]}],
            "endpoint": f"http://127.0.0.1:{server.port}",
            "contextSourceInfo": [{"key": "X-Ueda-Key", "value": "ueda-secret"}]}
-    resp = await world.http.post(BASE + "/csourceRegistrations", json=reg,
-                                 headers=world.auth("ueda", **JSON))
-    assert resp.status == 201, await resp.text()
-    invalidate_registrations(world.http.app)  # followed at once, not after the cache TTL
+    await world.register_source(reg)
     try:
         yield src
     finally:
@@ -122,10 +118,7 @@ async def test_another_organisations_source_cannot_take_over_an_entity(
         reg = {"type": "ContextSourceRegistration", "mode": mode, "information": [info],
                "operations": ["retrieveOps", "updateOps"],
                "endpoint": f"http://127.0.0.1:{server.port}"}
-        resp = await world.http.post(BASE + "/csourceRegistrations", json=reg,
-                                     headers=world.auth("ueda", **JSON))
-        assert resp.status == 201, await resp.text()
-        invalidate_registrations(world.http.app)
+        await world.register_source(reg)
         for owner in (NAGANO, UEDA):  # a firm that may read both cities' gauges
             await world.grant({"owner": owner, "entity_type": GAUGE, "actions": ["read"],
                                "purpose": "flood-app", "valid_from": "2026-01-01T00:00:00Z",

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub import keys
 from hub.app import create_app
+from hub.federation.forward import invalidate_registrations
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.service import admin
 from hub.settings import Settings
@@ -100,6 +101,14 @@ class World:
 
     async def refresh(self) -> None:
         await self.http.app[keys.ACCESS].refresh()
+
+    async def register_source(self, reg: dict[str, Any], who: str = "ueda") -> None:
+        """Register a context source as ``who`` and have the hub follow it at once, not
+        after its registration cache's time to live."""
+        resp = await self.http.post(BASE + "/csourceRegistrations", json=reg,
+                                    headers=self.auth(who, **JSON))
+        assert resp.status == 201, await resp.text()
+        invalidate_registrations(self.http.app)
 
     async def grant(self, body: dict[str, Any], consumer: str, *, approve: bool = True) -> str:
         resp = await self.http.post("/authz/v1/grants", json=body,

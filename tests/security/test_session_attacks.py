@@ -24,7 +24,6 @@ from hub import keys
 from hub.federation.forward import (
     Failure,
     federation_of,
-    invalidate_registrations,
     parse_registration,
 )
 from registry import RegistryRepository
@@ -475,10 +474,7 @@ async def test_a_source_cannot_break_or_inflate_discovery_for_its_readers(
         reg = {"type": "ContextSourceRegistration",
                "information": [{"entities": [{"type": "Gauge"}]}],
                "endpoint": f"http://127.0.0.1:{server.port}"}
-        resp = await w.http.post(BASE + "/csourceRegistrations", json=reg,
-                                 headers=w.auth("ueda", **JSON))
-        assert resp.status == 201, await resp.text()
-        invalidate_registrations(w.http.app)
+        await w.register_source(reg)
         await digest.seal()
         resp = await w.http.get(BASE + "/types", headers=w.auth("ueda"))
         assert resp.status == 200, await resp.text()
