@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 
 import orjson
@@ -92,16 +93,23 @@ async def update_attr(request: web.Request) -> web.Response:
 
 
 async def update_attrs(request: web.Request) -> web.Response:
-    """PATCH /entities/{id}/attrs through the hub's statements: lock, merge, write."""
+    """PATCH /entities/{id}/attrs through the hub's statements (hub/api/tx.py ``rewrite``):
+    read with the row version, merge, write back that version; a lost race locks."""
     raw = orjson.loads(await request.read())
     now = _now()
-    async with request.app["pool"].acquire() as con, con.transaction():
-        ent = await store.fetch_entity(con, SCHEMA, request.match_info["id"], for_update=True)
-        assert ent is not None
-        for k, v in raw.items():
-            ent["attrs"][PREFIX + k] = [{**v, "createdAt": now, "modifiedAt": now}]
-        ent["modifiedAt"] = now
-        await store.write_entities(con, SCHEMA, [ent], create_only=False)
+    for locked in (False, True):
+        async with request.app["pool"].acquire() as con, contextlib.AsyncExitStack() as tx:
+            if locked:
+                await tx.enter_async_context(con.transaction())
+            ent = await store.fetch_entity(con, SCHEMA, request.match_info["id"],
+                                           for_update=locked, versioned=not locked)
+            assert ent is not None
+            for k, v in raw.items():
+                ent["attrs"][PREFIX + k] = [{**v, "createdAt": now, "modifiedAt": now}]
+            ent["modifiedAt"] = now
+            if await store.write_entities(con, SCHEMA, [ent], create_only=False,
+                                          versioned=not locked):
+                break
     return web.Response(status=204)
 
 

@@ -1,4 +1,4 @@
-"""Hub CPU per query request (issue #13; a script, not a test).
+"""Hub CPU per request: queries, retrieve, create, PATCH (issue #13; a script, not a test).
 
 Starts the hub in this process (dev auth mode, a catch-all dataset), loads N
 TrafficFlowObserved-like entities (bench/query_matrix.py's generator), then for each
@@ -44,6 +44,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -55,7 +56,8 @@ from hub.app import create_app
 from hub.settings import Settings
 
 JSON, JSONLD = "application/json", "application/ld+json"
-Request = tuple[str, dict[str, str], dict[str, str]]  # path, params, headers
+Request = tuple[str, str, dict[str, str], dict[str, str], bytes | None]
+#: method, path, params, headers, body
 
 
 def shapes(n: int) -> dict[str, Callable[[random.Random], Request]]:
@@ -71,14 +73,14 @@ def shapes(n: int) -> dict[str, Callable[[random.Random], Request]]:
                 t = round(t + r.random(), 6)
             q = f"intensity>={t}" + (f";occupancy>={SCALE // 2}" if two else "")
             headers = {"Accept": accept, **(LINK if link else {})}
-            return BASE + "/entities", {"type": TYPE, "q": q, "limit": "20"}, headers
+            return "GET", BASE + "/entities", {"type": TYPE, "q": q, "limit": "20"}, headers, None
         return make
 
     def retrieve(link: bool, accept: str) -> Callable[[random.Random], Request]:
         def make(r: random.Random) -> Request:
             eid = f"urn:ngsi-ld:{TYPE}:{r.randrange(n)}"
-            return (BASE + "/entities/" + eid, {},
-                    {"Accept": accept, **(LINK if link else {})})
+            return ("GET", BASE + "/entities/" + eid, {},
+                    {"Accept": accept, **(LINK if link else {})}, None)
         return make
 
     def geo(name: str) -> Callable[[random.Random], Request]:
@@ -86,10 +88,25 @@ def shapes(n: int) -> dict[str, Callable[[random.Random], Request]]:
             from bench.query_matrix import shapes as matrix_shapes
 
             params = {"type": TYPE, "limit": "20", **matrix_shapes()[name](0.01, r)}
-            return BASE + "/entities", params, {"Accept": JSON, **LINK}
+            return "GET", BASE + "/entities", params, {"Accept": JSON, **LINK}, None
         return make
 
+    def create(r: random.Random) -> Request:
+        body = entity(0, r)
+        # unique across runs and --keep, whatever the seed
+        body["id"] = f"urn:ngsi-ld:{TYPE}:new{os.urandom(8).hex()}"
+        return ("POST", BASE + "/entities", {}, {"Content-Type": JSON, **LINK},
+                orjson.dumps(body))
+
+    def patch(r: random.Random) -> Request:
+        eid = f"urn:ngsi-ld:{TYPE}:{r.randrange(n)}"
+        body = {"intensity": {"type": "Property", "value": r.randrange(SCALE)}}
+        return ("PATCH", BASE + f"/entities/{eid}/attrs", {},
+                {"Content-Type": JSON, **LINK}, orjson.dumps(body))
+
     return {
+        "create json link": create,
+        "patch attrs json link": patch,
         "query geo within link": geo("geo within"),
         "query geo near link": geo("geo near"),
         "query q json": query(False, JSON),
@@ -110,10 +127,10 @@ async def run(client: TestClient, make: Callable[[random.Random], Request],
     todo = [make(rnd) for _ in range(requests)]
     size = 0
     t0 = time.process_time()
-    for path, params, headers in todo:
-        resp = await client.get(path, params=params, headers=headers)
+    for method, path, params, headers, data in todo:
+        resp = await client.request(method, path, params=params, headers=headers, data=data)
         body = await resp.read()
-        assert resp.status == 200, (path, params, body[:300])
+        assert resp.status in (200, 201, 204), (path, params, body[:300])
         size += len(body)
     return time.process_time() - t0, size // requests
 
@@ -141,7 +158,7 @@ def bare_app(size: int) -> web.Application:
         return web.Response(body=body, content_type="application/json")
 
     app = web.Application()
-    app.router.add_get(BASE + "/{tail:.*}", handler)
+    app.router.add_route("*", BASE + "/{tail:.*}", handler)
     return app
 
 

@@ -16,7 +16,7 @@ from hub.federation import writes
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.attributes import parse_attribute, parse_fragment
 from hub.ngsild.checks import now_iso
-from hub.ngsild.entity import EntityDoc, parse_entity
+from hub.ngsild.entity import EntityDoc, copied, parse_entity
 from hub.ngsild.merge import NotUpdated
 from hub.service import entities as svc
 from hub.service import temporal_writes
@@ -112,9 +112,8 @@ async def append_attrs(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
 
     async def append(guard: WriteGuard) -> web.Response:
-        async with tx.write(request) as con:
-            updated, skipped = await svc.append(con, schema, doc, now,
-                                                no_overwrite="noOverwrite" in opts, guard=guard)
+        updated, skipped = await tx.rewrite(request, lambda con: svc.append(
+            con, schema, doc.copy(), now, no_overwrite="noOverwrite" in opts, guard=guard))
         return _update_result(updated, skipped, rc.active)
 
     return await _write_attrs(request, rc, schema, "appendAttrs", eid, doc, body, append)
@@ -131,8 +130,8 @@ async def update_attrs(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
 
     async def update(guard: WriteGuard) -> web.Response:
-        async with tx.write(request) as con:
-            updated, skipped = await svc.update_attributes(con, schema, doc, now, guard=guard)
+        updated, skipped = await tx.rewrite(request, lambda con: svc.update_attributes(
+            con, schema, doc.copy(), now, guard=guard))
         return _update_result(updated, skipped, rc.active)
 
     return await _write_attrs(request, rc, schema, "updateAttrs", eid, doc, body, update)
@@ -152,8 +151,8 @@ async def partial_update_attr(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
 
     async def update(guard: WriteGuard) -> None:
-        async with tx.write(request) as con:
-            await svc.partial_update_attribute(con, schema, eid, iri, patch, now, guard=guard)
+        await tx.rewrite(request, lambda con: svc.partial_update_attribute(
+            con, schema, eid, iri, copied(patch), now, guard=guard))
 
     return await _write_attr(request, rc, schema, "updateAttrs", eid, iri, body, update)
 
@@ -173,8 +172,8 @@ async def replace_attr(request: web.Request) -> web.Response:
     schema = await tenant_schema(request)
 
     async def replace(guard: WriteGuard) -> None:
-        async with tx.write(request) as con:
-            await svc.replace_attribute(con, schema, eid, iri, parsed, now, guard=guard)
+        await tx.rewrite(request, lambda con: svc.replace_attribute(
+            con, schema, eid, iri, copied(parsed), now, guard=guard))
 
     return await _write_attr(request, rc, schema, "replaceAttrs", eid, iri, body, replace)
 

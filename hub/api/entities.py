@@ -296,8 +296,8 @@ async def _rewrite(request: web.Request, *, merge: bool) -> web.Response:
     doc.attrs = {k: v for k, v in doc.attrs.items() if k not in fwd.strip}
 
     async def write(guard: ownership.WriteGuard) -> None:
-        async with tx.write(request) as con:
-            await (svc.merge if merge else svc.replace)(con, schema, doc, now, guard=guard)
+        await tx.rewrite(request, lambda con: (svc.merge if merge else svc.replace)(
+            con, schema, doc.copy(), now, guard=guard))
 
     return await guarded_with_sources(request, fwd, eid, write)
 

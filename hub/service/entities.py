@@ -1,8 +1,10 @@
 """Entity operations, each run inside the caller's transaction (GS CIM 009 5.6, 5.7).
 
 Single-entity and batch endpoints call the same functions, so a rule is implemented once.
-The read-modify-write operations lock the row (``FOR UPDATE``) so concurrent writers from
-several hub processes never lose each other's changes.
+The read-modify-write operations never lose a concurrent writer's change, from this or
+another hub process: inside a transaction they lock the row (``FOR UPDATE``); outside one
+(a single entity's write, ``hub/api/tx.py`` ``rewrite``) they write back only the row
+version they read, and raise ``EntityChanged`` when it has changed since.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hub.service.selection import Selection, build_filter
 from hub.store import entities as store
 
 __all__ = [
+    "EntityChanged",
     "append",
     "create",
     "delete",
@@ -36,6 +39,12 @@ __all__ = [
 ]
 
 Entity = dict[str, Any]
+
+
+class EntityChanged(Exception):
+    """An entity read with its version was changed or deleted before it was written back
+    (``store.write_entities(versioned=True)`` wrote nothing): the read-modify-write starts
+    again (``hub/api/tx.py`` ``rewrite``). Never answered to a client."""
 SCOPE_IRI = "https://uri.etsi.org/ngsi-ld/scope"
 
 
@@ -61,10 +70,13 @@ async def create(con: asyncpg.Connection, schema: str, doc: EntityDoc, now: str,
 
 
 async def _load(con: asyncpg.Connection, schema: str, entity_id: str) -> Entity:
-    """The stored entity a write changes, locked. Visibility comes before any other
-    answer: one the caller may not see is "not found" exactly like a missing one (a 403
-    would tell it exists); one it sees but does not own is refused by the write guard."""
-    ent = await store.fetch_entity(con, schema, entity_id, for_update=True)
+    """The stored entity a write changes: locked inside a transaction, else with its row
+    version (module docstring). Visibility comes before any other answer: one the caller
+    may not see is "not found" exactly like a missing one (a 403 would tell it exists);
+    one it sees but does not own is refused by the write guard."""
+    locked = con.is_in_transaction()
+    ent = await store.fetch_entity(con, schema, entity_id, for_update=locked,
+                                   versioned=not locked)
     if ent is None or access.visible(ent, audit=False) is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
     return ent
@@ -74,7 +86,11 @@ async def _save(con: asyncpg.Connection, schema: str, ent: Entity, now: str,
                 guard: WriteGuard) -> None:
     ent["modifiedAt"] = now
     guard.settle(ent, now)
-    await store.write_entities(con, schema, [ent], create_only=False)
+    versioned = store.VERSION in ent
+    written = await store.write_entities(con, schema, [ent], create_only=False,
+                                         versioned=versioned)
+    if versioned and not written:
+        raise EntityChanged(ent["id"])
 
 
 async def retrieve(con: asyncpg.Connection, schema: str, entity_id: str) -> Entity:

@@ -27,6 +27,7 @@ from hub.query.qlang_sql import PROBE
 from hub.query.values import index_rows
 
 __all__ = [
+    "VERSION",
     "Filter",
     "count_entities",
     "delete_entities",
@@ -230,7 +231,63 @@ _HISTORY_SQL = """, h_in AS (
 )"""
 
 
-def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool = True) -> str:
+#: what follows a replace's ``up`` (``_write_sql``): the entities whose index rows are
+#: rebuilt, their stale rows deleted, and the key of each written entity
+_REBUILD = """, rebuild AS (
+  -- per half of the fingerprint (``_fingerprint``): value rows, geo rows; a stored
+  -- fingerprint of another shape (NULL, or the earlier single hash) rebuilds both
+  SELECT up.pk, up.id, up.inserted,
+    up.inserted OR substr(old.index_fp, 1, 16) IS DISTINCT FROM substr(up.index_fp, 1, 16)
+      OR length(old.index_fp) IS DISTINCT FROM 32 AS v,
+    up.inserted OR substr(old.index_fp, 17) IS DISTINCT FROM substr(up.index_fp, 17)
+      OR length(old.index_fp) IS DISTINCT FROM 32 AS g
+  FROM up LEFT JOIN old USING (pk)
+  WHERE up.inserted OR old.index_fp IS DISTINCT FROM up.index_fp
+), stale AS (
+  SELECT ARRAY(SELECT pk FROM rebuild WHERE NOT inserted AND v) AS v_pks,
+         ARRAY(SELECT pk FROM rebuild WHERE NOT inserted AND g) AS g_pks
+), del_v AS (
+  DELETE FROM {schema}.entity_values v USING stale WHERE v.eid = ANY (stale.v_pks)
+), del_g AS (
+  DELETE FROM {schema}.entity_geo g USING stale WHERE g.eid = ANY (stale.g_pks)
+), keyed AS (
+  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g FROM rebuild JOIN input USING (id)
+)"""
+
+
+#: ``_REBUILD`` for a versioned write (``_write_sql``): only the value rows that changed
+#: are deleted (``del_v``) and inserted (``_NEW_ROWS``), not all of them, so an update of
+#: one attribute leaves the others' rows and index entries alone. Not for batches: the
+#: comparison costs more than it saves when most rows change (measured, docs/performance.md)
+_REBUILD_DIFF = """, rebuild AS (
+  SELECT up.pk, up.id, up.inserted,
+    substr(old.index_fp, 1, 16) IS DISTINCT FROM substr(up.index_fp, 1, 16)
+      OR length(old.index_fp) IS DISTINCT FROM 32 AS v,
+    substr(old.index_fp, 17) IS DISTINCT FROM substr(up.index_fp, 17)
+      OR length(old.index_fp) IS DISTINCT FROM 32 AS g
+  FROM up JOIN old USING (pk)
+  WHERE old.index_fp IS DISTINCT FROM up.index_fp
+), keyed AS (
+  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g FROM rebuild JOIN input USING (id)
+), del_v AS (
+  DELETE FROM {schema}.entity_values v USING keyed k
+  WHERE k.v AND v.eid = k.pk AND NOT EXISTS (
+    SELECT FROM unnest($8::int8[], $9::text[], $10::float8[], $11::text[]) AS r(n, attr, num, txt)
+    WHERE r.n = k.n AND r.attr = v.attr AND r.num IS NOT DISTINCT FROM v.num
+      AND r.txt IS NOT DISTINCT FROM v.txt)
+), del_g AS (
+  DELETE FROM {schema}.entity_geo g USING keyed k WHERE k.g AND g.eid = k.pk
+)"""
+#: the condition ``ins_v`` adds after ``_REBUILD_DIFF``: a row the entity already has (in
+#: the statement's snapshot, before ``del_v``) is kept, not written again
+_NEW_ROWS = """
+    AND NOT EXISTS (SELECT FROM {schema}.entity_values v WHERE v.eid = k.pk
+      AND v.attr = r.attr AND v.num IS NOT DISTINCT FROM r.num
+      AND v.txt IS NOT DISTINCT FROM r.txt)"""
+
+
+def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool = True,
+               versions: int = 0) -> str:
     """The one write statement. The index rows of a replaced entity are rebuilt only when
     their fingerprint changed (``index_fp``, migration 0005), so re-sent observations that
     repeat their values write no index rows at all. The stored fingerprint is read through
@@ -242,8 +299,33 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
     is replaced, so nothing is stale) neither reads the stored rows nor deletes index rows.
     PostgreSQL sets up every node of a plan on each execution, empty or not: for one
     entity the unused CTEs were about 40 % of the statement's database CPU (measured,
-    docs/performance.md)."""
-    if create_only:
+    docs/performance.md).
+
+    ``versions`` (the number of the parameter holding one row version per id, see
+    ``write_entities``) makes the statement an ``UPDATE`` of exactly those row versions:
+    nothing is inserted, and an entity changed or deleted since it was read is left alone.
+    An ``UPDATE`` rather than the upsert, because an upsert whose row was deleted after
+    the statement began would insert it again."""
+    if versions:
+        old = f"""old AS (
+  SELECT e.pk, e.id, e.index_fp, e.ctid, e.attrs FROM {schema}.entities e
+  JOIN unnest($1::text[], ${versions}::text[]) AS x(id, version)
+    ON e.id = x.id AND e.xmin::text = x.version
+)"""
+        write = f"""up AS (
+  UPDATE {schema}.entities AS e
+  SET types = ARRAY(SELECT json_array_elements_text(i.types::json)),
+      scopes = CASE WHEN i.scopes IS NOT NULL
+                    THEN ARRAY(SELECT json_array_elements_text(i.scopes::json)) END,
+      attrs = i.attrs, modified_at = i.modified_at::timestamptz, index_fp = i.fp
+  FROM input i JOIN old o USING (id)
+  -- the version read: a concurrent update or delete makes PostgreSQL re-check this
+  -- against the row's newest version, whose ctid differs, and skip it
+  WHERE e.ctid = o.ctid
+  RETURNING e.pk, e.id, false AS inserted, e.index_fp
+)"""
+        write += _REBUILD_DIFF.format(schema=schema)
+    elif create_only:
         # ``old`` only ever matches rows this statement does not insert (ON CONFLICT DO
         # NOTHING leaves them out of ``up``): history needs no stored instance to compare
         old = "old AS (SELECT NULL::bigint AS pk, NULL::jsonb AS attrs WHERE false)"
@@ -278,26 +360,8 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
   -- not ours to overwrite unseen, and the index rows it wrote are invisible here
   WHERE e.ctid IN (SELECT ctid FROM old)
   RETURNING e.pk, e.id, (xmax = 0) AS inserted, e.index_fp
-), rebuild AS (
-  -- per half of the fingerprint (``_fingerprint``): value rows, geo rows; a stored
-  -- fingerprint of another shape (NULL, or the earlier single hash) rebuilds both
-  SELECT up.pk, up.id, up.inserted,
-    up.inserted OR substr(old.index_fp, 1, 16) IS DISTINCT FROM substr(up.index_fp, 1, 16)
-      OR length(old.index_fp) IS DISTINCT FROM 32 AS v,
-    up.inserted OR substr(old.index_fp, 17) IS DISTINCT FROM substr(up.index_fp, 17)
-      OR length(old.index_fp) IS DISTINCT FROM 32 AS g
-  FROM up LEFT JOIN old USING (pk)
-  WHERE up.inserted OR old.index_fp IS DISTINCT FROM up.index_fp
-), stale AS (
-  SELECT ARRAY(SELECT pk FROM rebuild WHERE NOT inserted AND v) AS v_pks,
-         ARRAY(SELECT pk FROM rebuild WHERE NOT inserted AND g) AS g_pks
-), del_v AS (
-  DELETE FROM {schema}.entity_values v USING stale WHERE v.eid = ANY (stale.v_pks)
-), del_g AS (
-  DELETE FROM {schema}.entity_geo g USING stale WHERE g.eid = ANY (stale.g_pks)
-), keyed AS (
-  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g FROM rebuild JOIN input USING (id)
 )"""
+        write += _REBUILD.format(schema=schema)
     ins_g = f"""
 , ins_g AS (
   INSERT INTO {schema}.entity_geo (eid, attr, bbox)
@@ -318,16 +382,22 @@ WITH input AS (
   INSERT INTO {schema}.entity_values (eid, attr, num, txt)
   SELECT k.pk, r.attr, r.num, r.txt
   FROM unnest($8::int8[], $9::text[], $10::float8[], $11::text[]) AS r(n, attr, num, txt)
-  JOIN keyed k USING (n) WHERE k.v
+  JOIN keyed k USING (n) WHERE k.v{_NEW_ROWS.format(schema=schema) if versions else ""}
 ){ins_g}{hist}
 SELECT id, inserted FROM up"""
 
 
 async def write_entities(
     con: asyncpg.Connection, schema: str, entities: list[dict[str, Any]], *, create_only: bool,
-    history: bool = True,
+    history: bool = True, versioned: bool = False,
 ) -> dict[str, bool]:
     """Upsert whole entities; returns ``{id: inserted}`` for the rows written.
+
+    ``versioned``: every entity carries the ``VERSION`` its row had when it was read
+    (``fetch_entity(versioned=True)``), and is written only if its row is still that
+    version, never inserted; the others are absent from the result. This is the
+    optimistic alternative to a lock held across statements (``hub/api/tx.py``
+    ``rewrite``): no transaction, so two round trips fewer for a read-modify-write.
 
     Every written instance carrying ``observedAt`` that changed is recorded in the
     temporal representation by the same statement (``_HISTORY_SQL``); ``history=False``
@@ -346,18 +416,37 @@ async def write_entities(
     if not entities:
         return {}
     params, geo, recorded = _parameters(entities, history)
-    rows = await con.fetch(_write_sql(schema, create_only, geo, recorded), *params)
+    versions = 0
+    if versioned:
+        params.append([ent[VERSION] for ent in entities])
+        versions = len(params)
+    rows = await con.fetch(_write_sql(schema, create_only, geo, recorded, versions), *params)
     return {r["id"]: r["inserted"] for r in rows}
 
 
+#: the key of a read entity holding its row version (``fetch_entity(versioned=True)``):
+#: what ``write_entities(versioned=True)`` checks it still is
+VERSION = "version"
+
+
 async def fetch_entity(
-    con: asyncpg.Connection, schema: str, entity_id: str, *, for_update: bool = False
+    con: asyncpg.Connection, schema: str, entity_id: str, *, for_update: bool = False,
+    versioned: bool = False,
 ) -> dict[str, Any] | None:
     lock = " FOR UPDATE" if for_update else ""
+    # xmin, the transaction that wrote this row version: every update writes a new
+    # version under a new transaction id, so an equal xmin is the same version (a ctid
+    # may come back after vacuum, under another update of the same entity)
+    version = ", e.xmin::text AS version" if versioned else ""
     row = await con.fetchrow(
-        f"SELECT {_COLUMNS} FROM {schema}.entities e WHERE e.id = $1{lock}", entity_id
+        f"SELECT {_COLUMNS}{version} FROM {schema}.entities e WHERE e.id = $1{lock}", entity_id
     )
-    return row_to_entity(row) if row is not None else None
+    if row is None:
+        return None
+    ent = row_to_entity(row)
+    if versioned:
+        ent[VERSION] = row["version"]
+    return ent
 
 
 async def fetch_many(

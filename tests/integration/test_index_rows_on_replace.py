@@ -11,8 +11,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from hub import keys
+from hub.query.values import index_rows
 from hub.store import entities as store
-from tests.integration.helpers import JSON, gauge
+from tests.integration.helpers import JSON, gauge, stored_index_rows
 
 UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
 E = "/ngsi-ld/v1/entities"
@@ -147,3 +148,62 @@ async def test_a_batch_upsert_racing_a_create_looks_again_and_replaces(
             if r["attr"] == PRECIPITATION] == [(PRECIPITATION, 9.0)]
     assert await _ids(client, q="precipitation==1.5") == set()
     assert await _ids(client, q="precipitation==9.0") == {RACE}
+
+
+async def test_an_attribute_update_rewrites_only_its_own_rows(client: TestClient) -> None:
+    """A single entity's update (a versioned write, hub/store/entities.py
+    ``_REBUILD_DIFF``) deletes and inserts only the value rows that changed: the other
+    attributes' rows and the geo row stay where they were."""
+    ent = {**gauge(1, 1.5), "humidity": {"type": "Property", "value": 70},
+           "name": {"type": "Property", "value": "Ueda"}}
+    assert (await client.post(E, json=ent, headers=JSON)).status == 201
+    before = {r["attr"].rsplit("/", 1)[1]: r for r in await _rows(client)}
+    geo_before = await _geo(client)
+    r = await client.patch(E + "/urn:ngsi-ld:WeatherObserved:g1/attrs",
+                           json={"precipitation": {"type": "Property", "value": 8.0}},
+                           headers=JSON)
+    assert r.status == 204, await r.text()
+    after = {r["attr"].rsplit("/", 1)[1]: r for r in await _rows(client)}
+    assert after.keys() == before.keys()
+    assert after["precipitation"]["num"] == 8.0
+    assert after["precipitation"]["at"] != before["precipitation"]["at"]
+    for kept in ("humidity", "name"):
+        assert after[kept]["at"] == before[kept]["at"]
+    assert await _geo(client) == geo_before
+    assert await _ids(client, q="precipitation>7") == {"urn:ngsi-ld:WeatherObserved:g1"}
+    assert await _ids(client, q="precipitation==1.5") == set()
+
+
+async def test_single_entity_updates_keep_index_rows_exact_through_every_shape(
+    client: TestClient,
+) -> None:
+    """Each shape an update can move an attribute through (number, string, array, object,
+    several instances, several distinct numbers, deletion, a moved location) leaves the
+    stored rows exactly what ``values.index_rows`` gives for the stored attributes."""
+    g1 = "urn:ngsi-ld:WeatherObserved:g1"
+    assert (await client.post(E, json={**gauge(1, 1.5), "name": {
+        "type": "Property", "value": "a"}}, headers=JSON)).status == 201
+    steps: list[tuple[str, str, Any]] = [
+        ("PATCH", "/attrs", {"precipitation": {"type": "Property", "value": "wet"}}),
+        ("PATCH", "/attrs", {"precipitation": {"type": "Property", "value": [1, 100]}}),
+        ("PATCH", "/attrs", {"precipitation": {"type": "Property", "value": {"mm": 2}}}),
+        ("POST", "/attrs", {"precipitation": [
+            {"type": "Property", "value": 3.0, "datasetId": "urn:ngsi-ld:Dataset:a"},
+            {"type": "Property", "value": 4.0, "datasetId": "urn:ngsi-ld:Dataset:b"}]}),
+        ("PATCH", "/attrs/precipitation", {"value": 5.0, "datasetId": "urn:ngsi-ld:Dataset:a"}),
+        ("PUT", "/attrs/name", {"type": "Property", "value": "b"}),
+        ("PATCH", "", {"name": None, "location": {"type": "GeoProperty", "value": {
+            "type": "Point", "coordinates": [139.0, 36.0]}}}),
+        ("PATCH", "/attrs", {"precipitation": {"type": "Property", "value": 5.0,
+                                               "datasetId": "urn:ngsi-ld:Dataset:a"}}),
+        ("PUT", "", {"type": "WeatherObserved",
+                     "precipitation": {"type": "Property", "value": 9.0}}),
+    ]
+    for method, tail, body in steps:
+        r = await client.request(method, f"{E}/{g1}{tail}", json=body, headers=JSON)
+        assert r.status == 204, (method, tail, await r.text())
+        async with client.server.app[keys.POOL].acquire() as con:
+            attrs, rows = await stored_index_rows(con)
+        for pk, stored in attrs.items():
+            assert rows[pk] == sorted(index_rows(stored), key=repr), (method, tail, body)
+    assert await _ids(client, q="precipitation==9") == {g1}
