@@ -368,8 +368,19 @@ async def replay_dead_letters(
     return n
 
 
+#: The one order in which a transaction here locks rows: a subscription's notifications
+#: (by seq) before the subscription, subscriptions in id order. Claiming, trimming,
+#: deferring, replaying and deleting lock notifications and then their subscription; a
+#: settlement that locked the subscription first deadlocked with a subscription being
+#: deleted (PostgreSQL broke the tie by failing the DELETE with a 500, seen in the ETSI
+#: suite). A data-modifying CTE that no other part of its statement reads runs after the
+#: main statement, so the settlements make their subscription part read it.
+LOCK_ORDER = "notifications, then subscriptions"
+
+
 async def _lock_subscriptions(con: asyncpg.Connection, schema: str, subs: list[str]) -> None:
-    """Lock subscription rows in id order first, so concurrent settlements never deadlock."""
+    """Lock subscription rows in id order, so concurrent settlements never deadlock; after
+    their notifications (``LOCK_ORDER``)."""
     await con.execute(
         f"SELECT 1 FROM {schema}.subscriptions WHERE id = ANY($1::text[])"
         " ORDER BY id FOR UPDATE", sorted(set(subs)))
@@ -384,9 +395,12 @@ async def settle_successes(
     (clients read ``status`` and ``lastSuccess`` right after their receiver replied)."""
     await con.execute(
         f"""WITH gone AS (
-              DELETE FROM {schema}.notifications WHERE seq = ANY($1::bigint[])
+              DELETE FROM {schema}.notifications WHERE seq = ANY($1::bigint[]) RETURNING 1
             ), locked AS (
+              -- reads gone, so the notifications are locked before their subscriptions
+              -- (``LOCK_ORDER``); unread, gone ran last and deadlocked with a delete
               SELECT id FROM {schema}.subscriptions WHERE id = ANY($2::text[])
+                AND (SELECT count(*) FROM gone) >= 0
               ORDER BY id FOR UPDATE
             )
             UPDATE {schema}.subscriptions s
@@ -406,8 +420,7 @@ async def settle_failures(
 ) -> None:
     """Not delivered: ``(seq, sub, at, error, retry_in_s)``; no retry (None) marks it dead.
     The subscription backs off as a whole, so its other notifications wait too."""
-    await _lock_subscriptions(con, schema, [sub for _, sub, _, _, _ in failed])
-    for seq, sub, at, error, retry in failed:
+    for seq, _, at, error, retry in failed:  # notifications first (``LOCK_ORDER``)
         if retry is None:
             await con.execute(
                 f"UPDATE {schema}.notifications SET dead = true, leased_until = NULL,"
@@ -417,6 +430,8 @@ async def settle_failures(
                 f"UPDATE {schema}.notifications SET leased_until = NULL, last_error = $2,"
                 " due_at = $3::timestamptz + $4::float8 * interval '1 second' WHERE seq = $1",
                 seq, error[:2000], at, retry)
+    await _lock_subscriptions(con, schema, [sub for _, sub, _, _, _ in failed])
+    for _, sub, at, _, retry in failed:
         await con.execute(
             f"UPDATE {schema}.subscriptions SET times_failed = times_failed + 1,"
             " last_failure = greatest(last_failure, $2), last_status = 'failed',"
@@ -434,12 +449,14 @@ async def settle_unsent(
     shows nothing of a notification its subscriber was not allowed to receive."""
     await con.execute(
         f"""WITH gone AS (
-              DELETE FROM {schema}.notifications WHERE seq = ANY($1::bigint[])
+              DELETE FROM {schema}.notifications WHERE seq = ANY($1::bigint[]) RETURNING 1
             )
             UPDATE {schema}.subscriptions s
             SET times_sent = greatest(s.times_sent - d.n, 0), last_notification = d.prev
             FROM (SELECT sub, count(*) AS n, max(prev) AS prev
                   FROM unnest($2::text[], $3::timestamptz[]) AS u(sub, prev)
+                  -- reads gone: notifications before subscriptions (``LOCK_ORDER``)
+                  WHERE (SELECT count(*) FROM gone) >= 0
                   GROUP BY sub) d
             WHERE s.id = d.sub""",
         [seq for seq, _, _ in items], [sub for _, sub, _ in items],
