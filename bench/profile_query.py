@@ -104,8 +104,16 @@ def shapes(n: int) -> dict[str, Callable[[random.Random], Request]]:
         return ("PATCH", BASE + f"/entities/{eid}/attrs", {},
                 {"Content-Type": JSON, **LINK}, orjson.dumps(body))
 
+    def upsert(r: random.Random) -> Request:
+        # 100 existing entities with new values: a replace batch, as adapters send
+        first = r.randrange(max(1, n - 100))
+        body = [entity(i, r) for i in range(first, first + 100)]
+        return ("POST", BASE + "/entityOperations/upsert", {},
+                {"Content-Type": JSON, **LINK}, orjson.dumps(body))
+
     return {
         "create json link": create,
+        "upsert 100 json link": upsert,
         "patch attrs json link": patch,
         "query geo within link": geo("geo within"),
         "query geo near link": geo("geo near"),
