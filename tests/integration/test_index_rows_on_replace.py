@@ -204,6 +204,19 @@ async def test_single_entity_updates_keep_index_rows_exact_through_every_shape(
         assert r.status == 204, (method, tail, await r.text())
         async with client.server.app[keys.POOL].acquire() as con:
             attrs, rows = await stored_index_rows(con)
-        for pk, stored in attrs.items():
-            assert rows[pk] == sorted(index_rows(stored), key=repr), (method, tail, body)
+            for pk, stored in attrs.items():
+                assert rows[pk] == sorted(index_rows(stored), key=repr), (method, tail, body)
+                await _assert_geo_rows(con, pk, stored)
     assert await _ids(client, q="precipitation==9") == {g1}
+
+
+async def _assert_geo_rows(con: Any, pk: int, stored: dict[str, Any]) -> None:
+    """The entity's ``entity_geo`` rows are exactly the boxes of its stored GeoProperties
+    (a write that left them alone must only do so when they did not change)."""
+    expected = store._geo_rows(stored)
+    assert await con.fetchval("SELECT count(*) FROM ngsild.entity_geo WHERE eid = $1",
+                              pk) == len(expected)
+    for attr, x1, y1, x2, y2 in expected:
+        assert await con.fetchval(
+            "SELECT count(*) FROM ngsild.entity_geo WHERE eid = $1 AND attr = $2"
+            " AND bbox ~= box(point($3, $4), point($5, $6))", pk, attr, x1, y1, x2, y2) == 1

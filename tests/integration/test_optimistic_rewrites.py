@@ -5,6 +5,7 @@ in between is never undone, and an entity written by many at once still gets eve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -179,3 +180,36 @@ async def test_a_refused_write_is_not_retried(client: TestClient, reads: Any) ->
     assert resp.status == 400, await resp.text()
     assert log == [True]
     assert (await _sys(client))["precipitation"]["value"] == 1.0
+
+
+async def test_a_write_back_waiting_on_a_concurrent_update_writes_nothing(
+    client: TestClient,
+) -> None:
+    """The race the two-hub test met once in CI, made certain: the write-back's statement
+    starts while another transaction has updated the row but not committed. It waits for
+    that transaction, and must then find the row changed and write nothing (a re-check
+    on the row's ctid alone let it through and lost the other update)."""
+    assert (await client.post(E, json=gauge(1, 1.0), headers=JSON)).status == 201
+    pool = client.server.app[keys.POOL]
+    async with pool.acquire() as first, pool.acquire() as second:
+        ent = await store.fetch_entity(second, "ngsild", G1, versioned=True)
+        assert ent is not None
+        tr = first.transaction()
+        await tr.start()
+        await first.execute(
+            "UPDATE ngsild.entities SET attrs = attrs || '{\"urn:x:other\": []}'::jsonb"
+            " WHERE id = $1", G1)
+        ent["attrs"][PRECIPITATION][0]["value"] = 7.0
+        task = asyncio.ensure_future(
+            store.write_entities(second, "ngsild", [ent], create_only=False, versioned=True))
+        for _ in range(500):  # until the write-back waits for the first transaction
+            if await first.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the write-back never waited")
+        await tr.commit()
+        assert await asyncio.wait_for(task, timeout=5) == {}
+        attrs = await first.fetchval("SELECT attrs FROM ngsild.entities WHERE id = $1", G1)
+    assert "urn:x:other" in attrs  # the other transaction's change is kept
+    assert attrs[PRECIPITATION][0]["value"] == 1.0  # and the stale write-back did not land
