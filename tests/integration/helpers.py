@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -42,3 +43,14 @@ async def stored_index_rows(
     for r in await con.fetch("SELECT eid, attr, num, txt FROM ngsild.entity_values"):
         rows[r["eid"]].append((r["attr"], r["num"], r["txt"]))
     return attrs, {pk: sorted(r, key=repr) for pk, r in rows.items()}
+
+
+async def until_waiting(con: asyncpg.Connection, what: str) -> None:
+    """Return once some backend waits for a lock (``pg_locks``), polled every 10 ms for
+    up to 5 s: the tests that hold a transaction open make sure the statement they race
+    has reached it before they commit. ``what`` names that statement in the failure."""
+    for _ in range(500):
+        if await con.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{what} never waited")

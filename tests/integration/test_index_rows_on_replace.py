@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from hub import keys
 from hub.query.values import index_rows
 from hub.store import entities as store
-from tests.integration.helpers import JSON, gauge, stored_index_rows
+from tests.integration.helpers import JSON, gauge, stored_index_rows, until_waiting
 
 UPSERT = "/ngsi-ld/v1/entityOperations/upsert"
 E = "/ngsi-ld/v1/entities"
@@ -112,12 +112,7 @@ async def _while_created_elsewhere(client: TestClient, write: Awaitable[Any]) ->
         await tr.start()
         await store.write_entities(first, "ngsild", [_stored(1.5)], create_only=False)
         task = asyncio.ensure_future(write)
-        for _ in range(500):  # until the write waits on the first transaction's row
-            if await first.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the write never waited for the first transaction")
+        await until_waiting(first, "the write")
         await tr.commit()
         return await task
 

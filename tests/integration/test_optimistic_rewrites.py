@@ -17,7 +17,7 @@ from hub.api import tx
 from hub.app import create_app
 from hub.settings import Settings
 from hub.store import entities as store
-from tests.integration.helpers import JSON, gauge
+from tests.integration.helpers import JSON, gauge, until_waiting
 
 E = "/ngsi-ld/v1/entities"
 G1 = "urn:ngsi-ld:WeatherObserved:g1"
@@ -202,12 +202,7 @@ async def test_a_write_back_waiting_on_a_concurrent_update_writes_nothing(
         ent["attrs"][PRECIPITATION][0]["value"] = 7.0
         task = asyncio.ensure_future(
             store.write_entities(second, "ngsild", [ent], create_only=False, versioned=True))
-        for _ in range(500):  # until the write-back waits for the first transaction
-            if await first.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the write-back never waited")
+        await until_waiting(first, "the write-back")
         await tr.commit()
         assert await asyncio.wait_for(task, timeout=5) == {}
         attrs = await first.fetchval("SELECT attrs FROM ngsild.entities WHERE id = $1", G1)

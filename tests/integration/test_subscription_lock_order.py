@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 
 from hub import keys
 from hub.store import subscriptions as store
-from tests.integration.helpers import JSON
+from tests.integration.helpers import JSON, until_waiting
 
 SUB = "urn:ngsi-ld:Subscription:lock-order"
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
@@ -51,10 +51,6 @@ async def _queued(client: TestClient) -> int:
     return seq
 
 
-async def _waiting(con: asyncpg.Connection) -> bool:
-    return bool(await con.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"))
-
-
 @pytest.mark.parametrize("settlement", sorted(SETTLEMENTS))
 async def test_a_settlement_between_the_deletes_of_a_subscription_does_not_deadlock(
     client: TestClient, settlement: str
@@ -72,12 +68,7 @@ async def test_a_settlement_between_the_deletes_of_a_subscription_does_not_deadl
                 await SETTLEMENTS[settlement](settling, seq)
 
         task = asyncio.ensure_future(settle())
-        for _ in range(500):  # until the settlement waits for the deletion's locks
-            if await _waiting(deleting):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the settlement never waited")
+        await until_waiting(deleting, "the settlement")
         # its second statement: must not wait for anything the settlement holds
         status = await asyncio.wait_for(deleting.execute(
             "DELETE FROM ngsild.subscriptions WHERE id = $1", SUB), timeout=5)
