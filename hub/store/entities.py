@@ -7,7 +7,8 @@ takes the index rows apart without parsing any JSON (the earlier single ``json``
 spent ~70 ms of a 1,000-entity statement in ``json_to_recordset`` and ``->>``), and only
 ``attrs`` is parsed, once, into ``jsonb``. Index rows of a replaced entity are rewritten only
 when their fingerprint changed (``_write_sql``).
-Callers hold a transaction; this module never opens one.
+This module never opens a transaction: callers hold one, except a single entity's
+versioned write (``write_entities(versioned=True)``), which is one statement.
 """
 
 from __future__ import annotations
@@ -233,8 +234,8 @@ _HISTORY_SQL = """, h_in AS (
 
 
 #: what follows a replace's ``up`` (``_write_sql``): the entities whose index rows are
-#: rebuilt, their stale rows deleted, and the key of each written entity
-_REBUILD = """, rebuild AS (
+#: rebuilt, and the key of each written entity; then ``_STALE_ALL`` or ``_STALE_CHANGED``
+_REBUILT = """, rebuild AS (
   -- per half of the fingerprint (``_fingerprint``): value rows, geo rows; a stored
   -- fingerprint of another shape (NULL, or the earlier single hash) rebuilds both
   SELECT up.pk, up.id, up.inserted,
@@ -244,33 +245,23 @@ _REBUILD = """, rebuild AS (
       OR length(old.index_fp) IS DISTINCT FROM 32 AS g
   FROM up LEFT JOIN old USING (pk)
   WHERE up.inserted OR old.index_fp IS DISTINCT FROM up.index_fp
-), stale AS (
+), keyed AS (
+  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g FROM rebuild JOIN input USING (id)
+)"""
+#: the rebuilt entities' stored index rows, all deleted (``ins_v`` writes them all again)
+_STALE_ALL = """, stale AS (
   SELECT ARRAY(SELECT pk FROM rebuild WHERE NOT inserted AND v) AS v_pks,
          ARRAY(SELECT pk FROM rebuild WHERE NOT inserted AND g) AS g_pks
 ), del_v AS (
   DELETE FROM {schema}.entity_values v USING stale WHERE v.eid = ANY (stale.v_pks)
 ), del_g AS (
   DELETE FROM {schema}.entity_geo g USING stale WHERE g.eid = ANY (stale.g_pks)
-), keyed AS (
-  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g FROM rebuild JOIN input USING (id)
 )"""
-
-
-#: ``_REBUILD`` for a versioned write (``_write_sql``): only the value rows that changed
-#: are deleted (``del_v``) and inserted (``_NEW_ROWS``), not all of them, so an update of
-#: one attribute leaves the others' rows and index entries alone. Not for batches: the
-#: comparison costs more than it saves when most rows change (measured, docs/performance.md)
-_REBUILD_DIFF = """, rebuild AS (
-  SELECT up.pk, up.id, up.inserted,
-    substr(old.index_fp, 1, 16) IS DISTINCT FROM substr(up.index_fp, 1, 16)
-      OR length(old.index_fp) IS DISTINCT FROM 32 AS v,
-    substr(old.index_fp, 17) IS DISTINCT FROM substr(up.index_fp, 17)
-      OR length(old.index_fp) IS DISTINCT FROM 32 AS g
-  FROM up JOIN old USING (pk)
-  WHERE old.index_fp IS DISTINCT FROM up.index_fp
-), keyed AS (
-  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g FROM rebuild JOIN input USING (id)
-), del_v AS (
+#: for a versioned write (``_write_sql``): only the value rows that changed are deleted
+#: here and inserted (``_NEW_ROWS``), not all of them, so an update of one attribute
+#: leaves the others' rows and index entries alone. Not for batches: the comparison costs
+#: more than it saves when most rows change (measured, docs/performance.md)
+_STALE_CHANGED = """, del_v AS (
   DELETE FROM {schema}.entity_values v USING keyed k
   WHERE k.v AND v.eid = k.pk AND NOT EXISTS (
     SELECT FROM unnest($8::int8[], $9::text[], $10::float8[], $11::text[]) AS r(n, attr, num, txt)
@@ -279,7 +270,7 @@ _REBUILD_DIFF = """, rebuild AS (
 ), del_g AS (
   DELETE FROM {schema}.entity_geo g USING keyed k WHERE k.g AND g.eid = k.pk
 )"""
-#: the condition ``ins_v`` adds after ``_REBUILD_DIFF``: a row the entity already has (in
+#: the condition ``ins_v`` adds after ``_STALE_CHANGED``: a row the entity already has (in
 #: the statement's snapshot, before ``del_v``) is kept, not written again
 _NEW_ROWS = """
     AND NOT EXISTS (SELECT FROM {schema}.entity_values v WHERE v.eid = k.pk
@@ -294,7 +285,8 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
     their fingerprint changed (``index_fp``, migration 0005), so re-sent observations that
     repeat their values write no index rows at all. The stored fingerprint is read through
     the statement's snapshot, which is why ``write_entities`` needs replaced entities locked
-    by an earlier statement of the transaction.
+    by an earlier statement of the transaction, or written only as the version it read
+    (``versions``).
 
     The statement has only the parts its batch needs: without geo rows no ``ins_g``,
     without history candidates no ``_HISTORY_SQL``, and a create (``create_only``: nothing
@@ -330,7 +322,7 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
   WHERE e.ctid = o.ctid AND e.xmin::text = o.version
   RETURNING e.pk, e.id, false AS inserted, e.index_fp
 )"""
-        write += _REBUILD_DIFF.format(schema=schema)
+        write += _REBUILT + _STALE_CHANGED.format(schema=schema)
     elif create_only:
         # ``old`` only ever matches rows this statement does not insert (ON CONFLICT DO
         # NOTHING leaves them out of ``up``): history needs no stored instance to compare
@@ -367,7 +359,7 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
   WHERE e.ctid IN (SELECT ctid FROM old)
   RETURNING e.pk, e.id, (xmax = 0) AS inserted, e.index_fp
 )"""
-        write += _REBUILD.format(schema=schema)
+        write += _REBUILT + _STALE_ALL.format(schema=schema)
     ins_g = f"""
 , ins_g AS (
   INSERT INTO {schema}.entity_geo (eid, attr, bbox)

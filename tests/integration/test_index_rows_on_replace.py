@@ -147,7 +147,7 @@ async def test_a_batch_upsert_racing_a_create_looks_again_and_replaces(
 
 async def test_an_attribute_update_rewrites_only_its_own_rows(client: TestClient) -> None:
     """A single entity's update (a versioned write, hub/store/entities.py
-    ``_REBUILD_DIFF``) deletes and inserts only the value rows that changed: the other
+    ``_STALE_CHANGED``) deletes and inserts only the value rows that changed: the other
     attributes' rows and the geo row stay where they were."""
     ent = {**gauge(1, 1.5), "humidity": {"type": "Property", "value": 70},
            "name": {"type": "Property", "value": "Ueda"}}
