@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from hub.db.pool import is_database_trouble
 from hub.egress import EgressPolicy, EgressRefused
 from hub.jsonld.core import LD_CONTEXT_REL
 from hub.ngsild.checks import utc_iso
@@ -113,8 +114,10 @@ class Deliverer:
         try:
             async with self.pool.acquire() as con:
                 dropped = await store.trim_queues(con, schema, self.config.queue_limit)
-        except asyncpg.PostgresError:  # e.g. a deadlock with a settlement: next time
-            log.warning("could not trim notification queues", exc_info=True)
+        except asyncpg.PostgresError as exc:
+            if is_database_trouble(exc):  # the round's guard logs an outage once
+                raise
+            log.warning("could not trim notification queues", exc_info=True)  # next time
             return
         for sub_id, n in dropped:
             log.warning("notification queue full: oldest dropped",

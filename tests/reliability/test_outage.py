@@ -12,12 +12,14 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub import keys
 from hub.app import create_app
 from hub.settings import Settings
+from hub.subscriptions import delivery
 from registry import RegistryRepository
 from registry.service import ensure_catch_all
 from tests.conftest import CATCH_ALL, TEST_PREFECTURE
@@ -146,3 +148,36 @@ async def test_hub_started_before_its_database_waits_and_becomes_ready(
     # one line when it starts waiting and one when it connects, not one per retry
     assert sum("unreachable at start-up" in m for m in messages) == 1, messages
     assert sum("database reachable; starting" in m for m in messages) == 1, messages
+
+
+@pytest.mark.parametrize("error, raised", [
+    (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+     True),
+    (asyncpg.DeadlockDetectedError("deadlock detected"), False),
+])
+async def test_queue_trim_leaves_an_outage_to_the_round_guard(
+        database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        error: Exception, raised: bool) -> None:
+    """A connection lost mid-trim is the database going away: the trim raises, so the
+    loop's guard logs the outage once and without a traceback (the CI failure of stop 23
+    was a trim that logged one). A deadlock is the trim's own trouble: a warning, and the
+    round goes on."""
+    async def failing_trim(*_: object) -> list[tuple[str, int]]:
+        raise error
+
+    monkeypatch.setattr(delivery.store, "trim_queues", failing_trim)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        deliverer = delivery.Deliverer(
+            pool, None, None, delivery.DeliveryConfig(), None, None, None)  # type: ignore[arg-type]
+        caplog.set_level(logging.WARNING)
+        if raised:
+            with pytest.raises(type(error)):
+                await deliverer.trim("public")
+            assert not caplog.records
+        else:
+            await deliverer.trim("public")
+            assert [r.getMessage() for r in caplog.records] == [
+                "could not trim notification queues"]
+    finally:
+        await pool.close()
