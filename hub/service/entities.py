@@ -264,32 +264,44 @@ async def query(
         total = await store.count_entities(con, schema, flt) if count else None
         return (access.visible_rows(rows) if action == "read" else rows), total
     # geo: the bbox index pre-filters, the exact predicate runs here; then paginate
-    matching = await _geo_matches(con, schema, sel, ctx, flt, None if count else offset + limit)
-    page = matching[offset:offset + limit] if limit else []
-    rows = await store.fetch_by_pks(con, schema, page) if page else []
-    return (access.visible_rows(rows) if action == "read" else rows), (
-        len(matching) if count else None)
+    if count:
+        matching = await _geo_matches(con, schema, sel, ctx, flt, None)
+        page = [pk for pk, _ in matching[offset:offset + limit]] if limit else []
+        rows = await store.fetch_by_pks(con, schema, page) if page else []
+        total = len(matching)
+    else:
+        matching = await _geo_matches(con, schema, sel, ctx, flt, offset + limit) if (
+            limit) else []
+        rows = [ent for _, ent in matching[offset:offset + limit] if ent is not None]
+        total = None
+    return (access.visible_rows(rows) if action == "read" else rows), total
 
 
 async def _geo_matches(
     con: asyncpg.Connection, schema: str, sel: Selection, ctx: ActiveContext,
     flt: store.Filter, wanted: int | None,
-) -> list[int]:
-    """pks passing ``flt`` and the exact geo predicate, in pk order: all of them, or (when
-    ``wanted`` is given) at least the first ``wanted``, read in pk-ordered chunks that
-    double until the page is full, so a page costs about its size, not the candidates'
+) -> list[tuple[int, Entity | None]]:
+    """(pk, entity) passing ``flt`` and the exact geo predicate, in pk order: all of
+    them with no entity (a count), or (when ``wanted`` is given) at least the first
+    ``wanted`` with their rows, read in pk-ordered chunks that double until the page is
+    full, so a page costs about its size, not the candidates', and no second statement
     (the caller's repeatable-read snapshot keeps the chunks consistent)."""
     assert sel.geo is not None
     geo = sel.geo
     attr = ctx.expand(geo.geoproperty) if geo.geoproperty else (
         "https://uri.etsi.org/ngsi-ld/location")
-    matching: list[int] = []
+    matching: list[tuple[int, Entity | None]] = []
     chunk = None if wanted is None else wanted + max(GEO_MARGIN, wanted // 4)
     after: int | None = None
     while True:
-        rows = await store.geo_candidates(con, schema, flt, attr, after=after, limit=chunk)
-        matching.extend(pk for pk, instances in rows if any(
-            i.get("type") == "GeoProperty" and geo.matches(i.get("value")) for i in instances))
+        rows = await store.geo_candidates(con, schema, flt, attr, after=after, limit=chunk,
+                                          rows=wanted is not None)
+        owners = [pk for pk, instances, _ in rows for i in instances
+                  if i.get("type") == "GeoProperty"]
+        hits = geo.matching([i.get("value") for _, instances, _ in rows for i in instances
+                             if i.get("type") == "GeoProperty"])
+        found = {pk for pk, hit in zip(owners, hits, strict=True) if hit}
+        matching.extend((pk, ent) for pk, _, ent in rows if pk in found)
         if chunk is None or wanted is None or len(matching) >= wanted or len(rows) < chunk:
             return matching
         after, chunk = rows[-1][0], chunk * 2

@@ -785,10 +785,12 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
 
 async def geo_candidates(
     con: asyncpg.Connection, schema: str, flt: Filter, attr: str, *,
-    after: int | None = None, limit: int | None = None,
-) -> list[tuple[int, list[dict[str, Any]]]]:
-    """(pk, instances of ``attr``) of entities passing ``flt``, in pk order, for exact
-    refinement: all of them, or a chunk of ``limit`` with pks above ``after``."""
+    after: int | None = None, limit: int | None = None, rows: bool = False,
+) -> list[tuple[int, list[dict[str, Any]], dict[str, Any] | None]]:
+    """(pk, instances of ``attr``, entity) of entities passing ``flt``, in pk order, for
+    exact refinement: all of them, or a chunk of ``limit`` with pks above ``after``. The
+    entity is the whole row when ``rows`` (a page is then cut from the candidates with
+    no second statement), else None (a count reads only the attribute)."""
     n = len(flt.params)
     params: list[Any] = [*flt.params, attr]
     extra = ""
@@ -799,11 +801,12 @@ async def geo_candidates(
     if limit is not None:
         params.append(limit)
         tail += f" LIMIT ${len(params)}"
-    select = f"SELECT e.pk, e.attrs -> ${n + 1} AS geo FROM {schema}.entities e"
+    columns = f"{_COLUMNS}, " if rows else "e.pk, "
+    select = f"SELECT {columns}e.attrs -> ${n + 1} AS geo FROM {schema}.entities e"
     sql = (_branches(flt, select, extra + tail) if flt.drivers
            else f"{select} WHERE {flt.where()}{extra}{tail}")
-    rows = await con.fetch(sql, *params)
-    return [(r["pk"], r["geo"] or []) for r in rows]
+    found = await con.fetch(sql, *params)
+    return [(r["pk"], r["geo"] or [], row_to_entity(r) if rows else None) for r in found]
 
 
 async def fetch_by_pks(

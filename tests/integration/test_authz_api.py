@@ -381,3 +381,40 @@ async def test_bad_management_requests_answer_problem_details(world: World) -> N
     resp = await world.http.post("/oauth2/token", json={"grant_type": "client_credentials"})
     assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
     assert await world.count("SELECT count(*) FROM authz.grants") == before
+
+
+async def test_geo_queries_show_only_granted_entities_and_attributes(world: World) -> None:
+    """A geo-query's page is cut from the candidates it refined (no second read): the
+    other municipality's gauges in the same area stay out, and attributes outside the
+    grant are removed, as in every other query."""
+    location = "https://uri.etsi.org/ngsi-ld/location"
+    for who, city in (("nagano", "nagano"), ("ueda", "ueda")):
+        for n in range(3):
+            resp = await world.http.post(
+                BASE + f"/entities/urn:ngsi-ld:Gauge:{city}-{n}/attrs",
+                json={"location": {"type": "GeoProperty", "value": {
+                    "type": "Point", "coordinates": [138.2 + n / 100, 36.6]}}},
+                headers=world.auth(who, **JSON))
+            assert resp.status == 204, await resp.text()
+    near = {"type": "Gauge", "georel": "near;maxDistance==20000", "geometry": "Point",
+            "coordinates": "[138.2,36.6]"}
+    resp = await world.http.get(BASE + "/entities", params=near, headers=world.auth("firm"))
+    assert resp.status == 200 and await resp.json() == []  # no grant yet: nothing
+    await world.grant(rain_grant(attributes=[RAIN, location]), "firm")
+    for params in (near, {**near, "georel": "within", "geometry": "Polygon",
+                          "coordinates": "[[[138,36],[139,36],[139,37],[138,37],[138,36]]]"}):
+        resp = await world.http.get(BASE + "/entities", params={**params, "limit": "2"},
+                                    headers=world.auth("firm"))
+        assert resp.status == 200, await resp.text()
+        page = await resp.json()
+        assert [e["id"] for e in page] == ["urn:ngsi-ld:Gauge:nagano-0",
+                                           "urn:ngsi-ld:Gauge:nagano-1"]
+        assert all(set(e) == {"id", "type", "rain", "location"} for e in page), page
+        resp = await world.http.get(BASE + "/entities", headers=world.auth("firm"),
+                                    params={**params, "count": "true", "offset": "2"})
+        assert resp.headers["NGSILD-Results-Count"] == "3"
+        assert await ids(resp) == ["urn:ngsi-ld:Gauge:nagano-2"]
+    owner = await world.http.get(BASE + "/entities", params=near,
+                                 headers=world.auth("nagano"))
+    assert [e["id"] for e in await owner.json()] == [
+        f"urn:ngsi-ld:Gauge:nagano-{n}" for n in range(3)]

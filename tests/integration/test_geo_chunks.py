@@ -72,3 +72,20 @@ async def test_geo_chunks_equal_unchunked(client: TestClient, geo: dict[str, str
     assert await pages() == whole
     monkeypatch.setattr(store, "CANDIDATES", 0)  # the pk walk instead of the bbox set
     assert await pages() == whole
+
+
+@pytest.mark.parametrize("geo", QUERIES[:3])
+async def test_geo_pages_carry_the_stored_entities(client: TestClient,
+                                                   geo: dict[str, str]) -> None:
+    """A page is cut from the refined candidates' own rows: each entity is the one a
+    retrieval by id answers, system attributes included."""
+    resp = await client.post("/ngsi-ld/v1/entityOperations/create", json=_entities(150),
+                             headers=JSON)
+    assert resp.status == 201
+    r = await client.get(E, params={"type": "G", "limit": "7", "offset": "2",
+                                    "options": "sysAttrs", **geo})
+    page = await r.json()
+    assert r.status == 200 and len(page) == 7, page
+    for ent in page:
+        one = await client.get(f"{E}/{ent['id']}", params={"options": "sysAttrs"})
+        assert ent == await one.json()

@@ -54,3 +54,19 @@ def test_points_are_matched_as_the_general_path_matches_them(
     # the cases are not vacuous: some points match and some do not
     answers = {query.matches(v) for v in _values()[:400]}
     assert answers == {True, False} or georel in ("contains", "equals", "overlaps")
+
+
+@pytest.mark.parametrize(("georel", "geometry", "coordinates"), QUERIES)
+def test_many_values_are_matched_as_one_at_a_time(
+        georel: str, geometry: str, coordinates: str) -> None:
+    """``matching`` (one vectorized call for the points) answers what ``matches`` answers
+    value by value, in the same order, with non-objects and shapes mixed in."""
+    query = parse_geo_query(georel, geometry, coordinates, None)
+    assert isinstance(query, GeoQuery)
+    values: list[Any] = [None, "Point", 7, *_values(),
+                         {"type": "Polygon", "coordinates": [[[138.2, 36.2], [138.3, 36.2],
+                                                              [138.3, 36.3], [138.2, 36.2]]]}]
+    random.Random(3).shuffle(values)
+    expected = [query.matches(v) for v in values]
+    assert query.matching(values) == expected
+    assert query.matching([]) == []
