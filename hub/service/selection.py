@@ -19,6 +19,7 @@ from hub.query.linear_regex import check_id_pattern  # one rule for every idPatt
 from hub.query.orderby import compile_order_by, walk_attribute
 from hub.query.qlang import parse_q
 from hub.query.qlang_sql import compile_q_shared
+from hub.query.regex_literal import regex_condition
 from hub.query.scopeq import compile_scope_q, parse_scope_q
 from hub.query.typeexpr import TypeExpr, compile_types, parse_types_expr
 from hub.store.entities import Filter
@@ -137,8 +138,10 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             flt.params.append(s.id)
             parts.append(f"e.id = ${len(flt.params)}")
         if s.id_pattern is not None:
-            flt.params.append(s.id_pattern)
-            parts.append(f"e.id ~ ${len(flt.params)}")
+            sql, values = regex_condition("e.id", s.id_pattern)
+            first = flt.next_param()
+            flt.params.extend(values)
+            parts.append(sql.format(*(f"${first + i}" for i in range(len(values)))))
         if s.types is not None:
             sql, params = compile_types(s.types, ctx.expand, flt.next_param())
             flt.params.extend(params)

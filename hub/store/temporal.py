@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from hub.query.orderby import compile_order_by
+from hub.query.regex_literal import regex_condition
 from hub.store.entities import Filter
 
 __all__ = [
@@ -453,7 +454,8 @@ async def heads_page(
     """A page of temporal entities (id, types, owning dataset) ordered by id, and their
     number when ``count``; ``access`` is access control's condition on ``t``, so page and
     count cover only what the caller may see. ``id_pattern`` is matched by PostgreSQL's
-    regex engine, bounded by the statement timeout.
+    regex engine, bounded by the statement timeout, after a literal test
+    (``regex_condition``).
 
     ``order_by`` (V1.9 ``orderBy`` beyond ``id``, as the ETSI suite's 021_23 asks) sorts
     by the entity's current state, the way an entity query does (``compile_order_by`` on
@@ -465,7 +467,8 @@ async def heads_page(
     if ids is not None:
         flt.add("t.id = ANY({}::text[])", ids)
     if id_pattern is not None:
-        flt.add("t.id ~ {}", id_pattern)
+        sql, values = regex_condition("t.id", id_pattern)
+        flt.add(sql, *values)
     if access is not None:
         flt.add(access[0], *access[1])
     n = len(flt.params)
