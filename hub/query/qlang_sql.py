@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from hub.query.qlang import And, Comparison, Exists, Literal, Match, Or, Path, QExpr
 from hub.query.qlang_eval import instant
 from hub.query.qlang_plan import Member, Step, literal_forms, members
+from hub.query.regex_literal import required_literal
 from hub.query.values import NOT_INDEXED, TXT_PREFIX, index_float, index_text
 
 __all__ = ["PROBE", "SqlFragment", "compile_q", "compile_q_shared"]
@@ -175,11 +176,32 @@ class _Compiler:
             f"exists({_accessor(m.steps)} ? (@ like_regex {rx}{flag}))" for m in mems
         )
         if not e.negated:
+            self.pattern_driver(e)
             return self.jsonpath(f"{self.head(e.path)} ? ({hit})")
         strings = " || ".join(
             f'exists({_accessor(m.steps)} ? (@ like_regex ""))' for m in mems
         )
         return self.jsonpath(f"{self.head(e.path)} ? (({strings}) && !({hit}))")
+
+    def pattern_driver(self, e: Match) -> None:
+        """A candidate set for ``attr~=pattern`` when the pattern has a literal every
+        match contains (``regex_literal.required_literal``): the attribute's string rows
+        holding it, and every row cut at ``TXT_PREFIX`` (the literal may lie past the
+        cut). The rows are the strings the ``like_regex`` members test (the value index
+        and the comparison drivers rest on the same members), so the set is a superset;
+        the jsonpath still decides. Walking the entities tested the pattern on every
+        ``attrs`` read from the heap: ~550 ms at 200,000 entities for a rare match.
+        Case-insensitive patterns have none: ``strpos`` compares exactly."""
+        if not (USE_VALUE_INDEX and e.path.simple) or e.regex.ignore_case:
+            return
+        literal = required_literal(e.regex.source)
+        if literal is None or self.expand(e.path.attr) in NOT_INDEXED:
+            return
+        attr = self.param(self.expand(e.path.attr))
+        self.drivers[id(e)] = (
+            f"SELECT v.eid FROM {self.schema}.entity_values v WHERE v.attr = {attr}"
+            f" AND v.txt IS NOT NULL AND (length(v.txt) >= {TXT_PREFIX}"
+            f" OR strpos(v.txt, {self.param(literal)}) > 0)")
 
     # -- entity createdAt / modifiedAt ---------------------------------------------------
 
