@@ -142,6 +142,12 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             first = flt.next_param()
             flt.params.extend(values)
             parts.append(sql.format(*(f"${first + i}" for i in range(len(values)))))
+            if len(sel.selectors) == 1 and len(values) == 2:
+                # the ids holding the literal ($first), index-only, then each one's pk
+                flt.lazy.append(
+                    f"SELECT x.pk AS eid FROM (SELECT i.id FROM {schema}.entities i"
+                    f" WHERE strpos(i.id, ${first}) > 0) AS m CROSS JOIN LATERAL"
+                    f" (SELECT x.pk FROM {schema}.entities x WHERE x.id = m.id OFFSET 0) AS x")
         if s.types is not None:
             sql, params = compile_types(s.types, ctx.expand, flt.next_param())
             flt.params.extend(params)

@@ -492,6 +492,10 @@ class Filter:
     # how many entities match, when a page already showed them all (``fetch_entities``):
     # ``count_entities`` then needs no statement of its own
     known_total: int | None = None
+    # candidate subqueries worth reading only when a bounded walk in pk order could not
+    # fill the page (``_fetch_page``): an ``idPattern``'s ids holding its literal, which a
+    # dense pattern would read thousands of before the walk it then needs anyway
+    lazy: list[str] = field(default_factory=list)
 
     def next_param(self) -> int:
         return len(self.params) + 1
@@ -737,6 +741,19 @@ async def _fetch_page(
             return [row_to_entity(r) for r in rows]
     tail = f" ORDER BY {', '.join([*flt.order, 'e.pk'])} LIMIT ${n + 1} OFFSET ${n + 2}"
     select = f"SELECT {_COLUMNS} FROM {schema}.entities e"
+    if not flt.drivers and flt.lazy and not flt.order:
+        # the walk reads at most WALK_ENTITIES entities; a page it could not fill, in a
+        # table that has more, comes from the lazy candidate sets. A LIMIT in the
+        # subquery keeps the conditions out of it, and the walk stops with a full page
+        rows = await con.fetch(
+            f"SELECT * FROM (SELECT e.* FROM {schema}.entities e ORDER BY e.pk"
+            f" LIMIT {WALK_ENTITIES}) AS e WHERE {flt.where()}{tail}", *params, limit, offset)
+        if len(rows) == limit or not await con.fetchval(
+                f"SELECT EXISTS (SELECT FROM {schema}.entities b ORDER BY b.pk"
+                f" OFFSET {WALK_ENTITIES})"):
+            return [row_to_entity(r) for r in rows]
+        return await _fetch_page(con, schema, replace(flt, drivers=flt.lazy, lazy=[]),
+                                 limit, offset)
     if not flt.drivers:
         rows = await con.fetch(f"{select} WHERE {flt.where()}{tail}", *params, limit, offset)
         return [row_to_entity(r) for r in rows]

@@ -8,6 +8,7 @@ import pytest
 import re2
 from aiohttp.test_utils import TestClient
 
+from hub.store import entities as store
 from tests.integration.helpers import JSON
 
 E = "/ngsi-ld/v1/entities"
@@ -41,3 +42,36 @@ async def test_id_pattern_selects_what_the_regex_selects(client: TestClient,
                                        "timerel": "after", "timeAt": "2000-01-01T00:00:00Z"})
     assert resp.status == 200, await resp.text()
     assert sorted(e["id"] for e in await resp.json()) == expected
+
+
+@pytest.mark.parametrize("pattern", ["urn:ngsi-ld:Sensor:12.*", "Sensor:a\\.b", "Sensor:1+2",
+                                     "^urn:ngsi-ld:Sensor:", "nothing-like-this"])
+async def test_a_walk_cut_short_goes_on_with_the_ids_holding_the_literal(
+        client: TestClient, pattern: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``WALK_ENTITIES`` entities without a full page, the page comes from the ids
+    holding the pattern's literal (``Filter.lazy``): every page and offset is still
+    exactly the regex's selection in pk order."""
+    batch = [{"id": i, "type": "Sensor"} for i in IDS]
+    resp = await client.post("/ngsi-ld/v1/entityOperations/create", json=batch, headers=JSON)
+    assert resp.status == 201, await resp.text()
+    expected = [i for i in IDS if re2.search(pattern, i)]  # created in this order: pk order
+    monkeypatch.setattr(store, "WALK_ENTITIES", 3)
+    calls = 0
+    fetch_page = store._fetch_page
+
+    async def counted(*args: object, **kw: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await fetch_page(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "_fetch_page", counted)
+    for limit, offset in ((2, 0), (2, 1), (100, 0), (1, 2)):
+        resp = await client.get(E, params={"idPattern": pattern, "type": "Sensor",
+                                           "limit": str(limit), "offset": str(offset)})
+        assert resp.status == 200, await resp.text()
+        assert [e["id"] for e in await resp.json()] == expected[offset:offset + limit]
+    resp = await client.get(E, params={"idPattern": pattern, "type": "Sensor",
+                                       "count": "true", "limit": "1"})
+    assert resp.headers["NGSILD-Results-Count"] == str(len(expected))
+    if len(expected) < 3:  # the walk could not fill a page: the lazy set answered
+        assert calls > 5, calls
