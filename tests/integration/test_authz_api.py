@@ -418,3 +418,26 @@ async def test_geo_queries_show_only_granted_entities_and_attributes(world: Worl
                                  headers=world.auth("nagano"))
     assert [e["id"] for e in await owner.json()] == [
         f"urn:ngsi-ld:Gauge:nagano-{n}" for n in range(3)]
+
+
+@pytest.mark.parametrize("walk", [10_000, 1])
+async def test_id_patterns_show_only_granted_entities(
+        world: World, walk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An idPattern's candidates (the walk, or past ``WALK_ENTITIES`` the ids holding
+    its literal, ``Filter.lazy``) are only ever candidates: the access condition still
+    decides, so another municipality's ids never show, whichever way the page is read."""
+    from hub.store import entities as store
+
+    monkeypatch.setattr(store, "WALK_ENTITIES", walk)
+    await world.grant(rain_grant(), "firm")
+    for pattern, expected in (("urn:ngsi-ld:Gauge:ueda-.*", []),
+                              ("Gauge:nagano-[12]", ["urn:ngsi-ld:Gauge:nagano-1",
+                                                     "urn:ngsi-ld:Gauge:nagano-2"]),
+                              ("urn:ngsi-ld:Gauge:", [f"urn:ngsi-ld:Gauge:nagano-{n}"
+                                                      for n in range(3)])):
+        resp = await world.http.get(BASE + "/entities", headers=world.auth("firm"),
+                                    params={"idPattern": pattern, "count": "true",
+                                            "type": "Gauge"})
+        assert resp.status == 200, await resp.text()
+        assert await ids(resp) == expected, pattern
+        assert resp.headers["NGSILD-Results-Count"] == str(len(expected))
