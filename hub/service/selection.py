@@ -143,11 +143,12 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             flt.params.extend(values)
             parts.append(sql.format(*(f"${first + i}" for i in range(len(values)))))
             if len(sel.selectors) == 1 and len(values) == 2:
-                # the ids holding the literal ($first), index-only, then each one's pk
-                flt.lazy.append(
+                # the ids holding the literal, index-only, then each one's pk
+                flt.lazy.append((
                     f"SELECT x.pk AS eid FROM (SELECT i.id FROM {schema}.entities i"
-                    f" WHERE strpos(i.id, ${first}) > 0) AS m CROSS JOIN LATERAL"
-                    f" (SELECT x.pk FROM {schema}.entities x WHERE x.id = m.id OFFSET 0) AS x")
+                    " WHERE strpos(i.id, {}) > 0) AS m CROSS JOIN LATERAL"
+                    f" (SELECT x.pk FROM {schema}.entities x WHERE x.id = m.id OFFSET 0) AS x",
+                    [values[0]]))
         if s.types is not None:
             sql, params = compile_types(s.types, ctx.expand, flt.next_param())
             flt.params.extend(params)
@@ -162,6 +163,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
                                 schema=schema)
         flt.add_fragment(frag.sql, frag.params)
         flt.drivers.extend(frag.drivers)
+        flt.lazy.extend(frag.lazy)
     if sel.scope_q is not None:
         frag = compile_scope_q(sel.scope_q, alias="e", first_param=flt.next_param())
         flt.add_fragment(frag.sql, frag.params)

@@ -493,9 +493,10 @@ class Filter:
     # ``count_entities`` then needs no statement of its own
     known_total: int | None = None
     # candidate subqueries worth reading only when a bounded walk in pk order could not
-    # fill the page (``_fetch_page``): an ``idPattern``'s ids holding its literal, which a
-    # dense pattern would read thousands of before the walk it then needs anyway
-    lazy: list[str] = field(default_factory=list)
+    # fill the page (``_fetch_page``): an ``idPattern``'s ids or a ``~=`` attribute's
+    # strings holding the pattern's literal, which a dense or 1 % pattern would read
+    # more of than the walk needs; a count reads them as drivers (``count_entities``)
+    lazy: list[tuple[str, list[Any]]] = field(default_factory=list)  # placeholders {}
 
     def next_param(self) -> int:
         return len(self.params) + 1
@@ -513,6 +514,15 @@ class Filter:
 
     def where(self) -> str:
         return " AND ".join(f"({c})" for c in self.conditions) if self.conditions else "TRUE"
+
+    def lazy_driven(self) -> Filter:
+        """This filter with its lazy candidate sets as drivers, their parameters numbered
+        after the others (no ``order``: a lazy set never serves an ordered page)."""
+        params, drivers = list(self.params), []
+        for sql, values in self.lazy:
+            drivers.append(sql.format(*(f"${len(params) + 1 + i}" for i in range(len(values)))))
+            params.extend(values)
+        return replace(self, drivers=[*self.drivers, *drivers], params=params, lazy=[])
 
 
 #: largest candidate set taken from a driving index (docs/architecture.md, "Query plans"):
@@ -752,8 +762,7 @@ async def _fetch_page(
                 f"SELECT EXISTS (SELECT FROM {schema}.entities b ORDER BY b.pk"
                 f" OFFSET {WALK_ENTITIES})"):
             return [row_to_entity(r) for r in rows]
-        return await _fetch_page(con, schema, replace(flt, drivers=flt.lazy, lazy=[]),
-                                 limit, offset)
+        return await _fetch_page(con, schema, flt.lazy_driven(), limit, offset)
     if not flt.drivers:
         rows = await con.fetch(f"{select} WHERE {flt.where()}{tail}", *params, limit, offset)
         return [row_to_entity(r) for r in rows]
@@ -793,11 +802,11 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
     # visits every candidate either way, and beyond a few thousand a hash semi join of
     # the index-only sets beats a key probe per candidate (1,000,000 entities, 1 %:
     # 46,000 buffers joined against 93,000 probed)
-    unscaled = replace(flt, schema=None)
+    unscaled = replace(flt if flt.drivers else flt.lazy_driven(), schema=None)
     sql = (f"SELECT sum(n) FROM ({_branches(unscaled, select, '', ordered=False)}) AS parts"
-           if flt.drivers
+           if unscaled.drivers
            else f"{select} WHERE {flt.where()}")
-    return int(await con.fetchval(sql, *flt.params))
+    return int(await con.fetchval(sql, *unscaled.params))
 
 
 async def geo_candidates(

@@ -1,5 +1,6 @@
 """``q=a~="pattern"`` is driven by the string rows of ``a`` holding the pattern's literal
-(``qlang_sql.pattern_driver``, issue #13). The candidate set must be a superset of the
+(``qlang_sql.pattern_driver``, issue #13), read when a bounded walk leaves the page
+short and for counts. The candidate set must be a superset of the
 matches whatever the value's shape, so every answer is compared with the plain jsonpath
 evaluation (``USE_VALUE_INDEX`` off): strings past the index's cut (``TXT_PREFIX``),
 arrays, several instances, language maps, vocab and JSON properties, relationships
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from hub.query import qlang_sql
 from hub.query.values import TXT_PREFIX
+from hub.store import entities as store
 from tests.integration.helpers import JSON
 
 E = "/ngsi-ld/v1/entities"
@@ -50,7 +52,14 @@ async def test_pattern_answers_equal_the_plain_evaluation(
     async def ids(q: str) -> list[str]:
         r = await client.get(E, params={"type": "Bridge", "q": q, "limit": "100"})
         assert r.status == 200, await r.text()
-        return sorted(e["id"] for e in await r.json())
+        found = sorted(e["id"] for e in await r.json())
+        r = await client.get(E, params={"type": "Bridge", "q": q, "count": "true",
+                                        "limit": "1"})
+        assert r.headers["NGSILD-Results-Count"] == str(len(found))
+        return found
+
+    # the walk stops after one entity, so a page comes from the candidate set
+    monkeypatch.setattr(store, "WALK_ENTITIES", 1)
 
     for q in (f'name~="{pattern}"', f'name~="{pattern}";name!="zzz"'):
         driven = await ids(q)
