@@ -272,7 +272,8 @@ async def query(
     else:
         matching = await _geo_matches(con, schema, sel, ctx, flt, offset + limit) if (
             limit) else []
-        rows = [ent for _, ent in matching[offset:offset + limit] if ent is not None]
+        rows = [store.text_row_to_entity(row) for _, row in matching[offset:offset + limit]
+                if row is not None]
         total = None
     return (access.visible_rows(rows) if action == "read" else rows), total
 
@@ -280,17 +281,18 @@ async def query(
 async def _geo_matches(
     con: asyncpg.Connection, schema: str, sel: Selection, ctx: ActiveContext,
     flt: store.Filter, wanted: int | None,
-) -> list[tuple[int, Entity | None]]:
-    """(pk, entity) passing ``flt`` and the exact geo predicate, in pk order: all of
-    them with no entity (a count), or (when ``wanted`` is given) at least the first
-    ``wanted`` with their rows, read in pk-ordered chunks that double until the page is
-    full, so a page costs about its size, not the candidates', and no second statement
-    (the caller's repeatable-read snapshot keeps the chunks consistent)."""
+) -> list[tuple[int, asyncpg.Record | None]]:
+    """(pk, row) passing ``flt`` and the exact geo predicate, in pk order: all of them
+    with no row (a count), or (when ``wanted`` is given) at least the first ``wanted``
+    with their rows (``store.geo_candidates``), read in pk-ordered chunks that double
+    until the page is full, so a page costs about its size, not the candidates', and no
+    second statement (the caller's repeatable-read snapshot keeps the chunks
+    consistent)."""
     assert sel.geo is not None
     geo = sel.geo
     attr = ctx.expand(geo.geoproperty) if geo.geoproperty else (
         "https://uri.etsi.org/ngsi-ld/location")
-    matching: list[tuple[int, Entity | None]] = []
+    matching: list[tuple[int, asyncpg.Record | None]] = []
     chunk = None if wanted is None else wanted + max(GEO_MARGIN, wanted // 4)
     after: int | None = None
     while True:

@@ -37,22 +37,29 @@ __all__ = [
     "fetch_entity",
     "geo_candidates",
     "row_to_entity",
+    "text_row_to_entity",
     "write_entities",
 ]
 
 _COLUMNS = "e.pk, e.id, e.types, e.scopes, e.attrs, e.created_at, e.modified_at"
 
 
-def row_to_entity(row: asyncpg.Record) -> dict[str, Any]:
+def row_to_entity(row: asyncpg.Record, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "pk": row["pk"],
         "id": row["id"],
         "types": list(row["types"]),
         "scopes": list(row["scopes"]) if row["scopes"] is not None else None,
-        "attrs": row["attrs"],
+        "attrs": row["attrs"] if attrs is None else attrs,
         "createdAt": utc_iso(row["created_at"]),
         "modifiedAt": utc_iso(row["modified_at"]),
     }
+
+
+def text_row_to_entity(row: asyncpg.Record) -> dict[str, Any]:
+    """``row_to_entity`` for a row whose ``attrs`` came as text (``geo_candidates``):
+    parsed here, only for the rows a page keeps."""
+    return row_to_entity(row, orjson.loads(row["attrs"]))
 
 
 def _geo_rows(attrs: dict[str, Any]) -> list[list[Any]]:
@@ -812,11 +819,12 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
 async def geo_candidates(
     con: asyncpg.Connection, schema: str, flt: Filter, attr: str, *,
     after: int | None = None, limit: int | None = None, rows: bool = False,
-) -> list[tuple[int, list[dict[str, Any]], dict[str, Any] | None]]:
-    """(pk, instances of ``attr``, entity) of entities passing ``flt``, in pk order, for
+) -> list[tuple[int, list[dict[str, Any]], asyncpg.Record | None]]:
+    """(pk, instances of ``attr``, row) of entities passing ``flt``, in pk order, for
     exact refinement: all of them, or a chunk of ``limit`` with pks above ``after``. The
-    entity is the whole row when ``rows`` (a page is then cut from the candidates with
-    no second statement), else None (a count reads only the attribute)."""
+    row is the whole entity when ``rows``, its ``attrs`` as text for
+    ``text_row_to_entity`` (a page is then cut from the candidates with no second
+    statement, and only its rows are parsed), else None (a count reads the attribute)."""
     n = len(flt.params)
     params: list[Any] = [*flt.params, attr]
     extra = ""
@@ -827,12 +835,13 @@ async def geo_candidates(
     if limit is not None:
         params.append(limit)
         tail += f" LIMIT ${len(params)}"
-    columns = f"{_COLUMNS}, " if rows else "e.pk, "
+    columns = (_COLUMNS.replace("e.attrs", "e.attrs::text AS attrs") + ", ") if rows else (
+        "e.pk, ")
     select = f"SELECT {columns}e.attrs -> ${n + 1} AS geo FROM {schema}.entities e"
     sql = (_branches(flt, select, extra + tail) if flt.drivers
            else f"{select} WHERE {flt.where()}{extra}{tail}")
     found = await con.fetch(sql, *params)
-    return [(r["pk"], r["geo"] or [], row_to_entity(r) if rows else None) for r in found]
+    return [(r["pk"], r["geo"] or [], r if rows else None) for r in found]
 
 
 async def fetch_by_pks(
