@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import statistics
@@ -151,10 +152,28 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
         return {"georel": f"near;maxDistance=={radius:.0f}", "geometry": "Point",
                 "coordinates": f"[{(x1 + x2) / 2:.5f},{(y1 + y2) / 2:.5f}]"}
 
+    def id_pattern(s: float, r: random.Random) -> dict[str, str]:
+        # ids are ...:<i> for i < N: a random k-digit start d matches d, d0-d9, d00-d99...
+        # (about 1.1 x 10**-k of 200,000 at k >= 2); PostgreSQL's regex engine runs an
+        # unanchored pattern at every position of every id it tests
+        k = max(1, round(-math.log10(s)) + 1)
+        start = r.randrange(10 ** (k - 1), 10 ** k)
+        return {"idPattern": f"urn:ngsi-ld:{TYPE}:{start}.*"}
+
+    def pattern(s: float, r: random.Random) -> dict[str, str]:
+        # laneId is L + five digits: a fixed prefix of k digits matches 10**-k of them
+        k = max(1, min(5, round(-math.log10(s))))
+        return {"q": f'laneId~="L{r.randrange(10 ** k):0{k}d}.*"'}
+
+    def order_string(s: float, r: random.Random) -> dict[str, str]:
+        # ordered by a string attribute: the value-index walk handles numbers only
+        return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "laneId"}
+
     return {"q number": num, "q string": txt, "q two terms": two, "q two dense": two_dense,
             "orderBy": order, "orderBy desc": order_desc, "orderBy 2 keys": order_two,
             "orderBy only": order_only, "count": count, "count only": count_only,
-            "geo within": within, "geo near": near}
+            "geo within": within, "geo near": near, "idPattern": id_pattern,
+            "q pattern": pattern, "orderBy string": order_string}
 
 
 HUB_PORT = 18133
