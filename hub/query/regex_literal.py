@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-__all__ = ["MIN_LITERAL", "regex_condition", "required_literal"]
+__all__ = ["MIN_LITERAL", "plain_literal", "regex_condition", "required_literal"]
 
 #: a shorter run would filter little; the pattern then runs on every row as before
 MIN_LITERAL = 3
@@ -107,9 +107,46 @@ def _class_end(pattern: str, start: int) -> int:
     return -1
 
 
+@lru_cache(maxsize=256)
+def plain_literal(pattern: str) -> tuple[str, bool] | None:
+    """``(literal, anchored)`` when the pattern says no more than "contains ``literal``"
+    (``L``, ``L.*``, ``.*L``, ``.*L.*``) or, ``anchored``, "starts with it" (``^L``,
+    ``^L.*``), ``L`` being plain characters and escaped metacharacters; else None. The
+    usual ``idPattern=urn:ngsi-ld:Vehicle:.*`` is one: the regex engine then need not run
+    at all (``.`` matches any character in PostgreSQL's default mode, so ``.*`` adds
+    nothing), which for a dense pattern is most of a count's cost (~5 us per id)."""
+    anchored = pattern.startswith("^")
+    body = pattern[1:] if anchored else pattern
+    if body.endswith(".*") and not body.endswith("\\.*"):
+        body = body[:-2]
+    if not anchored and body.startswith(".*"):
+        body = body[2:]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            if i + 1 >= len(body) or body[i + 1].isalnum():
+                return None
+            out.append(body[i + 1])
+            i += 2
+            continue
+        if c in _SPECIAL:
+            return None
+        out.append(c)
+        i += 1
+    literal = "".join(out)
+    return (literal, anchored) if literal else None
+
+
 def regex_condition(column: str, pattern: str) -> tuple[str, list[str]]:
-    """``column ~ pattern`` as SQL with ``{}`` placeholders, and their values: the
-    literal test first when the pattern has a literal (``required_literal``)."""
+    """``column ~ pattern`` as SQL with ``{}`` placeholders, and their values: a plain
+    containment or prefix test when that is all the pattern says (``plain_literal``),
+    else the literal test first when the pattern has a literal (``required_literal``)."""
+    plain = plain_literal(pattern)
+    if plain is not None:
+        return (f"starts_with({column}, {{}})" if plain[1]
+                else f"strpos({column}, {{}}) > 0"), [plain[0]]
     literal = required_literal(pattern)
     if literal is None:
         return f"{column} ~ {{}}", [pattern]

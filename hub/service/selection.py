@@ -19,7 +19,7 @@ from hub.query.linear_regex import check_id_pattern  # one rule for every idPatt
 from hub.query.orderby import compile_order_by, walk_attribute
 from hub.query.qlang import parse_q
 from hub.query.qlang_sql import compile_q_shared
-from hub.query.regex_literal import regex_condition
+from hub.query.regex_literal import regex_condition, required_literal
 from hub.query.scopeq import compile_scope_q, parse_scope_q
 from hub.query.typeexpr import TypeExpr, compile_types, parse_types_expr
 from hub.store.entities import Filter
@@ -142,13 +142,14 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             first = flt.next_param()
             flt.params.extend(values)
             parts.append(sql.format(*(f"${first + i}" for i in range(len(values)))))
-            if len(sel.selectors) == 1 and len(values) == 2:
+            literal = required_literal(s.id_pattern)
+            if len(sel.selectors) == 1 and literal is not None:
                 # the ids holding the literal, index-only, then each one's pk
                 flt.lazy.append((
                     f"SELECT x.pk AS eid FROM (SELECT i.id FROM {schema}.entities i"
                     " WHERE strpos(i.id, {}) > 0) AS m CROSS JOIN LATERAL"
                     f" (SELECT x.pk FROM {schema}.entities x WHERE x.id = m.id OFFSET 0) AS x",
-                    [values[0]]))
+                    [literal]))
         if s.types is not None:
             sql, params = compile_types(s.types, ctx.expand, flt.next_param())
             flt.params.extend(params)

@@ -14,7 +14,7 @@ import re2
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from hub.query.regex_literal import regex_condition, required_literal
+from hub.query.regex_literal import plain_literal, regex_condition, required_literal
 
 CASES = [
     ("urn:ngsi-ld:TrafficFlowObserved:1234.*", "urn:ngsi-ld:TrafficFlowObserved:1234"),
@@ -65,7 +65,43 @@ def test_every_match_contains_the_literal(pattern: str, data: st.DataObject) -> 
 
 
 def test_condition_puts_the_literal_first() -> None:
-    sql, values = regex_condition("e.id", "urn:ngsi-ld:X:12.*")
-    assert values == ["urn:ngsi-ld:X:12", "urn:ngsi-ld:X:12.*"]
+    sql, values = regex_condition("e.id", "urn:ngsi-ld:X:12[0-9]")
+    assert values == ["urn:ngsi-ld:X:12", "urn:ngsi-ld:X:12[0-9]"]
     assert sql.index("strpos") < sql.index("~")
     assert regex_condition("e.id", "a|b") == ("e.id ~ {}", ["a|b"])
+    # a pattern that says only "contains" or "starts with" needs no regex at all
+    assert regex_condition("e.id", "urn:ngsi-ld:X:.*") == (
+        "strpos(e.id, {}) > 0", ["urn:ngsi-ld:X:"])
+    assert regex_condition("e.id", "^urn:ngsi-ld:X:") == (
+        "starts_with(e.id, {})", ["urn:ngsi-ld:X:"])
+
+
+PLAIN = [
+    ("urn:ngsi-ld:Vehicle:.*", ("urn:ngsi-ld:Vehicle:", False)),
+    ("^urn:ngsi-ld:Vehicle:", ("urn:ngsi-ld:Vehicle:", True)),
+    ("^urn:ngsi-ld:Vehicle:.*", ("urn:ngsi-ld:Vehicle:", True)),
+    (".*Vehicle:a\\.b.*", ("Vehicle:a.b", False)),
+    ("Vehicle", ("Vehicle", False)),
+    ("ab", ("ab", False)),
+    ("Vehicle:a.b", None), ("Vehicle:\\d", None), ("Vehicle:a\\.*", None),
+    ("Vehicle$", None), ("^.*Vehicle", None), ("Veh|icle", None), ("Vehi+cle", None),
+    ("(Vehicle)", None), ("[V]ehicle", None), (".*", None), ("^", None), ("", None),
+]
+
+
+@pytest.mark.parametrize(("pattern", "plain"), PLAIN)
+def test_plain_patterns(pattern: str, plain: tuple[str, bool] | None) -> None:
+    assert plain_literal(pattern) == plain
+
+
+@pytest.mark.parametrize("pattern", [p for p, plain in PLAIN if plain])
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="urn:gsiVehcl.abx^\n", max_size=30))
+def test_plain_tests_answer_what_the_regex_answers(pattern: str, text: str) -> None:
+    """On any text, newlines included (PostgreSQL's ``.`` matches them; RE2 with ``s``),
+    the containment or prefix test equals the regex."""
+    plain = plain_literal(pattern)
+    assert plain is not None
+    literal, anchored = plain
+    expected = re2.search(f"(?s:{pattern})", text) is not None
+    assert (text.startswith(literal) if anchored else literal in text) == expected
