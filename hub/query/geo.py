@@ -142,6 +142,11 @@ def _haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
 
 
+#: the georels GEOS decides on a stored point's coordinates, from the query's side:
+#: ``within`` is the query containing the point (``_point_matches``, ``matching``)
+_XY_TESTS = {"within": shapely.contains_xy, "intersects": shapely.intersects_xy}
+
+
 @dataclass(slots=True)
 class GeoQuery:
     georel: str
@@ -190,7 +195,8 @@ class GeoQuery:
         ``intersects`` query decided in one vectorized GEOS call: per value, the call's
         own setup cost more than the test (~15 % of a geo query's hub CPU at 1 %,
         ``bench/profile_query.py``)."""
-        if self.georel not in ("within", "intersects"):
+        test = _XY_TESTS.get(self.georel)
+        if test is None:
             return [self.matches(v) for v in values]
         out = [False] * len(values)
         at: list[int] = []
@@ -206,7 +212,6 @@ class GeoQuery:
                 xs.append(xy[0])
                 ys.append(xy[1])
         if at:
-            test = shapely.contains_xy if self.georel == "within" else shapely.intersects_xy
             for i, hit in zip(at, test(self.shape(), xs, ys).tolist(), strict=True):
                 out[i] = hit
         return out
@@ -227,10 +232,8 @@ class GeoQuery:
         haversine distance between two points as ``distance`` computes it. None: this
         georel or query geometry takes the general path."""
         q = self.shape()
-        if self.georel == "within":
-            return bool(shapely.contains_xy(q, x, y))
-        if self.georel == "intersects":
-            return bool(shapely.intersects_xy(q, x, y))
+        if (test := _XY_TESTS.get(self.georel)) is not None:
+            return bool(test(q, x, y))
         if self.georel == "near" and self._point is not None:
             d = _haversine(*self._point, x, y)
             if self.max_distance is not None and d > self.max_distance:

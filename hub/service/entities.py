@@ -298,11 +298,10 @@ async def _geo_matches(
     while True:
         rows = await store.geo_candidates(con, schema, flt, attr, after=after, limit=chunk,
                                           rows=wanted is not None)
-        owners = [pk for pk, instances, _ in rows for i in instances
-                  if i.get("type") == "GeoProperty"]
-        hits = geo.matching([i.get("value") for _, instances, _ in rows for i in instances
-                             if i.get("type") == "GeoProperty"])
-        found = {pk for pk, hit in zip(owners, hits, strict=True) if hit}
+        located = [(pk, i.get("value")) for pk, instances, _ in rows for i in instances
+                   if i.get("type") == "GeoProperty"]
+        hits = geo.matching([value for _, value in located])
+        found = {pk for (pk, _), hit in zip(located, hits, strict=True) if hit}
         matching.extend((pk, ent) for pk, _, ent in rows if pk in found)
         if chunk is None or wanted is None or len(matching) >= wanted or len(rows) < chunk:
             return matching
