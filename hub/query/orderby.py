@@ -54,16 +54,15 @@ def compile_order_by(
 def walk_attribute(text: str, expand: Callable[[str], str]) -> str | None:
     """The expanded attribute a query may walk in value order (``store.entities``
     ``fetch_entities``): the first key, when it is on a top-level attribute's ``value``,
-    whose numbers the ``entity_values`` index ``(attr, num, eid)`` holds in order —
-    forwards for ``asc``, backwards for ``desc`` (``compile_order_by``'s first expression
-    says which; further keys only break the ties of the page's boundary group). None
-    otherwise.
+    whose numbers and strings the ``entity_values`` indexes ``(attr, num, eid)`` and
+    ``(attr, txt COLLATE "C", eid)`` hold in order — forwards for ``asc``, backwards for
+    ``desc`` (``compile_order_by``'s first expression says which; further keys only
+    break the ties of the page's boundary group). None otherwise.
 
-    Each direction has kinds jsonb sorts before every number, which the walk cannot see:
-    strings when ascending, booleans, arrays and objects when descending. The store walks
-    only an attribute without any: no ``txt`` row, or no marker or geo row
-    (``values.sorts_above_numbers``). Entities without the attribute (SQL NULL) come last
-    either way."""
+    The store decides at run time which kind it may walk, from the attribute's index rows
+    (jsonb sorts strings before numbers, and booleans, arrays and objects after them) and
+    the database's collation (``store.entities._walk_sql``). Entities without the
+    attribute (SQL NULL) come last either way."""
     path, _, direction = text.split(",", 1)[0].partition(";")
     if direction not in ("", "asc", "desc") or "." in path or path in _SYSTEM:
         return None

@@ -26,7 +26,7 @@ from hub.ngsild.checks import utc_iso
 from hub.query.geo import geojson_bbox
 from hub.query.orderby import DESCENDING
 from hub.query.qlang_sql import PROBE
-from hub.query.values import index_rows
+from hub.query.values import TXT_PREFIX, index_rows
 
 __all__ = [
     "VERSION",
@@ -636,82 +636,145 @@ WALK_AMONG_ROWS = 50_000
 _FLOAT_MAX = "1.7976931348623157e308"  # float8's largest finite, as index_float clamps
 
 
-def _walk_sql(flt: Filter, select: str, schema: str, attr: str, tail: str,
-              depth: str, limit: str) -> str:
-    """A page ordered by ``flt.walk``'s value, read along ``entity_values (attr, num,
-    eid)`` instead of sorting every match (docs/architecture.md, "Query plans").
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """One kind of value an ordered walk reads along its index (``_walk_sql``)."""
 
-    The walk reads the attribute's index rows in (num, eid) order, or (num DESC, eid) for
-    a descending first key (a backward scan, its ties put in pk order by an incremental
-    sort) — at most ``WALK_ROWS`` — and keeps an entity at the row holding its first
-    instance's value, which is the very value ``ORDER BY attrs -> attr -> 0 -> 'value'
-    ASC|DESC NULLS LAST, pk`` sorts on (clamped as ``index_float`` clamps, so both compare
-    the same float8): numbers come in the same order, ties by pk. jsonb sorts strings (and
-    JSON null, which is never stored) before numbers, and booleans, arrays and objects
-    after them, which the walk cannot see: so it runs only when the attribute has no
-    string row (ascending), or no marker or geo row (descending,
-    ``values.sorts_above_numbers``), at all, each one index probe. It yields numbers
-    only, so a page it cannot fill from numbers within its bound is not its answer
+    #: the ``entity_values`` column, in its index's collation
+    column: str
+    #: the SQL type of that column, for the rows that do not come from it
+    sql_type: str
+    #: the entity's first value is the one its index row holds: ``{key}`` is that value
+    #: (jsonb), ``{val}`` the row's column
+    holds: str
+
+    def exact(self, val: float | str) -> bool:
+        """Whether every index row holding ``val`` stands for the same value in jsonb's
+        order: float8 holds every integer below 2**53 and every float the JSON parser
+        makes, beyond which distinct integers share one index value; a string cut at
+        ``TXT_PREFIX`` may stand for longer ones that differ past the cut."""
+        if isinstance(val, str):
+            return len(val) < TXT_PREFIX
+        return abs(val) < 2.0**53
+
+
+_NUMBERS = _Kind(
+    "v.num", "float8",
+    f"jsonb_typeof({{key}}) = 'number' AND least(greatest({{key}}::numeric, -{_FLOAT_MAX}),"
+    f" {_FLOAT_MAX})::float8 = {{val}}")
+_STRINGS = _Kind(
+    'v.txt COLLATE "C"', "text",
+    f"jsonb_typeof({{key}}) = 'string' AND left({{key}} #>> '{{{{}}}}', {TXT_PREFIX}) = {{val}}")
+
+#: database collations in which jsonb orders strings as the byte order of the ``txt``
+#: index (code-point order of UTF-8): libc's C, POSIX and C.UTF-8, and PostgreSQL's
+#: builtin provider (17+), all code-point orders. Elsewhere strings are sorted, not walked
+_BYTEWISE = ("(SELECT d.datlocprovider = 'b' OR d.datlocprovider = 'c'"
+             " AND d.datcollate IN ('C', 'POSIX', 'C.UTF-8', 'C.utf8')"
+             " FROM pg_database d WHERE d.datname = current_database())")
+
+#: the kind each (schema, attribute, direction) was last walked as: the first guess for
+#: the next query on it. A guess only — each statement checks its own kind's gate, and a
+#: wrong guess costs one statement (``_walk``)
+_KIND_HINTS: dict[tuple[str, str, bool], _Kind] = {}
+_KIND_HINTS_MAX = 4_096
+
+
+def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str, attr: str,
+              tail: str, depth: str, limit: str) -> str:
+    """A page ordered by ``flt.walk``'s value, read along the ``entity_values`` index
+    instead of sorting every match (docs/architecture.md, "Query plans").
+
+    The walk reads the attribute's index rows of one ``kind`` in value order — ``(attr,
+    num, eid)`` for numbers, ``(attr, txt COLLATE "C", eid)`` for strings; backwards for a
+    descending first key, its ties put in pk order by an incremental sort — at most
+    ``WALK_ROWS``, and keeps an entity at the row holding its first instance's value,
+    which is the very value ``ORDER BY attrs -> attr -> 0 -> 'value' ASC|DESC NULLS
+    LAST, pk`` sorts on. Rows carry ``walked`` (true from the walk) and ``val``, the index
+    value.
+
+    Ungrouped, the page is the walk's matches in (value, pk) order, right when every
+    value on it is exact (``_Kind.exact``). ``grouped`` (further keys, or an inexact value
+    on the ungrouped page): the walk stops at the ``depth``-th (offset + limit) match,
+    whose index value is the boundary ``top``; every match before it in the walk sorts
+    before the boundary group, which is every match whose index value equals ``top``,
+    read again (checked to fit in ``WALK_ROWS``: else the walk answers nothing). The
+    page is the prefix and the group sorted by all keys: only those rows, however many
+    match.
+
+    jsonb sorts strings before numbers, and booleans, arrays and objects after them, and
+    strings in the database's collation. So numbers are walked ascending only when the
+    attribute has no string row, descending only with no marker or geo row
+    (``values.sorts_above_numbers``); strings ascending in a bytewise collation
+    (``_BYTEWISE``), descending only when the attribute has no number, marker or geo row
+    either: each gate one index probe. When the attribute's rows say the other kind
+    leads (strings ascending, numbers descending), a last row with a NULL ``pk`` says so
+    (the candidate branch, when it runs, still answers: it sorts).
+    A walk that cannot fill the page within its bound is not the answer
     (``fetch_entities`` then sorts as before).
     With drivers the candidate branch of ``_driven`` runs instead when some candidate set
     is small: a few thousand entities sort cheaper than a walk that finds one match in
-    many rows.
-
-    With further keys (``flt.order`` longer than one) the walk stops at the ``depth``-th
-    (offset + limit) match like the single key, which fixes the page's boundary value
-    ``top``; then every match whose first key is at most ``top`` (at least, descending)
-    — the page's prefix and the whole group tied with its last entity — is sorted by all
-    keys. Rounding to float8 is monotonic, so an entity whose value rounds beyond ``top``
-    sorts after all of them, and the group is complete when the index rows up to ``top``
-    fit in ``WALK_ROWS`` (checked; a larger tie group yields nothing, and the caller sorts
-    every match). Rows carry ``walked``: true from the walk."""
+    many rows."""
     key = f"(e.attrs -> {attr} -> 0 -> 'value')"
     probe = flt.where().replace(PROBE, " OFFSET 0")
     desc = flt.order[0].endswith(DESCENDING)
-    way, top, upto_op = (" DESC", "min", ">=") if desc else ("", "max", "<=")
-    # a row of the kinds sorting before every number (descending: a marker, or a geo
-    # row for a located geometry), in an index's order so the check is one probe (as
-    # NOT EXISTS, or without the order, it was planned as a scan of the table)
-    unseen = (f"coalesce((SELECT s.eid FROM {schema}.entity_values s WHERE s.attr = {attr}"
-              f" AND s.num IS NULL AND s.txt IS NULL ORDER BY s.eid LIMIT 1),"
-              f" (SELECT g.eid FROM {schema}.entity_geo g WHERE g.attr = {attr} LIMIT 1))"
-              if desc else
-              f'(SELECT s.txt COLLATE "C" FROM {schema}.entity_values s'
-              f' WHERE s.attr = {attr} AND s.txt IS NOT NULL ORDER BY s.txt COLLATE "C"'
-              f" LIMIT 1)")
+    way, top = (" DESC", "min") if desc else ("", "max")
+    order = f" ORDER BY {', '.join([*flt.order, 'e.pk'])}"
 
-    def walk(bound: str = "", among: str = "", rows: int = WALK_ROWS) -> str:
-        return (f"SELECT {_COLUMNS}, true AS walked FROM (SELECT v.eid, v.num"
-                f" FROM {schema}.entity_values v WHERE v.attr = {attr} AND v.num IS NOT NULL"
-                f"{bound}{among} ORDER BY v.num{way}, v.eid LIMIT {rows}) AS w"
+    def first(of: _Kind) -> str:
+        # the attribute's first index row of one kind, in its index's order: one probe
+        column = of.column.replace("v.", "s.")
+        return (f"(SELECT true FROM {schema}.entity_values s WHERE s.attr = {attr}"
+                f" AND {column.split()[0]} IS NOT NULL ORDER BY {column} LIMIT 1)")
+
+    if desc:  # a marker, or a geo row for a located geometry, sorts above numbers
+        above = (f"coalesce((SELECT s.eid FROM {schema}.entity_values s WHERE s.attr = {attr}"
+                 f" AND s.num IS NULL AND s.txt IS NULL ORDER BY s.eid LIMIT 1),"
+                 f" (SELECT g.eid FROM {schema}.entity_geo g WHERE g.attr = {attr} LIMIT 1))"
+                 f" IS NULL")
+        numbers = f"{first(_NUMBERS)} IS NOT NULL"
+        gate, other = ((above, f"NOT {numbers}") if kind is _NUMBERS else
+                       (f"{above} AND NOT {numbers} AND {_BYTEWISE}", numbers))
+    else:
+        strings = f"{first(_STRINGS)} IS NOT NULL"
+        gate, other = ((f"NOT {strings}", f"{strings} AND {_BYTEWISE}") if kind is _NUMBERS
+                       else (_BYTEWISE, f"NOT {strings}"))
+
+    def walk(cond: str, bound: str = "", among: str = "", rows: int = WALK_ROWS,
+             gated: bool = True) -> str:
+        return (f"SELECT {_COLUMNS}, true AS walked, w.val FROM (SELECT v.eid,"
+                f" {kind.column} AS val FROM {schema}.entity_values v WHERE v.attr = {attr}"
+                f" AND {kind.column.split()[0]} IS NOT NULL{bound}{among}"
+                f" ORDER BY val{way}, v.eid LIMIT {rows}) AS w"
                 # one pk probe per index row, in the walk's order: joined plainly, the
                 # planner (estimating a handful of matches) merge-joined on the sort
                 # key, sorting every entity of the type on disk (16,700 buffers at
                 # 50,000 entities for an orderBy without q)
                 f" CROSS JOIN LATERAL (SELECT * FROM {schema}.entities e WHERE e.pk = w.eid"
                 f" OFFSET 0) AS e"
-                f" WHERE {unseen} IS NULL"
-                f" AND jsonb_typeof({key}) = 'number'"
-                f" AND least(greatest({key}::numeric, -{_FLOAT_MAX}), {_FLOAT_MAX})::float8"
-                f" = w.num AND {probe}")
+                f" WHERE {gate if gated else 'TRUE'} AND {kind.holds.format(key=key, val='w.val')}"
+                f" AND {probe}{cond}")
 
-    def walked(gate: str, among: str = "", rows: int = WALK_ROWS) -> str:
-        if len(flt.order) == 1:
-            return f"{walk('', among, rows)}{gate} ORDER BY w.num{way}, w.eid{tail}"
-        first = walk("", among, rows).replace(f"SELECT {_COLUMNS}, true AS walked",
-                                              "SELECT w.num", 1)
-        upto = f" AND v.num {upto_op} (SELECT top FROM b)"
-        return (f"WITH m AS MATERIALIZED ({first}{gate} ORDER BY w.num{way}, w.eid"
-                f" LIMIT {depth}),"
-                f" b AS MATERIALIZED (SELECT {top}(num) AS top, count(*) AS n FROM m)"
-                f" {walk(upto, among, rows)} AND (SELECT n FROM b) = {depth}"
+    def walked(cond: str, among: str = "", rows: int = WALK_ROWS) -> str:
+        if not grouped:
+            return f"({walk(cond, '', among, rows)} ORDER BY w.val{way}, w.eid{tail})"
+        group = f" AND {kind.column} = (SELECT top FROM b)"
+        return (f"(WITH m AS MATERIALIZED ({walk(cond, '', among, rows)}"
+                f" ORDER BY w.val{way}, w.eid LIMIT {depth}),"
+                f" b AS MATERIALIZED (SELECT {top}(val) AS top, count(*) AS n FROM m)"
+                f" SELECT * FROM (SELECT * FROM m WHERE m.val <> (SELECT top FROM b)"
+                # (a full prefix passed the gate: the group's read needs none)
+                f" UNION ALL ({walk(cond, group, among, rows, False)}"
+                f" AND (SELECT n FROM b) = {depth}"
                 f" AND (SELECT count(*) FROM (SELECT FROM {schema}.entity_values v"
-                f" WHERE v.attr = {attr} AND v.num IS NOT NULL{upto}{among}"
-                f" LIMIT {rows + 1}) AS g) <= {rows}"
-                f" ORDER BY {', '.join([*flt.order, 'e.pk'])}{tail}")
+                f" WHERE v.attr = {attr}{group}{among} LIMIT {rows + 1}) AS g) <= {rows}))"
+                f" AS e{order}{tail})")
 
+    switch = (f" UNION ALL (SELECT NULL::bigint, NULL::text, NULL::text[], NULL::text[],"
+              f" NULL::jsonb, NULL::timestamptz, NULL::timestamptz, true,"
+              f" NULL::{kind.sql_type} WHERE {other})")
     if not flt.drivers:
-        return walked("")
+        return walked("") + switch
     # a candidate set of WALK_AMONG or more: the walk, its index rows filtered by the set
     # (a hashed subplan: ``IS TRUE`` keeps the IN from becoming a join that loses the
     # order), answers when it fills the page; else the set is sorted
@@ -720,10 +783,56 @@ def _walk_sql(flt: Filter, select: str, schema: str, attr: str, tail: str,
                       f" {WALK_AMONG_DEPTH} * {depth}) FROM pick)", among, WALK_AMONG_ROWS)
     full = f"(SELECT count(*) FROM a) = {limit}"
     return _driven(flt, f"(WITH a AS MATERIALIZED ({filtered}) SELECT * FROM a WHERE {full}"
-                        f" UNION ALL ({select}, false AS walked FROM {schema}.entities e"
-                        f" WHERE {probe} AND e.pk = ANY((SELECT pks FROM pick)::bigint[])"
-                        f" AND NOT {full} ORDER BY {', '.join([*flt.order, 'e.pk'])}{tail}))"
-                        f" UNION ALL ({walked(' AND (SELECT pks IS NULL FROM pick)')})")
+                        f" UNION ALL ({select}, false AS walked, NULL::{kind.sql_type}"
+                        f" FROM {schema}.entities e WHERE {probe}"
+                        f" AND e.pk = ANY((SELECT pks FROM pick)::bigint[])"
+                        f" AND NOT {full}{order}{tail}))"
+                        f" UNION ALL {walked(' AND (SELECT pks IS NULL FROM pick)')}{switch}")
+
+
+async def _walk(con: asyncpg.Connection, schema: str, flt: Filter, limit: int,
+                offset: int) -> list[asyncpg.Record] | None:
+    """The page of ``flt`` as an ordered walk answers it (``_walk_sql``), or None when
+    the walk cannot (the caller sorts). The kind walked first is the one the attribute
+    was last walked as (numbers at first); a statement that finds the other kind leading
+    tries that kind, once. An ungrouped page holding an inexact value is read again
+    grouped."""
+    assert flt.walk is not None
+    params = [*flt.params, *flt.order_params]
+    n = len(params)
+    # the order's first parameter is the walked attribute (``compile_order_by``)
+    attr = f"${len(flt.params) + 1}::text"
+    desc = flt.order[0].endswith(DESCENDING)
+    hint = (schema, flt.walk, desc)
+    kind = _KIND_HINTS.get(hint, _NUMBERS)
+    grouped = len(flt.order) > 1
+    switched = False
+    for _ in range(3):  # one switch of kind, one regrouping
+        rows = await con.fetch(
+            _walk_sql(flt, kind, grouped, f"SELECT {_COLUMNS}", schema, attr,
+                      f" LIMIT ${n + 1} OFFSET ${n + 2}",
+                      f"(${n + 1}::int8 + ${n + 2}::int8)", f"${n + 1}::int8"),
+            *params, limit, offset)
+        other = bool(rows) and rows[-1]["pk"] is None  # the other kind leads
+        if other:
+            rows = rows[:-1]
+            if len(_KIND_HINTS) >= _KIND_HINTS_MAX:
+                _KIND_HINTS.clear()
+            _KIND_HINTS[hint] = _STRINGS if kind is _NUMBERS else _NUMBERS
+        # the candidate branch's answer is the answer; the walk's only when it is full
+        if any(not r["walked"] for r in rows):
+            return rows
+        if other:
+            if switched:
+                return None  # the attribute changed kind again meanwhile
+            kind, switched = (_STRINGS if kind is _NUMBERS else _NUMBERS), True
+            continue
+        if len(rows) < limit:
+            return None
+        if grouped or all(kind.exact(r["val"]) for r in rows):
+            return rows
+        grouped = True
+    return None
 
 
 async def fetch_entities(
@@ -746,16 +855,9 @@ async def _fetch_page(
     params = [*flt.params, *flt.order_params]
     n = len(params)
     if flt.walk is not None and limit > 0 and offset + limit <= WALK_PAGE:
-        # the order's first parameter is the walked attribute (``compile_order_by``)
-        attr = f"${len(flt.params) + 1}::text"
-        rows = await con.fetch(
-            _walk_sql(flt, f"SELECT {_COLUMNS}", schema, attr,
-                      f" LIMIT ${n + 1} OFFSET ${n + 2}",
-                      f"(${n + 1}::int8 + ${n + 2}::int8)", f"${n + 1}::int8"),
-            *params, limit, offset)
-        # the candidate branch's answer is the answer; the walk's only when it is full
-        if len(rows) == limit or any(not r["walked"] for r in rows):
-            return [row_to_entity(r) for r in rows]
+        walked = await _walk(con, schema, flt, limit, offset)
+        if walked is not None:
+            return [row_to_entity(r) for r in walked]
     tail = f" ORDER BY {', '.join([*flt.order, 'e.pk'])} LIMIT ${n + 1} OFFSET ${n + 2}"
     select = f"SELECT {_COLUMNS} FROM {schema}.entities e"
     if not flt.drivers and flt.lazy and not flt.order:

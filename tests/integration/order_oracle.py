@@ -1,6 +1,6 @@
 """The order an entity query's ``orderBy`` must give, computed in Python: the oracle the
 walk and sort tests compare every plan against (``ORDER BY attrs -> name -> 0 -> 'value'``
-per key, NULLS LAST both ways, ties by creation)."""
+per key, NULLS LAST both ways, ties by creation), and the helpers those tests share."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ import functools
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["oracle"]
+import pytest
+from aiohttp.test_utils import TestClient
+
+from hub import keys
+from hub.store import entities as store
+from tests.integration.helpers import JSON
+
+__all__ = ["Walked", "answers", "create", "every_plan", "oracle"]
 
 
 def _rank(v: Any) -> tuple[Any, ...]:
-    """jsonb's order: objects > arrays > booleans > numbers > strings (one-letter strings
-    here, which every collation orders alike)."""
+    """jsonb's order: objects > arrays > booleans > numbers > strings, strings in code-point
+    order (the test databases collate in byte order: C or C.UTF-8)."""
     if isinstance(v, bool):
         return (3, v)
     if isinstance(v, int | float):
@@ -48,3 +55,68 @@ def oracle(ents: list[dict[str, Any]], pks: dict[str, int], order: str) -> list[
         return pks[a["id"]] - pks[b["id"]]
 
     return [e["id"] for e in sorted(ents, key=functools.cmp_to_key(cmp))]
+
+
+async def create(client: TestClient, ents: list[dict[str, Any]]) -> dict[str, int]:
+    """Create ``ents`` in batches; their pks by id."""
+    for start in range(0, len(ents), 200):
+        resp = await client.post("/ngsi-ld/v1/entityOperations/create",
+                                 json=ents[start:start + 200], headers=JSON)
+        assert resp.status == 201, await resp.text()
+    async with client.app[keys.POOL].acquire() as con:
+        return {r["id"]: r["pk"] for r in await con.fetch("SELECT id, pk FROM ngsild.entities")}
+
+
+async def answers(client: TestClient, params: dict[str, str],
+                  pages: tuple[tuple[int, int], ...]) -> list[list[str]]:
+    """The ids of each (offset, limit) page of an entity query."""
+    out = []
+    for offset, limit in pages:
+        r = await client.get("/ngsi-ld/v1/entities",
+                             params={**params, "offset": str(offset), "limit": str(limit)})
+        assert r.status == 200, (params, await r.text())
+        out.append([e["id"] for e in await r.json()])
+    return out
+
+
+class Walked:
+    """Counts the rows an ordered walk answered with (flagged ``walked``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rows = 0
+        real = store.row_to_entity
+
+        def row(r: Any) -> dict[str, Any]:
+            self.rows += bool(r.get("walked"))
+            return real(r)
+
+        monkeypatch.setattr(store, "row_to_entity", row)
+
+    def take(self) -> int:
+        n, self.rows = self.rows, 0
+        return n
+
+
+async def every_plan(client: TestClient, params: dict[str, str],
+                     pages: tuple[tuple[int, int], ...],
+                     monkeypatch: pytest.MonkeyPatch) -> dict[str, list[list[str]]]:
+    """The pages under each plan an ordered query can take: as chosen, the walk filtered
+    by any candidate set (and with too short a bound), the walk (and with too short a
+    bound), strings unwalked (a collation not in byte order), the plain sort."""
+    got = {"default": await answers(client, params, pages)}
+    with monkeypatch.context() as m:
+        m.setattr(store, "WALK_AMONG", 1)  # any candidate set: the filtered walk
+        m.setattr(store, "WALK_AMONG_DEPTH", 0)
+        got["filtered walk"] = await answers(client, params, pages)
+        m.setattr(store, "WALK_AMONG_ROWS", 12)  # ... too short: sorted after all
+        got["short filtered walk"] = await answers(client, params, pages)
+    with monkeypatch.context() as m:
+        m.setattr(store, "CANDIDATES", 0)  # never a small candidate set: the walk
+        got["walk"] = await answers(client, params, pages)
+        m.setattr(store, "WALK_ROWS", 12)  # tie groups and pages beyond the bound
+        got["short walk"] = await answers(client, params, pages)
+        m.setattr(store, "_BYTEWISE", "false")  # another collation: strings never walked
+        got["unwalked strings"] = await answers(client, params, pages)
+        m.setattr(store, "WALK_PAGE", 0)  # the plain sort
+        got["sort"] = await answers(client, params, pages)
+    return got

@@ -171,10 +171,15 @@ async def test_multi_key_walk_reads_only_the_boundary_group(
                                                       [*range(19, 9, -1), 29, 28, 27, 26, 25]]
     assert walked == 15
     walked = 0
-    monkeypatch.setattr(store, "WALK_ROWS", 15)  # the group n = 1 ends at row 20
-    r = await client.get(E, params={"type": "T", "orderBy": "n,m", "limit": "15"})
-    assert [e["id"][-2:] for e in await r.json()][-1] == "15"
+    # the page's five rows fit the bound, the boundary group (n = 0, ten rows) does not
+    monkeypatch.setattr(store, "WALK_ROWS", 8)
+    r = await client.get(E, params={"type": "T", "orderBy": "n,m", "limit": "5"})
+    assert [e["id"][-2:] for e in await r.json()] == ["09", "08", "07", "06", "05"]
     assert walked == 0  # the sort answered
+    monkeypatch.setattr(store, "WALK_ROWS", 10)  # the group fits: the walk answers
+    r = await client.get(E, params={"type": "T", "orderBy": "n,m", "limit": "5"})
+    assert [e["id"][-2:] for e in await r.json()] == ["09", "08", "07", "06", "05"]
+    assert walked == 5
 
 
 async def test_count_from_a_short_page_needs_no_statement() -> None:
