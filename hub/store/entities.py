@@ -733,7 +733,7 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
                  f" (SELECT g.eid FROM {schema}.entity_geo g WHERE g.attr = {attr} LIMIT 1))"
                  f" IS NULL")
         numbers = f"{first(_NUMBERS)} IS NOT NULL"
-        gate, other = ((above, f"NOT {numbers}") if kind is _NUMBERS else
+        gate, other = ((above, f"NOT {numbers} AND {_BYTEWISE}") if kind is _NUMBERS else
                        (f"{above} AND NOT {numbers} AND {_BYTEWISE}", numbers))
     else:
         strings = f"{first(_STRINGS)} IS NOT NULL"

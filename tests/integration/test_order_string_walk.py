@@ -105,9 +105,20 @@ async def test_string_pages_agree_with_python(client: TestClient, mixed: bool, q
     with monkeypatch.context() as m:  # another collation: strings are sorted
         m.setattr(store, "CANDIDATES", 0)
         m.setattr(store, "_BYTEWISE", "false")
+        m.setattr(store, "_KIND_HINTS", {})
+        statements: list[str] = []
+        real = store._walk_sql
+
+        def counted(*args: Any) -> str:
+            statements.append(real(*args))
+            return statements[-1]
+
+        m.setattr(store, "_walk_sql", counted)
         for order in ("s", "s;desc"):
+            statements.clear()
             r = await client.get(E, params={**base, "orderBy": order, "limit": "20"})
             assert r.status == 200 and walked.take() == 0, order
+            assert len(statements) == 1, order  # the numbers' statement: no switch to strings
 
 
 async def test_a_cut_boundary_reads_its_whole_group(client: TestClient,
