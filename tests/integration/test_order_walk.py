@@ -158,3 +158,33 @@ async def test_terms_sparse_together_agree(client: TestClient, q: str,
     monkeypatch.setattr(store, "CANDIDATES", 10**6)
     assert await pages() == walked
     assert walked[2], "each query matches some entities"
+
+
+async def test_system_keys_descending_sort_as_python(client: TestClient) -> None:
+    """``id``, ``createdAt`` and ``modifiedAt`` are never NULL: descending, they are
+    ordered by plain ``DESC`` (the order of a backward scan of the id index), which must
+    give the same pages as NULLS LAST did, ties by creation."""
+    rnd = random.Random(7)
+    ids = [f"urn:ngsi-ld:T:{rnd.randrange(10**6):06d}-{i}" for i in range(40)]
+    ents = [{"id": i, "type": "T", "n": {"type": "Property", "value": 1}} for i in ids]
+    resp = await client.post("/ngsi-ld/v1/entityOperations/create", json=ents, headers=JSON)
+    assert resp.status == 201, await resp.text()
+    touched = ids[5:12]
+    for i in touched:  # later modifiedAt, in this order
+        r = await client.patch(f"{E}/{i}/attrs", json={"n": {"type": "Property", "value": 2}},
+                               headers=JSON)
+        assert r.status == 204, await r.text()
+
+    async def order(key: str, offset: int, limit: int) -> list[str]:
+        r = await client.get(E, params={"type": "T", "orderBy": key, "offset": str(offset),
+                                        "limit": str(limit)})
+        assert r.status == 200, await r.text()
+        return [e["id"] for e in await r.json()]
+
+    for offset, limit in ((0, 7), (5, 10), (0, 100)):
+        page = slice(offset, offset + limit)
+        assert await order("id;desc", offset, limit) == sorted(ids, reverse=True)[page]
+        # one batch: one creation instant, ties by creation order
+        assert await order("createdAt;desc", offset, limit) == ids[page]
+        newest = [*reversed(touched), *(i for i in ids if i not in touched)]
+        assert await order("modifiedAt;desc", offset, limit) == newest[page]
