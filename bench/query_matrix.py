@@ -169,11 +169,19 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
         # ordered by a string attribute: the value-index walk handles numbers only
         return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "laneId"}
 
+    def order_bounded(s: float, r: random.Random) -> dict[str, str]:
+        # filtered and ordered by one attribute: the walk starts at q's bound, ascending
+        # from a lower one, descending from an upper one
+        if s < 0.05:
+            return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "intensity"}
+        return {"q": f"intensity<{SCALE - _threshold(s, r)}", "orderBy": "intensity;desc"}
+
     return {"q number": num, "q string": txt, "q two terms": two, "q two dense": two_dense,
             "orderBy": order, "orderBy desc": order_desc, "orderBy 2 keys": order_two,
             "orderBy only": order_only, "count": count, "count only": count_only,
             "geo within": within, "geo near": near, "idPattern": id_pattern,
-            "q pattern": pattern, "orderBy string": order_string}
+            "q pattern": pattern, "orderBy string": order_string,
+            "orderBy q attr": order_bounded}
 
 
 HUB_PORT = 18133

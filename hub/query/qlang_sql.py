@@ -65,6 +65,10 @@ class SqlFragment:
     # the same, worth reading only after a bounded walk (``store.entities.Filter.lazy``):
     # each with placeholders ``{}`` and its own parameters, numbered when it is read
     lazy: list[tuple[str, list[Any]]] = field(default_factory=list)
+    # (attribute IRI, "low" | "high", parameter): a float8 bound, non-strict, on the
+    # numbers of an attribute that every match has a number within (a top-level term);
+    # an ordered walk may start there (``store.entities._walk_sql``)
+    bounds: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _string(s: str) -> str:
@@ -109,6 +113,8 @@ class _Compiler:
         self.lazy: dict[int, tuple[str, list[Any]]] = {}
         # id(comparison) -> (attr, bound) parameters of a one-number ``>``/``>=``/``<``/``<=``
         self.bounds: dict[int, tuple[str, str]] = {}
+        # id(comparison) -> (low, high) parameters of a number range ``a==X..Y``
+        self.spans: dict[int, tuple[str, str]] = {}
 
     def param(self, value: Any, cast: str = "") -> str:
         self.params.append(value)
@@ -247,8 +253,9 @@ class _Compiler:
         if e.range:
             low, high = e.values
             if low.kind == "number":
-                cond = (f"v.num BETWEEN {self.param(index_float(_dec(low)))}"
-                        f" AND {self.param(index_float(_dec(high)))}")
+                span = (self.param(index_float(_dec(low))), self.param(index_float(_dec(high))))
+                self.spans[id(e)] = span
+                cond = f"v.num BETWEEN {span[0]} AND {span[1]}"
             else:
                 cond = (f'(v.txt COLLATE "C") BETWEEN {self.param(self.text_forms(low)[0])}'
                         f" AND {self.param(self.text_forms(high)[-1])}")
@@ -330,7 +337,19 @@ def compile_q(
     drivers = [d for c in terms if (d := compiler.drivers.get(id(c))) and id(c) not in bounded]
     bound_drivers = [compiler.drivers[i] for i in bounded]
     lazy = [lz for c in terms if (lz := compiler.lazy.get(id(c)))]
-    return SqlFragment(sql, compiler.params, [*ranges, *drivers, *bound_drivers], lazy)
+    bounds: list[tuple[str, str, str]] = []
+    for c in terms:
+        if not isinstance(c, Comparison):
+            continue
+        iri = compiler.expand(c.path.attr)
+        if id(c) in compiler.bounds:
+            side = "low" if c.op in (">", ">=") else "high"
+            bounds.append((iri, side, compiler.bounds[id(c)][1]))
+        elif id(c) in compiler.spans:
+            low, high = compiler.spans[id(c)]
+            bounds += [(iri, "low", low), (iri, "high", high)]
+    return SqlFragment(sql, compiler.params, [*ranges, *drivers, *bound_drivers], lazy,
+                       bounds)
 
 
 def _range_drivers(compiler: _Compiler, terms: list[QExpr]) -> tuple[list[str], list[int]]:
@@ -386,7 +405,7 @@ def compile_q_shared(
                      INDEX_ONLY_WHEN_EXACT)
     params = [list(p) if isinstance(p, list) else p for p in frag.params]
     return SqlFragment(frag.sql, params, list(frag.drivers),
-                       [(sql, list(values)) for sql, values in frag.lazy])
+                       [(sql, list(values)) for sql, values in frag.lazy], list(frag.bounds))
 
 
 @lru_cache(maxsize=256)

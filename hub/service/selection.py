@@ -165,6 +165,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
         flt.add_fragment(frag.sql, frag.params)
         flt.drivers.extend(frag.drivers)
         flt.lazy.extend(frag.lazy)
+        flt.bounds.extend(frag.bounds)
     if sel.scope_q is not None:
         frag = compile_scope_q(sel.scope_q, alias="e", first_param=flt.next_param())
         flt.add_fragment(frag.sql, frag.params)

@@ -504,6 +504,10 @@ class Filter:
     # strings holding the pattern's literal, which a dense or 1 % pattern would read
     # more of than the walk needs; a count reads them as drivers (``count_entities``)
     lazy: list[tuple[str, list[Any]]] = field(default_factory=list)  # placeholders {}
+    # (attribute IRI, "low" | "high", numbered parameter): float8 bounds every match has
+    # a number of the attribute within (``qlang_sql.SqlFragment.bounds``), where an
+    # ordered walk on it may start (``_walk_sql``)
+    bounds: list[tuple[str, str, str]] = field(default_factory=list)
 
     def next_param(self) -> int:
         return len(self.params) + 1
@@ -727,9 +731,25 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
         return (f"(SELECT true FROM {schema}.entity_values s WHERE s.attr = {attr}"
                 f" AND {column.split()[0]} IS NOT NULL ORDER BY {column} LIMIT 1)")
 
+    marker = (f"(SELECT s.eid FROM {schema}.entity_values s WHERE s.attr = {attr}"
+              f" AND s.num IS NULL AND s.txt IS NULL ORDER BY s.eid LIMIT 1)")
+    # q's bounds on the walked attribute's numbers (``Filter.bounds``): with no marker
+    # row, an entity has at most one distinct number for it, which is its first value's
+    # when numbers are walked; so a match's key is within every bound (rounding is
+    # monotonic and the bounds non-strict), and the walk starts at the bound instead of
+    # reading past every smaller (larger, descending) number. Descending walks run only
+    # without markers; ascending ones apply a bound only then (checked once, at start)
+    sides = [p for a, side, p in flt.bounds
+             if a == flt.walk and side == ("high" if desc else "low")]
+    if kind is not _NUMBERS or not sides:
+        start = ""
+    elif desc:
+        start = "".join(f" AND v.num <= {p}::float8" for p in sides)
+    else:
+        start = "".join(f" AND v.num >= CASE WHEN {marker} IS NULL THEN {p}::float8"
+                        f" ELSE '-Infinity'::float8 END" for p in sides)
     if desc:  # a marker, or a geo row for a located geometry, sorts above numbers
-        above = (f"coalesce((SELECT s.eid FROM {schema}.entity_values s WHERE s.attr = {attr}"
-                 f" AND s.num IS NULL AND s.txt IS NULL ORDER BY s.eid LIMIT 1),"
+        above = (f"coalesce({marker},"
                  f" (SELECT g.eid FROM {schema}.entity_geo g WHERE g.attr = {attr} LIMIT 1))"
                  f" IS NULL")
         numbers = f"{first(_NUMBERS)} IS NOT NULL"
@@ -744,7 +764,7 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
              gated: bool = True) -> str:
         return (f"SELECT {_COLUMNS}, true AS walked, w.val FROM (SELECT v.eid,"
                 f" {kind.column} AS val FROM {schema}.entity_values v WHERE v.attr = {attr}"
-                f" AND {kind.column.split()[0]} IS NOT NULL{bound}{among}"
+                f" AND {kind.column.split()[0]} IS NOT NULL{start}{bound}{among}"
                 f" ORDER BY val{way}, v.eid LIMIT {rows}) AS w"
                 # one pk probe per index row, in the walk's order: joined plainly, the
                 # planner (estimating a handful of matches) merge-joined on the sort
