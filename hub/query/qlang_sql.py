@@ -69,6 +69,8 @@ class SqlFragment:
     # numbers of an attribute that every match has a number within (a top-level term);
     # an ordered walk may start there (``store.entities._walk_sql``)
     bounds: list[tuple[str, str, str]] = field(default_factory=list)
+    # driver -> the IRI of the one attribute whose index rows it reads
+    driver_attrs: dict[str, str] = field(default_factory=dict)
 
 
 def _string(s: str) -> str:
@@ -336,6 +338,9 @@ def compile_q(
     ranges, bounded = _range_drivers(compiler, terms)
     drivers = [d for c in terms if (d := compiler.drivers.get(id(c))) and id(c) not in bounded]
     bound_drivers = [compiler.drivers[i] for i in bounded]
+    driver_attrs = {d: compiler.expand(c.path.attr) for c in terms
+                    if isinstance(c, Comparison) and (d := compiler.drivers.get(id(c)))}
+    driver_attrs.update((sql, iri) for iri, sql in ranges)
     lazy = [lz for c in terms if (lz := compiler.lazy.get(id(c)))]
     bounds: list[tuple[str, str, str]] = []
     for c in terms:
@@ -348,14 +353,15 @@ def compile_q(
         elif id(c) in compiler.spans:
             low, high = compiler.spans[id(c)]
             bounds += [(iri, "low", low), (iri, "high", high)]
-    return SqlFragment(sql, compiler.params, [*ranges, *drivers, *bound_drivers], lazy,
-                       bounds)
+    return SqlFragment(sql, compiler.params, [*(r for _, r in ranges), *drivers, *bound_drivers],
+                       lazy, bounds, driver_attrs)
 
 
-def _range_drivers(compiler: _Compiler, terms: list[QExpr]) -> tuple[list[str], list[int]]:
-    """One candidate subquery per attribute that the top-level terms bound from below
-    (``>``, ``>=``) and above (``<``, ``<=``) by single numbers, and the ids of those
-    terms (docs/architecture.md, "Query plans").
+def _range_drivers(compiler: _Compiler,
+                   terms: list[QExpr]) -> tuple[list[tuple[str, str]], list[int]]:
+    """One candidate subquery (with its attribute's IRI) per attribute that the top-level
+    terms bound from below (``>``, ``>=``) and above (``<``, ``<=``) by single numbers,
+    and the ids of those terms (docs/architecture.md, "Query plans").
 
     ``a>=X;a<Y`` holds when *some* number of ``a`` is at least X and *some*, possibly
     another, is below Y: an entity with one numeric index row has it in [X, Y] (rounding
@@ -370,17 +376,18 @@ def _range_drivers(compiler: _Compiler, terms: list[QExpr]) -> tuple[list[str], 
         if isinstance(c, Comparison) and id(c) in compiler.bounds:
             low, high = sides.setdefault(compiler.expand(c.path.attr), ([], []))
             (low if c.op in (">", ">=") else high).append(c)
-    ranges: list[str] = []
+    ranges: list[tuple[str, str]] = []
     bounded: list[int] = []
-    for low, high in sides.values():
+    for iri, (low, high) in sides.items():
         if not low or not high:
             continue
         lo = max(low, key=lambda c: _dec(c.values[0]))
         hi = min(high, key=lambda c: _dec(c.values[0]))
         attr, lo_param = compiler.bounds[id(lo)]
         source = f"SELECT v.eid FROM {compiler.schema}.entity_values v WHERE v.attr = {attr}"
-        ranges.append(f"{source} AND v.num BETWEEN {lo_param} AND {compiler.bounds[id(hi)][1]}"
-                      f" UNION ALL {source} AND v.num IS NULL AND v.txt IS NULL")
+        ranges.append((iri, f"{source} AND v.num BETWEEN {lo_param}"
+                            f" AND {compiler.bounds[id(hi)][1]}"
+                            f" UNION ALL {source} AND v.num IS NULL AND v.txt IS NULL"))
         bounded.extend(id(c) for c in (*low, *high))
     return ranges, bounded
 
@@ -405,7 +412,8 @@ def compile_q_shared(
                      INDEX_ONLY_WHEN_EXACT)
     params = [list(p) if isinstance(p, list) else p for p in frag.params]
     return SqlFragment(frag.sql, params, list(frag.drivers),
-                       [(sql, list(values)) for sql, values in frag.lazy], list(frag.bounds))
+                       [(sql, list(values)) for sql, values in frag.lazy], list(frag.bounds),
+                       dict(frag.driver_attrs))
 
 
 @lru_cache(maxsize=256)

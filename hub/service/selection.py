@@ -166,6 +166,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
         flt.drivers.extend(frag.drivers)
         flt.lazy.extend(frag.lazy)
         flt.bounds.extend(frag.bounds)
+        flt.driver_attrs.update(frag.driver_attrs)
     if sel.scope_q is not None:
         frag = compile_scope_q(sel.scope_q, alias="e", first_param=flt.next_param())
         flt.add_fragment(frag.sql, frag.params)
