@@ -493,6 +493,8 @@ class Filter:
     # the quoted tenant schema whose entity count scales the candidate bound
     # (``_candidate_cap``); None: the bound as it is
     schema: str | None = None
+    # a candidate bound of its own instead (``_walk``)
+    cap: int | None = None
     # the expanded attribute of an ``orderBy`` whose first key is ascending on its value:
     # the page may be read by walking the value index in order (``_walk_sql``)
     walk: str | None = None
@@ -553,6 +555,8 @@ def _candidate_cap(flt: Filter) -> str:
     the table's size, while a set of a given selectivity grows with it: at 1,000,000
     entities a 1 % term (10,000 rows) was walked, 18,700 buffers for an ordered page,
     where reading and sorting its rows costs ~200 (docs/architecture.md)."""
+    if flt.cap is not None:
+        return str(flt.cap)
     if flt.schema is None:
         return str(CANDIDATES)
     table = (flt.schema + ".entities").replace("'", "''")
@@ -830,9 +834,9 @@ async def _walk(con: asyncpg.Connection, schema: str, flt: Filter, limit: int,
             a == flt.walk and side == ("high" if desc else "low") for a, side, _ in flt.bounds):
         # every candidate set reads the walked attribute's rows, from which the walk
         # starts at q's bound anyway: counting a large set first is wasted (20,001 index
-        # rows at 1,000,000 entities), and a small one the walk reads as fast. A walk that
-        # cannot answer (a marker took the bound away) leaves the page to the drivers
-        flt = replace(flt, drivers=[])
+        # rows at 1,000,000 entities). A set of up to WALK_AMONG is still sorted: a walk
+        # would not fill the page from it, and only the sort knows that is the answer
+        flt = replace(flt, cap=WALK_AMONG)
     kind = _KIND_HINTS.get(hint, _NUMBERS)
     grouped = len(flt.order) > 1
     switched = False

@@ -83,7 +83,7 @@ async def test_the_bound_is_where_the_walk_starts(client: TestClient,
     row limit and the sort answers; with it the walk answers, ascending and descending.
     A marker row (an entity with two numbers) takes the ascending bound away."""
     ents = [{"id": f"urn:ngsi-ld:T:{i:03d}", "type": "T",
-             "n": {"type": "Property", "value": i}} for i in range(200)]
+             "n": {"type": "Property", "value": i}} for i in range(400)]
     await create(client, ents)
     walked = Walked(monkeypatch)
 
@@ -93,15 +93,29 @@ async def test_the_bound_is_where_the_walk_starts(client: TestClient,
         assert r.status == 200, await r.text()
         return [int(e["id"][-3:]) for e in await r.json()]
 
-    # q's only candidate set reads the walked attribute's rows: it is not counted, and
-    # the walk from the bound answers even a small set (50 here)
+    # q's only candidate set reads the walked attribute's rows: counted only up to
+    # WALK_AMONG (200) — a set that small is sorted, a larger one (250 here, under the
+    # usual bound of 4,000) walked from the bound
+    caps: list[str] = []
+    real_cap = store._candidate_cap
+
+    def cap(flt: store.Filter) -> str:
+        caps.append(real_cap(flt))
+        return caps[-1]
+
+    monkeypatch.setattr(store, "_candidate_cap", cap)
     assert await page("n>=150", "n") == [150, 151, 152, 153, 154]
-    assert walked.take() == 5
+    assert walked.take() == 5 and caps == [str(store.WALK_AMONG)]
+    assert await page("n>=390", "n") == [390, 391, 392, 393, 394]
+    assert walked.take() == 0
+    caps.clear()
+    assert await page("n>=150", "id") == [150, 151, 152, 153, 154]  # no walk: as always
+    assert caps and str(store.WALK_AMONG) not in caps, caps
     monkeypatch.setattr(store, "CANDIDATES", 0)  # never a small candidate set: the walk
     monkeypatch.setattr(store, "WALK_ROWS", 50)
     assert await page("n>=150", "n") == [150, 151, 152, 153, 154]
     assert walked.take() == 5
-    assert await page("n<=40", "n;desc") == [40, 39, 38, 37, 36]
+    assert await page("n<=300", "n;desc") == [300, 299, 298, 297, 296]
     assert walked.take() == 5
     two = {"id": "urn:ngsi-ld:T:two", "type": "T",
            "n": [{"type": "Property", "value": 1},
