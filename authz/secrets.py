@@ -20,7 +20,11 @@ _N, _R, _P = 2**14, 8, 1
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(32)
+    """256 random bits, URL-safe; never starting with ``-``, which command lines read as
+    an option (``--client-secret -x…`` failed in argparse; one secret in 64 did)."""
+    while (secret := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return secret
 
 
 def _b64(raw: bytes) -> str:
