@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 _COLUMNS = "e.pk, e.id, e.types, e.scopes, e.attrs, e.created_at, e.modified_at"
+#: a row of ``_COLUMNS`` with a NULL pk: the marker a statement appends to say something
+#: about how it answered (a walk cut short, the other kind leading)
+_NULL_ROW = ("NULL::bigint, NULL::text, NULL::text[], NULL::text[], NULL::jsonb,"
+             " NULL::timestamptz, NULL::timestamptz")
 
 
 def row_to_entity(row: asyncpg.Record, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -516,6 +520,12 @@ class Filter:
     def next_param(self) -> int:
         return len(self.params) + 1
 
+    def walk_starts(self, desc: bool) -> list[str]:
+        """The parameters of q's bounds where a walk on ``walk`` may start: its upper
+        bounds when descending, its lower ones when ascending."""
+        side = "high" if desc else "low"
+        return [p for a, s, p in self.bounds if a == self.walk and s == side]
+
     def add(self, sql: str, *params: Any) -> None:
         """Add a condition whose placeholders are written ``{}``, numbered here in order."""
         numbers = [f"${self.next_param() + i}" for i in range(len(params))]
@@ -745,8 +755,7 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
     # monotonic and the bounds non-strict), and the walk starts at the bound instead of
     # reading past every smaller (larger, descending) number. Descending walks run only
     # without markers; ascending ones apply a bound only then (checked once, at start)
-    sides = [p for a, side, p in flt.bounds
-             if a == flt.walk and side == ("high" if desc else "low")]
+    sides = flt.walk_starts(desc)
     if kind is not _NUMBERS or not sides:
         start = ""
     elif desc:
@@ -796,9 +805,7 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
                 f" WHERE v.attr = {attr}{group}{among} LIMIT {rows + 1}) AS g) <= {rows}))"
                 f" AS e{order}{tail})")
 
-    switch = (f" UNION ALL (SELECT NULL::bigint, NULL::text, NULL::text[], NULL::text[],"
-              f" NULL::jsonb, NULL::timestamptz, NULL::timestamptz, true,"
-              f" NULL::{kind.sql_type} WHERE {other})")
+    switch = f" UNION ALL (SELECT {_NULL_ROW}, true, NULL::{kind.sql_type} WHERE {other})"
     if not flt.drivers:
         return walked("") + switch
     # a candidate set of WALK_AMONG or more: the walk, its index rows filtered by the set
@@ -830,8 +837,8 @@ async def _walk(con: asyncpg.Connection, schema: str, flt: Filter, limit: int,
     attr = f"${len(flt.params) + 1}::text"
     desc = flt.order[0].endswith(DESCENDING)
     hint = (schema, flt.walk, desc)
-    if flt.drivers and all(flt.driver_attrs.get(d) == flt.walk for d in flt.drivers) and any(
-            a == flt.walk and side == ("high" if desc else "low") for a, side, _ in flt.bounds):
+    if flt.drivers and all(flt.driver_attrs.get(d) == flt.walk for d in flt.drivers) and (
+            flt.walk_starts(desc)):
         # every candidate set reads the walked attribute's rows, from which the walk
         # starts at q's bound anyway: counting a large set first is wasted (20,001 index
         # rows at 1,000,000 entities). A set of up to WALK_AMONG is still sorted: a walk
@@ -847,18 +854,19 @@ async def _walk(con: asyncpg.Connection, schema: str, flt: Filter, limit: int,
                       f"(${n + 1}::int8 + ${n + 2}::int8)", f"${n + 1}::int8"),
             *params, limit, offset)
         other = bool(rows) and rows[-1]["pk"] is None  # the other kind leads
+        flipped = _STRINGS if kind is _NUMBERS else _NUMBERS
         if other:
             rows = rows[:-1]
             if len(_KIND_HINTS) >= _KIND_HINTS_MAX:
                 _KIND_HINTS.clear()
-            _KIND_HINTS[hint] = _STRINGS if kind is _NUMBERS else _NUMBERS
+            _KIND_HINTS[hint] = flipped
         # the candidate branch's answer is the answer; the walk's only when it is full
         if any(not r["walked"] for r in rows):
             return rows
         if other:
             if switched:
                 return None  # the attribute changed kind again meanwhile
-            kind, switched = (_STRINGS if kind is _NUMBERS else _NUMBERS), True
+            kind, switched = flipped, True
             continue
         if len(rows) < limit:
             return None
@@ -918,8 +926,7 @@ async def _fetch_page(
     # the intersection of the terms' complete candidate sets, O(their rows)
     bound = (f"(SELECT b.pk FROM {schema}.entities b ORDER BY b.pk"
              f" OFFSET {WALK_ENTITIES} LIMIT 1)")
-    marker = (f" UNION ALL (SELECT NULL::bigint, NULL::text, NULL::text[], NULL::text[],"
-              f" NULL::jsonb, NULL::timestamptz, NULL::timestamptz"
+    marker = (f" UNION ALL (SELECT {_NULL_ROW}"
               f" WHERE (SELECT pks IS NULL FROM pick) AND {bound} IS NOT NULL)")
     rows = await con.fetch(
         _branches(flt, select, tail, f" AND e.pk <= coalesce({bound}, {2**63 - 1})") + marker,
