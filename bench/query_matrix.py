@@ -176,12 +176,18 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
             return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "intensity"}
         return {"q": f"intensity<{SCALE - _threshold(s, r)}", "orderBy": "intensity;desc"}
 
+    def order_bounded_string(s: float, r: random.Random) -> dict[str, str]:
+        # the same on a string attribute: the walk starts at q's string bound
+        if s < 0.05:
+            return {"q": f'laneId>="L{_threshold(s, r):05d}"', "orderBy": "laneId"}
+        return {"q": f'laneId<"L{SCALE - _threshold(s, r):05d}"', "orderBy": "laneId;desc"}
+
     return {"q number": num, "q string": txt, "q two terms": two, "q two dense": two_dense,
             "orderBy": order, "orderBy desc": order_desc, "orderBy 2 keys": order_two,
             "orderBy only": order_only, "count": count, "count only": count_only,
             "geo within": within, "geo near": near, "idPattern": id_pattern,
             "q pattern": pattern, "orderBy string": order_string,
-            "orderBy q attr": order_bounded}
+            "orderBy q attr": order_bounded, "orderBy q string": order_bounded_string}
 
 
 HUB_PORT = 18133

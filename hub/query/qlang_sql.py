@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from hub.query.qlang import And, Comparison, Exists, Literal, Match, Or, Path, QExpr
 from hub.query.qlang_eval import instant
@@ -35,7 +35,7 @@ from hub.query.qlang_plan import Member, Step, literal_forms, members
 from hub.query.regex_literal import required_literal
 from hub.query.values import NOT_INDEXED, TXT_PREFIX, index_float, index_text
 
-__all__ = ["PROBE", "SqlFragment", "compile_q", "compile_q_shared"]
+__all__ = ["PROBE", "Bound", "SqlFragment", "compile_q", "compile_q_shared"]
 
 #: marks the end of an index ``EXISTS``; the store turns it into ``OFFSET 0`` where the
 #: check must stay a per-row probe instead of becoming a join (a comment otherwise)
@@ -53,6 +53,17 @@ _EXACT_FLOAT = Decimal(2**53)
 _TXT = '(v.txt COLLATE "C")'
 
 
+class Bound(NamedTuple):
+    """A non-strict bound of a top-level ``q`` term on one attribute's index values of one
+    kind: every match has a value of that kind within it (rounding and cutting are
+    monotonic, so the index image of a matching value is within the bound's image)."""
+
+    attr: str  # the attribute's IRI
+    side: str  # "low" (from ``>``, ``>=``, a range's start) or "high"
+    column: str  # the ``entity_values`` column it bounds: ``v.num`` or ``v.txt``
+    param: str  # the numbered parameter holding the bound's index image
+
+
 @dataclass(frozen=True, slots=True)
 class SqlFragment:
     """A SQL boolean expression and its parameters, numbered from the ``first_param``
@@ -65,10 +76,9 @@ class SqlFragment:
     # the same, worth reading only after a bounded walk (``store.entities.Filter.lazy``):
     # each with placeholders ``{}`` and its own parameters, numbered when it is read
     lazy: list[tuple[str, list[Any]]] = field(default_factory=list)
-    # (attribute IRI, "low" | "high", parameter): a float8 bound, non-strict, on the
-    # numbers of an attribute that every match has a number within (a top-level term);
-    # an ordered walk may start there (``store.entities._walk_sql``)
-    bounds: list[tuple[str, str, str]] = field(default_factory=list)
+    # q's bounds on index values every match has one within (top-level terms): an
+    # ordered walk may start there (``store.entities._walk_sql``)
+    bounds: list[Bound] = field(default_factory=list)
     # driver -> the IRI of the one attribute whose index rows it reads
     driver_attrs: dict[str, str] = field(default_factory=dict)
 
@@ -117,6 +127,9 @@ class _Compiler:
         self.bounds: dict[int, tuple[str, str]] = {}
         # id(comparison) -> (low, high) parameters of a number range ``a==X..Y``
         self.spans: dict[int, tuple[str, str]] = {}
+        # the same two for strings, on the literal as written (``_plain``)
+        self.text_bounds: dict[int, tuple[str, str]] = {}
+        self.text_spans: dict[int, tuple[str, str]] = {}
 
     def param(self, value: Any, cast: str = "") -> str:
         self.params.append(value)
@@ -259,8 +272,13 @@ class _Compiler:
                 self.spans[id(e)] = span
                 cond = f"v.num BETWEEN {span[0]} AND {span[1]}"
             else:
-                cond = (f'(v.txt COLLATE "C") BETWEEN {self.param(self.text_forms(low)[0])}'
-                        f" AND {self.param(self.text_forms(high)[-1])}")
+                # the plain bounds typed where they change nothing: least and greatest
+                # of a literal's forms, of which the plain one is one
+                span = (self.param(_plain(low)), self.param(_plain(high)))
+                self.text_spans[id(e)] = span
+                cond = (f'(v.txt COLLATE "C") BETWEEN'
+                        f" least({self.param(self.text_forms(low)[0])}, {span[0]}::text)"
+                        f" AND greatest({self.param(self.text_forms(high)[-1])}, {span[1]}::text)")
         elif len(e.values) > 1:
             parts = []
             if numbers:
@@ -282,11 +300,24 @@ class _Compiler:
                 cond = (f"{_TXT} = {self.param(forms[0])}" if len(forms) == 1
                         else f"{_TXT} = ANY({self.param(forms, '::text[]')})")
             else:
-                bound = forms[0] if e.op in (">", ">=") else forms[-1]
-                cond = f'(v.txt COLLATE "C") {_NON_STRICT[e.op]} {self.param(bound)}'
+                lower = e.op in (">", ">=")
+                plain = self.param(_plain(strings[0]))
+                self.text_bounds[id(e)] = (attr, plain)
+                cond = (f'(v.txt COLLATE "C") {_NON_STRICT[e.op]}'
+                        f" {'least' if lower else 'greatest'}"
+                        f"({self.param(forms[0] if lower else forms[-1])}, {plain}::text)")
         source = f"FROM {self.schema}.entity_values v WHERE v.attr = {attr} AND {cond}"
         self.drivers[id(e)] = f"SELECT v.eid {source}"
         return f"EXISTS (SELECT 1 {source} AND v.eid = {self.alias}.pk{PROBE})", exact
+
+
+def _plain(lit: Literal) -> str:
+    """A string literal as the index holds the strings q compares it with as written:
+    every member but ``vocab``, whose attributes carry a marker row when they have a
+    string (``values.index_rows``), so a walk's string bound is taken only without one.
+    Tighter than the index condition's bound, which admits the expanded form too (for a
+    literal above ``https://...``, every string a lower bound would admit)."""
+    return index_text(str(lit.value))
 
 
 def _dec(lit: Literal) -> Decimal:
@@ -342,17 +373,19 @@ def compile_q(
                     if isinstance(c, Comparison) and (d := compiler.drivers.get(id(c)))}
     driver_attrs.update((sql, iri) for iri, sql in ranges)
     lazy = [lz for c in terms if (lz := compiler.lazy.get(id(c)))]
-    bounds: list[tuple[str, str, str]] = []
+    bounds: list[Bound] = []
     for c in terms:
         if not isinstance(c, Comparison):
             continue
         iri = compiler.expand(c.path.attr)
-        if id(c) in compiler.bounds:
-            side = "low" if c.op in (">", ">=") else "high"
-            bounds.append((iri, side, compiler.bounds[id(c)][1]))
-        elif id(c) in compiler.spans:
-            low, high = compiler.spans[id(c)]
-            bounds += [(iri, "low", low), (iri, "high", high)]
+        side = "low" if c.op in (">", ">=") else "high"
+        for column, one, two in (("v.num", compiler.bounds, compiler.spans),
+                                 ("v.txt", compiler.text_bounds, compiler.text_spans)):
+            if id(c) in one:
+                bounds.append(Bound(iri, side, column, one[id(c)][1]))
+            elif id(c) in two:
+                low, high = two[id(c)]
+                bounds += [Bound(iri, "low", column, low), Bound(iri, "high", column, high)]
     return SqlFragment(sql, compiler.params, [*(r for _, r in ranges), *drivers, *bound_drivers],
                        lazy, bounds, driver_attrs)
 

@@ -19,14 +19,20 @@ does), duplicates removed:
   descending ``orderBy`` walk along ``num`` (``store.entities._walk_sql``) runs only for
   an attribute without either. Comparisons never read it (both columns NULL); migration
   0092 wrote it for entities stored before;
-* the same marker when the attribute yields two or more distinct ``num`` rows (an array
-  value, several instances, a ``valueList``...): ``a>=X;a<Y`` holds when *some* number is
-  at least X and *some*, possibly another, is below Y, so an entity may match with no
-  number in [X, Y]; the compiler's range driver (``qlang_sql``, ``num BETWEEN X AND Y``)
-  adds the marked entities to stay a superset, while every entity with one number needs
-  that number in the range. The descending walk's gate then closes for such attributes
-  too: conservative (it sorts instead), never wrong. Migration 0094 wrote these markers
-  for entities stored before;
+* the same marker when the attribute yields two or more distinct rows of one kind, numbers
+  or strings (an array value, several instances, a ``valueList``, a language map...). An
+  entity without it holds at most one number and one string for the attribute, so:
+  ``a>=X;a<Y``, which holds when *some* number is at least X and *some*, possibly
+  another, is below Y, needs that one number in [X, Y] (the compiler's range driver,
+  ``qlang_sql``, ``num BETWEEN X AND Y``, adds the marked entities to stay a superset);
+  and an ordered walk of one kind may start at ``q``'s bound on the walked attribute's
+  values of that kind, since a match the walk keeps has that one value of the kind as
+  its sort key (``store.entities._walk_sql``). The descending
+  walk's gate closes for such attributes too: conservative (it sorts instead), never
+  wrong. The same marker, too, for an attribute with a ``vocab`` member and a string row:
+  vocab compares q's strings expanded, so a walk's string bound (the literal as written)
+  holds only for attributes without one. Migrations 0094 (several numbers) and 0096
+  (several strings, vocab) wrote these markers for entities stored before;
 * attributes in ``NOT_INDEXED`` get no rows, and the compiler puts no index condition on
   them (their comparisons run on ``attrs`` alone).
 """
@@ -165,17 +171,28 @@ def index_rows(attrs: dict[str, Any]) -> list[IndexRow]:
         if sorts_above_numbers(value):
             rows[(iri, None, None)] = None
         plain = value.__class__ is list and all(i.__class__ is dict for i in value)
-        first: float | None = None
-        several = False  # two or more distinct numeric rows: the marker too
+        # the first number and string seen; two distinct of one kind: the marker too. A
+        # ``vocab`` member compares q's strings expanded, not as written: its attribute
+        # is marked whenever it has a string row, so that an unmarked one holds only
+        # strings q compares as written (the walk's string bound, ``qlang_sql``)
+        first: list[float | str | None] = [None, None]
+        several = False
+        vocab = any(i.__class__ is dict and "vocab" in i
+                    for i in (value if value.__class__ is list else (value,)))
         for instance in value if plain else targets(attrs, iri, ()):
             for x in _instance_values(instance):
                 f = _index_number(x)
+                held: float | str
                 if f is not None:
+                    kind, held = 0, f
                     rows[(iri, f, None)] = None
-                    several = several or (first is not None and f != first)
-                    first = f if first is None else first
                 elif isinstance(x, str):
-                    rows[(iri, None, index_text(x))] = None
-        if several:
+                    kind, held = 1, index_text(x)
+                    rows[(iri, None, held)] = None
+                else:
+                    continue
+                several = several or (first[kind] is not None and held != first[kind])
+                first[kind] = held if first[kind] is None else first[kind]
+        if several or (vocab and first[1] is not None):
             rows[(iri, None, None)] = None
     return list(rows)

@@ -25,7 +25,7 @@ from hub.jsonld.core import DEFAULT_VOCAB
 from hub.ngsild.checks import utc_iso
 from hub.query.geo import geojson_bbox
 from hub.query.orderby import DESCENDING
-from hub.query.qlang_sql import PROBE
+from hub.query.qlang_sql import PROBE, Bound
 from hub.query.values import TXT_PREFIX, index_rows
 
 __all__ = [
@@ -510,21 +510,22 @@ class Filter:
     # strings holding the pattern's literal, which a dense or 1 % pattern would read
     # more of than the walk needs; a count reads them as drivers (``count_entities``)
     lazy: list[tuple[str, list[Any]]] = field(default_factory=list)  # placeholders {}
-    # (attribute IRI, "low" | "high", numbered parameter): float8 bounds every match has
-    # a number of the attribute within (``qlang_sql.SqlFragment.bounds``), where an
-    # ordered walk on it may start (``_walk_sql``)
-    bounds: list[tuple[str, str, str]] = field(default_factory=list)
+    # q's bounds on index values every match has one within (``qlang_sql.Bound``), where
+    # an ordered walk on the attribute may start (``_walk_sql``)
+    bounds: list[Bound] = field(default_factory=list)
     # driver -> the IRI of the one attribute whose index rows it reads (q's comparisons)
     driver_attrs: dict[str, str] = field(default_factory=dict)
 
     def next_param(self) -> int:
         return len(self.params) + 1
 
-    def walk_starts(self, desc: bool) -> list[str]:
+    def walk_starts(self, desc: bool, column: str | None = None) -> list[str]:
         """The parameters of q's bounds where a walk on ``walk`` may start: its upper
-        bounds when descending, its lower ones when ascending."""
+        bounds when descending, its lower ones when ascending; of one ``entity_values``
+        column (``v.num``, ``v.txt``), or of either."""
         side = "high" if desc else "low"
-        return [p for a, s, p in self.bounds if a == self.walk and s == side]
+        return [b.param for b in self.bounds if b.attr == self.walk and b.side == side
+                and column in (None, b.column)]
 
     def add(self, sql: str, *params: Any) -> None:
         """Add a condition whose placeholders are written ``{}``, numbered here in order."""
@@ -667,6 +668,9 @@ class _Kind:
     #: the entity's first value is the one its index row holds: ``{key}`` is that value
     #: (jsonb), ``{val}`` the row's column
     holds: str
+    #: the column's lowest value, below every row: where an ascending walk starts when
+    #: q's bound does not apply
+    lowest: str
 
     def exact(self, val: float | str) -> bool:
         """Whether every index row holding ``val`` stands for the same value in jsonb's
@@ -681,10 +685,11 @@ class _Kind:
 _NUMBERS = _Kind(
     "v.num", "float8",
     f"jsonb_typeof({{key}}) = 'number' AND least(greatest({{key}}::numeric, -{_FLOAT_MAX}),"
-    f" {_FLOAT_MAX})::float8 = {{val}}")
+    f" {_FLOAT_MAX})::float8 = {{val}}", "'-Infinity'::float8")
 _STRINGS = _Kind(
     'v.txt COLLATE "C"', "text",
-    f"jsonb_typeof({{key}}) = 'string' AND left({{key}} #>> '{{{{}}}}', {TXT_PREFIX}) = {{val}}")
+    f"jsonb_typeof({{key}}) = 'string' AND left({{key}} #>> '{{{{}}}}', {TXT_PREFIX}) = {{val}}",
+    "''::text")
 
 #: database collations in which jsonb orders strings as the byte order of the ``txt``
 #: index (code-point order of UTF-8): libc's C, POSIX and C.UTF-8, and PostgreSQL's
@@ -749,20 +754,20 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
 
     marker = (f"(SELECT s.eid FROM {schema}.entity_values s WHERE s.attr = {attr}"
               f" AND s.num IS NULL AND s.txt IS NULL ORDER BY s.eid LIMIT 1)")
-    # q's bounds on the walked attribute's numbers (``Filter.bounds``): with no marker
-    # row, an entity has at most one distinct number for it, which is its first value's
-    # when numbers are walked; so a match's key is within every bound (rounding is
-    # monotonic and the bounds non-strict), and the walk starts at the bound instead of
-    # reading past every smaller (larger, descending) number. Descending walks run only
-    # without markers; ascending ones apply a bound only then (checked once, at start)
-    sides = flt.walk_starts(desc)
-    if kind is not _NUMBERS or not sides:
-        start = ""
-    elif desc:
-        start = "".join(f" AND v.num <= {p}::float8" for p in sides)
+    # q's bounds on the walked attribute's values of this kind (``Filter.bounds``): with
+    # no marker row, an entity has at most one index value for it (``values.index_rows``),
+    # which is its first value's when the walk keeps it; so a match's key is within
+    # every bound (rounding and cutting are monotonic, the bounds non-strict), and the
+    # walk starts at the bound instead of reading past every smaller (larger, descending)
+    # value. Descending walks run only without markers; ascending ones apply a bound only
+    # then (checked once, at start)
+    bare = kind.column.split()[0]
+    sides = flt.walk_starts(desc, bare)
+    if desc:
+        start = "".join(f" AND {kind.column} <= {p}::{kind.sql_type}" for p in sides)
     else:
-        start = "".join(f" AND v.num >= CASE WHEN {marker} IS NULL THEN {p}::float8"
-                        f" ELSE '-Infinity'::float8 END" for p in sides)
+        start = "".join(f" AND {kind.column} >= CASE WHEN {marker} IS NULL"
+                        f" THEN {p}::{kind.sql_type} ELSE {kind.lowest} END" for p in sides)
     if desc:  # a marker, or a geo row for a located geometry, sorts above numbers
         above = (f"coalesce({marker},"
                  f" (SELECT g.eid FROM {schema}.entity_geo g WHERE g.attr = {attr} LIMIT 1))"
@@ -779,7 +784,7 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
              gated: bool = True) -> str:
         return (f"SELECT {_COLUMNS}, true AS walked, w.val FROM (SELECT v.eid,"
                 f" {kind.column} AS val FROM {schema}.entity_values v WHERE v.attr = {attr}"
-                f" AND {kind.column.split()[0]} IS NOT NULL{start}{bound}{among}"
+                f" AND {bare} IS NOT NULL{start}{bound}{among}"
                 f" ORDER BY val{way}, v.eid LIMIT {rows}) AS w"
                 # one pk probe per index row, in the walk's order: joined plainly, the
                 # planner (estimating a handful of matches) merge-joined on the sort

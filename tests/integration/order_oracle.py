@@ -15,7 +15,7 @@ from hub import keys
 from hub.store import entities as store
 from tests.integration.helpers import JSON
 
-__all__ = ["Walked", "answers", "create", "every_plan", "oracle"]
+__all__ = ["Walked", "answers", "bounded_walks_agree", "create", "every_plan", "oracle"]
 
 
 def _rank(v: Any) -> tuple[Any, ...]:
@@ -120,3 +120,26 @@ async def every_plan(client: TestClient, params: dict[str, str],
         m.setattr(store, "WALK_PAGE", 0)  # the plain sort
         got["sort"] = await answers(client, params, pages)
     return got
+
+
+async def bounded_walks_agree(client: TestClient, ents: list[dict[str, Any]],
+                              queries: list[str], attr: str,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each ``q`` of ``queries``, ordered by ``attr`` both ways and with a second key
+    ``m``: every plan's pages equal the plain sort's, and the sort's the Python order of
+    what it matched (the bounded-walk tests, numbers and strings)."""
+    pks = await create(client, ents)
+    by_id = {e["id"]: e for e in ents}
+    pages = ((0, 5), (3, 7), (18, 20), (0, 1000))
+    sizes = []
+    for q in queries:
+        for order in (attr, f"{attr};desc", f"{attr},m", f"{attr};desc,m"):
+            params = {"type": "T", "q": q, "orderBy": order}
+            got = await every_plan(client, params, pages, monkeypatch)
+            sort = got.pop("sort")
+            sizes.append(len(sort[-1]))
+            want = oracle([by_id[i] for i in sort[-1]], pks, order)
+            assert sort == [want[o:o + n] for o, n in pages], (q, order)
+            for plan, answer in got.items():
+                assert answer == sort, (q, order, plan)
+    assert min(sizes) > 0 and max(sizes) > 100, sizes

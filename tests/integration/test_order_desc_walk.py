@@ -17,16 +17,13 @@ import json
 import random
 from typing import Any
 
-import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
 from hub import keys
-from hub.db.migrations import apply_tenant
-from hub.db.tenants import DEFAULT_SCHEMA
 from hub.query.values import index_rows
 from hub.store import entities as store
-from tests.integration.helpers import JSON, assert_problem, stored_index_rows
+from tests.integration.helpers import JSON, assert_problem, rerun_migrations, stored_index_rows
 from tests.integration.order_oracle import Walked, create, every_plan, oracle
 
 E = "/ngsi-ld/v1/entities"
@@ -230,12 +227,6 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
     pks = await create(client, ents)
     pool = client.app[keys.POOL]
 
-    async def rerun(con: asyncpg.Connection) -> int:
-        await con.execute("DELETE FROM renkei.migrations WHERE scope = $1"
-                          " AND version = ANY($2::text[])", "tenant:" + DEFAULT_SCHEMA,
-                          MIGRATIONS)
-        return await apply_tenant(con, DEFAULT_SCHEMA)
-
     provider = "https://uri.etsi.org/ngsi-ld/default-context/dataProvider"
     async with pool.acquire() as con:
         # provenance is the hub's to write (a client's is refused): a NOT_INDEXED attribute
@@ -254,7 +245,7 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
     r = await client.get(E, params={"type": "T", "orderBy": "n;desc", "limit": "20"})
     assert [e["id"] for e in await r.json()] != oracle(ents, pks, "n;desc")[:20]
     async with pool.acquire() as con:
-        assert await rerun(con) == 2
+        assert await rerun_migrations(con, *MIGRATIONS) == 2
         attrs1, rows1 = await stored_index_rows(con)
         assert attrs1 == attrs0  # nothing stored is lost or changed
         assert rows1 == rows0
@@ -265,7 +256,7 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
         assert provider in attrs1[pks[ents[0]["id"]]]
         assert not [x for x in rows1[pks[ents[0]["id"]]] if x[0] == provider]
         await con.execute("UPDATE ngsild.entities SET index_fp = '\\x00'::bytea")
-        assert await rerun(con) == 2  # again: nothing to add, nothing reset
+        assert await rerun_migrations(con, *MIGRATIONS) == 2  # again: nothing to add, nothing reset
         assert await stored_index_rows(con) == (attrs1, rows1)
         assert await con.fetchval("SELECT count(*) FROM ngsild.entities"
                                   " WHERE index_fp IS NULL") == 0

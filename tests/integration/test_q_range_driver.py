@@ -22,13 +22,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hub import keys
-from hub.db.migrations import apply_tenant
-from hub.db.tenants import DEFAULT_SCHEMA
 from hub.query import qlang_sql
 from hub.query.qlang import parse_q
-from hub.query.values import index_rows
 from hub.store import entities as store
-from tests.integration.helpers import JSON, assert_problem, stored_index_rows
+from tests.integration.helpers import JSON, assert_problem, backfill_restores, unmarked
 
 E = "/ngsi-ld/v1/entities"
 CREATE = "/ngsi-ld/v1/entityOperations/create"
@@ -183,13 +180,6 @@ async def test_malformed_bounds_are_invalid_requests(client: TestClient) -> None
         await assert_problem(r, 400, "InvalidRequest")
 
 
-async def _rerun(con: asyncpg.Connection, *versions: str) -> int:
-    await con.execute("DELETE FROM renkei.migrations WHERE scope = $1"
-                      " AND version = ANY($2::text[])", "tenant:" + DEFAULT_SCHEMA,
-                      list(versions))
-    return await apply_tenant(con, DEFAULT_SCHEMA)
-
-
 async def test_the_migration_back_fills_the_markers(client: TestClient,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Stored rows agree with ``index_rows`` for every entity. Without its markers the
@@ -201,10 +191,7 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
     await _create(client, ents)
     pool = client.app[keys.POOL]
     async with pool.acquire() as con:
-        attrs0, rows0 = await stored_index_rows(con)
-        for pk, a in attrs0.items():
-            assert rows0[pk] == sorted(index_rows(a), key=repr), pk
-        await con.execute("DELETE FROM ngsild.entity_values WHERE num IS NULL AND txt IS NULL")
+        attrs0, rows0 = await unmarked(con)
     q = "a>=50;a<10"
     want = oracle(ents, numbers, q)
     monkeypatch.setattr(store, "CANDIDATES", 10**6)  # the range driver is the candidate set
@@ -214,24 +201,8 @@ async def test_the_migration_back_fills_the_markers(client: TestClient,
                if len({x[1] for x in rs if x[0] == attr and x[1] is not None}) >= 2}
     assert len(several) >= 60  # arrays, instances and lists of a
     async with pool.acquire() as con:
-        await con.execute("UPDATE ngsild.entities SET index_fp = '\\x00'::bytea")
-        assert await _rerun(con, MIGRATION) == 1
-        attrs1, rows1 = await stored_index_rows(con)
-        assert attrs1 == attrs0  # nothing stored is lost or changed
-        markers = {(pk, x[0]) for pk, rs in rows1.items() for x in rs
-                   if x[1] is None and x[2] is None}
-        assert markers == several
-        reset = {r["pk"] for r in await con.fetch(
-            "SELECT pk FROM ngsild.entities WHERE index_fp IS NULL")}
-        assert reset == {pk for pk, _ in several}
-        assert await _rerun(con, "0092_order_markers.sql") == 1  # the booleans' markers
-        attrs2, rows2 = await stored_index_rows(con)
-        assert (attrs2, rows2) == (attrs0, rows0)  # index_rows for every entity again
-        await con.execute("UPDATE ngsild.entities SET index_fp = '\\x00'::bytea")
-        assert await _rerun(con, MIGRATION) == 1  # again: nothing to add, nothing reset
-        assert await stored_index_rows(con) == (attrs0, rows0)
-        assert await con.fetchval("SELECT count(*) FROM ngsild.entities"
-                                  " WHERE index_fp IS NULL") == 0
+        await backfill_restores(con, MIGRATION, several, ("0092_order_markers.sql",),
+                                (attrs0, rows0))
     r = await client.get(E, params={"type": "T", "q": q, "limit": "1000"})
     assert [e["id"] for e in await r.json()] == want
 

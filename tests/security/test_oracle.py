@@ -84,6 +84,8 @@ FILTERS: list[tuple[str, frozenset[str], frozenset[str]]] = [
     ("attrs=zone,rel", NONE, frozenset({"zone", "rel"})), ("orderBy=a1", NONE, NONE),
     ("q=a1>=0&orderBy=a2", frozenset({"a1"}), NONE), ("orderBy=zone", NONE, NONE),
     ("q=a1>=0&orderBy=zone;desc", frozenset({"a1"}), NONE), ("join=inline", NONE, NONE),
+    ("q=zone>=%22A%22&orderBy=zone", frozenset({"zone"}), NONE),
+    ("q=zone<=%22B%22&orderBy=zone;desc", frozenset({"zone"}), NONE),
     ("join=flat&joinLevel=2", NONE, NONE), ("pick=id,a1", NONE, NONE), ("omit=a2", NONE, NONE),
 ]
 EXAMPLES = int(os.environ.get("RENKEI_ORACLE_EXAMPLES", "12"))

@@ -54,6 +54,7 @@ def _reference_rows(attrs: dict[str, Any]) -> list[Any]:
                for i in items):
             rows[(iri, None, None)] = None  # the marker: a value jsonb sorts above numbers
         numbers: set[float] = set()
+        strings: set[str] = set()
         for instance in targets(attrs, iri, ()):
             for x in simple_candidates(instance):
                 d = to_decimal(x)
@@ -62,8 +63,12 @@ def _reference_rows(attrs: dict[str, Any]) -> list[Any]:
                     numbers.add(index_float(d))
                 elif isinstance(x, str):
                     rows[(iri, None, index_text(x))] = None
-        if len(numbers) >= 2:
-            rows[(iri, None, None)] = None  # the marker: several numbers (range driver)
+                    strings.add(index_text(x))
+        vocab = any(isinstance(i, dict) and "vocab" in i for i in items)
+        if len(numbers) >= 2 or len(strings) >= 2 or (vocab and strings):
+            # the marker: several values of a kind (the range driver, the walk's bounds),
+            # or a string beside vocab, which q compares expanded (the walk's bounds)
+            rows[(iri, None, None)] = None
     return list(rows)
 
 
@@ -136,10 +141,13 @@ def test_geometries_agree_with_the_definition(attrs: dict[str, Any]) -> None:
     assert index_rows(attrs) == _reference_rows(attrs)
 
 
-def test_several_distinct_numbers_give_the_marker_row() -> None:
-    """Two or more distinct numeric rows of one attribute mark it (the ``q`` range driver:
-    ``a>=X;a<Y`` may hold with no single number in [X, Y]); one number, however often
-    repeated or mixed with strings, does not. Ints equal to floats are one row."""
+def test_several_distinct_values_give_the_marker_row() -> None:
+    """Two or more distinct numbers, or two or more distinct strings, of one attribute mark
+    it (the ``q`` range driver: ``a>=X;a<Y`` may hold with no single number in [X, Y]; an
+    ordered walk starts at q's bound only when an entity has one value of the kind); one
+    of each, however often repeated, does not. Ints equal to floats are one row, and so
+    are strings that differ only past the index's cut. A ``vocab`` member with a string
+    marks it too: q compares vocab strings expanded, not as written."""
     attrs = {"a:arr": [{"type": "Property", "value": [1, 100]}],
              "a:inst": [{"type": "Property", "value": 5},
                         {"type": "Property", "value": 7.5, "datasetId": "urn:d:1"}],
@@ -152,9 +160,22 @@ def test_several_distinct_numbers_give_the_marker_row() -> None:
              "a:zero": [{"type": "Property", "value": 0.0},
                         {"type": "Property", "value": -0.0, "datasetId": "urn:d:1"}],
              "a:one": [{"type": "Property", "value": 9.5}],
-             "a:int": [{"type": "Property", "value": 9}]}
+             "a:int": [{"type": "Property", "value": 9}],
+             "a:strs": [{"type": "Property", "value": "b"},
+                        {"type": "Property", "value": "a", "datasetId": "urn:d:1"}],
+             "a:samestr": [{"type": "Property", "value": "b"},
+                           {"type": "Relationship", "object": "b", "datasetId": "urn:d:1"}],
+             "a:long": [{"type": "Property", "value": "x" * 300 + "1"},
+                        {"type": "Property", "value": "x" * 300 + "2", "datasetId": "urn:d:1"}],
+             "a:lang": [{"type": "LanguageProperty", "languageMap": {"ja": "川", "en": "river"}}],
+             "a:vocab": [{"type": "VocabProperty", "vocab": "https://x/y"}],
+             "a:vocabs": [{"type": "Property", "value": "https://x/y"},
+                          {"type": "VocabProperty", "vocab": "https://x/y",
+                           "datasetId": "urn:d:1"}],
+             "a:novocab": [{"type": "VocabProperty", "vocab": []}]}
     rows = index_rows(attrs)
     assert index_rows(attrs) == _reference_rows(attrs)
     marked = [r[0] for r in rows if r[1] is None and r[2] is None]
-    assert marked == ["a:arr", "a:inst", "a:list", "a:json"]
+    assert marked == ["a:arr", "a:inst", "a:list", "a:json", "a:strs", "a:lang", "a:vocab",
+                      "a:vocabs"]
     assert ("a:inst", 5.0, None) in rows and ("a:inst", 7.5, None) in rows
