@@ -5,8 +5,9 @@ so the big write statement is planned once per connection (forcing custom plans 
 ~30 % of create throughput, measured); entity *queries* use a second, smaller pool whose
 sessions have ``force_custom_plan`` (``keys.QUERY_POOL``), because after five executions a
 selective ``attr > $1 LIMIT 20`` may otherwise switch to a generic plan that scans; a
-``SET LOCAL`` per query instead cost two extra round trips on every query. JIT is off because
-every hub statement is short and JIT compilation would cost more than it saves.
+``SET LOCAL`` per query instead cost two extra round trips on every query; the query pool
+starts no parallel workers either (``create_pool``). JIT is off because every hub statement
+is short and JIT compilation would cost more than it saves.
 """
 
 from __future__ import annotations
@@ -242,6 +243,13 @@ async def create_pool(
         settings["statement_timeout"] = str(max(1, round(statement_timeout * 1000)))
     if custom_plans:
         settings["plan_cache_mode"] = "force_custom_plan"
+        # no parallel workers for queries: a short walk the planner costed just above the
+        # threshold launched one (6-10 ms to start, for a 0.9 ms statement: a bounded
+        # descending string walk at 200,000 entities), and with requests already
+        # filling the cores a big count gains nothing from them (concurrency 4, 2 cores:
+        # counts at 10-90 % within noise, 200-600 ms either way; one at a time, 233 ->
+        # 349 ms at 90 %)
+        settings["max_parallel_workers_per_gather"] = "0"
     pool = HubPool(
         url,
         min_size=min_size,
