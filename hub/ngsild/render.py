@@ -176,18 +176,20 @@ def _selected(iri: str, opts: RenderOptions) -> bool:
 
 def _inline(
     iri: str, inst: dict[str, Any], ctx: Compactor, opts: RenderOptions,
-    linked: dict[str, dict[str, Any]],
+    linked: dict[str, dict[str, Any]], path: frozenset[str],
 ) -> Any:
-    """The rendered entity a Relationship instance points to, for ``join=inline``."""
+    """The rendered entity a Relationship instance points to, for ``join=inline``; None
+    for one already embedded on the way here (``path``): a cycle would otherwise nest
+    as deep as ``joinLevel`` says, which a client may set to a billion."""
     target = inst.get("object")
-    if isinstance(target, str) and target in linked:
-        return render_entity(linked[target], ctx, opts.for_link(iri), linked)
+    if isinstance(target, str) and target in linked and target not in path:
+        return render_entity(linked[target], ctx, opts.for_link(iri), linked, path)
     return None
 
 
 def render_entity(
     ent: dict[str, Any], ctx: Compactor, opts: RenderOptions,
-    linked: dict[str, dict[str, Any]] | None = None,
+    linked: dict[str, dict[str, Any]] | None = None, path: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """``ent`` is the stored dict: id, types, scopes, attrs, createdAt, modifiedAt.
 
@@ -195,6 +197,8 @@ def render_entity(
     per entity of every page: the options are read into locals once, not per attribute.
     """
     inline = linked is not None and opts.join == "inline" and opts.join_level > 0
+    if inline:
+        path = path | {ent["id"]}
     out: dict[str, Any] = {}
     core = opts.pick_core
     omit = opts.omit
@@ -224,7 +228,7 @@ def render_entity(
         if key_values:
             out[name] = _key_value(instances, ctx, opts)
             if inline and instances[0].get("type") == "Relationship":
-                entity = _inline(iri, instances[0], ctx, opts, linked or {})
+                entity = _inline(iri, instances[0], ctx, opts, linked or {}, path)
                 if entity is not None:
                     out[name] = entity
         elif len(instances) == 1 and not inline:
@@ -234,7 +238,7 @@ def render_entity(
             if inline:
                 for raw, shown in zip(instances, rendered, strict=True):
                     if raw.get("type") == "Relationship" and isinstance(shown, dict):
-                        entity = _inline(iri, raw, ctx, opts, linked or {})
+                        entity = _inline(iri, raw, ctx, opts, linked or {}, path)
                         if entity is not None:
                             shown["entity"] = entity
             out[name] = rendered[0] if len(rendered) == 1 else rendered
@@ -269,6 +273,8 @@ def render_flat(
     seen = {r["id"] for r in roots}
     frontier = [(r, opts) for r in roots]
     for _ in range(opts.join_level):
+        if not frontier:  # joinLevel may be a billion; the links end long before
+            break
         following: list[tuple[dict[str, Any], RenderOptions]] = []
         for ent, level_opts in frontier:
             for iri, target in relationship_targets(ent, level_opts):
