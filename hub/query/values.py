@@ -27,9 +27,9 @@ does), duplicates removed:
   ``qlang_sql``, ``num BETWEEN X AND Y``, adds the marked entities to stay a superset);
   and an ordered walk of one kind may start at ``q``'s bound on the walked attribute's
   values of that kind, since a match the walk keeps has that one value of the kind as
-  its sort key (``store.entities._walk_sql``). The descending
-  walk's gate closes for such attributes too: conservative (it sorts instead), never
-  wrong. The same marker, too, for an attribute with a ``vocab`` member and a string row:
+  its sort key (``store.entities._walk_sql``). The descending walk's gate closes for
+  such attributes too: conservative (it sorts instead), never wrong. The same marker,
+  too, for an attribute with a ``vocab`` member and a string row:
   vocab compares q's strings expanded, so a walk's string bound (the literal as written)
   holds only for attributes without one. Migrations 0094 (several numbers) and 0096
   (several strings, vocab) wrote these markers for entities stored before;

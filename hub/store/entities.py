@@ -755,8 +755,9 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
     marker = (f"(SELECT s.eid FROM {schema}.entity_values s WHERE s.attr = {attr}"
               f" AND s.num IS NULL AND s.txt IS NULL ORDER BY s.eid LIMIT 1)")
     # q's bounds on the walked attribute's values of this kind (``Filter.bounds``): with
-    # no marker row, an entity has at most one index value for it (``values.index_rows``),
-    # which is its first value's when the walk keeps it; so a match's key is within
+    # no marker row, an entity has at most one index value of the kind for it
+    # (``values.index_rows``), which is its first value's when the walk keeps it (and
+    # the one a bound of the kind constrains); so a match's key is within
     # every bound (rounding and cutting are monotonic, the bounds non-strict), and the
     # walk starts at the bound instead of reading past every smaller (larger, descending)
     # value. Descending walks run only without markers; ascending ones apply a bound only
