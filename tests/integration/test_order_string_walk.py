@@ -161,3 +161,27 @@ async def test_integers_beyond_float8_keep_their_order(client: TestClient,
         assert walked.take() == limit
     r = await client.get(E, params={"type": "T", "orderBy": "n;desc", "limit": "2"})
     assert [e["id"][-1] for e in await r.json()] == ["0", "1"]
+
+
+async def test_the_kind_guesses_stay_bounded(client: TestClient,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-process guess of which kind leads (``_KIND_HINTS``) holds one entry per
+    (schema, attribute, direction) walked as strings, and is emptied when full: a client
+    ordering by ever new attribute names cannot grow it without end. A guess lost costs
+    one statement, never an answer."""
+    monkeypatch.setattr(store, "_KIND_HINTS", {})
+    monkeypatch.setattr(store, "_KIND_HINTS_MAX", 3)
+    names = [f"s{k}" for k in range(5)]
+    ents = [{"id": f"urn:ngsi-ld:T:{i}", "type": "T",
+             **{n: {"type": "Property", "value": f"v{(i * 7 + k) % 10}"}
+                for k, n in enumerate(names)}} for i in range(10)]
+    await create(client, ents)
+    walked = Walked(monkeypatch)
+    for n in names:
+        r = await client.get(E, params={"type": "T", "orderBy": n, "limit": "3"})
+        values = [e[n]["value"] for e in await r.json()]
+        assert values == ["v0", "v1", "v2"], (n, values)
+        assert walked.take() == 3
+        assert 0 < len(store._KIND_HINTS) <= 3
+    assert set(store._KIND_HINTS.values()) == {store._STRINGS}
+    assert len(store._KIND_HINTS) == 2  # emptied at the fourth attribute, then two more
