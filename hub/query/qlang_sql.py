@@ -125,11 +125,9 @@ class _Compiler:
         self.lazy: dict[int, tuple[str, list[Any]]] = {}
         # id(comparison) -> (attr, bound) parameters of a one-number ``>``/``>=``/``<``/``<=``
         self.bounds: dict[int, tuple[str, str]] = {}
-        # id(comparison) -> (low, high) parameters of a number range ``a==X..Y``
-        self.spans: dict[int, tuple[str, str]] = {}
-        # the same two for strings, on the literal as written (``_plain``)
-        self.text_bounds: dict[int, tuple[str, str]] = {}
-        self.text_spans: dict[int, tuple[str, str]] = {}
+        # id(comparison) -> where an ordered walk on its attribute may start: the bounds
+        # of ``>``/``>=``/``<``/``<=`` and ranges, numbers and strings (as written, ``_plain``)
+        self.starts: dict[int, list[Bound]] = {}
 
     def param(self, value: Any, cast: str = "") -> str:
         self.params.append(value)
@@ -264,21 +262,24 @@ class _Compiler:
         numbers = [v for v in e.values if v.kind == "number"]
         strings = [v for v in e.values if v.is_string]
         exact = _exact(e, self.text_forms)
-        attr = self.param(self.expand(e.path.attr))
+        iri = self.expand(e.path.attr)
+        attr = self.param(iri)
+        side = "low" if e.op in (">", ">=") else "high"
         if e.range:
             low, high = e.values
             if low.kind == "number":
                 span = (self.param(index_float(_dec(low))), self.param(index_float(_dec(high))))
-                self.spans[id(e)] = span
                 cond = f"v.num BETWEEN {span[0]} AND {span[1]}"
             else:
                 # the plain bounds typed where they change nothing: least and greatest
                 # of a literal's forms, of which the plain one is one
                 span = (self.param(_plain(low)), self.param(_plain(high)))
-                self.text_spans[id(e)] = span
                 cond = (f'(v.txt COLLATE "C") BETWEEN'
                         f" least({self.param(self.text_forms(low)[0])}, {span[0]}::text)"
                         f" AND greatest({self.param(self.text_forms(high)[-1])}, {span[1]}::text)")
+            column = "v.num" if low.kind == "number" else "v.txt"
+            self.starts[id(e)] = [Bound(iri, "low", column, span[0]),
+                                  Bound(iri, "high", column, span[1])]
         elif len(e.values) > 1:
             parts = []
             if numbers:
@@ -294,15 +295,16 @@ class _Compiler:
             cond = f"v.num {op} {bound}"
             if e.op != "==":
                 self.bounds[id(e)] = (attr, bound)
+                self.starts[id(e)] = [Bound(iri, side, "v.num", bound)]
         else:
             forms = self.text_forms(strings[0])
             if e.op == "==":
                 cond = (f"{_TXT} = {self.param(forms[0])}" if len(forms) == 1
                         else f"{_TXT} = ANY({self.param(forms, '::text[]')})")
             else:
-                lower = e.op in (">", ">=")
+                lower = side == "low"
                 plain = self.param(_plain(strings[0]))
-                self.text_bounds[id(e)] = (attr, plain)
+                self.starts[id(e)] = [Bound(iri, side, "v.txt", plain)]
                 cond = (f'(v.txt COLLATE "C") {_NON_STRICT[e.op]}'
                         f" {'least' if lower else 'greatest'}"
                         f"({self.param(forms[0] if lower else forms[-1])}, {plain}::text)")
@@ -373,19 +375,7 @@ def compile_q(
                     if isinstance(c, Comparison) and (d := compiler.drivers.get(id(c)))}
     driver_attrs.update((sql, iri) for iri, sql in ranges)
     lazy = [lz for c in terms if (lz := compiler.lazy.get(id(c)))]
-    bounds: list[Bound] = []
-    for c in terms:
-        if not isinstance(c, Comparison):
-            continue
-        iri = compiler.expand(c.path.attr)
-        side = "low" if c.op in (">", ">=") else "high"
-        for column, one, two in (("v.num", compiler.bounds, compiler.spans),
-                                 ("v.txt", compiler.text_bounds, compiler.text_spans)):
-            if id(c) in one:
-                bounds.append(Bound(iri, side, column, one[id(c)][1]))
-            elif id(c) in two:
-                low, high = two[id(c)]
-                bounds += [Bound(iri, "low", column, low), Bound(iri, "high", column, high)]
+    bounds = [b for c in terms for b in compiler.starts.get(id(c), ())]
     return SqlFragment(sql, compiler.params, [*(r for _, r in ranges), *drivers, *bound_drivers],
                        lazy, bounds, driver_attrs)
 
