@@ -182,12 +182,19 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
             return {"q": f'laneId>="L{_threshold(s, r):05d}"', "orderBy": "laneId"}
         return {"q": f'laneId<"L{SCALE - _threshold(s, r):05d}"', "orderBy": "laneId;desc"}
 
+    def order_time(s: float, r: random.Random) -> dict[str, str]:
+        # ordered by creation, newest first ("the latest stations above t") and oldest
+        # first: read along the entities' creation index (migration 0098)
+        return {"q": f"intensity>={_threshold(s, r)}",
+                "orderBy": "createdAt;desc" if s < 0.05 else "createdAt"}
+
     return {"q number": num, "q string": txt, "q two terms": two, "q two dense": two_dense,
             "orderBy": order, "orderBy desc": order_desc, "orderBy 2 keys": order_two,
             "orderBy only": order_only, "count": count, "count only": count_only,
             "geo within": within, "geo near": near, "idPattern": id_pattern,
             "q pattern": pattern, "orderBy string": order_string,
-            "orderBy q attr": order_bounded, "orderBy q string": order_bounded_string}
+            "orderBy q attr": order_bounded, "orderBy q string": order_bounded_string,
+            "orderBy time": order_time}
 
 
 HUB_PORT = 18133

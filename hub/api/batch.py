@@ -325,6 +325,7 @@ async def batch_query(request: web.Request) -> web.Response:
     params = parse_render(query, rc.active)
     page = parse_pagination(query, settings.default_limit, settings.max_limit, params.options)
     sel = selection_from_body(body, rc.active)
+    sel.order_by = query.get("orderBy")  # a parameter, as on GET (no Query member)
     if params.attrs_filter is not None and not sel.attrs:
         sel.attrs = params.attrs_filter
     if sel.attrs and params.render.attrs is None:

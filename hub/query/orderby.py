@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from hub.errors import BadRequestData
 
-__all__ = ["DESCENDING", "compile_order_by", "walk_attribute"]
+__all__ = ["DESCENDING", "compile_order_by", "tie_break", "walk_attribute"]
 
 _KEY = re.compile(r"^[^\s;,=<>\"'()]+$")
 _SYSTEM = {"id": "e.id", "type": "e.types[1]", "createdAt": "e.created_at",
@@ -54,6 +54,17 @@ def compile_order_by(
         sql += ")" if last in _META else " -> 'value')"
         exprs.append(f"{sql} {order}")
     return exprs, params
+
+
+def tie_break(text: str) -> str:
+    """How the store orders entities equal on every key: by pk, descending after a final
+    ``createdAt;desc`` or ``modifiedAt;desc`` key. Those keys and the pk are the
+    entities' time indexes (``(created_at, pk)``, migration 0098), so the page is a
+    backward scan of the index either way; ascending ties would make PostgreSQL sort
+    each tie group (a batch of 1,000 entities shares one timestamp). The spec leaves the
+    order of ties open; a query's order is the same on every page."""
+    last = text.rsplit(",", 1)[-1]
+    return "e.pk DESC" if last in ("createdAt;desc", "modifiedAt;desc") else "e.pk"
 
 
 def walk_attribute(text: str, expand: Callable[[str], str]) -> str | None:

@@ -264,7 +264,13 @@ async def query(
         total = await store.count_entities(con, schema, flt) if count else None
         return (access.visible_rows(rows) if action == "read" else rows), total
     # geo: the bbox index pre-filters, the exact predicate runs here; then paginate
-    if count:
+    if flt.order:  # every match, sorted in SQL: the chunks come in pk order
+        matching = await _geo_matches(con, schema, sel, ctx, flt, None)
+        pks = [pk for pk, _ in matching]
+        rows = await store.fetch_ordered(con, schema, flt, pks, limit, offset) if (
+            limit and pks) else []
+        total = len(matching) if count else None
+    elif count:
         matching = await _geo_matches(con, schema, sel, ctx, flt, None)
         page = [pk for pk, _ in matching[offset:offset + limit]] if limit else []
         rows = await store.fetch_by_pks(con, schema, page) if page else []

@@ -491,6 +491,8 @@ class Filter:
     params: list[Any] = field(default_factory=list)
     order: list[str] = field(default_factory=list)
     order_params: list[Any] = field(default_factory=list)  # numbered after ``params``
+    # the last sort key, ordering entities equal on ``order`` (``orderby.tie_break``)
+    tie: str = "e.pk"
     # candidate subqueries (``SELECT <alias>.eid ...`` over ``params``), each returning a
     # superset of the matching pks: the plan's driving index (``_driven``)
     drivers: list[str] = field(default_factory=list)
@@ -744,7 +746,7 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
     probe = flt.where().replace(PROBE, " OFFSET 0")
     desc = flt.order[0].endswith(DESCENDING)
     way, top = (" DESC", "min") if desc else ("", "max")
-    order = f" ORDER BY {', '.join([*flt.order, 'e.pk'])}"
+    order = f" ORDER BY {', '.join([*flt.order, flt.tie])}"
 
     def first(of: _Kind) -> str:
         # the attribute's first index row of one kind, in its index's order: one probe
@@ -905,7 +907,7 @@ async def _fetch_page(
         walked = await _walk(con, schema, flt, limit, offset)
         if walked is not None:
             return [row_to_entity(r) for r in walked]
-    tail = f" ORDER BY {', '.join([*flt.order, 'e.pk'])} LIMIT ${n + 1} OFFSET ${n + 2}"
+    tail = f" ORDER BY {', '.join([*flt.order, flt.tie])} LIMIT ${n + 1} OFFSET ${n + 2}"
     select = f"SELECT {_COLUMNS} FROM {schema}.entities e"
     if not flt.drivers and flt.lazy and not flt.order:
         # the walk reads at most WALK_ENTITIES entities; a page it could not fill, in a
@@ -990,6 +992,24 @@ async def geo_candidates(
            else f"{select} WHERE {flt.where()}{extra}{tail}")
     found = await con.fetch(sql, *params)
     return [(r["pk"], r["geo"] or [], r if rows else None) for r in found]
+
+
+async def fetch_ordered(
+    con: asyncpg.Connection, schema: str, flt: Filter, pks: list[int], limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    """The page ``[offset, offset + limit)`` of the entities ``pks``, in ``flt``'s order
+    (``flt.order``, then ``flt.tie``): the matches of a test no SQL runs (the exact geo
+    predicate), sorted. ``flt``'s conditions, which every one of them passed, apply again:
+    its order's parameters are numbered after theirs."""
+    params = [*flt.params, *flt.order_params]
+    n = len(params)
+    rows = await con.fetch(
+        f"SELECT {_COLUMNS} FROM {schema}.entities e WHERE {flt.where()}"
+        f" AND e.pk = ANY(${n + 1}::bigint[])"
+        f" ORDER BY {', '.join([*flt.order, flt.tie])} LIMIT ${n + 2} OFFSET ${n + 3}",
+        *params, pks, limit, offset)
+    return [row_to_entity(r) for r in rows]
 
 
 async def fetch_by_pks(

@@ -5,6 +5,8 @@ per key, NULLS LAST both ways, ties by creation), and the helpers those tests sh
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +17,8 @@ from hub import keys
 from hub.store import entities as store
 from tests.integration.helpers import JSON
 
-__all__ = ["Walked", "answers", "bounded_walks_agree", "create", "every_plan", "oracle"]
+__all__ = ["Walked", "answers", "bounded_walks_agree", "create", "every_plan", "oracle",
+           "page_plan"]
 
 
 def _rank(v: Any) -> tuple[Any, ...]:
@@ -143,3 +146,27 @@ async def bounded_walks_agree(client: TestClient, ents: list[dict[str, Any]],
             for plan, answer in got.items():
                 assert answer == sort, (q, order, plan)
     assert min(sizes) > 0 and max(sizes) > 100, sizes
+
+
+async def page_plan(client: TestClient, flt: store.Filter,
+                    check_sql: Callable[[str], bool] = lambda sql: True) -> list[dict[str, Any]]:
+    """Every node of the executed plan (``EXPLAIN ANALYZE``) of the first statement
+    ``store._fetch_page`` sends for a page of 20 of ``flt``; ``check_sql`` must hold of
+    that statement's text."""
+    captured: list[tuple[str, tuple[Any, ...]]] = []
+
+    class Recording:
+        async def fetch(self, sql: str, *args: Any) -> list[Any]:
+            captured.append((sql, args))
+            return []
+
+    await store._fetch_page(Recording(), "ngsild", flt, 20, 0)  # type: ignore[arg-type]
+    sql, args = captured[0]
+    assert check_sql(sql), sql
+    async with client.app[keys.POOL].acquire() as con:
+        raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+
+    def nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+        return [node] + [n for c in node.get("Plans", []) for n in nodes(c)]
+
+    return nodes((json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"])

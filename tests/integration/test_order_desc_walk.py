@@ -13,7 +13,6 @@ attributes with several numbers) are run again on entities whose markers were de
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -24,7 +23,7 @@ from hub import keys
 from hub.query.values import index_rows
 from hub.store import entities as store
 from tests.integration.helpers import JSON, assert_problem, rerun_migrations, stored_index_rows
-from tests.integration.order_oracle import Walked, create, every_plan, oracle
+from tests.integration.order_oracle import Walked, create, every_plan, oracle, page_plan
 
 E = "/ngsi-ld/v1/entities"
 CREATE = "/ngsi-ld/v1/entityOperations/create"
@@ -175,40 +174,24 @@ async def test_the_descending_walk_reads_the_index_backwards(client: TestClient)
     pool = client.app[keys.POOL]
     async with pool.acquire() as con:
         await con.execute("ANALYZE ngsild.entities; ANALYZE ngsild.entity_values")
-    captured: list[tuple[str, tuple[Any, ...]]] = []
-
-    class Recording:
-        async def fetch(self, sql: str, *args: Any) -> list[Any]:
-            captured.append((sql, args))
-            return []
-
     vocab = "https://uri.etsi.org/ngsi-ld/default-context/"
     flt = store.Filter(conditions=["e.types @> ARRAY[$1::text]"], params=[vocab + "T"],
                        order=["(e.attrs -> $2::text -> 0 -> 'value') DESC NULLS LAST"],
                        order_params=[vocab + "n"], walk=vocab + "n")
-    await store._fetch_page(Recording(), "ngsild", flt, 20, 0)  # type: ignore[arg-type]
-    sql, args = captured[0]
-    assert "v.num AS val" in sql and "ORDER BY val DESC, v.eid" in sql
-    async with pool.acquire() as con:
-        raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-
-    def nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
-        return [node] + [n for c in node.get("Plans", []) for n in nodes(c)]
-
-    found = nodes(plan)
+    found = await page_plan(client, flt, lambda sql: "v.num AS val" in sql
+                            and "ORDER BY val DESC, v.eid" in sql)
     # the walk reads backwards; a forward scan is one probe (whether numbers exist, the
     # string walk's gate); the boundary group's size check, unrun here, is a bitmap scan
     scans = [n for n in found if n.get("Index Name") == "entity_values_num_eid"
              and "Scan Direction" in n and n["Actual Loops"]]
     walks = [n for n in scans if n["Scan Direction"] == "Backward"]
-    assert walks and max(n["Actual Rows"] for n in walks) >= 20, plan
-    assert all(n["Actual Rows"] <= 1 for n in scans if n not in walks), plan
-    assert any(n.get("Index Name") == "entity_values_marker" for n in found), plan
+    assert walks and max(n["Actual Rows"] for n in walks) >= 20, found
+    assert all(n["Actual Rows"] <= 1 for n in scans if n not in walks), found
+    assert any(n.get("Index Name") == "entity_values_marker" for n in found), found
     # the walk fetches the page's entities by pk and stops: not every one of the type
     fetched = [n for n in found if n.get("Relation Name") == "entities"]
-    assert fetched and all(n["Node Type"] == "Index Scan" for n in fetched), plan
-    assert sum(n["Actual Loops"] for n in fetched) < 100, plan
+    assert fetched and all(n["Node Type"] == "Index Scan" for n in fetched), found
+    assert sum(n["Actual Loops"] for n in fetched) < 100, found
 
 
 async def test_the_migration_back_fills_the_markers(client: TestClient,

@@ -166,7 +166,9 @@ async def test_terms_sparse_together_agree(client: TestClient, q: str,
 async def test_system_keys_descending_sort_as_python(client: TestClient) -> None:
     """``id``, ``createdAt`` and ``modifiedAt`` are never NULL: descending, they are
     ordered by plain ``DESC`` (the order of a backward scan of the id index), which must
-    give the same pages as NULLS LAST did, ties by creation."""
+    give the same pages as NULLS LAST did; a final descending timestamp's ties run newest
+    created first (``orderby.tie_break``: a backward scan of the creation index), so
+    ``createdAt;desc`` is ``createdAt`` reversed."""
     rnd = random.Random(7)
     ids = [f"urn:ngsi-ld:T:{rnd.randrange(10**6):06d}-{i}" for i in range(40)]
     ents = [{"id": i, "type": "T", "n": {"type": "Property", "value": 1}} for i in ids]
@@ -187,7 +189,8 @@ async def test_system_keys_descending_sort_as_python(client: TestClient) -> None
     for offset, limit in ((0, 7), (5, 10), (0, 100)):
         page = slice(offset, offset + limit)
         assert await order("id;desc", offset, limit) == sorted(ids, reverse=True)[page]
-        # one batch: one creation instant, ties by creation order
-        assert await order("createdAt;desc", offset, limit) == ids[page]
-        newest = [*reversed(touched), *(i for i in ids if i not in touched)]
+        # one batch: one creation instant, ties in reverse creation order
+        assert await order("createdAt;desc", offset, limit) == ids[::-1][page]
+        assert await order("createdAt", offset, limit) == ids[page]
+        newest = [*reversed(touched), *(i for i in reversed(ids) if i not in touched)]
         assert await order("modifiedAt;desc", offset, limit) == newest[page]
