@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from hub.errors import BadRequestData
 
-__all__ = ["DESCENDING", "compile_order_by", "tie_break", "walk_attribute"]
+__all__ = ["DESCENDING", "compile_order_by", "creation_walk", "tie_break", "walk_attribute"]
 
 _KEY = re.compile(r"^[^\s;,=<>\"'()]+$")
 _SYSTEM = {"id": "e.id", "type": "e.types[1]", "createdAt": "e.created_at",
@@ -65,6 +65,13 @@ def tie_break(text: str) -> str:
     order of ties open; a query's order is the same on every page."""
     last = text.rsplit(",", 1)[-1]
     return "e.pk DESC" if last in ("createdAt;desc", "modifiedAt;desc") else "e.pk"
+
+
+def creation_walk(text: str) -> str | None:
+    """The direction (``""`` or ``" DESC"``) in which a query ordered by ``createdAt``
+    alone may walk the creation index ``(created_at, pk)`` among a candidate set
+    (``store.entities._creation_walk_sql``); None for any other order."""
+    return {"createdAt": "", "createdAt;asc": "", "createdAt;desc": " DESC"}.get(text)
 
 
 def walk_attribute(text: str, expand: Callable[[str], str]) -> str | None:

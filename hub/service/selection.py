@@ -16,7 +16,7 @@ from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import is_uri
 from hub.query.geo import GeoQuery, parse_geo_query
 from hub.query.linear_regex import check_id_pattern  # one rule for every idPattern
-from hub.query.orderby import compile_order_by, tie_break, walk_attribute
+from hub.query.orderby import compile_order_by, creation_walk, tie_break, walk_attribute
 from hub.query.qlang import parse_q
 from hub.query.qlang_sql import compile_q_shared
 from hub.query.regex_literal import regex_condition, required_literal
@@ -191,5 +191,6 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
         exprs, order_params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
         flt.order, flt.order_params = exprs, list(order_params)
         flt.tie = tie_break(sel.order_by)
+        flt.created = creation_walk(sel.order_by)
         flt.walk = walk_attribute(sel.order_by, ctx.expand)
     return flt

@@ -18,7 +18,7 @@ from hub.store import entities as store
 from tests.integration.helpers import JSON
 
 __all__ = ["Walked", "answers", "bounded_walks_agree", "create", "every_plan", "oracle",
-           "page_plan"]
+           "page_plan", "plan_nodes"]
 
 
 def _rank(v: Any) -> tuple[Any, ...]:
@@ -166,6 +166,11 @@ async def page_plan(client: TestClient, flt: store.Filter,
     async with client.app[keys.POOL].acquire() as con:
         raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
 
+    return plan_nodes(raw)
+
+
+def plan_nodes(raw: Any) -> list[dict[str, Any]]:
+    """Every node of an ``EXPLAIN (FORMAT JSON)`` result, depth first."""
     def nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
         return [node] + [n for c in node.get("Plans", []) for n in nodes(c)]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -21,7 +22,7 @@ from hub import keys
 from hub.query.orderby import compile_order_by, tie_break
 from hub.store import entities as store
 from tests.integration.helpers import JSON
-from tests.integration.order_oracle import page_plan
+from tests.integration.order_oracle import page_plan, plan_nodes
 
 E = "/ngsi-ld/v1/entities"
 CREATE = "/ngsi-ld/v1/entityOperations/create"
@@ -95,8 +96,24 @@ async def test_timestamp_orders_under_every_plan(client: TestClient,
             expected = [want[o:o + n] for o, n in PAGES]
             assert await _pages(client, params) == expected, (order, name)
             with monkeypatch.context() as m:
+                m.setattr(store, "WALK_AMONG", 1)  # any candidate set: walked among
+                m.setattr(store, "WALK_AMONG_DEPTH", 0)
+                assert await _pages(client, params) == expected, (order, name, "among")
+                m.setattr(store, "WALK_AMONG_ROWS", 12)  # ... too short: sorted after all
+                assert await _pages(client, params) == expected, (order, name, "short")
+            with monkeypatch.context() as m:
                 m.setattr(store, "CANDIDATES", 0)  # never a small candidate set: the walk
                 assert await _pages(client, params) == expected, (order, name, "walk")
+
+
+async def _load(client: TestClient, ents: list[dict[str, Any]]) -> None:
+    """Create ``ents`` in requests of 500 (six creation instants), then vacuum: the
+    visibility map an index-only scan needs, and statistics."""
+    for start in range(0, len(ents), 500):
+        resp = await client.post(CREATE, json=ents[start:start + 500], headers=JSON)
+        assert resp.status == 201, await resp.text()
+    async with client.app[keys.POOL].acquire() as con:
+        await con.execute("VACUUM ANALYZE ngsild.entities, ngsild.entity_values")
 
 
 @pytest.mark.parametrize(("order", "direction"), [("createdAt", "Forward"),
@@ -105,13 +122,7 @@ async def test_the_page_is_read_along_the_creation_index(client: TestClient, ord
                                                          direction: str) -> None:
     """The plan of ``type=T&orderBy=createdAt[;desc]&limit=20``: the creation index in
     the key's direction, stopping with the page — no sort of every entity of the type."""
-    ents = [{"id": f"urn:ngsi-ld:T:{i:05d}", "type": "T"} for i in range(3000)]
-    for start in range(0, len(ents), 500):
-        resp = await client.post(CREATE, json=ents[start:start + 500], headers=JSON)
-        assert resp.status == 201, await resp.text()
-    pool = client.app[keys.POOL]
-    async with pool.acquire() as con:
-        await con.execute("VACUUM ANALYZE ngsild.entities")
+    await _load(client, [{"id": f"urn:ngsi-ld:T:{i:05d}", "type": "T"} for i in range(3000)])
     exprs, params = compile_order_by(order, lambda term: VOCAB + term, 2)
     flt = store.Filter(conditions=["e.types @> ARRAY[$1::text]"], params=[VOCAB + "T"],
                        order=exprs, order_params=list(params), tie=tie_break(order))
@@ -120,3 +131,41 @@ async def test_the_page_is_read_along_the_creation_index(client: TestClient, ord
     assert scans and all(n["Scan Direction"] == direction for n in scans), found
     assert sum(n["Actual Rows"] for n in scans) <= 21, found
     assert not [n for n in found if "Sort" in n["Node Type"]], found
+
+
+async def test_a_large_candidate_set_is_walked_index_only(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``q`` matching 10 % (a candidate set of 300, under the bound) with
+    ``orderBy=createdAt;desc``: the creation index is read index-only, backwards, until
+    the page's members are found (~190 rows for 20 matches), and only members' entities
+    are fetched — not all 300 candidates read and sorted."""
+    await _load(client, [{"id": f"urn:ngsi-ld:T:{i:05d}", "type": "T",
+                          "n": {"type": "Property", "value": i % 10}} for i in range(3000)])
+    pool = client.app[keys.POOL]
+    captured: list[tuple[str, tuple[Any, ...]]] = []
+    real = asyncpg.connection.Connection.fetch
+
+    async def recording(self: Any, sql: str, *args: Any, **kw: Any) -> Any:
+        if "c.created_at" in sql:
+            captured.append((sql, args))
+        return await real(self, sql, *args, **kw)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "fetch", recording)
+    resp = await client.get(E, params={"type": "T", "q": "n==7", "orderBy": "createdAt;desc",
+                                       "limit": "20"})
+    assert resp.status == 200, await resp.text()
+    page = [e["id"] for e in await resp.json()]
+    assert page == [f"urn:ngsi-ld:T:{i:05d}" for i in range(2997, 2997 - 200, -10)]
+    assert len(captured) == 1, captured
+    sql, args = captured[0]
+    async with pool.acquire() as con:
+        raw = await real(con, f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+    found = plan_nodes(raw[0][0])
+    walks = [n for n in found if n.get("Index Name") == "entities_created"
+             and n["Actual Loops"]]  # the branch for sets over the bound is not run
+    assert walks and all(n["Node Type"] == "Index Only Scan" for n in walks), found
+    assert all(n["Scan Direction"] == "Backward" for n in walks), found
+    assert 190 <= sum(n["Actual Rows"] for n in walks) <= 400, found
+    fetched = [n for n in found if n.get("Relation Name") == "entities"
+               and n.get("Index Name") != "entities_created"]
+    assert sum(n["Actual Rows"] * n["Actual Loops"] for n in fetched) <= 40, found
