@@ -1,6 +1,7 @@
 """The two pools' session settings (``hub.db.pool.create_pool``): entity queries are
-planned for their parameter values and start no parallel workers; the write pool keeps
-PostgreSQL's plan cache, which plans its big write statement once per connection."""
+planned for their parameter values, start no parallel workers and hash a dense count's
+candidates in memory; the write pool keeps PostgreSQL's plan cache, which plans its big
+write statement once per connection, and its memory settings."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ async def test_queries_run_serial_with_custom_plans(client: TestClient) -> None:
         assert await con.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
         assert await con.fetchval("SHOW max_parallel_workers_per_gather") == "0"
         assert await con.fetchval("SHOW jit") == "off"
+        assert await con.fetchval("SHOW work_mem") == "16MB"  # a dense count's hash
     async with client.app[keys.POOL].acquire() as con:
         assert await con.fetchval("SHOW plan_cache_mode") == "auto"
         assert await con.fetchval("SHOW jit") == "off"
+        assert await con.fetchval("SHOW work_mem") != "16MB"  # writes keep the server's
 
 
 async def test_a_plan_priced_for_workers_gets_none(client: TestClient) -> None:
