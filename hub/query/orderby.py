@@ -58,11 +58,12 @@ def compile_order_by(
 
 def tie_break(text: str) -> str:
     """How the store orders entities equal on every key: by pk, descending after a final
-    ``createdAt;desc`` or ``modifiedAt;desc`` key. Those keys and the pk are the
-    entities' time indexes (``(created_at, pk)``, migration 0098), so the page is a
-    backward scan of the index either way; ascending ties would make PostgreSQL sort
-    each tie group (a batch of 1,000 entities shares one timestamp). The spec leaves the
-    order of ties open; a query's order is the same on every page."""
+    ``createdAt;desc`` or ``modifiedAt;desc`` key. ``createdAt`` and the pk make the
+    creation index ``(created_at, pk)`` (migration 0098), so either direction is one scan
+    of it; with ascending ties a backward scan needs PostgreSQL to sort each tie group (a
+    batch of 1,000 entities shares one timestamp). ``modifiedAt`` (sorted, not indexed)
+    follows the same rule, so the two timestamps read alike. The spec leaves the order of
+    ties open; a query's order is the same on every page."""
     last = text.rsplit(",", 1)[-1]
     return "e.pk DESC" if last in ("createdAt;desc", "modifiedAt;desc") else "e.pk"
 

@@ -958,7 +958,7 @@ async def _fetch_page(
     if not flt.drivers:
         rows = await con.fetch(f"{select} WHERE {flt.where()}{tail}", *params, limit, offset)
         return [row_to_entity(r) for r in rows]
-    if flt.drivers and flt.created is not None and limit > 0 and offset + limit <= WALK_PAGE:
+    if flt.created is not None and limit > 0 and offset + limit <= WALK_PAGE:
         rows = await con.fetch(_creation_walk_sql(flt, select, schema, tail,
                                                   f"(${n + 1}::int8 + ${n + 2}::int8)"),
                                *params, limit, offset)
