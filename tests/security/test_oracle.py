@@ -86,6 +86,7 @@ FILTERS: list[tuple[str, frozenset[str], frozenset[str]]] = [
     ("q=a1>=0&orderBy=zone;desc", frozenset({"a1"}), NONE), ("join=inline", NONE, NONE),
     ("q=zone>=%22A%22&orderBy=zone", frozenset({"zone"}), NONE),
     ("q=zone<=%22B%22&orderBy=zone;desc", frozenset({"zone"}), NONE),
+    ("orderBy=createdAt", NONE, NONE), ("q=a1>=0&orderBy=createdAt;desc", frozenset({"a1"}), NONE),
     ("join=flat&joinLevel=2", NONE, NONE), ("pick=id,a1", NONE, NONE), ("omit=a2", NONE, NONE),
 ]
 EXAMPLES = int(os.environ.get("RENKEI_ORACLE_EXAMPLES", "12"))
@@ -434,8 +435,10 @@ class Reader:
         for q, every, some in (("a1>=0", frozenset({"a1"}), frozenset()),
                                ("a2>=0|zone==\"B\"", frozenset(), frozenset({"a2", "zone"}))):
             query = {"type": "Query", "entities": [{"type": t}], "q": q}
-            resp = await self.w.http.post(BASE + "/entityOperations/query?count=true",
-                                          json=query, headers={**self.headers, **JSON})
+            # ordered, as the batch query now applies orderBy (naming an attribute: read)
+            resp = await self.w.http.post(BASE + "/entityOperations/query?count=true"
+                                          "&orderBy=a1;desc", json=query,
+                                          headers={**self.headers, **JSON})
             assert resp.status in (200, 400, 403), await resp.text()
             if resp.status == 200:
                 got = self.within(await resp.json(), f"batch query {q}")
