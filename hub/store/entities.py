@@ -546,6 +546,10 @@ class Filter:
     def where(self) -> str:
         return " AND ".join(f"({c})" for c in self.conditions) if self.conditions else "TRUE"
 
+    def sort_keys(self) -> str:
+        """``order`` and the tie-break after it: the full order of a page."""
+        return ", ".join([*self.order, self.tie])
+
     def lazy_driven(self) -> Filter:
         """This filter with its lazy candidate sets as drivers, their parameters numbered
         after the others (no ``order``: a lazy set never serves an ordered page)."""
@@ -626,17 +630,26 @@ def _driven(flt: Filter, branch: str, *, complete: bool = False) -> str:
 
 
 def _branches(flt: Filter, select: str, tail: str, walk_bound: str = "", *,
-              ordered: bool = True) -> str:
+              ordered: bool = True, among: tuple[str, str] | None = None) -> str:
     """The candidate branch and the walking branch of ``_driven``. In the first, index
     ``EXISTS`` checks stay per-row probes (``OFFSET 0`` keeps PostgreSQL from turning them
     into a hash join that reads every index row and loses the pk order) unless the rows
     need no order (``ordered`` false: a count, where a semi-join of the candidates with
     the value index beats a probe per candidate); the second leaves the planner free (a
     merge join along the pk, or a hash join for a count). ``walk_bound``, a condition on
-    ``e``, bounds the second branch."""
+    ``e``, bounds the second branch. ``among`` (a statement reading the candidate set's
+    first matches in the page's order, and the page's depth): its rows are the page when
+    it found ``depth`` of them; else the set is sorted (``_creation_walk_sql``)."""
     probe = flt.where().replace(PROBE, " OFFSET 0") if ordered else flt.where()
-    return _driven(flt, f"({select} WHERE {probe} AND e.pk = ANY((SELECT pks FROM pick)"
-                        f"::bigint[]){tail}) UNION ALL ({select} WHERE {flt.where()}"
+    candidates = f"{select} WHERE {probe} AND e.pk = ANY((SELECT pks FROM pick)::bigint[])"
+    if among is None:
+        first = f"({candidates}{tail})"
+    else:
+        walk, depth = among
+        full = f"(SELECT count(*) FROM a) = {depth}"
+        first = (f"(WITH a AS MATERIALIZED ({walk}) (SELECT * FROM a e WHERE {full}{tail})"
+                 f" UNION ALL ({candidates} AND NOT {full}{tail}))")
+    return _driven(flt, f"{first} UNION ALL ({select} WHERE {flt.where()}"
                         f"{walk_bound} AND (SELECT pks IS NULL FROM pick){tail})")
 
 
@@ -749,7 +762,7 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
     probe = flt.where().replace(PROBE, " OFFSET 0")
     desc = flt.order[0].endswith(DESCENDING)
     way, top = (" DESC", "min") if desc else ("", "max")
-    order = f" ORDER BY {', '.join([*flt.order, flt.tie])}"
+    order = f" ORDER BY {flt.sort_keys()}"
 
     def first(of: _Kind) -> str:
         # the attribute's first index row of one kind, in its index's order: one probe
@@ -840,7 +853,7 @@ def _creation_walk_sql(flt: Filter, select: str, schema: str, tail: str, depth: 
     read index-only in order, at most ``WALK_AMONG_ROWS`` rows, keeping the set's members
     (a hashed subplan; ``IS TRUE`` keeps the ``IN`` from becoming a join that loses the
     order) and fetching only those by pk for the other conditions, until ``depth``
-    (offset + limit) match. Short of that, the set is sorted as ``_branches`` sorts it.
+    (offset + limit) match. Short of that, the set is sorted (``_branches``).
     Sorting a set reads every member's entity: 2,000 at 1 % of 200,000, ~16,000 buffers;
     the walk reads ~``depth`` / 1 % index rows and ``depth`` entities. Without drivers,
     or with every set over the candidate bound, ``_branches``' other branch runs, in
@@ -856,13 +869,7 @@ def _creation_walk_sql(flt: Filter, select: str, schema: str, tail: str, depth: 
               f" CROSS JOIN LATERAL (SELECT * FROM {schema}.entities e WHERE e.pk = w.pk"
               f" OFFSET 0) AS e WHERE {member} AND {probe}"
               f" ORDER BY w.created_at{way}, w.pk{way} LIMIT {depth}")
-    full = f"(SELECT count(*) FROM a) = {depth}"
-    return _driven(flt, f"(WITH a AS MATERIALIZED ({walked})"
-                        f" (SELECT * FROM a e WHERE {full}{tail})"
-                        f" UNION ALL ({select} WHERE {probe}"
-                        f" AND e.pk = ANY((SELECT pks FROM pick)::bigint[]) AND NOT {full}{tail}))"
-                        f" UNION ALL ({select} WHERE {flt.where()}"
-                        f" AND (SELECT pks IS NULL FROM pick){tail})")
+    return _branches(flt, select, tail, among=(walked, depth))
 
 
 async def _walk(con: asyncpg.Connection, schema: str, flt: Filter, limit: int,
@@ -941,7 +948,7 @@ async def _fetch_page(
         walked = await _walk(con, schema, flt, limit, offset)
         if walked is not None:
             return [row_to_entity(r) for r in walked]
-    tail = f" ORDER BY {', '.join([*flt.order, flt.tie])} LIMIT ${n + 1} OFFSET ${n + 2}"
+    tail = f" ORDER BY {flt.sort_keys()} LIMIT ${n + 1} OFFSET ${n + 2}"
     select = f"SELECT {_COLUMNS} FROM {schema}.entities e"
     if not flt.drivers and flt.lazy and not flt.order:
         # the walk reads at most WALK_ENTITIES entities; a page it could not fill, in a
@@ -1046,7 +1053,7 @@ async def fetch_ordered(
     rows = await con.fetch(
         f"SELECT {_COLUMNS} FROM {schema}.entities e WHERE {flt.where()}"
         f" AND e.pk = ANY(${n + 1}::bigint[])"
-        f" ORDER BY {', '.join([*flt.order, flt.tie])} LIMIT ${n + 2} OFFSET ${n + 3}",
+        f" ORDER BY {flt.sort_keys()} LIMIT ${n + 2} OFFSET ${n + 3}",
         *params, pks, limit, offset)
     return [row_to_entity(r) for r in rows]
 
