@@ -81,6 +81,9 @@ class SqlFragment:
     bounds: list[Bound] = field(default_factory=list)
     # driver -> the IRI of the one attribute whose index rows it reads
     driver_attrs: dict[str, str] = field(default_factory=dict)
+    # driver -> its index probe as written in ``sql``: a condition every member of the
+    # driver's complete set passes (``store.entities.Filter.where_among``)
+    probes: dict[str, str] = field(default_factory=dict)
 
 
 def _string(s: str) -> str:
@@ -121,6 +124,7 @@ class _Compiler:
         self.schema = schema
         self.params: list[Any] = []
         self.drivers: dict[int, str] = {}  # id(comparison) -> its candidate subquery
+        self.probes: dict[int, str] = {}  # id(comparison) -> the EXISTS that subquery answers
         # id(match) -> its candidate subquery and parameters, read lazily
         self.lazy: dict[int, tuple[str, list[Any]]] = {}
         # id(comparison) -> (attr, bound) parameters of a one-number ``>``/``>=``/``<``/``<=``
@@ -310,7 +314,8 @@ class _Compiler:
                         f"({self.param(forms[0] if lower else forms[-1])}, {plain}::text)")
         source = f"FROM {self.schema}.entity_values v WHERE v.attr = {attr} AND {cond}"
         self.drivers[id(e)] = f"SELECT v.eid {source}"
-        return f"EXISTS (SELECT 1 {source} AND v.eid = {self.alias}.pk{PROBE})", exact
+        self.probes[id(e)] = f"EXISTS (SELECT 1 {source} AND v.eid = {self.alias}.pk{PROBE})"
+        return self.probes[id(e)], exact
 
 
 def _plain(lit: Literal) -> str:
@@ -374,10 +379,12 @@ def compile_q(
     driver_attrs = {d: compiler.expand(c.path.attr) for c in terms
                     if isinstance(c, Comparison) and (d := compiler.drivers.get(id(c)))}
     driver_attrs.update((sql, iri) for iri, sql in ranges)
+    probes = {compiler.drivers[id(c)]: compiler.probes[id(c)] for c in terms
+              if id(c) in compiler.drivers}
     lazy = [lz for c in terms if (lz := compiler.lazy.get(id(c)))]
     bounds = [b for c in terms for b in compiler.starts.get(id(c), ())]
     return SqlFragment(sql, compiler.params, [*(r for _, r in ranges), *drivers, *bound_drivers],
-                       lazy, bounds, driver_attrs)
+                       lazy, bounds, driver_attrs, probes)
 
 
 def _range_drivers(compiler: _Compiler,
@@ -436,7 +443,7 @@ def compile_q_shared(
     params = [list(p) if isinstance(p, list) else p for p in frag.params]
     return SqlFragment(frag.sql, params, list(frag.drivers),
                        [(sql, list(values)) for sql, values in frag.lazy], list(frag.bounds),
-                       dict(frag.driver_attrs))
+                       dict(frag.driver_attrs), dict(frag.probes))
 
 
 @lru_cache(maxsize=256)

@@ -167,6 +167,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
         flt.lazy.extend(frag.lazy)
         flt.bounds.extend(frag.bounds)
         flt.driver_attrs.update(frag.driver_attrs)
+        flt.probes.update(frag.probes)
     if sel.scope_q is not None:
         frag = compile_scope_q(sel.scope_q, alias="e", first_param=flt.next_param())
         flt.add_fragment(frag.sql, frag.params)
@@ -180,9 +181,10 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
                       f" AND g.bbox && box(point({x1}, {y1}), point({x2}, {y2}))")
             # always a per-row probe: PostgreSQL estimates any box overlap at 0.5 %, so a
             # join would sort every overlapping row (the candidate set bounds the rest)
-            flt.add_fragment(f"EXISTS (SELECT 1 {source} AND g.eid = e.pk OFFSET 0)",
-                             [attr, *bbox])
+            probe = f"EXISTS (SELECT 1 {source} AND g.eid = e.pk OFFSET 0)"
+            flt.add_fragment(probe, [attr, *bbox])
             flt.drivers.append(f"SELECT g.eid {source}")
+            flt.probes[flt.drivers[-1]] = probe
         else:
             flt.add("e.attrs ? {}", attr)
     if sel.access is not None:
