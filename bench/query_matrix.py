@@ -204,10 +204,12 @@ ROOT = Path(__file__).resolve().parent.parent
 async def measure(client: TestClient | aiohttp.ClientSession,
                   make: Callable[[float, random.Random], dict[str, str]],
                   sel: float, link: bool, requests: int,
-                  concurrency: int = 4) -> tuple[float, float, float, int]:
-    """(req/s, p50 ms, p95 ms, mean results per page) at ``concurrency``."""
+                  concurrency: int = 4, headers: dict[str, str] | None = None,
+                  ) -> tuple[float, float, float, int]:
+    """(req/s, p50 ms, p95 ms, mean results per page) at ``concurrency``; ``headers``
+    besides the ``Link`` (a bearer token)."""
     rnd = random.Random(hash((sel, link)))
-    headers = LINK if link else {}
+    headers = {**(LINK if link else {}), **(headers or {})}
     todo = [{"type": TYPE, "limit": "20", **make(sel, rnd)} for _ in range(requests)]
     latencies: list[float] = []
     found: list[int] = []
