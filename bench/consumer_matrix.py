@@ -72,9 +72,9 @@ async def token(client: TestClient, cid: str, secret: str, **form: str) -> str:
     return str((await resp.json())["access_token"])
 
 
-async def setup(url: str, on: TestClient, n: int, keep: bool) -> str:
+async def setup(url: str, on: TestClient, n: int, keep: bool) -> tuple[str, str]:
     """The organisations, datasets and entities (unless ``keep``), a fresh firm client
-    and its approved grant; the firm's bearer token."""
+    and its approved grant; the firm's client id and secret."""
     pool = await create_pool(url, 1, 2)
     repo = RegistryRepository(pool)
     owners = []
@@ -127,7 +127,7 @@ async def setup(url: str, on: TestClient, n: int, keep: bool) -> str:
                          headers={"Authorization": f"Bearer {tokens[GRANTED]}"})
     assert resp.status == 200, await resp.text()
     await on.app[keys.ACCESS].refresh()
-    return await token(on, firm.client_id, firm_secret or "", purpose="bench")
+    return firm.client_id, firm_secret or ""
 
 
 async def main() -> None:
@@ -151,7 +151,8 @@ async def main() -> None:
     await on.start_server()
     await off.start_server()
     try:
-        firm = {"Authorization": f"Bearer {await setup(url, on, args.entities, args.keep)}"}
+        cid, secret = await setup(url, on, args.entities, args.keep)
+        firm = {"Authorization": f"Bearer {await token(on, cid, secret, purpose='bench')}"}
         # the firm sees its grant's tenth, and nothing else
         page = await (await on.get(BASE + "/entities", params={"type": TYPE, "limit": "50"},
                                    headers=firm)).json()
@@ -165,6 +166,8 @@ async def main() -> None:
         for name in wanted:
             make = shapes()[name]
             for sel in sels:
+                # a token per cell: a run outlasts one
+                firm["Authorization"] = f"Bearer {await token(on, cid, secret, purpose='bench')}"
                 cells = []
                 for client, headers in ((on, firm), (off, {})):
                     await measure(client, make, sel, True, 20, headers=headers)
