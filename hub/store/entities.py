@@ -588,7 +588,7 @@ _MAX_DRIVERS = 3
 #: whole up to this share of the tenant's entities and looks each member up by pk (the
 #: type and access columns are in the primary key's index), instead of hash-joining the
 #: value index with every entity: measured at 200,000 entities, 2 % 16 -> 8 ms, 10 %
-#: 68-81 -> 30-31 ms, 20 % 56-75 -> 55-67 ms; about even at 30 %, worse above
+#: 68-81 -> 30-33 ms, 20 % 75-113 -> 56-67 ms; about even at 30 %, worse above
 COUNT_SHARE = 0.2
 
 
