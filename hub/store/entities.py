@@ -551,17 +551,23 @@ class Filter:
     def where(self) -> str:
         return " AND ".join(f"({c})" for c in self.conditions) if self.conditions else "TRUE"
 
-    def where_among(self, complete: bool = False) -> str:
-        """``where()`` for the members of the candidate set (``_driven``'s ``pick``): when
-        that is the complete set of a driver (the only one read, or every one with
-        ``complete``), the driver's own probe holds for each member and is not run again
-        (TRUE). A count of 20,000 candidates otherwise joined them with the value index
-        a second time; a page probed each candidate's value rows (~4 buffers) for it."""
-        sql = self.where()
+    def implied(self, complete: bool = False) -> list[str]:
+        """The probes every member of the candidate set (``_driven``'s ``pick``) passes:
+        that of the only driver read, whose complete set it is, or with ``complete`` (the
+        intersection of every driver's complete set) those of all the drivers read."""
         drivers = self.drivers[:_MAX_DRIVERS]
-        for d in drivers if complete or len(drivers) == 1 else ():
-            if d in self.probes:
-                sql = sql.replace(self.probes[d], "TRUE")
+        if not complete and len(drivers) != 1:
+            return []
+        return [self.probes[d] for d in drivers if d in self.probes]
+
+    def where_among(self, complete: bool = False) -> str:
+        """``where()`` for the members of the candidate set, its ``implied`` probes not
+        run again (TRUE). A count of 20,000 candidates otherwise joined them with the
+        value index a second time; a page probed each candidate's value rows (~4
+        buffers) for it."""
+        sql = self.where()
+        for probe in self.implied(complete):
+            sql = sql.replace(probe, "TRUE")
         return sql
 
     def sort_keys(self) -> str:
@@ -1032,7 +1038,7 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
     if flt.known_total is not None:
         return flt.known_total
     select = f"SELECT count(*) AS n FROM {schema}.entities e"
-    if flt.where_among() != flt.where():
+    if flt.implied():
         # one driver, whose members need no probe: one primary-key lookup each
         counted = replace(flt, counting=True)
     else:
