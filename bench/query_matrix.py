@@ -13,11 +13,14 @@ figures are in docs/architecture.md ("Query plans").
         .venv/bin/python bench/query_matrix.py [--entities 200000] [--requests 300] [--keep]
 
 ``--keep`` reuses the entities already loaded (same N) instead of loading again.
+``--mixed 0.2`` loads a tenant where the queried type is a fifth of the entities and the
+rest are of four other types with their own attributes (a prefecture's mixed tenant);
+every shape still queries ``type=TrafficFlowObserved``.
 ``--hub-process`` sends the queries to a hub in a process of its own (``python -m hub
 serve``, dev mode), not to the one in this process, so the load generator's Python is not
 the hub's; each row then also shows the CPU milliseconds per request of the hub process
 and of the PostgreSQL backends (``/proc``; ``bench/workload13.py`` ``CpuMeter``).
-Results: docs/performance.md, "Query plans across selectivities".
+Results: docs/performance.md, "Current figures".
 """
 
 from __future__ import annotations
@@ -55,6 +58,30 @@ LON0, LAT0, LON_SPAN, LAT_SPAN = 132.0, 33.0, 10.0, 5.0
 SELECTIVITIES = (0.0001, 0.01, 0.1, 0.9)
 
 
+#: the other types of a mixed tenant (``--mixed``): their own attributes, a shared
+#: GeoProperty, as a prefecture's hub holds river gauges and weather stations beside
+#: traffic counters
+OTHER_TYPES = ("WaterLevelObserved", "WeatherObserved", "ParkingSpot", "BookLoan")
+
+
+def other_entity(i: int, rnd: random.Random) -> dict[str, Any]:
+    kind = OTHER_TYPES[i % len(OTHER_TYPES)]
+    return {
+        "id": f"urn:ngsi-ld:{kind}:{i}", "type": kind,
+        "reading": {"type": "Property", "value": rnd.randrange(SCALE)},
+        "code": {"type": "Property", "value": f"C{rnd.randrange(SCALE):05d}"},
+        "location": {"type": "GeoProperty", "value": {
+            "type": "Point", "coordinates": [round(LON0 + rnd.random() * LON_SPAN, 6),
+                                             round(LAT0 + rnd.random() * LAT_SPAN, 6)]}},
+    }
+
+
+def queried(i: int, share: float) -> bool:
+    """Whether entity ``i`` is of the queried type when it holds ``share`` of them all
+    (spread evenly: the types' pks interleave)."""
+    return share >= 1 or int((i + 1) * share) > int(i * share)
+
+
 def entity(i: int, rnd: random.Random) -> dict[str, Any]:
     return {
         "id": f"urn:ngsi-ld:{TYPE}:{i}", "type": TYPE,
@@ -70,11 +97,12 @@ def entity(i: int, rnd: random.Random) -> dict[str, Any]:
     }
 
 
-async def load(client: TestClient, n: int) -> None:
+async def load(client: TestClient, n: int, share: float = 1.0) -> None:
     rnd = random.Random(13)
     t0 = time.perf_counter()
     for start in range(0, n, 1000):
-        batch = [entity(i, rnd) for i in range(start, min(n, start + 1000))]
+        batch = [entity(i, rnd) if queried(i, share) else other_entity(i, rnd)
+                 for i in range(start, min(n, start + 1000))]
         resp = await client.post(BASE + "/entityOperations/upsert", json=batch)
         assert resp.status in (201, 204), await resp.text()
     print(f"loaded {n} entities in {time.perf_counter() - t0:.1f} s")
@@ -265,6 +293,10 @@ async def main() -> None:
     parser.add_argument("--hub-process", action="store_true",
                         help="query a hub in a process of its own; report its CPU and the"
                              " database's per request")
+    parser.add_argument("--mixed", type=float, default=1.0,
+                        help="the queried type's share of the entities (the rest are of"
+                             " four other types, OTHER_TYPES); selectivities are of its"
+                             " entities")
     parser.add_argument("--no-walk", action="store_true",
                         help="sort every match for orderBy (the plan before the value walk;"
                              " not with --hub-process)")
@@ -288,7 +320,7 @@ async def main() -> None:
         if not args.keep:
             async with aiohttp.ClientSession() as s:
                 await register_catch_all(s, str(client.make_url("")).rstrip("/"))
-            await load(client, args.entities)
+            await load(client, args.entities, args.mixed)
             con = await asyncpg.connect(url)
             await con.execute("VACUUM ANALYZE")
             await con.close()

@@ -29,6 +29,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
+from hub.query.estimates import even_odds
 from hub.query.qlang import And, Comparison, Exists, Literal, Match, Or, Path, QExpr
 from hub.query.qlang_eval import instant
 from hub.query.qlang_plan import Member, Step, literal_forms, members
@@ -159,7 +160,9 @@ class _Compiler:
         return jp + "".join("." + _key(self.expand(s)) for s in path.subs)
 
     def jsonpath(self, text: str) -> str:
-        return f"{self.alias}.attrs @? {self.param(text, '::jsonpath')}"
+        # estimated at even odds: the operator's own guess (a sample of whole documents)
+        # made pages of a mixed tenant read and sort every candidate (``estimates``)
+        return even_odds(f"{self.alias}.attrs @? {self.param(text, '::jsonpath')}")
 
     def exists(self, path: Path) -> str:
         if path.simple:

@@ -25,6 +25,7 @@ from authz.model import Consumer, Decision
 from authz.policies import Defaults, ReadScope, aggregated_grants, decide
 from hub.errors import Forbidden
 from hub.jsonld.active import ActiveContext
+from hub.query.estimates import even_odds
 from hub.query.qlang import And, Comparison, Exists, Match, Or, QExpr
 from hub.service.access_caller import (
     Caller,
@@ -196,7 +197,7 @@ def aggregate_condition(wanted: set[str]) -> tuple[tuple[str, list[Any]] | None,
     k = max((k for _, k in agg), default=None)
     audit_decision(caller, None, bool(parts), "aggregate" if agg else "filter",
            target=f"aggregate, minimum group {k}" if k else "aggregate")
-    return ((_estimated(" OR ".join(parts)) if parts else "FALSE"), params), k
+    return ((even_odds(" OR ".join(parts)) if parts else "FALSE"), params), k
 
 
 
@@ -210,15 +211,7 @@ def access_condition(scope: ReadScope, datasets: dict[str, DatasetInfo],
         if _allows(src.attrs, wanted):
             parts.append(src.sql)
             params += src.params
-    return (_estimated(" OR ".join(parts)) if parts else "FALSE"), params
-
-
-def _estimated(condition: str) -> str:
-    """``coalesce(condition, false)``: the same rows, but PostgreSQL, which has no
-    statistics on the dataset expression, estimates it at 0.5 instead of 0.005 — measured
-    on a type+q query with LIMIT 20 (bench/authz_overhead.py) the 0.005 guess turned an
-    index-ordered merge join (0.16 ms) into a scan-and-sort (11 ms)."""
-    return f"coalesce({condition}, false)"
+    return (even_odds(" OR ".join(parts)) if parts else "FALSE"), params
 
 
 def _numbered(sql: str, values: list[Any], params: list[Any]) -> str:
@@ -273,8 +266,8 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
         datasets = state.datasets
         own = sorted(d.id for d in datasets.values()
                      if caller.consumer.organisation and d.owner == caller.consumer.organisation)
-        sel.access = (_estimated(f"{dataset_sql('e', catch_all_of(datasets))}"
-                                 " = ANY({}::text[])"), [own])
+        sel.access = (even_odds(f"{dataset_sql('e', catch_all_of(datasets))}"
+                                " = ANY({}::text[])"), [own])
         return
     wanted = set(sel.attrs) | referenced(sel.q, ctx.expand) | ordered_by(sel.order_by,
                                                                              ctx.expand)

@@ -14,11 +14,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hub import keys
+from hub.query.qlang import parse_q
+from hub.query.qlang_sql import compile_q
 from hub.store import entities as store
 from tests.integration.helpers import JSON
 
 __all__ = ["Walked", "answers", "bounded_walks_agree", "create", "every_plan", "oracle",
-           "page_plan", "plan_nodes"]
+           "page_plan", "plan_nodes", "typed_q_filter"]
+
+VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
 
 def _rank(v: Any) -> tuple[Any, ...]:
@@ -167,6 +171,18 @@ async def page_plan(client: TestClient, flt: store.Filter,
         raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
 
     return plan_nodes(raw)
+
+
+def typed_q_filter(type_name: str, q: str) -> store.Filter:
+    """``type=<type_name>&q=<q>`` compiled as the service compiles it, terms in the
+    default vocabulary, no access condition (development mode)."""
+    flt = store.Filter(conditions=["e.types @> ARRAY[$1::text]"], params=[VOCAB + type_name],
+                       schema='"ngsild"')
+    frag = compile_q(parse_q(q), lambda term: VOCAB + term, first_param=2)
+    flt.add_fragment(frag.sql, frag.params)
+    flt.drivers.extend(frag.drivers)
+    flt.probes.update(frag.probes)
+    return flt
 
 
 def plan_nodes(raw: Any) -> list[dict[str, Any]]:

@@ -16,15 +16,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hub import keys
-from hub.query.qlang import parse_q
-from hub.query.qlang_sql import compile_q
 from hub.store import entities as store
 from tests.integration.helpers import JSON
-from tests.integration.order_oracle import plan_nodes
+from tests.integration.order_oracle import plan_nodes, typed_q_filter
 
 E = "/ngsi-ld/v1/entities"
 CREATE = "/ngsi-ld/v1/entityOperations/create"
-VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 BIG = 2**53  # float8 cannot tell BIG from BIG + 1
 
 
@@ -98,22 +95,11 @@ async def _count_plan(client: TestClient, q: str) -> list[dict[str, Any]]:
             captured.append((sql, args))
             return 0
 
-    await store.count_entities(Recording(), "ngsild", _filter(q))  # type: ignore[arg-type]
+    await store.count_entities(Recording(), "ngsild", typed_q_filter("T", q))  # type: ignore[arg-type]
     sql, args = captured[0]
     async with client.app[keys.POOL].acquire() as con:
         raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
     return plan_nodes(raw)
-
-
-def _filter(q: str) -> store.Filter:
-    """``type=T&q=...`` as the service compiles it (no access condition: dev mode)."""
-    flt = store.Filter(conditions=["e.types @> ARRAY[$1::text]"], params=[VOCAB + "T"],
-                       schema='"ngsild"')
-    frag = compile_q(parse_q(q), lambda term: VOCAB + term, first_param=2)
-    flt.add_fragment(frag.sql, frag.params)
-    flt.drivers.extend(frag.drivers)
-    flt.probes.update(frag.probes)
-    return flt
 
 
 async def test_a_count_looks_each_candidate_up_once(
