@@ -160,13 +160,14 @@ class _Compiler:
         return jp + "".join("." + _key(self.expand(s)) for s in path.subs)
 
     def jsonpath(self, text: str) -> str:
-        # estimated at even odds: the operator's own guess (a sample of whole documents)
-        # made pages of a mixed tenant read and sort every candidate (``estimates``)
+        # estimated at even odds, as every test on whole ``attrs`` documents: the
+        # operator's own guess made pages of a mixed tenant read and sort every
+        # candidate (``estimates``)
         return even_odds(f"{self.alias}.attrs @? {self.param(text, '::jsonpath')}")
 
     def exists(self, path: Path) -> str:
         if path.simple:
-            return f"{self.alias}.attrs ? {self.param(self.expand(path.attr))}"
+            return even_odds(f"{self.alias}.attrs ? {self.param(self.expand(path.attr))}")
         if path.meta is None and not path.compound:
             return self.jsonpath(self.head(path))
         return self.jsonpath(f"{self.head(path)} ? ({_exists_any(members(path, '=='))})")

@@ -14,6 +14,7 @@ from typing import Any
 from hub.errors import BadRequestData
 from hub.jsonld.active import ActiveContext
 from hub.ngsild.checks import is_uri
+from hub.query.estimates import even_odds
 from hub.query.geo import GeoQuery, parse_geo_query
 from hub.query.linear_regex import check_id_pattern  # one rule for every idPattern
 from hub.query.orderby import compile_order_by, creation_walk, tie_break, walk_attribute
@@ -158,7 +159,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
     if ors:
         flt.conditions.append(" OR ".join(f"({o})" for o in ors))
     if sel.attrs:
-        flt.add("e.attrs ?| {}::text[]", sel.attrs)
+        flt.add(even_odds("e.attrs ?| {}::text[]"), sel.attrs)
     if sel.q is not None:
         frag = compile_q_shared(sel.q, ctx, alias="e", first_param=flt.next_param(),
                                 schema=schema)
@@ -186,7 +187,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             flt.drivers.append(f"SELECT g.eid {source}")
             flt.probes[flt.drivers[-1]] = probe
         else:
-            flt.add("e.attrs ? {}", attr)
+            flt.add(even_odds("e.attrs ? {}"), attr)
     if sel.access is not None:
         flt.add(sel.access[0], *sel.access[1])
     if sel.order_by:
