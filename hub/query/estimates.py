@@ -8,8 +8,10 @@ PostgreSQL judges on a sample of documents from which ANALYZE leaves out every o
 1 kB: in a tenant of several types, the queried type's wide entities are missing from it
 (0.05 % estimated where 83 % passed). An estimate that low makes a page look like a handful of
 rows, so PostgreSQL reads every candidate and sorts them instead of walking the primary
-key until the page is full. Both are conditions the plan never drives on (no index
-answers them), so assuming 0.5 costs no index plan.
+key until the page is full. No index answers any of them, so no plan drives on them, and
+assuming 0.5 costs no index plan. A fixed estimate is also one way fewer for a page's plan,
+and so its latency, to follow documents the caller may not read (the sample is of every
+dataset in the tenant).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ __all__ = ["even_odds"]
 
 
 def even_odds(condition: str) -> str:
-    """``coalesce(condition, false)``: the same rows (a NULL fails either way), but
+    """``coalesce(condition, false)``: the same rows where ``condition`` is never NULL
+    or never negated (a NULL fails either way; under ``NOT`` it would pass), but
     PostgreSQL estimates an expression it cannot see into at 0.5, not by the operator's
     own estimator. Measured: the access condition's 0.005 turned an index-ordered merge
     join of a type+q page (0.16 ms) into a scan and sort (11 ms; bench/authz_overhead.py);

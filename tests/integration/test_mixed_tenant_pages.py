@@ -58,8 +58,8 @@ def _query_filter(query: dict[str, str]) -> store.Filter:
 async def test_a_dense_page_walks_the_key(
         client: TestClient, monkeypatch: pytest.MonkeyPatch, query: dict[str, str]) -> None:
     """1,200 entities of T among 6,000, a query all of T passes, the candidate bound at
-    100: the page comes from a walk along the primary key, which reads about the page's
-    entities ÷ T's share, not from all 1,200 entities of T read and sorted."""
+    100: the page comes from a walk along the primary key, whose scans return about the
+    page's entities (each of T passes), not all 1,200 entities of T to be sorted."""
     ents = [_entity(i) for i in range(N)]
     for start in range(0, N, 500):
         resp = await client.post(CREATE, json=ents[start:start + 500], headers=JSON)
@@ -72,6 +72,6 @@ async def test_a_dense_page_walks_the_key(
     assert [e["id"] for e in await r.json()] == [
         f"urn:ngsi-ld:T:{i:05d}" for i in range(0, 100, 5)]
     found = [n for n in await page_plan(client, _query_filter(query)) if n["Actual Loops"]]
-    read = sum(n["Actual Rows"] * n["Actual Loops"] for n in found
-               if n.get("Relation Name") == "entities")
-    assert read <= 200, found
+    returned = sum(n["Actual Rows"] * n["Actual Loops"] for n in found
+                   if n.get("Relation Name") == "entities")
+    assert returned <= 200, found
