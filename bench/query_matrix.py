@@ -130,10 +130,21 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
     def txt(s: float, r: random.Random) -> dict[str, str]:
         return {"q": f'laneId>="L{_threshold(s, r):05d}"'}
 
+    def txt_below(s: float, r: random.Random) -> dict[str, str]:
+        # an upper bound on a string: below its expanded form (https://...), which only a
+        # vocab member compares (docs/architecture.md, "Query plans")
+        return {"q": f'laneId<"L{SCALE - _threshold(s, r):05d}"'}
+
     def two(s: float, r: random.Random) -> dict[str, str]:
         # two independent terms, each of selectivity sqrt(s)
         t = s ** 0.5
         return {"q": f"intensity>={_threshold(t, r)};occupancy>={_threshold(t, r)}"}
+
+    def either(s: float, r: random.Random) -> dict[str, str]:
+        # either of two attributes over its threshold, each term of t where
+        # 1 - (1 - t)**2 = s: "rain or river over the line", a flood watch's query
+        t = 1 - (1 - s) ** 0.5
+        return {"q": f"intensity>={_threshold(t, r)}|occupancy>={_threshold(t, r)}"}
 
     def order(s: float, r: random.Random) -> dict[str, str]:
         return {"q": f"intensity>={_threshold(s, r)}", "orderBy": "occupancy"}
@@ -216,7 +227,9 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
         return {"q": f"intensity>={_threshold(s, r)}",
                 "orderBy": "createdAt;desc" if s < 0.05 else "createdAt"}
 
-    return {"q number": num, "q string": txt, "q two terms": two, "q two dense": two_dense,
+    return {"q number": num, "q string": txt,
+            "q string below": txt_below, "q two terms": two, "q two dense": two_dense,
+            "q either": either,
             "orderBy": order, "orderBy desc": order_desc, "orderBy 2 keys": order_two,
             "orderBy only": order_only, "count": count, "count only": count_only,
             "geo within": within, "geo near": near, "idPattern": id_pattern,

@@ -25,7 +25,7 @@ from hub.jsonld.core import DEFAULT_VOCAB
 from hub.ngsild.checks import utc_iso
 from hub.query.geo import geojson_bbox
 from hub.query.orderby import DESCENDING
-from hub.query.qlang_sql import PROBE, Bound
+from hub.query.qlang_sql import EITHER, PROBE, Bound
 from hub.query.values import TXT_PREFIX, index_rows
 
 __all__ = [
@@ -551,6 +551,11 @@ class Filter:
     def where(self) -> str:
         return " AND ".join(f"({c})" for c in self.conditions) if self.conditions else "TRUE"
 
+    def walked(self) -> str:
+        """``where()`` for a page's walk in pk order: the index checks inside a
+        disjunction stay per-row probes (``qlang_sql.EITHER``)."""
+        return self.where().replace(EITHER, " OFFSET 0")
+
     def implied(self, complete: bool = False) -> list[str]:
         """The probes every member of the candidate set (``_driven``'s ``pick``) passes:
         that of the only driver read, whose complete set it is, or with ``complete`` (the
@@ -669,7 +674,8 @@ def _branches(flt: Filter, select: str, tail: str, walk_bound: str = "", *,
     into a hash join that reads every index row and loses the pk order) unless the rows
     need no order (``ordered`` false: a count, where a semi-join of the candidates with
     the value index beats a probe per candidate); the second leaves the planner free (a
-    merge join along the pk, or a hash join for a count). ``walk_bound``, a condition on
+    merge join along the pk, or a hash join for a count) but for the checks inside a
+    disjunction, which a page probes per row (``Filter.walked``). ``walk_bound``, a condition on
     ``e``, bounds the second branch. ``among`` (a statement reading the candidate set's
     first matches in the page's order, and the page's depth): its rows are the page when
     it found ``depth`` of them; else the set is sorted (``_creation_walk_sql``). ``ctes``
@@ -684,7 +690,8 @@ def _branches(flt: Filter, select: str, tail: str, walk_bound: str = "", *,
         full = f"(SELECT count(*) FROM a) = {depth}"
         first = (f"(WITH a AS MATERIALIZED ({walk}) (SELECT * FROM a e WHERE {full}{tail})"
                  f" UNION ALL ({candidates} AND NOT {full}{tail}))")
-    return _driven(flt, f"{first} UNION ALL ({select} WHERE {flt.where()}"
+    walking = flt.walked() if ordered else flt.where()
+    return _driven(flt, f"{first} UNION ALL ({select} WHERE {walking}"
                         f"{walk_bound} AND (SELECT pks IS NULL FROM pick){tail})", ctes=ctes)
 
 
@@ -992,14 +999,14 @@ async def _fetch_page(
         # subquery keeps the conditions out of it, and the walk stops with a full page
         rows = await con.fetch(
             f"SELECT * FROM (SELECT e.* FROM {schema}.entities e ORDER BY e.pk"
-            f" LIMIT {WALK_ENTITIES}) AS e WHERE {flt.where()}{tail}", *params, limit, offset)
+            f" LIMIT {WALK_ENTITIES}) AS e WHERE {flt.walked()}{tail}", *params, limit, offset)
         if len(rows) == limit or not await con.fetchval(
                 f"SELECT EXISTS (SELECT FROM {schema}.entities b ORDER BY b.pk"
                 f" OFFSET {WALK_ENTITIES})"):
             return [row_to_entity(r) for r in rows]
         return await _fetch_page(con, schema, flt.lazy_driven(), limit, offset)
     if not flt.drivers:
-        rows = await con.fetch(f"{select} WHERE {flt.where()}{tail}", *params, limit, offset)
+        rows = await con.fetch(f"{select} WHERE {flt.walked()}{tail}", *params, limit, offset)
         return [row_to_entity(r) for r in rows]
     if flt.created is not None and limit > 0 and offset + limit <= WALK_PAGE:
         rows = await con.fetch(_creation_walk_sql(flt, select, schema, tail,

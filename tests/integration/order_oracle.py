@@ -14,13 +14,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hub import keys
+from hub.query import qlang_sql
 from hub.query.qlang import parse_q
 from hub.query.qlang_sql import compile_q
 from hub.store import entities as store
 from tests.integration.helpers import JSON
 
-__all__ = ["Walked", "answers", "bounded_walks_agree", "create", "every_plan", "oracle",
-           "page_plan", "plan_nodes", "typed_q_filter"]
+__all__ = ["Walked", "answers", "bounded_walks_agree", "create", "create_analyzed",
+           "driven_plans_agree", "entities_read", "every_plan", "oracle", "page_plan",
+           "plan_nodes", "typed_q_filter"]
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
@@ -72,6 +74,48 @@ async def create(client: TestClient, ents: list[dict[str, Any]]) -> dict[str, in
         assert resp.status == 201, await resp.text()
     async with client.app[keys.POOL].acquire() as con:
         return {r["id"]: r["pk"] for r in await con.fetch("SELECT id, pk FROM ngsild.entities")}
+
+
+async def create_analyzed(client: TestClient, ents: list[dict[str, Any]]) -> None:
+    """``create``, then statistics and a visibility map as a loaded tenant has them (the
+    plans under test are chosen by them)."""
+    await create(client, ents)
+    async with client.app[keys.POOL].acquire() as con:
+        await con.execute("VACUUM ANALYZE ngsild.entities, ngsild.entity_values")
+
+
+async def driven_plans_agree(client: TestClient, q: str, monkeypatch: pytest.MonkeyPatch,
+                             limit: int = 7, offset: int = 3) -> list[str]:
+    """A page with its count and every match of ``type=T&q=<q>`` are the same whether
+    the candidate set answers, the pk walk answers, or no value index is used at all
+    (the jsonpath oracle); the oracle's matches."""
+    async def answer() -> tuple[list[str], list[str], str]:
+        params = {"type": "T", "q": q, "limit": str(limit), "offset": str(offset),
+                  "count": "true"}
+        page = await client.get("/ngsi-ld/v1/entities", params=params)
+        assert page.status == 200, await page.text()
+        everything = await client.get("/ngsi-ld/v1/entities",
+                                      params={"type": "T", "q": q, "limit": "1000"})
+        return ([e["id"] for e in await page.json()],
+                [e["id"] for e in await everything.json()],
+                page.headers["NGSILD-Results-Count"])
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "CANDIDATES", 10**6)  # always the candidate branch
+        candidates = await answer()
+        m.setattr(store, "CANDIDATES", 0)  # never: always the pk walk
+        walked = await answer()
+        m.setattr(qlang_sql, "USE_VALUE_INDEX", False)  # the oracle: no index at all
+        exact = await answer()
+    assert candidates == walked == exact
+    return exact[1]
+
+
+def entities_read(nodes: list[dict[str, Any]]) -> int:
+    """The entity rows the scans of an executed plan (``plan_nodes``) read: those they
+    returned and those their filters removed."""
+    return sum((n["Actual Rows"] + n.get("Rows Removed by Filter", 0)) * n["Actual Loops"]
+               for n in nodes if n.get("Relation Name") == "entities")
 
 
 async def answers(client: TestClient, params: dict[str, str],

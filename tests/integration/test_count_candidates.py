@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from hub import keys
 from hub.store import entities as store
 from tests.integration.helpers import JSON
-from tests.integration.order_oracle import plan_nodes, typed_q_filter
+from tests.integration.order_oracle import create_analyzed, plan_nodes, typed_q_filter
 
 E = "/ngsi-ld/v1/entities"
 CREATE = "/ngsi-ld/v1/entityOperations/create"
@@ -110,11 +110,7 @@ async def test_a_count_looks_each_candidate_up_once(
     entities are not walked."""
     ents = [{"id": f"urn:ngsi-ld:T:{i:05d}", "type": "T",
              "n": {"type": "Property", "value": i % 10}} for i in range(3000)]
-    for start in range(0, len(ents), 500):
-        resp = await client.post(CREATE, json=ents[start:start + 500], headers=JSON)
-        assert resp.status == 201, await resp.text()
-    async with client.app[keys.POOL].acquire() as con:
-        await con.execute("VACUUM ANALYZE ngsild.entities, ngsild.entity_values")
+    await create_analyzed(client, ents)
     monkeypatch.setattr(store, "CANDIDATES", 100)
     assert await _count(client, "n==7") == 300
     found = [n for n in await _count_plan(client, "n==7") if n["Actual Loops"]]

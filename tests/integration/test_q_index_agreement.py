@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from hub.query import qlang_sql
 from hub.store import entities as store
 from tests.integration.helpers import JSON
+from tests.integration.order_oracle import driven_plans_agree
 
 E = "/ngsi-ld/v1/entities"
 
@@ -80,23 +81,8 @@ async def test_driven_plans_agree(client: TestClient, q: str,
                              headers=JSON)
     assert resp.status == 201
 
-    async def answer() -> tuple[list[str], list[str], str]:
-        params = {"type": "T", "q": q, "limit": "7", "offset": "3", "count": "true"}
-        page = await client.get(E, params=params)
-        assert page.status == 200, await page.text()
-        everything = await client.get(E, params={"type": "T", "q": q, "limit": "1000"})
-        return ([e["id"] for e in await page.json()],
-                [e["id"] for e in await everything.json()],
-                page.headers["NGSILD-Results-Count"])
-
-    monkeypatch.setattr(store, "CANDIDATES", 10**6)  # always the candidate branch
-    candidates = await answer()
-    monkeypatch.setattr(store, "CANDIDATES", 0)  # never: always the pk walk
-    walked = await answer()
-    monkeypatch.setattr(qlang_sql, "USE_VALUE_INDEX", False)  # the oracle: no index at all
-    exact = await answer()
-    assert candidates == walked == exact
-    assert exact[1], "each query is chosen to match some of the stored values"
+    exact = await driven_plans_agree(client, q, monkeypatch)
+    assert exact, "each query is chosen to match some of the stored values"
 
 
 async def test_driven_candidates_are_bounded(client: TestClient,
