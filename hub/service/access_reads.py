@@ -25,7 +25,6 @@ from authz.model import Consumer, Decision
 from authz.policies import Defaults, ReadScope, aggregated_grants, decide
 from hub.errors import Forbidden
 from hub.jsonld.active import ActiveContext
-from hub.query.estimates import even_odds
 from hub.query.qlang import And, Comparison, Exists, Match, Or, QExpr
 from hub.service.access_caller import (
     Caller,
@@ -37,13 +36,7 @@ from hub.service.access_caller import (
     scope_of,
 )
 from hub.service.access_state import AccessState, DatasetInfo
-from hub.service.catalogue import (
-    DATASET_IRI,
-    DATASET_PREFIX,
-    column_dataset_sql,
-    dataset_sql,
-    entity_dataset,
-)
+from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX, dataset_in, entity_dataset
 
 __all__ = ["Source", "access_condition", "aggregate_condition", "decide_entity",
            "decide_stored", "entity_source", "may_see", "ordered_by", "referenced",
@@ -103,11 +96,11 @@ def sources(scope: ReadScope, datasets: dict[str, DatasetInfo],
     The row's dataset is its ``refDataset`` stamp, or for tables that keep the owning
     dataset in a column of their own (the temporal representation), ``dataset_column``.
     """
+    column = f"{alias}.{dataset_column or 'dataset'}"
     catch_all = catch_all_of(datasets)
-    if dataset_column is None:
-        ds = dataset_sql(alias, catch_all)
-    else:
-        ds = column_dataset_sql(f"{alias}.{dataset_column}", catch_all)
+
+    def among(ids: list[str]) -> str:
+        return dataset_in(column, catch_all, ids)
     whole = {d.id for d in datasets.values() if d.open_data or d.owner == scope.own_org}
     out: list[Source] = []
     # the default read, except where a grant in force decides instead (as ``decide``
@@ -122,29 +115,29 @@ def sources(scope: ReadScope, datasets: dict[str, DatasetInfo],
     for owner, types in sorted(granted_types.items()):
         ids = sorted(d.id for d in default if d.owner == owner)
         if ids:
-            out.append(Source(f"({ds} = ANY({{}}::text[]) AND NOT ({alias}.types &&"
-                              " {}::text[]))", [ids, sorted(types)], None, tuple(ids)))
+            out.append(Source(f"({among(ids)} AND NOT ({alias}.types && {{}}::text[]))",
+                              [ids, sorted(types)], None, tuple(ids)))
     # a grant never makes personal data readable raw, even one approved before its
     # dataset became personal (only its owner reads it raw; aggregates go elsewhere)
     granted = {d: attrs for d, attrs in scope.datasets.items()
                if not (d in datasets and datasets[d].personal_data)}
     whole |= {d for d, attrs in granted.items() if attrs is None}
     if whole:
-        out.insert(0, Source(f"{ds} = ANY({{}}::text[])", [sorted(whole)], None,
+        out.insert(0, Source(among(sorted(whole)), [sorted(whole)], None,
                              tuple(sorted(whole))))
     for d, attrs in sorted(granted.items()):
         if d not in whole:
-            out.append(Source(f"{ds} = {{}}", [d], attrs, (d,)))
+            out.append(Source(among([d]), [[d]], attrs, (d,)))
     for (owner, type_iri), attrs in sorted(scope.owner_types.items()):
-        typed = _typed_source(ds, alias, datasets, owner, type_iri, attrs)
+        typed = _typed_source(column, catch_all, alias, datasets, owner, type_iri, attrs)
         if typed is not None:
             out.append(typed)
     return out
 
 
-def _typed_source(ds: str, alias: str, datasets: dict[str, DatasetInfo], owner: str,
-                  type_iri: str, attrs: frozenset[str] | None, *,
-                  aggregated: bool = False) -> Source | None:
+def _typed_source(column: str, catch_all: str | None, alias: str,
+                  datasets: dict[str, DatasetInfo], owner: str, type_iri: str,
+                  attrs: frozenset[str] | None, *, aggregated: bool = False) -> Source | None:
     """An owner's entities of one type IRI (None when the owner has no such dataset).
 
     Personal data is never raw: unless the source is for an ``aggregated`` grant, the
@@ -154,15 +147,15 @@ def _typed_source(ds: str, alias: str, datasets: dict[str, DatasetInfo], owner: 
                    if d.owner == owner and (aggregated or not d.personal_data))
     if not owned:
         return None
-    return Source(f"({ds} = ANY({{}}::text[]) AND {alias}.types @> ARRAY[{{}}::text])",
-                  [owned, type_iri], attrs, tuple(owned), type_iri)
+    return Source(f"({dataset_in(column, catch_all, owned)} AND {alias}.types @>"
+                  " ARRAY[{}::text])", [owned, type_iri], attrs, tuple(owned), type_iri)
 
 
 def _aggregated_sources(caller: Caller, alias: str) -> list[tuple[Source, int]]:
     """What the caller may see only aggregated, each with its minimum group size."""
     assert caller.state is not None
     datasets = caller.state.datasets
-    ds = dataset_sql(alias, catch_all_of(datasets))
+    column, catch_all = f"{alias}.dataset", catch_all_of(datasets)
     grants = aggregated_grants(caller.consumer, "read", now=datetime.now(UTC),
                                grants=caller.state.grants_by_org.get(
                                    caller.consumer.organisation or "", []))
@@ -171,10 +164,11 @@ def _aggregated_sources(caller: Caller, alias: str) -> list[tuple[Source, int]]:
         attrs = frozenset(g.attributes) if g.attributes is not None else None
         k = max(g.min_group_size or 2, 2)
         if g.dataset is not None:
-            out.append((Source(f"{ds} = {{}}", [g.dataset], attrs, (g.dataset,)), k))
+            out.append((Source(dataset_in(column, catch_all, [g.dataset]), [[g.dataset]],
+                               attrs, (g.dataset,)), k))
         elif g.entity_type is not None:
-            typed = _typed_source(ds, alias, datasets, g.owner_org, g.entity_type, attrs,
-                                  aggregated=True)
+            typed = _typed_source(column, catch_all, alias, datasets, g.owner_org,
+                                  g.entity_type, attrs, aggregated=True)
             if typed is not None:
                 out.append((typed, k))
     return out
@@ -197,7 +191,7 @@ def aggregate_condition(wanted: set[str]) -> tuple[tuple[str, list[Any]] | None,
     k = max((k for _, k in agg), default=None)
     audit_decision(caller, None, bool(parts), "aggregate" if agg else "filter",
            target=f"aggregate, minimum group {k}" if k else "aggregate")
-    return ((even_odds(" OR ".join(parts)) if parts else "FALSE"), params), k
+    return ((" OR ".join(parts) if parts else "FALSE"), params), k
 
 
 
@@ -211,7 +205,7 @@ def access_condition(scope: ReadScope, datasets: dict[str, DatasetInfo],
         if _allows(src.attrs, wanted):
             parts.append(src.sql)
             params += src.params
-    return (even_odds(" OR ".join(parts)) if parts else "FALSE"), params
+    return (" OR ".join(parts) if parts else "FALSE"), params
 
 
 def _numbered(sql: str, values: list[Any], params: list[Any]) -> str:
@@ -266,8 +260,7 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
         datasets = state.datasets
         own = sorted(d.id for d in datasets.values()
                      if caller.consumer.organisation and d.owner == caller.consumer.organisation)
-        sel.access = (even_odds(f"{dataset_sql('e', catch_all_of(datasets))}"
-                                " = ANY({}::text[])"), [own])
+        sel.access = (dataset_in("e.dataset", catch_all_of(datasets), own), [own])
         return
     wanted = set(sel.attrs) | referenced(sel.q, ctx.expand) | ordered_by(sel.order_by,
                                                                              ctx.expand)
