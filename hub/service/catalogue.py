@@ -2,7 +2,7 @@
 
 The registry decides at write time which dataset an entity belongs to and stamps it as the
 ``refDataset`` relationship (``urn:ngsi-ld:Dataset:<id>``, hub/service/ownership.py). This
-module is the one place access control reads that, in SQL (``dataset_sql``) and from a
+module is the one place access control reads that, in SQL (``dataset_in``) and from a
 loaded entity (``entity_dataset``), and loads the catalogue (owner, open data, personal
 data) for the per-process access state. An entity without provenance belongs to the
 catch-all dataset when one is registered (a catch-all stamps nothing), else to none —
@@ -19,35 +19,21 @@ import asyncpg
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.service.access_state import DatasetInfo
 
-__all__ = ["DATASET_IRI", "DATASET_PREFIX", "column_dataset_sql", "dataset_in", "dataset_sql",
-           "entity_dataset", "load_catalogue", "load_organisations"]
+__all__ = ["DATASET_IRI", "DATASET_PREFIX", "dataset_in", "entity_dataset", "load_catalogue",
+           "load_organisations"]
 
 #: the registry's ``refDataset`` (hub/service/ownership.py ``DATASET``)
 DATASET_IRI = DEFAULT_VOCAB + "refDataset"
 DATASET_PREFIX = "urn:ngsi-ld:Dataset:"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def dataset_sql(alias: str = "e", catch_all: str | None = None) -> str:
-    """SQL for the dataset id of the entity row ``alias`` (NULL when it has none): the
-    ``dataset`` column generated from the ``refDataset`` stamp (tenant migration 0090),
-    which the primary key's index carries, so an access condition needs no heap."""
-    return column_dataset_sql(f"{alias}.dataset", catch_all)
-
-
-def column_dataset_sql(column: str, catch_all: str | None = None) -> str:
-    """SQL for the dataset id kept in a column of its own (the temporal representation,
-    which stores instances, not provenance), with the same catch-all fallback."""
-    return f"coalesce({column}, {_literal(catch_all)})" if catch_all else column
-
-
 def dataset_in(column: str, catch_all: str | None, ids: Iterable[str]) -> str:
     """SQL, with one placeholder ``{}`` for ``ids`` as a ``text[]``, true when the dataset
-    kept in ``column`` is one of ``ids`` (a NULL column being the catch-all's, as in
-    ``column_dataset_sql``; NULL, never true, otherwise).
+    kept in ``column`` is one of ``ids``: the entities table's ``dataset``, generated from
+    the ``refDataset`` stamp (tenant migration 0090) and carried by the primary key's index
+    so an access condition needs no heap, or the temporal table's own column. A NULL
+    column is the catch-all's (a catch-all stamps nothing), and nobody's without one
+    (NULL, never true).
 
     Written on the column itself rather than on ``coalesce(column, catch_all)`` so that
     PostgreSQL estimates it from the column's statistics: the share of a tenant a caller
