@@ -158,6 +158,8 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
         ors.append(" AND ".join(parts) if parts else "TRUE")
     if ors:
         flt.conditions.append(" OR ".join(f"({o})" for o in ors))
+        if all(s.id is None and s.id_pattern is None for s in sel.selectors):
+            flt.key_conditions.append(flt.conditions[-1])
     if sel.attrs:
         flt.add(even_odds("e.attrs ?| {}::text[]"), sel.attrs)
     if sel.q is not None:
@@ -190,6 +192,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             flt.add(even_odds("e.attrs ? {}"), attr)
     if sel.access is not None:
         flt.add(sel.access[0], *sel.access[1])
+        flt.key_conditions.append(flt.conditions[-1])
     if sel.order_by:
         exprs, order_params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
         flt.order, flt.order_params = exprs, list(order_params)

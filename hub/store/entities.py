@@ -13,6 +13,7 @@ versioned write (``write_entities(versioned=True)``), which is one statement.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from hashlib import blake2b
@@ -289,6 +290,17 @@ _NEW_ROWS = """
       AND v.txt IS NOT DISTINCT FROM r.txt)"""
 
 
+#: the (types, dataset, attribute) of every written entity (migration 0100): what a count
+#: relies on to skip the key lookups (``count_entities``), so it is part of the one write
+#: statement. Only new combinations insert a row; a known one is an index probe
+_SHAPES = """, ins_s AS (
+  INSERT INTO {schema}.entity_shapes (types, dataset, attr)
+  SELECT DISTINCT u.types, u.dataset, k.attr
+  FROM up u JOIN input i USING (id) CROSS JOIN LATERAL jsonb_object_keys(i.attrs) AS k(attr)
+  ON CONFLICT DO NOTHING
+)"""
+
+
 @lru_cache(maxsize=256)
 def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool = True,
                versions: int = 0) -> str:
@@ -331,7 +343,7 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
   -- let a stale write-back through with the ctid test alone (lost updates in the two-hub
   -- test; test_optimistic_rewrites makes that interleaving certain)
   WHERE e.ctid = o.ctid AND e.xmin::text = o.version
-  RETURNING e.pk, e.id, false AS inserted, e.index_fp
+  RETURNING e.pk, e.id, false AS inserted, e.index_fp, e.types, e.dataset
 )"""
         write += _REBUILT + _STALE_CHANGED.format(schema=schema)
     elif create_only:
@@ -346,7 +358,7 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
          END, attrs, created_at::timestamptz, modified_at::timestamptz, fp
   FROM input ORDER BY n
   ON CONFLICT (id) DO NOTHING
-  RETURNING e.pk, e.id, true AS inserted
+  RETURNING e.pk, e.id, true AS inserted, e.types, e.dataset
 ), keyed AS (
   SELECT up.pk, input.n, true AS v, true AS g FROM up JOIN input USING (id)
 )"""
@@ -368,7 +380,7 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
   -- transaction inserted or changed since is a write this statement has not seen --
   -- not ours to overwrite unseen, and the index rows it wrote are invisible here
   WHERE e.ctid IN (SELECT ctid FROM old)
-  RETURNING e.pk, e.id, (xmax = 0) AS inserted, e.index_fp
+  RETURNING e.pk, e.id, (xmax = 0) AS inserted, e.index_fp, e.types, e.dataset
 )"""
         write += _REBUILT + _STALE_ALL.format(schema=schema)
     ins_g = f"""
@@ -392,7 +404,7 @@ WITH input AS (
   SELECT k.pk, r.attr, r.num, r.txt
   FROM unnest($8::int8[], $9::text[], $10::float8[], $11::text[]) AS r(n, attr, num, txt)
   JOIN keyed k USING (n) WHERE k.v{_NEW_ROWS.format(schema=schema) if versions else ""}
-){ins_g}{hist}
+){_SHAPES.format(schema=schema)}{ins_g}{hist}
 SELECT id, inserted FROM up"""
 
 
@@ -525,6 +537,9 @@ class Filter:
     # driver -> the condition of ``conditions`` that it reads the index rows of (an
     # ``EXISTS`` probe): true of every member of the driver's complete set (``where_among``)
     probes: dict[str, str] = field(default_factory=dict)
+    # the conditions of ``conditions`` that read only ``e.types`` and ``e.dataset`` (the
+    # query's types, access control's condition): ``entity_shapes`` rows answer them too
+    key_conditions: list[str] = field(default_factory=list)
 
     def next_param(self) -> int:
         return len(self.params) + 1
@@ -1045,6 +1060,7 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
     if flt.known_total is not None:
         return flt.known_total
     select = f"SELECT count(*) AS n FROM {schema}.entities e"
+    shaped = _shaped_count(flt, schema)
     if flt.implied():
         # one driver, whose members need no probe: one primary-key lookup each
         counted = replace(flt, counting=True)
@@ -1057,7 +1073,61 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
     sql = (f"SELECT sum(n) FROM ({_branches(counted, select, '', ordered=False)}) AS parts"
            if counted.drivers
            else f"{select} WHERE {flt.where()}")
-    return int(await con.fetchval(sql, *counted.params))
+    if shaped is None:
+        return int(await con.fetchval(sql, *counted.params))
+    proof, rows, attrs = shaped
+    return int(await con.fetchval(f"SELECT CASE WHEN {proof} THEN ({rows}) ELSE ({sql}) END",
+                                  *counted.params, *attrs))
+
+
+#: what is left of a filter whose every condition is a key condition or an implied probe
+_ALL_TRUE = re.compile(r"[()\s]*TRUE[()\s]*(?:AND[()\s]*TRUE[()\s]*)*")
+
+
+def _shaped_count(flt: Filter, schema: str) -> tuple[str, str, list[str]] | None:
+    """A count from the value index alone, when ``entity_shapes`` proves it exact:
+    (the proof, the count, the parameters both add after ``flt.params``), or None when
+    the filter is not of that form.
+
+    The form: q's terms each answered by its driver's rows alone (``Filter.implied``),
+    and otherwise only conditions on ``types`` and ``dataset``. The proof: every entity
+    holding one driver's attribute passes those conditions, read from the attribute's
+    ``entity_shapes`` rows (a superset of the stored combinations, so a stale row can
+    only fail it). Then the matches are exactly the drivers' common members, and no
+    member needs its key looked up: at 200,000 entities a 10 % count read 20,000 keys
+    (60,000 buffers, ~65 ms), which this replaces with its ~300 index pages.
+
+    One driver: an attribute without a marker row (``values.index_rows``) holds at most
+    one number and one string per entity, so a driver reading one of the two kinds has
+    one row per member and its rows are counted as they come; else its members are
+    counted distinct, as several drivers' intersection is."""
+    drivers = flt.drivers
+    if (flt.lazy or not drivers or len(drivers) > _MAX_DRIVERS
+            or any(d not in flt.driver_attrs for d in drivers)):
+        return None
+    rest = " AND ".join(c for c in flt.conditions if c not in flt.key_conditions)
+    for probe in flt.implied(complete=True):
+        rest = rest.replace(probe, "TRUE")
+    if not _ALL_TRUE.fullmatch(rest):
+        return None
+    keys = " AND ".join(f"({c})" for c in flt.key_conditions) or "TRUE"
+    attrs = [flt.driver_attrs[d] for d in drivers]
+    first = len(flt.params) + 1
+    proof = " OR ".join(
+        f"NOT EXISTS (SELECT FROM {schema}.entity_shapes e WHERE e.attr = ${first + i}"
+        f" AND ({keys}) IS NOT TRUE)" for i in range(len(drivers)))
+    if len(drivers) > 1:
+        common = " INTERSECT ".join(f"SELECT eid FROM ({d}) AS c{i}"
+                                    for i, d in enumerate(drivers))
+        return proof, f"SELECT count(*) FROM ({common}) AS c", attrs
+    driver = drivers[0]
+    distinct = f"SELECT count(DISTINCT eid) FROM ({driver}) AS c"
+    if ("v.num" in driver) == ("v.txt" in driver) or "UNION" in driver:
+        return proof, distinct, attrs
+    marked = (f"EXISTS (SELECT FROM {schema}.entity_values v WHERE v.attr = ${first}"
+              " AND v.num IS NULL AND v.txt IS NULL)")
+    return proof, (f"SELECT CASE WHEN {marked} THEN ({distinct})"
+                   f" ELSE (SELECT count(*) FROM ({driver}) AS c) END"), attrs
 
 
 async def geo_candidates(

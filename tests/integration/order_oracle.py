@@ -20,7 +20,7 @@ from hub.query.qlang_sql import compile_q
 from hub.store import entities as store
 from tests.integration.helpers import JSON
 
-__all__ = ["Walked", "answers", "bounded_walks_agree", "create", "create_analyzed",
+__all__ = ["Walked", "answers", "bounded_walks_agree", "count_plan", "create", "create_analyzed",
            "driven_plans_agree", "entities_read", "every_plan", "oracle", "page_plan",
            "plan_nodes", "typed_q_filter"]
 
@@ -214,6 +214,23 @@ async def page_plan(client: TestClient, flt: store.Filter,
     async with client.app[keys.POOL].acquire() as con:
         raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
 
+    return plan_nodes(raw)
+
+
+async def count_plan(client: TestClient, flt: store.Filter) -> list[dict[str, Any]]:
+    """Every node of the executed plan of the statement ``store.count_entities`` sends
+    for ``flt``."""
+    captured: list[tuple[str, tuple[Any, ...]]] = []
+
+    class Recording:
+        async def fetchval(self, sql: str, *args: Any) -> int:
+            captured.append((sql, args))
+            return 0
+
+    await store.count_entities(Recording(), '"ngsild"', flt)  # type: ignore[arg-type]
+    sql, args = captured[0]
+    async with client.app[keys.POOL].acquire() as con:
+        raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
     return plan_nodes(raw)
 
 

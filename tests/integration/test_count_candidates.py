@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hub import keys
 from hub.store import entities as store
 from tests.integration.helpers import JSON
-from tests.integration.order_oracle import create_analyzed, plan_nodes, typed_q_filter
+from tests.integration.order_oracle import count_plan, create_analyzed, typed_q_filter
 
 E = "/ngsi-ld/v1/entities"
 CREATE = "/ngsi-ld/v1/entityOperations/create"
@@ -86,22 +85,6 @@ async def test_counts_agree_with_python_in_every_plan(
             assert await _count(client, q) == want, (q, "one of two complete")
 
 
-async def _count_plan(client: TestClient, q: str) -> list[dict[str, Any]]:
-    """The executed plan of the count statement ``count_entities`` sends."""
-    captured: list[tuple[str, tuple[Any, ...]]] = []
-
-    class Recording:
-        async def fetchval(self, sql: str, *args: Any) -> int:
-            captured.append((sql, args))
-            return 0
-
-    await store.count_entities(Recording(), "ngsild", typed_q_filter("T", q))  # type: ignore[arg-type]
-    sql, args = captured[0]
-    async with client.app[keys.POOL].acquire() as con:
-        raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
-    return plan_nodes(raw)
-
-
 async def test_a_count_looks_each_candidate_up_once(
         client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """3,000 entities, ``q=n==7`` (300 match), the base bound at 100 but the count's
@@ -113,7 +96,7 @@ async def test_a_count_looks_each_candidate_up_once(
     await create_analyzed(client, ents)
     monkeypatch.setattr(store, "CANDIDATES", 100)
     assert await _count(client, "n==7") == 300
-    found = [n for n in await _count_plan(client, "n==7") if n["Actual Loops"]]
+    found = [n for n in await count_plan(client, typed_q_filter("T", "n==7")) if n["Actual Loops"]]
     values = [n for n in found if n.get("Relation Name") == "entity_values"]
     assert sum(n["Actual Rows"] * n["Actual Loops"] for n in values) == 300, found
     assert all(n.get("Index Name") == "entity_values_num_eid" for n in values), found
