@@ -58,7 +58,7 @@ async def test_every_write_path_records_what_it_stores(client: TestClient) -> No
     dataset stamp), and afterwards every stored combination has its row."""
     # datasets instead of the catch-all (whose entities carry no stamp)
     assert (await client.delete(f"{REG}/datasets/{CATCH_ALL}")).status == 204
-    for ds in (dataset("d0", TEST_PREFECTURE, ["T", "V", "W"], ["urn:ngsi-ld:T:"]),
+    for ds in (dataset("d0", TEST_PREFECTURE, ["T", "V", "W", "Y"], ["urn:ngsi-ld:T:"]),
                dataset("d1", TEST_PREFECTURE, ["T"], ["urn:ngsi-ld:Z:"])):
         await _ok(await client.post(f"{REG}/datasets", headers=JSON, json=ds))
     u = "urn:ngsi-ld:T:1"
@@ -82,6 +82,8 @@ async def test_every_write_path_records_what_it_stores(client: TestClient) -> No
     await _ok(await client.post(OPS + "/upsert", json=[
         {"id": "urn:ngsi-ld:Z:1", "type": "T", "a": _prop(11)}], headers=JSON))
     await _ok(await client.delete(f"{E}/{u}/attrs/h"))
+    # another type, no new attribute: a row of its own too
+    await _ok(await client.put(f"{E}/{u}", json={"type": "Y", "i": _prop(12)}, headers=JSON))
     async with client.app[keys.POOL].acquire() as con:
         assert await con.fetch(MISSING) == []
         rows = {(tuple(r["types"]), r["dataset"], r["attr"][len(VOCAB):]) for r in
@@ -90,7 +92,18 @@ async def test_every_write_path_records_what_it_stores(client: TestClient) -> No
     # what each write added, and what stays behind (never removed)
     assert {(t, "d0", "a"), (t, "d0", "b"), (tv, "d0", "c"), (tv, "d0", "d"),
             (t, "d0", "e"), (t, "d0", "f"), (t, "d0", "g"), (w, "d0", "h"),
-            (w, "d0", "i"), (t, "d1", "a")} <= rows, rows
+            (w, "d0", "i"), ((VOCAB + "Y",), "d0", "i"), (t, "d1", "a")} <= rows, rows
+    # a write of an entity read for it, with another stamp and no new attribute (the API
+    # refuses to move an entity between datasets; the store does what it is told)
+    async with client.app[keys.POOL].acquire() as con:
+        ent = await store.fetch_entity(con, '"ngsild"', u, versioned=True)
+        assert ent is not None
+        ent["attrs"][VOCAB + "refDataset"][0]["object"] = "urn:ngsi-ld:Dataset:d9"
+        assert await store.write_entities(con, '"ngsild"', [ent], create_only=False,
+                                          versioned=True, history=False) == {u: False}
+        assert await con.fetch(MISSING) == []
+        assert await con.fetchval("SELECT count(*) FROM ngsild.entity_shapes"
+                                  " WHERE dataset = 'd9'") == len(ent["attrs"])
 
 
 def _entities() -> list[dict[str, Any]]:
@@ -242,3 +255,43 @@ async def test_a_firm_counts_only_what_it_may_read(world: World) -> None:
     assert resp.status == 204, await resp.text()
     assert (await count("firm"), await count("pref")) == (3, 4)
     assert await count("ueda") == 1  # its own gauge: Nagano's are not Ueda's to read
+
+
+def _stored(i: int, attr: str, t: str = "T") -> dict[str, Any]:
+    return {"id": f"urn:ngsi-ld:{t}:k{i}", "types": [VOCAB + t], "scopes": None,
+            "attrs": {VOCAB + attr: [_prop(i)]}, "createdAt": "2026-12-06T00:00:00Z",
+            "modifiedAt": "2026-12-06T00:00:00Z"}
+
+
+async def test_what_a_process_remembers_it_checks(client: TestClient) -> None:
+    """A write whose combinations this process saw committed leaves ``ins_s`` out: but
+    not after a rolled-back write (nothing committed), not for an entity a create left
+    alone (its combination was never recorded), and not once the table is another one
+    (dropped and made again under the running hub)."""
+    await _ok(await client.post(E, json={"id": "urn:ngsi-ld:T:0", "type": "T",
+                                         "a": _prop(1)}, headers=JSON))
+    async with client.app[keys.POOL].acquire() as con:
+        with pytest.raises(RuntimeError):
+            async with con.transaction():  # rolled back: x's row with it
+                await store.write_entities(con, '"ngsild"', [_stored(1, "x")],
+                                           create_only=True)
+                raise RuntimeError("roll back")
+    async with client.app[keys.POOL].acquire() as con:
+        await store.write_entities(con, '"ngsild"', [_stored(2, "x")], create_only=True)
+        assert await con.fetch(MISSING) == []
+        # a create of an existing id writes nothing and records nothing (beside one that
+        # is written): y stays unknown
+        assert await store.write_entities(con, '"ngsild"', [_stored(2, "y"), _stored(5, "w")],
+                                          create_only=True) == {"urn:ngsi-ld:T:k5": True}
+        assert await con.fetchval("SELECT count(*) FROM ngsild.entity_shapes"
+                                  " WHERE attr = $1", VOCAB + "y") == 0
+        await store.write_entities(con, '"ngsild"', [_stored(3, "y")], create_only=True)
+        assert await con.fetch(MISSING) == []
+        # the table made again, empty: the known combinations are not in it
+        await con.execute("DROP TABLE ngsild.entity_shapes")
+        await con.execute("CREATE TABLE ngsild.entity_shapes (types text[] NOT NULL,"
+                          " dataset text, attr text NOT NULL)")
+        await con.execute("CREATE UNIQUE INDEX ON ngsild.entity_shapes (attr, dataset, types)"
+                          " NULLS NOT DISTINCT")
+        await store.write_entities(con, '"ngsild"', [_stored(4, "y")], create_only=True)
+        assert await con.fetchval("SELECT count(*) FROM ngsild.entity_shapes") == 1
