@@ -12,7 +12,11 @@ wrong, and is tested here:
 - an attribute another type holds too, a combination left behind by a delete or a
   re-typing, several drivers, an attribute with several rows per entity (counted once),
   a string driver: each count against Python's and against the count without the proof;
-- the plan: the proved count reads no entity, the unproved one still does.
+- the plan: the proved count reads no entity, the unproved one still does;
+- access: a firm's count never includes what it may not read (another city's dataset,
+  an unowned entity whose NULL dataset neither passes nor fails its condition);
+- what a process remembers of the table to leave ``ins_s`` out: nothing from a
+  rolled-back write, an entity a create left alone, or a table made again.
 """
 
 from __future__ import annotations
