@@ -95,6 +95,9 @@ class SqlFragment:
     # driver -> its index probe as written in ``sql``: a condition every member of the
     # driver's complete set passes (``store.entities.Filter.where_among``)
     probes: dict[str, str] = field(default_factory=dict)
+    # a disjunction's driver with a probe -> the IRIs of the attributes its items read
+    # (``store.entities._shaped_count``)
+    either_attrs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _string(s: str) -> str:
@@ -412,15 +415,25 @@ def compile_q(
     driver_attrs.update((sql, iri) for iri, sql in ranges)
     probes = {compiler.drivers[id(c)]: compiler.probes[id(c)] for c in terms
               if id(c) in compiler.drivers}
+    either_attrs: dict[str, tuple[str, ...]] = {}
     for c in terms:
         if isinstance(c, Or) and (either := _either(compiler, c)) is not None:
             drivers.append(either[0])
             if either[1] is not None:
                 probes[either[0]] = either[1]
+                either_attrs[either[0]] = tuple(sorted(_attrs_read(compiler, c)))
     lazy = [lz for c in terms if (lz := compiler.lazy.get(id(c)))]
     bounds = [b for c in terms for b in compiler.starts.get(id(c), ())]
     return SqlFragment(sql, compiler.params, [*(r for _, r in ranges), *drivers, *bound_drivers],
-                       lazy, bounds, driver_attrs, probes)
+                       lazy, bounds, driver_attrs, probes, either_attrs)
+
+
+def _attrs_read(compiler: _Compiler, e: QExpr) -> set[str]:
+    """The IRIs of the attributes whose index rows ``e``'s comparisons read."""
+    if isinstance(e, Comparison):
+        return {compiler.expand(e.path.attr)}
+    return set().union(*(_attrs_read(compiler, i) for i in e.items)) if isinstance(
+        e, (And, Or)) else set()
 
 
 def _range_drivers(compiler: _Compiler,
@@ -512,7 +525,7 @@ def compile_q_shared(
     params = [list(p) if isinstance(p, list) else p for p in frag.params]
     return SqlFragment(frag.sql, params, list(frag.drivers),
                        [(sql, list(values)) for sql, values in frag.lazy], list(frag.bounds),
-                       dict(frag.driver_attrs), dict(frag.probes))
+                       dict(frag.driver_attrs), dict(frag.probes), dict(frag.either_attrs))
 
 
 @lru_cache(maxsize=256)

@@ -170,6 +170,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
         flt.lazy.extend(frag.lazy)
         flt.bounds.extend(frag.bounds)
         flt.driver_attrs.update(frag.driver_attrs)
+        flt.either_attrs.update(frag.either_attrs)
         flt.probes.update(frag.probes)
     if sel.scope_q is not None:
         frag = compile_scope_q(sel.scope_q, alias="e", first_param=flt.next_param())

@@ -597,6 +597,8 @@ class Filter:
     # driver -> the condition of ``conditions`` that it reads the index rows of (an
     # ``EXISTS`` probe): true of every member of the driver's complete set (``where_among``)
     probes: dict[str, str] = field(default_factory=dict)
+    # a disjunction's driver (with a probe) -> the attributes its items read
+    either_attrs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # the conditions of ``conditions`` that read only ``e.types`` and ``e.dataset`` (the
     # query's types, access control's condition): ``entity_shapes`` rows answer them too
     key_conditions: list[str] = field(default_factory=list)
@@ -1162,8 +1164,9 @@ def _shaped_count(flt: Filter, schema: str) -> tuple[str, str, list[str]] | None
     one row per member and its rows are counted as they come; else its members are
     counted distinct, as several drivers' intersection is."""
     drivers = flt.drivers
-    if (flt.lazy or not drivers or len(drivers) > _MAX_DRIVERS
-            or any(d not in flt.driver_attrs for d in drivers)):
+    reads = [(flt.driver_attrs[d],) if d in flt.driver_attrs else flt.either_attrs.get(d)
+             for d in drivers]
+    if flt.lazy or not drivers or len(drivers) > _MAX_DRIVERS or not all(reads):
         return None
     rest = " AND ".join(c for c in flt.conditions if c not in flt.key_conditions)
     for probe in flt.implied(complete=True):
@@ -1171,11 +1174,14 @@ def _shaped_count(flt: Filter, schema: str) -> tuple[str, str, list[str]] | None
     if not _ALL_TRUE.fullmatch(rest):
         return None
     keys = " AND ".join(f"({c})" for c in flt.key_conditions) or "TRUE"
-    attrs = [flt.driver_attrs[d] for d in drivers]
+    attrs = [a for read in reads if read for a in read]
     first = len(flt.params) + 1
-    proof = " OR ".join(
-        f"NOT EXISTS (SELECT FROM {schema}.entity_shapes e WHERE e.attr = ${first + i}"
-        f" AND ({keys}) IS NOT TRUE)" for i in range(len(drivers)))
+    numbers = iter(range(first, first + len(attrs)))
+    # a conjunction's members hold every driver's attribute: one driver's proof will do;
+    # a disjunction's members hold one of its items' attributes: each must pass
+    proof = " OR ".join("(" + " AND ".join(
+        f"NOT EXISTS (SELECT FROM {schema}.entity_shapes e WHERE e.attr = ${next(numbers)}"
+        f" AND ({keys}) IS NOT TRUE)" for _ in read) + ")" for read in reads if read)
     if len(drivers) > 1:
         common = " INTERSECT ".join(f"SELECT eid FROM ({d}) AS c{i}"
                                     for i, d in enumerate(drivers))

@@ -10,8 +10,9 @@ wrong, and is tested here:
 - a write path that stores a combination without its row, so the proof holds for an
   entity it never saw (every write the API offers, then the table against the entities);
 - an attribute another type holds too, a combination left behind by a delete or a
-  re-typing, several drivers, an attribute with several rows per entity (counted once),
-  a string driver: each count against Python's and against the count without the proof;
+  re-typing, several drivers, a disjunction (each item's attribute proved), an attribute
+  with several rows per entity (counted once), a string driver: each count against
+  Python's and against the count without the proof;
 - the plan: the proved count reads no entity, the unproved one still does;
 - access: a firm's count never includes what it may not read (another city's dataset,
   an unowned entity whose NULL dataset neither passes nor fails its condition);
@@ -140,6 +141,11 @@ COUNTS: list[tuple[str, Any]] = [
     ("n>=50;m>=7", lambda i: i % 100 >= 50 and i % 7 >= 5),
     ("n>=50;s<10", lambda i: i % 100 >= 50 and i % 50 < 10),
     ("n2>=0", lambda i: False),  # only U's and deleted T's entities have n2
+    # disjunctions: every item's attribute must be proved (s is U's too)
+    ("n>=90|k==\"K001\"", lambda i: i % 100 >= 90 or i % 40 == 1),  # k: not exact
+    ("n>=90|m==3", lambda i: i % 100 >= 90 or 1 <= i % 7 <= 3),
+    ("n>=95|s>=49", lambda i: i % 100 >= 95 or i % 50 >= 49),
+    ("n>=98|m>=8", lambda i: i % 100 >= 98 or i % 7 == 6),
 ]
 
 
@@ -206,6 +212,10 @@ async def test_a_proved_count_reads_no_entity(client: TestClient) -> None:
     assert [n for n in shared if n.get("Relation Name") == "entities"], shared
     several = await _count_plan(client, "m>=8")
     assert not [n for n in several if n.get("Relation Name") == "entities"], several
+    either = await _count_plan(client, "n>=90|m==3")
+    assert not [n for n in either if n.get("Relation Name") == "entities"], either
+    either_shared = await _count_plan(client, "n>=95|s>=49")
+    assert [n for n in either_shared if n.get("Relation Name") == "entities"], either_shared
 
 
 async def test_a_retyped_entity_leaves_its_old_combination_behind(client: TestClient) -> None:
