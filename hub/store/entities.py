@@ -468,7 +468,7 @@ async def write_entities(
     return {r["id"]: r["inserted"] for r in rows}
 
 
-Combo = tuple[tuple[str, ...], Any, str]
+Combo = tuple[tuple[str, ...], str | None, str]
 
 #: per tenant schema: the ``entity_shapes`` table's OID and combinations this process
 #: saw committed in it (``_learn``)
@@ -479,14 +479,11 @@ KNOWN_LIMIT = 10_000
 
 
 def _combos(ent: dict[str, Any]) -> set[Combo]:
-    """The ``entity_shapes`` rows writing ``ent`` needs, by the values its ``types`` and
-    ``dataset`` columns are written from: the types in order, the ``refDataset`` stamp
-    the column is generated from (as stored, so an equal key is an equal row)."""
-    stamps = ent["attrs"].get(_REF_DATASET)
-    stamp = stamps[0].get("object") if stamps else None
-    key = stamp if stamp is None or isinstance(stamp, str) else orjson.dumps(stamp)
-    types = tuple(ent["types"])
-    return {(types, key, name) for name in ent["attrs"]}
+    """The ``entity_shapes`` rows writing ``ent`` needs: its types in order, the dataset
+    its ``dataset`` column will hold (``_owner``, the column's expression in Python) and
+    each attribute name."""
+    types, dataset = tuple(ent["types"]), _owner(ent["attrs"])
+    return {(types, dataset, name) for name in ent["attrs"]}
 
 
 def _learn(schema: str, table: int, combos: list[set[Combo]]) -> None:
@@ -1153,11 +1150,12 @@ def _shaped_count(flt: Filter, schema: str) -> tuple[str, str, list[str]] | None
 
     The form: q's terms each answered by its driver's rows alone (``Filter.implied``),
     and otherwise only conditions on ``types`` and ``dataset``. The proof: every entity
-    holding one driver's attribute passes those conditions, read from the attribute's
-    ``entity_shapes`` rows (a superset of the stored combinations, so a stale row can
-    only fail it). Then the matches are exactly the drivers' common members, and no
-    member needs its key looked up: at 200,000 entities a 10 % count read 20,000 keys
-    (60,000 buffers, ~65 ms), which this replaces with its ~300 index pages.
+    holding one driver's attribute (each of a disjunction's, ``Filter.either_attrs``)
+    passes those conditions, read from the attribute's ``entity_shapes`` rows (a
+    superset of the stored combinations, so a stale row can only fail it). Then the
+    matches are exactly the drivers' common members, and no member needs its key looked
+    up: at 200,000 entities a 10 % count read 20,000 keys (60,000 buffers, ~65 ms),
+    which this replaces with its ~300 index pages.
 
     One driver: an attribute without a marker row (``values.index_rows``) holds at most
     one number and one string per entity, so a driver reading one of the two kinds has
