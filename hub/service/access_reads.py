@@ -87,6 +87,9 @@ class Source:
     attrs: frozenset[str] | None
     datasets: tuple[str, ...]
     type_iri: str | None = None
+    #: ``sql`` is ``dataset_in`` of ``datasets`` and nothing else (``access_condition``
+    #: unites such sources into one list)
+    only_datasets: bool = False
 
 
 def sources(scope: ReadScope, datasets: dict[str, DatasetInfo],
@@ -124,10 +127,10 @@ def sources(scope: ReadScope, datasets: dict[str, DatasetInfo],
     whole |= {d for d, attrs in granted.items() if attrs is None}
     if whole:
         out.insert(0, Source(among(sorted(whole)), [sorted(whole)], None,
-                             tuple(sorted(whole))))
+                             tuple(sorted(whole)), only_datasets=True))
     for d, attrs in sorted(granted.items()):
         if d not in whole:
-            out.append(Source(among([d]), [[d]], attrs, (d,)))
+            out.append(Source(among([d]), [[d]], attrs, (d,), only_datasets=True))
     for (owner, type_iri), attrs in sorted(scope.owner_types.items()):
         typed = _typed_source(column, catch_all, alias, datasets, owner, type_iri, attrs)
         if typed is not None:
@@ -200,11 +203,25 @@ def access_condition(scope: ReadScope, datasets: dict[str, DatasetInfo],
                      dataset_column: str | None = None) -> tuple[str, list[Any]]:
     """The SQL (placeholders ``{}``) selecting what ``scope`` may read, where every
     attribute in ``wanted`` is readable."""
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
+    whole: list[str] = []
     for src in sources(scope, datasets, alias, dataset_column):
-        if _allows(src.attrs, wanted):
-            parts.append(src.sql)
-            params += src.params
+        if not _allows(src.attrs, wanted):
+            continue
+        if src.only_datasets:
+            whole.extend(src.datasets)
+            continue
+        parts.append(src.sql)
+        params += src.params
+    if whole:
+        # the datasets read whole, as one list: a single condition on the column, which
+        # an index on it answers alone (``entities_dataset``: a firm's count joins the
+        # keys it returns), where ``OR`` of two lists took a bitmap scan of the heap
+        ids = sorted(set(whole))
+        column = f"{alias}.{dataset_column or 'dataset'}"
+        parts.insert(0, dataset_in(column, catch_all_of(datasets), ids))
+        params.insert(0, ids)
     return (" OR ".join(parts) if parts else "FALSE"), params
 
 

@@ -194,6 +194,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
     if sel.access is not None:
         flt.add(sel.access[0], *sel.access[1])
         flt.key_conditions.append(flt.conditions[-1])
+        flt.access = flt.conditions[-1]
     if sel.order_by:
         exprs, order_params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
         flt.order, flt.order_params = exprs, list(order_params)

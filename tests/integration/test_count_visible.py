@@ -1,0 +1,151 @@
+"""A firm's ``count=true`` joins the keys of what it may read (issue #13, migration 0102).
+
+A firm granted some datasets of a tenant counts a term's matches among its visible
+entities. The count once looked up every candidate's key to read its dataset; now the
+keys of the visible datasets come from ``entities_dataset`` (index-only) and are joined
+with the candidate set (``store.entities.count_entities``). What could go wrong, and is
+tested here:
+
+- the count includes an entity the firm may not read (another city's, an unowned one
+  whose dataset is NULL) or misses one it may: every count against Python's, for dense
+  and sparse numbers, an array (several index rows an entity), a string, a disjunction;
+- an attribute-limited grant: its dataset counts only for terms on the attributes it
+  allows (``access_condition`` unites whole datasets and such grants into one list);
+- the plan: the firm's keys are read through ``entities_dataset``, no candidate's key
+  is looked up in the primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from hub import keys
+from hub.store import entities as store
+from tests.integration.authz_world import GAUGE, JSON, World, world
+from tests.integration.order_oracle import count_plan
+from tests.integration.test_count_shapes import VOCAB
+
+__all__ = ["world"]
+
+OPS = "/ngsi-ld/v1/entityOperations/upsert"
+E = "/ngsi-ld/v1/entities"
+N = 240
+
+
+def _gauge(city: str, i: int) -> dict[str, Any]:
+    return {"id": f"urn:ngsi-ld:Gauge:{city}-x{i}", "type": "Gauge",
+            "rain": {"type": "Property", "value": i % 40},
+            "battery": {"type": "Property", "value": i},
+            "levels": {"type": "Property", "value": [i % 5, i % 7]},
+            "code": {"type": "Property", "value": f"C{i % 20:03d}"}}
+
+
+#: (q, which of a city's gauges ``_gauge(city, i)`` match, by i)
+TERMS: list[tuple[str, Callable[[int], bool]]] = [
+    ("rain>=2", lambda i: i % 40 >= 2),
+    ("rain>=39", lambda i: i % 40 >= 39),
+    ("battery<12", lambda i: i < 12),
+    ("levels==6", lambda i: i % 7 == 6),
+    ("levels>=4", lambda i: i % 5 >= 4 or i % 7 >= 4),
+    ('code>="C015"', lambda i: i % 20 >= 15),
+    ("rain>=38|battery<5", lambda i: i % 40 >= 38 or i < 5),
+]
+
+
+async def _load(world: World) -> None:
+    for city in ("nagano", "ueda"):
+        resp = await world.http.post(OPS, json=[_gauge(city, i) for i in range(N)],
+                                     headers=world.auth(city, **JSON))
+        assert resp.status in (201, 204), await resp.text()
+    # an unowned gauge (no dataset stamp): nobody's but the catch-all's
+    legacy = {"id": "urn:ngsi-ld:Gauge:legacy-1", "types": [GAUGE], "scopes": None,
+              "attrs": {VOCAB + "rain": [{"type": "Property", "value": 39}],
+                        VOCAB + "battery": [{"type": "Property", "value": 1}]},
+              "createdAt": "2026-12-06T00:00:00Z", "modifiedAt": "2026-12-06T00:00:00Z"}
+    async with world.http.app[keys.POOL].acquire() as con:
+        await store.write_entities(con, "ngsild", [legacy], create_only=True, history=False)
+        await con.execute("VACUUM ANALYZE ngsild.entities, ngsild.entity_values")
+
+
+async def _count(world: World, who: str, q: str) -> int:
+    r = await world.http.get(E, params={"type": "Gauge", "q": q, "count": "true",
+                                        "limit": "0"}, headers=world.auth(who))
+    assert r.status == 200, await r.text()
+    return int(r.headers["NGSILD-Results-Count"])
+
+
+def _want(match: Callable[[int], bool], cities: int = 1) -> int:
+    # the world's own gauges (rain 5, 15, 25; battery 80) match none of the terms but
+    # rain>=2, which all three of a city's do
+    return cities * sum(1 for i in range(N) if match(i))
+
+
+async def test_a_firm_counts_what_it_may_read(world: World) -> None:
+    await world.grant({"dataset": "nagano-rain", "actions": ["read"], "purpose": "flood-app",
+                       "valid_from": "2026-01-01T00:00:00Z",
+                       "valid_until": "2099-01-01T00:00:00Z"}, "firm")
+    await world.refresh()
+    await _load(world)
+    for q, match in TERMS:
+        extra = 3 if q == "rain>=2" else 0
+        assert await _count(world, "firm", q) == _want(match) + extra, q
+        assert await _count(world, "pref", q) == _want(match, 2) + 2 * extra, q
+    # the page agrees with its count
+    r = await world.http.get(E, params={"type": "Gauge", "q": "levels==6", "limit": "1000",
+                                        "count": "true"}, headers=world.auth("firm"))
+    assert r.status == 200, await r.text()
+    ids = [e["id"] for e in await r.json()]
+    assert len(ids) == int(r.headers["NGSILD-Results-Count"]) == _want(lambda i: i % 7 == 6)
+    assert all(i.startswith("urn:ngsi-ld:Gauge:nagano-") for i in ids)
+
+
+async def test_an_attribute_limited_grant_counts_for_its_attributes(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ueda grants ``battery`` only: a term on battery counts Ueda's gauges too, one on
+    rain does not (the dataset is not readable for it), one on both neither."""
+    for dataset, attrs in (("nagano-rain", None), ("ueda-rain", [VOCAB + "battery"])):
+        body: dict[str, Any] = {"dataset": dataset, "actions": ["read"],
+                                "purpose": "flood-app", "valid_from": "2026-01-01T00:00:00Z",
+                                "valid_until": "2099-01-01T00:00:00Z"}
+        if attrs:
+            body["attributes"] = attrs
+        await world.grant(body, "firm")
+    await world.refresh()
+    await _load(world)
+    assert await _count(world, "firm", "battery<12") == _want(lambda i: i < 12, 2)
+    # both datasets' keys in one index scan, not a bitmap of two lists and the heap
+    assert await _keys_read(world, monkeypatch, "battery<60") == {"entities_dataset"}
+    assert await _count(world, "firm", "rain>=39") == _want(lambda i: i % 40 >= 39)
+    assert await _count(world, "firm", "rain>=39;battery>=0") == _want(
+        lambda i: i % 40 >= 39)
+
+
+async def test_the_firm_reads_its_keys_not_each_candidates(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    await world.grant({"dataset": "nagano-rain", "actions": ["read"], "purpose": "flood-app",
+                       "valid_from": "2026-01-01T00:00:00Z",
+                       "valid_until": "2099-01-01T00:00:00Z"}, "firm")
+    await world.refresh()
+    await _load(world)
+    assert await _keys_read(world, monkeypatch, "battery>=0") == {"entities_dataset"}
+
+
+async def _keys_read(world: World, monkeypatch: pytest.MonkeyPatch, q: str) -> set[str]:
+    """The indexes through which the firm's count for ``q`` reads ``entities`` (None for
+    a scan of the heap)."""
+    seen: list[store.Filter] = []
+    counting = store.count_entities
+
+    async def recording(con: Any, schema: str, flt: store.Filter) -> int:
+        seen.append(flt)
+        return await counting(con, schema, flt)
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "count_entities", recording)
+        await _count(world, "firm", q)
+    assert seen and seen[-1].access is not None
+    found = [n for n in await count_plan(world.http, seen[-1]) if n.get("Actual Loops")]
+    return {n.get("Index Name") for n in found if n.get("Relation Name") == "entities"}
