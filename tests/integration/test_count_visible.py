@@ -12,7 +12,8 @@ tested here:
 - an attribute-limited grant: its dataset counts only for terms on the attributes it
   allows (``access_condition`` unites whole datasets and such grants into one list);
 - the plan: the firm's keys are read through ``entities_dataset``, no candidate's key
-  is looked up in the primary key.
+  is looked up in the primary key; a page still walks its candidates along the primary
+  key (with ``pk`` a key column of the new index, it probed that index with each).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pytest
 from hub import keys
 from hub.store import entities as store
 from tests.integration.authz_world import GAUGE, JSON, World, world
-from tests.integration.order_oracle import count_plan
+from tests.integration.order_oracle import count_plan, page_plan
 from tests.integration.test_count_shapes import VOCAB
 
 __all__ = ["world"]
@@ -55,11 +56,13 @@ TERMS: list[tuple[str, Callable[[int], bool]]] = [
 ]
 
 
-async def _load(world: World) -> None:
+async def _load(world: World, n: int = N) -> None:
     for city in ("nagano", "ueda"):
-        resp = await world.http.post(OPS, json=[_gauge(city, i) for i in range(N)],
-                                     headers=world.auth(city, **JSON))
-        assert resp.status in (201, 204), await resp.text()
+        for start in range(0, n, 1000):
+            resp = await world.http.post(
+                OPS, json=[_gauge(city, i) for i in range(start, min(n, start + 1000))],
+                headers=world.auth(city, **JSON))
+            assert resp.status in (201, 204), await resp.text()
     # an unowned gauge (no dataset stamp): nobody's but the catch-all's
     legacy = {"id": "urn:ngsi-ld:Gauge:legacy-1", "types": [GAUGE], "scopes": None,
               "attrs": {VOCAB + "rain": [{"type": "Property", "value": 39}],
@@ -131,6 +134,29 @@ async def test_the_firm_reads_its_keys_not_each_candidates(
     await world.refresh()
     await _load(world)
     assert await _keys_read(world, monkeypatch, "battery>=0") == {"entities_dataset"}
+    # a page of a sparse term walks its candidates along the primary key and stops at
+    # the 20th visible one; it never probes the dataset index with every candidate
+    seen: list[store.Filter] = []
+    paging = store.fetch_entities
+
+    async def recording(con: Any, schema: str, flt: store.Filter, limit: int,
+                        offset: int) -> list[dict[str, Any]]:
+        seen.append(flt)
+        return await paging(con, schema, flt, limit, offset)
+
+    monkeypatch.setattr(store, "fetch_entities", recording)
+    r = await world.http.get(E, params={"type": "Gauge", "q": "battery>=100"},
+                             headers=world.auth("firm"))
+    assert r.status == 200 and len(await r.json()) == 20, await r.text()
+    found = [n for n in await page_plan(world.http, seen[-1]) if n.get("Actual Loops")]
+    assert {n.get("Index Name") for n in found if n.get("Relation Name") == "entities"
+            } == {"entities_pkey"}, found
+    # which PostgreSQL chose at 200,000 entities, estimating the candidates' array at a
+    # few elements, when pk was a key column of the dataset's index: it is carried only
+    async with world.http.app[keys.POOL].acquire() as con:
+        assert await con.fetchval(
+            "SELECT i.indnkeyatts FROM pg_index i"
+            " WHERE i.indexrelid = 'ngsild.entities_dataset'::regclass") == 1
 
 
 async def _keys_read(world: World, monkeypatch: pytest.MonkeyPatch, q: str) -> set[str]:
