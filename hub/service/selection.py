@@ -46,6 +46,9 @@ class Selection:
     order_by: str | None = None
     # access control's condition (hub/service/access.py), placeholders ``{}``
     access: tuple[str, list[Any]] | None = None
+    # whether that condition leaves out most datasets of the catalogue (a firm's
+    # grants): a count then joins the keys it passes (``store.entities.count_entities``)
+    access_partial: bool = False
 
     def is_constrained(self) -> bool:
         """6.4.3.2: a query names a type, attrs, q, scopeQ or a geo-query (ids alone do not)."""
@@ -194,7 +197,8 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
     if sel.access is not None:
         flt.add(sel.access[0], *sel.access[1])
         flt.key_conditions.append(flt.conditions[-1])
-        flt.access = flt.conditions[-1]
+        if sel.access_partial:
+            flt.access = flt.conditions[-1]
     if sel.order_by:
         exprs, order_params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
         flt.order, flt.order_params = exprs, list(order_params)

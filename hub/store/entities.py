@@ -599,8 +599,9 @@ class Filter:
     # the conditions of ``conditions`` that read only ``e.types`` and ``e.dataset`` (the
     # query's types, access control's condition): ``entity_shapes`` rows answer them too
     key_conditions: list[str] = field(default_factory=list)
-    # access control's condition of ``conditions``, when the caller may read only some
-    # datasets (``count_entities`` joins their keys instead of looking up candidates')
+    # access control's condition of ``conditions`` when it leaves out most datasets (a
+    # firm's grants, ``Selection.access_partial``): a count beyond the base candidate
+    # bound joins the keys it passes (``count_entities``)
     access: str | None = None
 
     def next_param(self) -> int:
@@ -1128,22 +1129,23 @@ async def count_entities(con: asyncpg.Connection, schema: str, flt: Filter) -> i
         counted = replace(flt, counting=True)
     else:
         # the base bound, not the one grown with the table (``_candidate_cap``): a count
-        # visits every candidate either way, and beyond a few thousand a hash semi join of
-        # the index-only sets beats a key and a value probe per candidate (1,000,000
+        # visits every candidate either way, and beyond a few thousand a hash semi join
+        # of the index-only sets beats a key and a value probe per candidate (1,000,000
         # entities, 1 %: 46,000 buffers joined against 93,000 probed). So too for a
         # caller who sees part of the tenant, whose visible keys come index-only from
         # ``entities_dataset`` (migration 0102): a firm seeing one of ten datasets counted
         # a 10 % term by 20,000 lookups in 60,000 buffers, by the join in ~700; at 1 %
-        # (2,000 candidates) the two took about as long, the lookups slightly less
+        # (2,000 candidates) the two took about as long, the lookups slightly less. Not
+        # for one who sees most datasets: joining all keys took 2-3 times the lookups
         counted = replace(flt if flt.drivers else flt.lazy_driven(), schema=None)
     sql = (f"SELECT sum(n) FROM ({_branches(counted, select, '', ordered=False)}) AS parts"
-           if counted.drivers else f"{select} WHERE {flt.where()}")
-    params = counted.params
+           if counted.drivers
+           else f"{select} WHERE {flt.where()}")
     if shaped is None:
-        return int(await con.fetchval(sql, *params))
+        return int(await con.fetchval(sql, *counted.params))
     proof, rows, attrs = shaped
     return int(await con.fetchval(f"SELECT CASE WHEN {proof} THEN ({rows}) ELSE ({sql}) END",
-                                  *params, *attrs))
+                                  *counted.params, *attrs))
 
 
 #: what is left of a filter whose every condition is a key condition or an implied probe
