@@ -200,9 +200,10 @@ def aggregate_condition(wanted: set[str]) -> tuple[tuple[str, list[Any]] | None,
 
 def access_condition(scope: ReadScope, datasets: dict[str, DatasetInfo],
                      wanted: set[str], alias: str = "e",
-                     dataset_column: str | None = None) -> tuple[str, list[Any]]:
+                     dataset_column: str | None = None
+                     ) -> tuple[str, list[Any], frozenset[str]]:
     """The SQL (placeholders ``{}``) selecting what ``scope`` may read, where every
-    attribute in ``wanted`` is readable."""
+    attribute in ``wanted`` is readable, and the datasets it reads whole."""
     parts: list[str] = []
     params: list[Any] = []
     whole: list[str] = []
@@ -222,7 +223,7 @@ def access_condition(scope: ReadScope, datasets: dict[str, DatasetInfo],
         column = f"{alias}.{dataset_column or 'dataset'}"
         parts.insert(0, dataset_in(column, catch_all_of(datasets), ids))
         params.insert(0, ids)
-    return (" OR ".join(parts) if parts else "FALSE"), params
+    return (" OR ".join(parts) if parts else "FALSE"), params, frozenset(whole)
 
 
 def _numbered(sql: str, values: list[Any], params: list[Any]) -> str:
@@ -285,27 +286,22 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
         wanted.add(SCOPE_IRI)
     if sel.geo is not None:
         wanted.add(ctx.expand(sel.geo.geoproperty) if sel.geo.geoproperty else LOCATION_IRI)
-    sel.access = _read_condition(caller, wanted, ctx, action, "e", None)
-    sel.access_partial = not _reads_most_datasets(scope_of(caller, action), state.datasets,
-                                                  wanted)
-
-
-def _reads_most_datasets(scope: ReadScope, datasets: dict[str, DatasetInfo],
-                         wanted: set[str]) -> bool:
-    """Whether ``scope`` reads more than half of the catalogue's datasets whole,
-    ``wanted`` included (the prefecture, which reads all but personal data). A count
-    then looks its candidates up rather than joining the keys it may read: joining
-    every key took 2-3 times as long (docs/architecture.md, "Query plans"). By datasets,
-    not entities, since that is what the process knows without asking PostgreSQL."""
-    read = {d for src in sources(scope, datasets, "e")
-            if src.only_datasets and _allows(src.attrs, wanted) for d in src.datasets}
-    return 2 * len(read & set(datasets)) > len(datasets)
+    sql, params, whole = _read_condition(caller, wanted, ctx, action, "e", None)
+    sel.access = (sql, params)
+    # at most half of the catalogue's datasets read whole, ``wanted`` included (a firm's
+    # grants): a count joins the keys the condition passes. Not for one reading more
+    # (the prefecture, all but personal data): joining every key took 2-3 times as long
+    # as looking the candidates up (docs/architecture.md, "Query plans"). By datasets,
+    # not entities, since that is what the process knows without asking PostgreSQL
+    sel.access_partial = 2 * len(whole & state.datasets.keys()) <= len(state.datasets)
 
 
 def _read_condition(caller: Caller, wanted: set[str], ctx: ActiveContext, action: str,
-                    alias: str, dataset_column: str | None) -> tuple[str, list[Any]]:
-    """The caller's read condition on ``alias``; 403 when ``wanted`` names an attribute
-    the caller may read nowhere (so a query cannot probe it)."""
+                    alias: str, dataset_column: str | None
+                    ) -> tuple[str, list[Any], frozenset[str]]:
+    """The caller's read condition on ``alias`` and the datasets it reads whole
+    (``access_condition``); 403 when ``wanted`` names an attribute the caller may read
+    nowhere (so a query cannot probe it)."""
     assert caller.state is not None
     datasets = caller.state.datasets
     scope = scope_of(caller, action)
@@ -323,7 +319,8 @@ def temporal_condition(attrs: set[str], ctx: ActiveContext) -> tuple[str, list[A
     caller = current()
     if enforced(caller) is None:
         return None
-    return _read_condition(caller, attrs, ctx, "read", "t", "dataset")
+    sql, params, _ = _read_condition(caller, attrs, ctx, "read", "t", "dataset")
+    return sql, params
 
 
 def decide_stored(entity_id: str, types: list[str], dataset: str | None,
