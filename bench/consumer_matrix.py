@@ -17,8 +17,9 @@ development mode on the same database, both hubs in this process.
         .venv/bin/python bench/consumer_matrix.py [--entities 200000] [--requests 100] \\
         [--keep] [--shapes "q number,count"] [--selectivities 0.01,0.9]
 
-Columns: req/s, p95 ms, results per page and buffers per request for the firm, then the
-same in development mode. Results: docs/performance.md.
+Columns: req/s, p95 ms, results per page, buffers and PostgreSQL CPU ms per request (the
+backends serving the database, ``workload13.CpuMeter``) for the firm, then the same in
+development mode. Results: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.authz_overhead import reset
 from bench.query_matrix import BASE, SELECTIVITIES, TYPE, db_counters, entity, measure, shapes
+from bench.workload13 import CpuMeter
 from hub import keys
 from hub.app import create_app
 from hub.db.pool import create_pool
@@ -161,7 +163,8 @@ async def main() -> None:
             s for s in shapes() if s != "idPattern"]  # ids here are not ...:<i>
         sels = [float(x) for x in args.selectivities.split(",") if x] or SELECTIVITIES
         print(f"{'shape':<17}{'sel':>7}  {'firm: req/s':>11}{'p95':>7}{'rows':>5}{'blks':>7}"
-              f"  {'dev: req/s':>10}{'p95':>7}{'rows':>5}{'blks':>7}")
+              f"{'db ms':>7}  {'dev: req/s':>10}{'p95':>7}{'rows':>5}{'blks':>7}{'db ms':>7}")
+        meter = CpuMeter(url, os.getpid())
         b0, _ = await db_counters(url)
         for name in wanted:
             make = shapes()[name]
@@ -171,11 +174,14 @@ async def main() -> None:
                 cells = []
                 for client, headers in ((on, firm), (off, {})):
                     await measure(client, make, sel, True, 20, headers=headers)
+                    await meter.start()
                     rps, _, p95, rows = await measure(client, make, sel, True, args.requests,
                                                       headers=headers)
+                    db_cpu, _ = await meter.stop()
                     b1, _ = await db_counters(url)
                     cells.append(f"{rps:>11.0f}{p95:>7.1f}{rows:>5}"
-                                 f"{(b1 - b0) / (args.requests + 20):>7.0f}")
+                                 f"{(b1 - b0) / (args.requests + 20):>7.0f}"
+                                 f"{db_cpu * 1000 / args.requests:>7.2f}")
                     b0 = b1
                 print(f"{name:<17}{sel * 100:>6.2f}%  {cells[0]}  {cells[1]}", flush=True)
     finally:

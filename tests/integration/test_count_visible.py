@@ -14,8 +14,10 @@ tested here:
 - who joins: a caller reading at most half of the catalogue's datasets (the firm); the
   prefecture, reading all but personal data, looks its candidates up;
 - the plan: the firm's keys are read through ``entities_dataset``, no candidate's key
-  is looked up in the primary key; a page still walks its candidates along the primary
-  key (with ``pk`` a key column of the new index, it probed that index with each).
+  is looked up in the primary key, and the keys are what is hashed when they are fewer
+  than the candidates' rows (a semi join hashed every candidate row); a page still walks
+  its candidates along the primary key (with ``pk`` a key column of the new index, it
+  probed that index with each).
 """
 
 from __future__ import annotations
@@ -148,6 +150,14 @@ async def test_the_firm_reads_its_keys_not_each_candidates(
     with monkeypatch.context() as m:
         m.setattr(store, "CANDIDATES", 100)
         assert await _keys_read(world, monkeypatch, "battery>=0") == {"entities_dataset"}
+        # an inner join, so that PostgreSQL may hash the smaller side: here the firm's
+        # 243 keys, with 487 members streamed past them (a semi join could hash only the
+        # members: at 200,000 entities, 180,000 of them against 20,000 keys)
+        flt = await _firm_filter(world, monkeypatch, "battery>=0")
+        ran = [n for n in await count_plan(world.http, flt) if n.get("Actual Loops")]
+        assert [n["Join Type"] for n in ran if "Join Type" in n] == ["Inner"], ran
+        hashed = next(i for i, n in enumerate(ran) if n["Node Type"] == "Hash")
+        assert ran[hashed + 1].get("Index Name") == "entities_dataset", ran
     # the base bound, not the one grown to 20 % of the tenant (``COUNT_SHARE``), which
     # a caller reading most datasets keeps: 20,000 lookups took 2-4 times the join's
     # time for the firm, the join of every key 2-3 times the lookups' for the prefecture
