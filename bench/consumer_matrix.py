@@ -15,7 +15,7 @@ development mode on the same database, both hubs in this process.
 
     RENKEI_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/<scratch db> \\
         .venv/bin/python bench/consumer_matrix.py [--entities 200000] [--requests 100] \\
-        [--keep] [--shapes "q number,count"] [--selectivities 0.01,0.9]
+        [--keep] [--shapes "q number,count"] [--selectivities 0.01,0.9] [--mixed 0.2]
 
 Columns: req/s, p95 ms, results per page, buffers and PostgreSQL CPU ms per request (the
 backends serving the database, ``workload13.CpuMeter``) for the firm, then the same in
@@ -39,7 +39,18 @@ from aiohttp.test_utils import TestClient, TestServer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.authz_overhead import reset
-from bench.query_matrix import BASE, SELECTIVITIES, TYPE, db_counters, entity, measure, shapes
+from bench.query_matrix import (
+    BASE,
+    OTHER_TYPES,
+    SELECTIVITIES,
+    TYPE,
+    db_counters,
+    entity,
+    measure,
+    other_entity,
+    queried,
+    shapes,
+)
 from bench.workload13 import CpuMeter
 from hub import keys
 from hub.app import create_app
@@ -60,9 +71,9 @@ def municipality(k: int) -> str:
     return f"{first5}{local_government_check_digit(first5)}"
 
 
-def prefix(k: int) -> str:
-    """Municipality ``k``'s entity ids start so: its dataset's rule."""
-    return f"urn:ngsi-ld:{TYPE}:m{k}-"
+def prefix(k: int, kind: str = TYPE) -> str:
+    """Municipality ``k``'s entity ids of type ``kind`` start so: its dataset's rule."""
+    return f"urn:ngsi-ld:{kind}:m{k}-"
 
 
 async def token(client: TestClient, cid: str, secret: str, **form: str) -> str:
@@ -74,9 +85,12 @@ async def token(client: TestClient, cid: str, secret: str, **form: str) -> str:
     return str((await resp.json())["access_token"])
 
 
-async def setup(url: str, on: TestClient, n: int, keep: bool) -> tuple[str, str]:
+async def setup(url: str, on: TestClient, n: int, keep: bool,
+                share: float = 1.0) -> tuple[str, str]:
     """The organisations, datasets and entities (unless ``keep``), a fresh firm client
-    and its approved grant; the firm's client id and secret."""
+    and its approved grant; the firm's client id and secret. ``share``: the queried
+    type's part of the entities, the rest of four other types (``query_matrix --mixed``),
+    each municipality's in its dataset."""
     pool = await create_pool(url, 1, 2)
     repo = RegistryRepository(pool)
     owners = []
@@ -87,7 +101,8 @@ async def setup(url: str, on: TestClient, n: int, keep: bool) -> tuple[str, str]
         await repo.save_dataset(dataset_from_json(
             {"id": f"m{k}-traffic", "owner": org, "name": {"ja": f"交通量{k}", "en": "traffic"},
              "licence": "CC-BY-4.0", "updateFrequency": "hourly",
-             "rule": {"idPrefixes": [prefix(k)]}}, lambda t: t))
+             "rule": {"idPrefixes": [prefix(k, kind) for kind in (TYPE, *OTHER_TYPES)]}},
+            lambda t: t))
         owners.append(org)
     await repo.save_organisation(organisation_from_json(
         {"id": FIRM, "name": {"ja": "ベンチ株式会社", "en": "Bench KK"}}))
@@ -111,8 +126,8 @@ async def setup(url: str, on: TestClient, n: int, keep: bool) -> tuple[str, str]
             k = b % OWNERS
             batch = []
             for i in range(start, min(n, start + 1000)):
-                ent = entity(i, rnd)
-                ent["id"] = f"{prefix(k)}{i}"
+                ent = entity(i, rnd) if queried(i, share) else other_entity(i, rnd)
+                ent["id"] = f"{prefix(k, ent['type'])}{i}"
                 batch.append(ent)
             resp = await on.post(BASE + "/entityOperations/upsert", json=batch,
                                  headers={"Authorization": f"Bearer {tokens[k]}"})
@@ -142,6 +157,8 @@ async def main() -> None:
     parser.add_argument("--keep", action="store_true", help="reuse the loaded entities")
     parser.add_argument("--shapes", default="", help="comma-separated shape names")
     parser.add_argument("--selectivities", default="")
+    parser.add_argument("--mixed", type=float, default=1.0,
+                        help="the queried type's share of the entities (query_matrix's)")
     args = parser.parse_args()
     url = os.environ.get("RENKEI_BENCH_DATABASE_URL",
                          "postgresql://postgres@127.0.0.1:5432/renkei_bench_consumer")
@@ -156,7 +173,7 @@ async def main() -> None:
     await on.start_server()
     await off.start_server()
     try:
-        cid, secret = await setup(url, on, args.entities, args.keep)
+        cid, secret = await setup(url, on, args.entities, args.keep, args.mixed)
         firm = {"Authorization": f"Bearer {await token(on, cid, secret, purpose='bench')}"}
         # the firm sees its grant's tenth, and nothing else
         page = await (await on.get(BASE + "/entities", params={"type": TYPE, "limit": "50"},
