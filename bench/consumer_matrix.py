@@ -115,14 +115,16 @@ async def setup(url: str, on: TestClient, n: int, keep: bool,
     await pool.close()
     on.app[keys.REGISTRY_RULES].invalidate()
     await on.app[keys.ACCESS].refresh()
-    tokens = [await token(on, c.client_id, s or "") for c, s in clients]
+    async def owner_tokens() -> list[str]:
+        return [await token(on, c.client_id, s or "") for c, s in clients]
+
+    tokens = await owner_tokens()
     if not keep:
         rnd = random.Random(13)
         t0 = issued = time.perf_counter()
         for b, start in enumerate(range(0, n, 1000)):
             if time.perf_counter() - issued > 120:  # a load of 1,000,000 outlasts a token
-                tokens = [await token(on, c.client_id, s or "") for c, s in clients]
-                issued = time.perf_counter()
+                tokens, issued = await owner_tokens(), time.perf_counter()
             k = b % OWNERS
             batch = []
             for i in range(start, min(n, start + 1000)):
