@@ -36,7 +36,13 @@ from hub.service.access_caller import (
     scope_of,
 )
 from hub.service.access_state import AccessState, DatasetInfo
-from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX, dataset_in, entity_dataset
+from hub.service.catalogue import (
+    DATASET_IRI,
+    DATASET_PREFIX,
+    dataset_in,
+    entity_dataset,
+    text_array,
+)
 
 __all__ = ["Source", "access_condition", "aggregate_condition", "decide_entity",
            "decide_stored", "entity_source", "may_see", "ordered_by", "referenced",
@@ -198,18 +204,32 @@ def aggregate_condition(wanted: set[str]) -> tuple[tuple[str, list[Any]] | None,
 
 
 
+@dataclass(frozen=True, slots=True)
+class ReadCondition:
+    """What a caller may read (``access_condition``)."""
+
+    #: the SQL, placeholders ``{}`` for ``params``
+    sql: str
+    params: list[Any]
+    #: the datasets read whole
+    whole: frozenset[str]
+    #: every dataset some part of ``sql`` reads: no row of another passes it
+    bound: frozenset[str]
+
+
 def access_condition(scope: ReadScope, datasets: dict[str, DatasetInfo],
                      wanted: set[str], alias: str = "e",
-                     dataset_column: str | None = None
-                     ) -> tuple[str, list[Any], frozenset[str]]:
-    """The SQL (placeholders ``{}``) selecting what ``scope`` may read, where every
-    attribute in ``wanted`` is readable, and the datasets it reads whole."""
+                     dataset_column: str | None = None) -> ReadCondition:
+    """The SQL selecting what ``scope`` may read, where every attribute in ``wanted`` is
+    readable, the datasets it reads whole and those it reads at all."""
     parts: list[str] = []
     params: list[Any] = []
     whole: list[str] = []
+    bound: set[str] = set()
     for src in sources(scope, datasets, alias, dataset_column):
         if not _allows(src.attrs, wanted):
             continue
+        bound.update(src.datasets)
         if src.only_datasets:
             whole.extend(src.datasets)
             continue
@@ -223,7 +243,8 @@ def access_condition(scope: ReadScope, datasets: dict[str, DatasetInfo],
         column = f"{alias}.{dataset_column or 'dataset'}"
         parts.insert(0, dataset_in(column, catch_all_of(datasets), ids))
         params.insert(0, ids)
-    return (" OR ".join(parts) if parts else "FALSE"), params, frozenset(whole)
+    return ReadCondition(" OR ".join(parts) if parts else "FALSE", params, frozenset(whole),
+                         frozenset(bound))
 
 
 def _numbered(sql: str, values: list[Any], params: list[Any]) -> str:
@@ -286,19 +307,23 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
         wanted.add(SCOPE_IRI)
     if sel.geo is not None:
         wanted.add(ctx.expand(sel.geo.geoproperty) if sel.geo.geoproperty else LOCATION_IRI)
-    sql, params, whole = _read_condition(caller, wanted, ctx, action, "e", None)
-    sel.access = (sql, params)
+    cond = _read_condition(caller, wanted, ctx, action, "e", None)
+    sel.access = (cond.sql, cond.params)
     # at most half of the catalogue's datasets read whole, ``wanted`` included (a firm's
     # grants): a count joins the keys the condition passes. Not for one reading more
     # (the prefecture, all but personal data): joining every key took 2-3 times as long
     # as looking the candidates up (docs/architecture.md, "Query plans"). By datasets,
     # not entities, since that is what the process knows without asking PostgreSQL
-    sel.access_partial = 2 * len(whole & state.datasets.keys()) <= len(state.datasets)
+    sel.access_partial = 2 * len(cond.whole & state.datasets.keys()) <= len(state.datasets)
+    if sel.access_partial:
+        # the value rows of the datasets the condition reads, so a candidate set holds
+        # the caller's own candidates only (``store.entities.Filter.bind_datasets``)
+        sel.access_bound = dataset_in("v.dataset", catch_all_of(state.datasets), cond.bound
+                                      ).format(text_array(sorted(cond.bound)))
 
 
 def _read_condition(caller: Caller, wanted: set[str], ctx: ActiveContext, action: str,
-                    alias: str, dataset_column: str | None
-                    ) -> tuple[str, list[Any], frozenset[str]]:
+                    alias: str, dataset_column: str | None) -> ReadCondition:
     """The caller's read condition on ``alias`` and the datasets it reads whole
     (``access_condition``); 403 when ``wanted`` names an attribute the caller may read
     nowhere (so a query cannot probe it)."""
@@ -319,8 +344,8 @@ def temporal_condition(attrs: set[str], ctx: ActiveContext) -> tuple[str, list[A
     caller = current()
     if enforced(caller) is None:
         return None
-    sql, params, _ = _read_condition(caller, attrs, ctx, "read", "t", "dataset")
-    return sql, params
+    cond = _read_condition(caller, attrs, ctx, "read", "t", "dataset")
+    return cond.sql, cond.params
 
 
 def decide_stored(entity_id: str, types: list[str], dataset: str | None,

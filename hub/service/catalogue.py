@@ -45,6 +45,14 @@ def dataset_in(column: str, catch_all: str | None, ids: Iterable[str]) -> str:
     return f"{column} = ANY({{}}::text[])"
 
 
+def text_array(values: Iterable[str]) -> str:
+    """``values`` as an SQL literal of type ``text[]``, for a condition that must not
+    take a parameter (``access_reads.restrict``'s bound on the value rows, which goes into
+    statements that do not all carry the filter's parameters in the same places)."""
+    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return f"ARRAY[{quoted}]::text[]"
+
+
 def entity_dataset(ent: dict[str, Any], catch_all: str | None = None) -> str | None:
     instances = ent.get("attrs", {}).get(DATASET_IRI) or []
     obj = instances[0].get("object") if instances else None

@@ -49,6 +49,9 @@ class Selection:
     # whether that condition leaves out most datasets of the catalogue (a firm's
     # grants): a count then joins the keys it passes (``store.entities.count_entities``)
     access_partial: bool = False
+    # when partial, a condition on ``v.dataset`` (a value row's) that every value row of
+    # an entity passing ``access`` passes: the datasets the condition reads at all
+    access_bound: str | None = None
 
     def is_constrained(self) -> bool:
         """6.4.3.2: a query names a type, attrs, q, scopeQ or a geo-query (ids alone do not)."""
@@ -199,6 +202,8 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
         flt.key_conditions.append(flt.conditions[-1])
         if sel.access_partial:
             flt.access = flt.conditions[-1]
+        if sel.access_bound is not None:
+            flt.bind_datasets(sel.access_bound)
     if sel.order_by:
         exprs, order_params = compile_order_by(sel.order_by, ctx.expand, flt.next_param())
         flt.order, flt.order_params = exprs, list(order_params)

@@ -249,8 +249,9 @@ _HISTORY_SQL = """, h_in AS (
 #: rebuilt, and the key of each written entity; then ``_STALE_ALL`` or ``_STALE_CHANGED``
 _REBUILT = """, rebuild AS (
   -- per half of the fingerprint (``_fingerprint``): value rows, geo rows; a stored
-  -- fingerprint of another shape (NULL, or the earlier single hash) rebuilds both
-  SELECT up.pk, up.id, up.inserted,
+  -- fingerprint of another shape (NULL, or the earlier single hash) rebuilds both. The
+  -- value rows carry the dataset, which the refDataset stamp's own rows fingerprint
+  SELECT up.pk, up.id, up.inserted, up.dataset,
     up.inserted OR substr(old.index_fp, 1, 16) IS DISTINCT FROM substr(up.index_fp, 1, 16)
       OR length(old.index_fp) IS DISTINCT FROM 32 AS v,
     up.inserted OR substr(old.index_fp, 17) IS DISTINCT FROM substr(up.index_fp, 17)
@@ -258,7 +259,8 @@ _REBUILT = """, rebuild AS (
   FROM up LEFT JOIN old USING (pk)
   WHERE up.inserted OR old.index_fp IS DISTINCT FROM up.index_fp
 ), keyed AS (
-  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g FROM rebuild JOIN input USING (id)
+  SELECT rebuild.pk, input.n, rebuild.v, rebuild.g, rebuild.dataset
+  FROM rebuild JOIN input USING (id)
 )"""
 #: the rebuilt entities' stored index rows, all deleted (``ins_v`` writes them all again)
 _STALE_ALL = """, stale AS (
@@ -272,13 +274,14 @@ _STALE_ALL = """, stale AS (
 #: for a versioned write (``_write_sql``): only the value rows that changed are deleted
 #: here and inserted (``_NEW_ROWS``), not all of them, so an update of one attribute
 #: leaves the others' rows and index entries alone. Not for batches: the comparison costs
-#: more than it saves when most rows change (measured, docs/performance.md)
+#: more than it saves when most rows change (measured, docs/performance.md). A row of
+#: another dataset than the entity's (its ``refDataset`` changed) counts as changed
 _STALE_CHANGED = """, del_v AS (
   DELETE FROM {schema}.entity_values v USING keyed k
-  WHERE k.v AND v.eid = k.pk AND NOT EXISTS (
+  WHERE k.v AND v.eid = k.pk AND (v.dataset IS DISTINCT FROM k.dataset OR NOT EXISTS (
     SELECT FROM unnest($8::int8[], $9::text[], $10::float8[], $11::text[]) AS r(n, attr, num, txt)
     WHERE r.n = k.n AND r.attr = v.attr AND r.num IS NOT DISTINCT FROM v.num
-      AND r.txt IS NOT DISTINCT FROM v.txt)
+      AND r.txt IS NOT DISTINCT FROM v.txt))
 ), del_g AS (
   DELETE FROM {schema}.entity_geo g USING keyed k WHERE k.g AND g.eid = k.pk
 )"""
@@ -287,7 +290,7 @@ _STALE_CHANGED = """, del_v AS (
 _NEW_ROWS = """
     AND NOT EXISTS (SELECT FROM {schema}.entity_values v WHERE v.eid = k.pk
       AND v.attr = r.attr AND v.num IS NOT DISTINCT FROM r.num
-      AND v.txt IS NOT DISTINCT FROM r.txt)"""
+      AND v.txt IS NOT DISTINCT FROM r.txt AND v.dataset IS NOT DISTINCT FROM k.dataset)"""
 
 
 #: the (types, dataset, attribute) of every written entity (migration 0100): what a count
@@ -367,7 +370,7 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
   ON CONFLICT (id) DO NOTHING
   RETURNING e.pk, e.id, true AS inserted, e.types, e.dataset
 ), keyed AS (
-  SELECT up.pk, input.n, true AS v, true AS g FROM up JOIN input USING (id)
+  SELECT up.pk, input.n, true AS v, true AS g, up.dataset FROM up JOIN input USING (id)
 )"""
     else:
         old = f"""old AS (
@@ -411,8 +414,8 @@ WITH input AS (
                        $7::bytea[])
     WITH ORDINALITY AS x(id, types, scopes, attrs, created_at, modified_at, fp, n){same}
 ), {old}, {write}, ins_v AS (
-  INSERT INTO {schema}.entity_values (eid, attr, num, txt)
-  SELECT k.pk, r.attr, r.num, r.txt
+  INSERT INTO {schema}.entity_values (eid, attr, num, txt, dataset)
+  SELECT k.pk, r.attr, r.num, r.txt, k.dataset
   FROM unnest($8::int8[], $9::text[], $10::float8[], $11::text[]) AS r(n, attr, num, txt)
   JOIN keyed k USING (n) WHERE k.v{_NEW_ROWS.format(schema=schema) if versions else ""}
 ){"" if known else _SHAPES.format(schema=schema)}{ins_g}{hist}
@@ -603,9 +606,25 @@ class Filter:
     # firm's grants, ``Selection.access_partial``): a count beyond the base candidate
     # bound joins the keys it passes (``count_entities``)
     access: str | None = None
+    #: a condition on ``v.dataset`` every value row of a match passes (``bind_datasets``):
+    #: the drivers read only such rows, and a count's proof looks at only such shapes
+    datasets: str | None = None
 
     def next_param(self) -> int:
         return len(self.params) + 1
+
+    def bind_datasets(self, bound: str) -> None:
+        """Make every driver that reads value rows read only those passing ``bound`` (a
+        condition on ``v.dataset``, migration 0104), which every value row of a match
+        passes: the candidate sets of a caller who may read a few datasets (a firm) are
+        then its own, read index-only, where they held every match of the tenant and
+        each candidate's key was looked up or joined to drop the hidden ones."""
+        self.datasets = bound
+        renamed = {d: d.replace(_VALUE_ROWS, f"{_VALUE_ROWS}{bound} AND ") for d in self.drivers}
+        self.drivers = [renamed[d] for d in self.drivers]
+        self.probes = {renamed.get(d, d): p for d, p in self.probes.items()}
+        self.driver_attrs = {renamed.get(d, d): a for d, a in self.driver_attrs.items()}
+        self.either_attrs = {renamed.get(d, d): a for d, a in self.either_attrs.items()}
 
     def walk_starts(self, desc: bool, column: str | None = None) -> list[str]:
         """The parameters of q's bounds where a walk on ``walk`` may start: its upper
@@ -665,6 +684,10 @@ class Filter:
             drivers.append(sql.format(*(f"${len(params) + 1 + i}" for i in range(len(values)))))
             params.extend(values)
         return replace(self, drivers=[*self.drivers, *drivers], params=params, lazy=[])
+
+
+#: how every driver reading value rows (``qlang_sql``) names them, before its conditions
+_VALUE_ROWS = ".entity_values v WHERE "
 
 
 #: largest candidate set taken from a driving index (docs/architecture.md, "Query plans"):
@@ -923,11 +946,15 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
         gate, other = ((f"NOT {strings}", f"{strings} AND {_BYTEWISE}") if kind is _NUMBERS
                        else (_BYTEWISE, f"NOT {strings}"))
 
+    # only the value rows of the caller's datasets (``Filter.bind_datasets``): a firm's
+    # walk looks up its own entities, not every entity along the index
+    within = "" if flt.datasets is None else f" AND {flt.datasets}"
+
     def walk(cond: str, bound: str = "", among: str = "", rows: int = WALK_ROWS,
              gated: bool = True) -> str:
         return (f"SELECT {_COLUMNS}, true AS walked, w.val FROM (SELECT v.eid,"
                 f" {kind.column} AS val FROM {schema}.entity_values v WHERE v.attr = {attr}"
-                f" AND {bare} IS NOT NULL{start}{bound}{among}"
+                f" AND {bare} IS NOT NULL{start}{bound}{among}{within}"
                 f" ORDER BY val{way}, v.eid LIMIT {rows}) AS w"
                 # one pk probe per index row, in the walk's order: joined plainly, the
                 # planner (estimating a handful of matches) merge-joined on the sort
@@ -950,7 +977,8 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
                 f" UNION ALL ({walk(cond, group, among, rows, False)}"
                 f" AND (SELECT n FROM b) = {depth}"
                 f" AND (SELECT count(*) FROM (SELECT FROM {schema}.entity_values v"
-                f" WHERE v.attr = {attr}{group}{among} LIMIT {rows + 1}) AS g) <= {rows}))"
+                f" WHERE v.attr = {attr}{group}{among}{within} LIMIT {rows + 1}) AS g)"
+                f" <= {rows}))"
                 f" AS e{order}{tail})")
 
     switch = f" UNION ALL (SELECT {_NULL_ROW}, true, NULL::{kind.sql_type} WHERE {other})"
@@ -1221,6 +1249,9 @@ def _shaped_count(flt: Filter, schema: str) -> _Shaped | None:
     if not _ALL_TRUE.fullmatch(rest):
         return None
     keys = " AND ".join(f"({c})" for c in flt.key_conditions) or "TRUE"
+    # drivers bound to some datasets (``Filter.bind_datasets``) hold no entity of another
+    within = "" if flt.datasets is None else (
+        f" AND {flt.datasets.replace('v.dataset', 'e.dataset')}")
     attrs = [a for read in reads if read for a in read]
     first = len(flt.params) + 1
     numbers = iter(range(first, first + len(attrs)))
@@ -1228,7 +1259,7 @@ def _shaped_count(flt: Filter, schema: str) -> _Shaped | None:
     # a disjunction's members hold one of its items' attributes: each must pass
     proof = " OR ".join("(" + " AND ".join(
         f"NOT EXISTS (SELECT FROM {schema}.entity_shapes e WHERE e.attr = ${next(numbers)}"
-        f" AND ({keys}) IS NOT TRUE)" for _ in read) + ")" for read in reads if read)
+        f"{within} AND ({keys}) IS NOT TRUE)" for _ in read) + ")" for read in reads if read)
     if len(drivers) > 1:
         common = " INTERSECT ".join(f"SELECT eid FROM ({d}) AS c{i}"
                                     for i, d in enumerate(drivers))

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from hub import keys
+from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX
 from hub.store import entities as store
 from tests.integration.authz_world import GAUGE, JSON, World, world
 from tests.integration.order_oracle import count_plan, page_plan
@@ -110,6 +111,20 @@ async def test_a_firm_counts_what_it_may_read(world: World) -> None:
     ids = [e["id"] for e in await r.json()]
     assert len(ids) == int(r.headers["NGSILD-Results-Count"]) == _want(lambda i: i % 7 == 6)
     assert all(i.startswith("urn:ngsi-ld:Gauge:nagano-") for i in ids)
+    # a gauge moved to a dataset the firm may not read by a versioned write (PATCH's): its
+    # value rows move with it, or the firm's count, which reads them alone where the
+    # firm's dataset holds gauges only, would still include it
+    moved = "urn:ngsi-ld:Gauge:nagano-x3"
+    before = await _count(world, "firm", "battery<12")
+    async with world.http.app[keys.POOL].acquire() as con:
+        ent = await store.fetch_entity(con, "ngsild", moved, versioned=True)
+        assert ent is not None
+        ent["attrs"][DATASET_IRI] = [{"type": "Relationship",
+                                      "object": DATASET_PREFIX + "ueda-rain"}]
+        assert await store.write_entities(con, "ngsild", [ent], create_only=False,
+                                          history=False, versioned=True) == {moved: False}
+    assert await _count(world, "firm", "battery<12") == before - 1
+    assert await _count(world, "pref", "battery<12") == _want(lambda i: i < 12, 2)
 
 
 async def test_an_attribute_limited_grant_counts_for_its_attributes(
@@ -145,8 +160,30 @@ async def test_the_firm_reads_its_keys_not_each_candidates(
                        "valid_until": "2099-01-01T00:00:00Z"}, "firm")
     await world.refresh()
     await _load(world)
-    # beyond CANDIDATES (below it, looking each candidate up was about as fast: 2,000
+    # the firm's dataset holds gauges only: its candidates, read from the value index
+    # with their dataset (migration 0104), are its matches, and the count reads them
+    # alone, no key of any entity; the other city's rows are left in the index
+    flt = await _firm_filter(world, monkeypatch, "battery>=0")
+    assert flt.datasets is not None and all("v.dataset" in d for d in flt.drivers), flt
+    ran = [n for n in await count_plan(world.http, flt) if n.get("Actual Loops")]
+    assert "entities" not in {n.get("Relation Name") for n in ran}, ran
+    read = [n for n in ran if n.get("Relation Name") == "entity_values"]
+    assert read and all(n["Node Type"] == "Index Only Scan" for n in read), read
+    assert sum(n["Actual Rows"] for n in read) == N + 3, read  # nagano's gauges
+    assert sum(n.get("Rows Removed by Filter", 0) for n in read) >= N, read
+    # a sensor of another type in the firm's dataset also holds ``battery``: the type
+    # condition no longer holds for every candidate, so the keys are joined. Beyond
+    # CANDIDATES (below it, looking each candidate up was about as fast: 2,000
     # candidates of 200,000 entities)
+    sensor = {"id": "urn:ngsi-ld:Sensor:nagano-s1", "types": [VOCAB + "Sensor"],
+              "scopes": None, "createdAt": "2026-12-06T00:00:00Z",
+              "modifiedAt": "2026-12-06T00:00:00Z",
+              "attrs": {VOCAB + "battery": [{"type": "Property", "value": 50}],
+                        DATASET_IRI: [{"type": "Relationship",
+                                       "object": DATASET_PREFIX + "nagano-rain"}]}}
+    async with world.http.app[keys.POOL].acquire() as con:
+        await store.write_entities(con, "ngsild", [sensor], create_only=True, history=False)
+    assert await _count(world, "firm", "battery>=0") == N + 3
     with monkeypatch.context() as m:
         m.setattr(store, "CANDIDATES", 100)
         assert await _keys_read(world, monkeypatch, "battery>=0") == {"entities_dataset"}
@@ -175,19 +212,7 @@ async def test_the_firm_reads_its_keys_not_each_candidates(
         assert ("reltuples" in sent[-1]) == grown, (who, sent)
     # a page of a sparse term walks its candidates along the primary key and stops at
     # the 20th visible one; it never probes the dataset index with every candidate
-    seen: list[store.Filter] = []
-    paging = store.fetch_entities
-
-    async def recording(con: Any, schema: str, flt: store.Filter, limit: int,
-                        offset: int) -> list[dict[str, Any]]:
-        seen.append(flt)
-        return await paging(con, schema, flt, limit, offset)
-
-    monkeypatch.setattr(store, "fetch_entities", recording)
-    r = await world.http.get(E, params={"type": "Gauge", "q": "battery>=100"},
-                             headers=world.auth("firm"))
-    assert r.status == 200 and len(await r.json()) == 20, await r.text()
-    found = [n for n in await page_plan(world.http, seen[-1]) if n.get("Actual Loops")]
+    found = await _firm_page_plan(world, monkeypatch, {"q": "battery>=100"})
     assert {n.get("Index Name") for n in found if n.get("Relation Name") == "entities"
             } == {"entities_pkey"}, found
     # which PostgreSQL chose at 200,000 entities, estimating the candidates' array at a
@@ -221,3 +246,46 @@ async def _keys_read(world: World, monkeypatch: pytest.MonkeyPatch, q: str) -> s
     found = [n for n in await count_plan(world.http, await _firm_filter(world, monkeypatch, q))
              if n.get("Actual Rows") or n.get("Rows Removed by Filter")]
     return {n.get("Index Name") for n in found if n.get("Relation Name") == "entities"}
+
+
+async def test_the_firms_ordered_walk_reads_its_own_rows(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``orderBy`` without ``q`` walks the value index in order (``store._walk_sql``):
+    the firm's walk reads only its datasets' rows, so it looks up its own gauges, not
+    Ueda's that lie between them, and its pages are the ones Python sorts."""
+    await world.grant({"dataset": "nagano-rain", "actions": ["read"], "purpose": "flood-app",
+                       "valid_from": "2026-01-01T00:00:00Z",
+                       "valid_until": "2099-01-01T00:00:00Z"}, "firm")
+    await world.refresh()
+    await _load(world)
+    for order, offset, want in (("battery", 0, range(20)), ("battery", 40, range(40, 60)),
+                                ("battery;desc", 0, range(N - 1, N - 21, -1))):
+        r = await world.http.get(E, params={"type": "Gauge", "orderBy": order, "limit": "20",
+                                            "offset": str(offset)}, headers=world.auth("firm"))
+        assert r.status == 200, await r.text()
+        assert [e["id"] for e in await r.json()] == [
+            f"urn:ngsi-ld:Gauge:nagano-x{i}" for i in want], (order, offset)
+    found = await _firm_page_plan(world, monkeypatch, {"orderBy": "battery"})
+    looked = sum(n["Actual Loops"] for n in found if n.get("Relation Name") == "entities")
+    # Ueda's gauges hold the same batteries, one beside each of Nagano's: read along
+    # the index they would be looked up too (~40)
+    assert 20 <= looked <= 22, found
+
+
+async def _firm_page_plan(world: World, monkeypatch: pytest.MonkeyPatch,
+                          params: dict[str, str]) -> list[dict[str, Any]]:
+    """The executed nodes of the statement for a full page of the firm's gauges."""
+    seen: list[store.Filter] = []
+    paging = store.fetch_entities
+
+    async def recording(con: Any, schema: str, flt: store.Filter, limit: int,
+                        offset: int) -> list[dict[str, Any]]:
+        seen.append(flt)
+        return await paging(con, schema, flt, limit, offset)
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "fetch_entities", recording)
+        r = await world.http.get(E, params={"type": "Gauge", **params},
+                                 headers=world.auth("firm"))
+    assert r.status == 200 and len(await r.json()) == 20, await r.text()
+    return [n for n in await page_plan(world.http, seen[-1]) if n.get("Actual Loops")]
