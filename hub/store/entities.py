@@ -626,6 +626,16 @@ class Filter:
         self.driver_attrs = {renamed.get(d, d): a for d, a in self.driver_attrs.items()}
         self.either_attrs = {renamed.get(d, d): a for d, a in self.either_attrs.items()}
 
+    def tagged(self, driver: str) -> str:
+        """``driver`` as rows ``(eid, mine)`` of every dataset, ``mine`` its bound
+        (``bind_datasets``), so that a read may stop at a number of index rows rather
+        than of the caller's (``_driven_own``); a driver it does not bind is all mine."""
+        bound = f"{_VALUE_ROWS}{self.datasets} AND "
+        if self.datasets is None or bound not in driver:
+            return f"SELECT u.eid, true AS mine FROM ({driver}) AS u"
+        return driver.replace(bound, _VALUE_ROWS).replace(
+            "SELECT v.eid FROM ", f"SELECT v.eid, {self.datasets} AS mine FROM ")
+
     def walk_starts(self, desc: bool, column: str | None = None) -> list[str]:
         """The parameters of q's bounds where a walk on ``walk`` may start: its upper
         bounds when descending, its lower ones when ascending; of one ``entity_values``
@@ -740,6 +750,8 @@ def _driven(flt: Filter, branch: str, *, complete: bool = False, ctes: str = "")
     """
     drivers = flt.drivers[:_MAX_DRIVERS]
     head = f"WITH {ctes}, " if ctes else "WITH "
+    if flt.datasets is not None and not complete:
+        return _driven_own(flt, drivers, head, branch)
     if complete:
         sets = [f"c{i} AS MATERIALIZED ({d})" for i, d in enumerate(drivers)]
         others = "".join(f" AND eid IN (SELECT eid FROM c{j})" for j in range(1, len(drivers)))
@@ -763,6 +775,41 @@ def _driven(flt: Filter, branch: str, *, complete: bool = False, ctes: str = "")
         others = "".join(f" AND ({small[j].replace('<=', '>')} OR eid IN (SELECT eid FROM c{j}))"
                          for j in range(len(drivers)) if j != i)
         whens.append(f"WHEN {small[i]} THEN ARRAY(SELECT eid FROM c{i} WHERE TRUE{others})")
+    sets.append(f"pick AS MATERIALIZED (SELECT CASE {' '.join(whens)} END AS pks)")
+    return head + ", ".join(sets) + " " + branch
+
+
+#: a caller whose drivers read its datasets' rows only (``Filter.bind_datasets``) reads at
+#: most this many times the candidate bound of index rows, the others' included
+OWN_READ = 4
+
+
+def _driven_own(flt: Filter, drivers: list[str], head: str, branch: str) -> str:
+    """``_driven`` for drivers bound to the caller's datasets. Each is read up to
+    ``OWN_READ`` times the candidate bound of index rows, and its set is the caller's
+    rows among them (``Filter.tagged``): complete when the read stopped short. So the
+    candidate branch runs where the set is complete and the caller's part of it within
+    the bound. Bounded by the caller's rows alone, a dense term read every match of the
+    tenant to find that the firm's 3,600 of 36,000 (a five-type tenant of 200,000
+    entities, 90 %) were few enough: 13 ms of PostgreSQL a page, against 6 for the walk
+    in pk order, which meets a visible match every ~10 entities there."""
+    tagged = [flt.tagged(d) for d in drivers]
+    cap = f"cap AS MATERIALIZED (SELECT {_candidate_cap(flt)} AS n)"
+    read = f"(SELECT n * {OWN_READ} FROM cap)"
+    upto = f"(SELECT n * {OWN_READ} + 1 FROM cap)"
+    if len(drivers) == 1:
+        return (f"{head}{cap}, pick AS MATERIALIZED (SELECT CASE WHEN count(*) <= {read}"
+                f" AND count(*) FILTER (WHERE c0.mine) <= (SELECT n FROM cap)"
+                f" THEN coalesce(array_agg(c0.eid) FILTER (WHERE c0.mine),"
+                f" ARRAY[]::bigint[]) END AS pks FROM ({tagged[0]} LIMIT {upto}) AS c0)"
+                f" {branch}")
+    sets = [cap, *(f"c{i} AS MATERIALIZED ({d} LIMIT {upto})" for i, d in enumerate(tagged))]
+    small = [f"(SELECT count(*) FROM c{i}) <= {read}" for i in range(len(drivers))]
+    whens = []
+    for i in range(len(drivers)):
+        others = "".join(f" AND ({small[j].replace('<=', '>')} OR eid IN (SELECT eid FROM c{j}))"
+                         for j in range(len(drivers)) if j != i)
+        whens.append(f"WHEN {small[i]} THEN ARRAY(SELECT eid FROM c{i} WHERE mine{others})")
     sets.append(f"pick AS MATERIALIZED (SELECT CASE {' '.join(whens)} END AS pks)")
     return head + ", ".join(sets) + " " + branch
 

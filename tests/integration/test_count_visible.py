@@ -273,8 +273,9 @@ async def test_the_firms_ordered_walk_reads_its_own_rows(
 
 
 async def _firm_page_plan(world: World, monkeypatch: pytest.MonkeyPatch,
-                          params: dict[str, str]) -> list[dict[str, Any]]:
-    """The executed nodes of the statement for a full page of the firm's gauges."""
+                          params: dict[str, str], rows: int = 20) -> list[dict[str, Any]]:
+    """The executed nodes of the statement for a page of the firm's gauges (``rows``
+    of them)."""
     seen: list[store.Filter] = []
     paging = store.fetch_entities
 
@@ -287,5 +288,51 @@ async def _firm_page_plan(world: World, monkeypatch: pytest.MonkeyPatch,
         m.setattr(store, "fetch_entities", recording)
         r = await world.http.get(E, params={"type": "Gauge", **params},
                                  headers=world.auth("firm"))
-    assert r.status == 200 and len(await r.json()) == 20, await r.text()
+    assert r.status == 200 and len(await r.json()) == rows, await r.text()
     return [n for n in await page_plan(world.http, seen[-1]) if n.get("Actual Loops")]
+
+
+async def test_the_firms_candidates_are_its_own_within_a_read_of_index_rows(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The firm's drivers keep its rows only (``Filter.bind_datasets``); its candidate
+    branch runs when the driver's read of index rows, Ueda's included, stopped within
+    ``OWN_READ`` times the bound and its own rows are within the bound
+    (``store._driven_own``). Ueda's gauges hold the same batteries as Nagano's, so
+    ``battery<k`` reads 2k rows, k of them the firm's. With the bound at 10: k = 8 picks
+    the candidates; k = 15 (its own over the bound) and k = 30 (60 rows read, over 40)
+    walk. With a second term (every gauge's ``rain``), the intersection is picked where
+    one read stopped short, as without a bound on datasets: k = 8 and 15. Pages and
+    counts match Python's either way."""
+    await world.grant({"dataset": "nagano-rain", "actions": ["read"], "purpose": "flood-app",
+                       "valid_from": "2026-01-01T00:00:00Z",
+                       "valid_until": "2099-01-01T00:00:00Z"}, "firm")
+    await world.refresh()
+    await _load(world)
+    monkeypatch.setattr(store, "CANDIDATES", 10)
+    for k, one, two in ((8, True, True), (15, False, True), (30, False, False)):
+        for q, picked in ((f"battery<{k}", one), (f"battery<{k};rain>=0", two)):
+            r = await world.http.get(E, params={"type": "Gauge", "q": q, "count": "true",
+                                                "limit": "20"}, headers=world.auth("firm"))
+            assert r.status == 200, await r.text()
+            assert [e["id"] for e in await r.json()] == [
+                f"urn:ngsi-ld:Gauge:nagano-x{i}" for i in range(min(k, 20))], q
+            assert r.headers["NGSILD-Results-Count"] == str(k), q
+            found = await _firm_page_plan(world, monkeypatch, {"q": q}, rows=min(k, 20))
+            scans = [n for n in found if "pk = ANY" in n.get("Index Cond", "")]
+            assert sum(n.get("Actual Rows", 0) for n in scans) == (
+                min(k, 20) if picked else 0), (q, found)
+            # the firm's candidates only: no Ueda gauge is looked up to be dropped
+            assert sum(n.get("Rows Removed by Filter", 0) for n in scans) == 0, (q, found)
+    # 100 of Ueda's gauges and 5 of Nagano's run flat (battery -1): ``battery<0`` is 5 of
+    # the firm's, few enough, but its driver reads 105 rows, over 40: the walk
+    flat = [{"id": f"urn:ngsi-ld:Gauge:{city}-flat{i}", "types": [GAUGE], "scopes": None,
+             "createdAt": "2026-12-06T00:00:00Z", "modifiedAt": "2026-12-06T00:00:00Z",
+             "attrs": {VOCAB + "battery": [{"type": "Property", "value": -1}],
+                       DATASET_IRI: [{"type": "Relationship",
+                                      "object": f"{DATASET_PREFIX}{city}-rain"}]}}
+            for city, n in (("ueda", 100), ("nagano", 5)) for i in range(n)]
+    async with world.http.app[keys.POOL].acquire() as con:
+        await store.write_entities(con, "ngsild", flat, create_only=True, history=False)
+    found = await _firm_page_plan(world, monkeypatch, {"q": "battery<0"}, rows=5)
+    assert not [n for n in found if "pk = ANY" in n.get("Index Cond", "")
+                and n.get("Actual Rows")], found
