@@ -766,17 +766,24 @@ def _driven(flt: Filter, branch: str, *, complete: bool = False, ctes: str = "")
                 f" pick AS MATERIALIZED (SELECT CASE WHEN count(*) <= (SELECT n FROM cap)"
                 f" THEN coalesce(array_agg(eid), ARRAY[]::bigint[]) END AS pks"
                 f" FROM ({drivers[0]} LIMIT (SELECT n + 1 FROM cap)) AS c0) {branch}")
-    sets = [f"cap AS MATERIALIZED (SELECT {_candidate_cap(flt)} AS n)"]
-    sets += [f"c{i} AS MATERIALIZED ({d} LIMIT (SELECT n + 1 FROM cap))"
-             for i, d in enumerate(drivers)]
-    small = [f"(SELECT count(*) FROM c{i}) <= (SELECT n FROM cap)" for i in range(len(drivers))]
+    sets = [f"cap AS MATERIALIZED (SELECT {_candidate_cap(flt)} AS n)",
+            *_intersected(drivers, "(SELECT n FROM cap)", "TRUE")]
+    return head + ", ".join(sets) + " " + branch
+
+
+def _intersected(drivers: list[str], read: str, members: str) -> list[str]:
+    """The CTEs ``c0``, ``c1``, ... (each driver read up to ``read`` + 1 rows) and
+    ``pick``: the members (``members``, a condition on a driver's row) of the first set
+    whose read stopped short, that are in every other such set."""
+    upto = read.replace(" FROM cap)", " + 1 FROM cap)")
+    sets = [f"c{i} AS MATERIALIZED ({d} LIMIT {upto})" for i, d in enumerate(drivers)]
+    small = [f"(SELECT count(*) FROM c{i}) <= {read}" for i in range(len(drivers))]
     whens = []
     for i in range(len(drivers)):
         others = "".join(f" AND ({small[j].replace('<=', '>')} OR eid IN (SELECT eid FROM c{j}))"
                          for j in range(len(drivers)) if j != i)
-        whens.append(f"WHEN {small[i]} THEN ARRAY(SELECT eid FROM c{i} WHERE TRUE{others})")
-    sets.append(f"pick AS MATERIALIZED (SELECT CASE {' '.join(whens)} END AS pks)")
-    return head + ", ".join(sets) + " " + branch
+        whens.append(f"WHEN {small[i]} THEN ARRAY(SELECT eid FROM c{i} WHERE {members}{others})")
+    return [*sets, f"pick AS MATERIALIZED (SELECT CASE {' '.join(whens)} END AS pks)"]
 
 
 #: a caller whose drivers read its datasets' rows only (``Filter.bind_datasets``) reads at
@@ -803,15 +810,7 @@ def _driven_own(flt: Filter, drivers: list[str], head: str, branch: str) -> str:
                 f" THEN coalesce(array_agg(c0.eid) FILTER (WHERE c0.mine),"
                 f" ARRAY[]::bigint[]) END AS pks FROM ({tagged[0]} LIMIT {upto}) AS c0)"
                 f" {branch}")
-    sets = [cap, *(f"c{i} AS MATERIALIZED ({d} LIMIT {upto})" for i, d in enumerate(tagged))]
-    small = [f"(SELECT count(*) FROM c{i}) <= {read}" for i in range(len(drivers))]
-    whens = []
-    for i in range(len(drivers)):
-        others = "".join(f" AND ({small[j].replace('<=', '>')} OR eid IN (SELECT eid FROM c{j}))"
-                         for j in range(len(drivers)) if j != i)
-        whens.append(f"WHEN {small[i]} THEN ARRAY(SELECT eid FROM c{i} WHERE mine{others})")
-    sets.append(f"pick AS MATERIALIZED (SELECT CASE {' '.join(whens)} END AS pks)")
-    return head + ", ".join(sets) + " " + branch
+    return head + ", ".join([cap, *_intersected(tagged, read, "mine")]) + " " + branch
 
 
 def _branches(flt: Filter, select: str, tail: str, walk_bound: str = "", *,
