@@ -40,8 +40,8 @@ from hub.service.catalogue import (
     DATASET_IRI,
     DATASET_PREFIX,
     dataset_in,
+    datasets_bound,
     entity_dataset,
-    text_array,
 )
 
 __all__ = ["Source", "access_condition", "aggregate_condition", "decide_entity",
@@ -316,10 +316,9 @@ def restrict(sel: Any, ctx: ActiveContext, action: str = "read") -> None:
     # not entities, since that is what the process knows without asking PostgreSQL
     sel.access_partial = 2 * len(cond.whole & state.datasets.keys()) <= len(state.datasets)
     if sel.access_partial:
-        # the value rows of the datasets the condition reads, so a candidate set holds
+        # the index rows of the datasets the condition reads, so a candidate set holds
         # the caller's own candidates only (``store.entities.Filter.bind_datasets``)
-        sel.access_bound = dataset_in("v.dataset", catch_all_of(state.datasets), cond.bound
-                                      ).format(text_array(sorted(cond.bound)))
+        sel.access_bound = datasets_bound(catch_all_of(state.datasets), cond.bound)
 
 
 def _read_condition(caller: Caller, wanted: set[str], ctx: ActiveContext, action: str,

@@ -11,7 +11,7 @@ and an entity of no dataset is readable by nobody but in dev mode.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -19,8 +19,8 @@ import asyncpg
 from hub.jsonld.core import DEFAULT_VOCAB
 from hub.service.access_state import DatasetInfo
 
-__all__ = ["DATASET_IRI", "DATASET_PREFIX", "dataset_in", "entity_dataset", "load_catalogue",
-           "load_organisations"]
+__all__ = ["DATASET_IRI", "DATASET_PREFIX", "dataset_in", "datasets_bound", "entity_dataset",
+           "load_catalogue", "load_organisations", "text_array"]
 
 #: the registry's ``refDataset`` (hub/service/ownership.py ``DATASET``)
 DATASET_IRI = DEFAULT_VOCAB + "refDataset"
@@ -43,6 +43,15 @@ def dataset_in(column: str, catch_all: str | None, ids: Iterable[str]) -> str:
     if catch_all is not None and catch_all in ids:
         return f"({column} = ANY({{}}::text[]) OR {column} IS NULL)"
     return f"{column} = ANY({{}}::text[])"
+
+
+def datasets_bound(catch_all: str | None, ids: Iterable[str]) -> Callable[[str], str]:
+    """``dataset_in`` with ``ids`` written in, for any column that keeps a dataset (the
+    entity's, or an index row's copy of it: ``v.dataset``, ``g.dataset``): the column
+    goes in before the literal, so no id can be mistaken for a column's name."""
+    wanted = sorted(ids)
+    literal = text_array(wanted)
+    return lambda column: dataset_in(column, catch_all, wanted).format(literal)
 
 
 def text_array(values: Iterable[str]) -> str:

@@ -7,7 +7,7 @@ purge and (later) subscriptions agree on what matches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,9 +49,10 @@ class Selection:
     # whether that condition leaves out most datasets of the catalogue (a firm's
     # grants): a count then joins the keys it passes (``store.entities.count_entities``)
     access_partial: bool = False
-    # when partial, a condition on ``v.dataset`` (a value row's) that every value row of
-    # an entity passing ``access`` passes: the datasets the condition reads at all
-    access_bound: str | None = None
+    # when partial, a condition on a dataset column (an index row's copy, ``v.dataset``)
+    # that every index row of an entity passing ``access`` passes: the datasets the
+    # condition reads at all (``catalogue.datasets_bound``)
+    access_bound: Callable[[str], str] | None = None
 
     def is_constrained(self) -> bool:
         """6.4.3.2: a query names a type, attrs, q, scopeQ or a geo-query (ids alone do not)."""

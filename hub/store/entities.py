@@ -14,6 +14,7 @@ versioned write (``write_entities(versioned=True)``), which is one statement.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from hashlib import blake2b
@@ -82,15 +83,16 @@ def _json_list(items: list[str] | None) -> str | None:
     return None if items is None else orjson.dumps(items).decode()
 
 
-def _fingerprint(vals: list[Any], geo: list[list[Any]]) -> bytes:
-    """128 bits of the value rows, then 128 bits of the geo rows: equal rows give equal
-    bytes (orjson writes a float's shortest exact form, and index rows hold only finite
-    ones), so an unchanged half means unchanged rows but for a 2**-128 chance, and a
-    replace that changes readings but not the location leaves the geo rows alone
-    (``_write_sql``). orjson rather than ``repr``: a sixth of the hub's CPU on a contract
-    batch went to ``repr`` here."""
+def _fingerprint(vals: list[Any], geo: list[list[Any]], owner: str | None) -> bytes:
+    """128 bits of the value rows, then 128 bits of the geo rows and their dataset: equal
+    rows give equal bytes (orjson writes a float's shortest exact form, and index rows
+    hold only finite ones), so an unchanged half means unchanged rows but for a 2**-128
+    chance, and a replace that changes readings but not the location leaves the geo rows
+    alone (``_write_sql``). The value rows' dataset needs no place of its own: the
+    ``refDataset`` stamp has value rows. orjson rather than ``repr``: a sixth of the
+    hub's CPU on a contract batch went to ``repr`` here."""
     return (blake2b(orjson.dumps(vals), digest_size=16).digest()
-            + blake2b(orjson.dumps(geo), digest_size=16).digest())
+            + blake2b(orjson.dumps([owner, geo] if geo else geo), digest_size=16).digest())
 
 
 #: the provenance attribute naming an entity's owning dataset (hub/service/ownership.py)
@@ -153,8 +155,8 @@ def _parameters(
         modified.append(ent["modifiedAt"])
         vals = index_rows(ent["attrs"])
         geo = _geo_rows(ent["attrs"])
-        fps.append(_fingerprint(vals, geo))
         owners.append(_owner(ent["attrs"]))
+        fps.append(_fingerprint(vals, geo, owners[-1]))
         if history:
             _history_rows(n, ent, hist)
         for attr, num, txt in vals:
@@ -395,8 +397,8 @@ def _write_sql(schema: str, create_only: bool, geo: bool = True, history: bool =
         write += _REBUILT + _STALE_ALL.format(schema=schema)
     ins_g = f"""
 , ins_g AS (
-  INSERT INTO {schema}.entity_geo (eid, attr, bbox)
-  SELECT k.pk, r.attr, box(point(r.x1, r.y1), point(r.x2, r.y2))
+  INSERT INTO {schema}.entity_geo (eid, attr, bbox, dataset)
+  SELECT k.pk, r.attr, box(point(r.x1, r.y1), point(r.x2, r.y2)), k.dataset
   FROM unnest($12::int8[], $13::text[], $14::float8[], $15::float8[], $16::float8[],
               $17::float8[]) AS r(n, attr, x1, y1, x2, y2)
   JOIN keyed k USING (n) WHERE k.g
@@ -606,21 +608,22 @@ class Filter:
     # firm's grants, ``Selection.access_partial``): a count beyond the base candidate
     # bound joins the keys it passes (``count_entities``)
     access: str | None = None
-    #: a condition on ``v.dataset`` every value row of a match passes (``bind_datasets``):
-    #: the drivers read only such rows, and a count's proof looks at only such shapes
-    datasets: str | None = None
+    #: a condition on a dataset column (given as ``v.dataset``, ``g.dataset``, ...) every
+    #: index row of a match passes (``bind_datasets``): the drivers read only such rows,
+    #: and a count's proof looks at only such shapes
+    datasets: Callable[[str], str] | None = None
 
     def next_param(self) -> int:
         return len(self.params) + 1
 
-    def bind_datasets(self, bound: str) -> None:
+    def bind_datasets(self, bound: Callable[[str], str]) -> None:
         """Make every driver that reads value rows read only those passing ``bound`` (a
         condition on ``v.dataset``, migration 0104), which every value row of a match
         passes: the candidate sets of a caller who may read a few datasets (a firm) are
         then its own, read index-only, where they held every match of the tenant and
         each candidate's key was looked up or joined to drop the hidden ones."""
         self.datasets = bound
-        renamed = {d: d.replace(_VALUE_ROWS, f"{_VALUE_ROWS}{bound} AND ") for d in self.drivers}
+        renamed = {d: _rebound(d, bound) for d in self.drivers}
         self.drivers = [renamed[d] for d in self.drivers]
         self.probes = {renamed.get(d, d): p for d, p in self.probes.items()}
         self.driver_attrs = {renamed.get(d, d): a for d, a in self.driver_attrs.items()}
@@ -630,11 +633,13 @@ class Filter:
         """``driver`` as rows ``(eid, mine)`` of every dataset, ``mine`` its bound
         (``bind_datasets``), so that a read may stop at a number of index rows rather
         than of the caller's (``_driven_own``); a driver it does not bind is all mine."""
-        bound = f"{_VALUE_ROWS}{self.datasets} AND "
-        if self.datasets is None or bound not in driver:
-            return f"SELECT u.eid, true AS mine FROM ({driver}) AS u"
-        return driver.replace(bound, _VALUE_ROWS).replace(
-            "SELECT v.eid FROM ", f"SELECT v.eid, {self.datasets} AS mine FROM ")
+        for rows, alias in _INDEX_ROWS:
+            bound = self.datasets and self.datasets(f"{alias}.dataset")
+            if bound is None or f"{rows}{bound} AND " not in driver:
+                continue
+            return driver.replace(f"{rows}{bound} AND ", rows).replace(
+                f"SELECT {alias}.eid FROM ", f"SELECT {alias}.eid, {bound} AS mine FROM ")
+        return f"SELECT u.eid, true AS mine FROM ({driver}) AS u"
 
     def walk_starts(self, desc: bool, column: str | None = None) -> list[str]:
         """The parameters of q's bounds where a walk on ``walk`` may start: its upper
@@ -698,6 +703,18 @@ class Filter:
 
 #: how every driver reading value rows (``qlang_sql``) names them, before its conditions
 _VALUE_ROWS = ".entity_values v WHERE "
+#: the same of a geo-query's driver (``hub/service/selection.py``)
+_GEO_ROWS = ".entity_geo g WHERE "
+#: the index rows that carry their entity's dataset (migrations 0104, 0106), with the
+#: alias their drivers give them
+_INDEX_ROWS = ((_VALUE_ROWS, "v"), (_GEO_ROWS, "g"))
+
+
+def _rebound(driver: str, bound: Callable[[str], str]) -> str:
+    """``driver`` reading only the index rows passing ``bound`` (``Filter.bind_datasets``)."""
+    for rows, alias in _INDEX_ROWS:
+        driver = driver.replace(rows, f"{rows}{bound(f'{alias}.dataset')} AND ")
+    return driver
 
 
 #: largest candidate set taken from a driving index (docs/architecture.md, "Query plans"):
@@ -997,7 +1014,7 @@ def _walk_sql(flt: Filter, kind: _Kind, grouped: bool, select: str, schema: str,
 
     # only the value rows of the caller's datasets (``Filter.bind_datasets``): a firm's
     # walk looks up its own entities, not every entity along the index
-    within = "" if flt.datasets is None else f" AND {flt.datasets}"
+    within = "" if flt.datasets is None else f" AND {flt.datasets('v.dataset')}"
 
     def walk(cond: str, bound: str = "", among: str = "", rows: int = WALK_ROWS,
              gated: bool = True) -> str:
@@ -1299,8 +1316,7 @@ def _shaped_count(flt: Filter, schema: str) -> _Shaped | None:
         return None
     keys = " AND ".join(f"({c})" for c in flt.key_conditions) or "TRUE"
     # drivers bound to some datasets (``Filter.bind_datasets``) hold no entity of another
-    within = "" if flt.datasets is None else (
-        f" AND {flt.datasets.replace('v.dataset', 'e.dataset')}")
+    within = "" if flt.datasets is None else f" AND {flt.datasets('e.dataset')}"
     attrs = [a for read in reads if read for a in read]
     first = len(flt.params) + 1
     numbers = iter(range(first, first + len(attrs)))
