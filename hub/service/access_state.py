@@ -72,6 +72,9 @@ class AccessState:
         self.tokens: dict[str, tuple[dict[str, Any], float]] = {}  # verified, until
         self._task: asyncio.Task[None] | None = None
         self.loaded_at = 0.0
+        # one refresh at a time: the periodic one, begun before a token was revoked and
+        # finished after the revoking request's own, would set the older state last
+        self._refreshing = asyncio.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -105,6 +108,10 @@ class AccessState:
                 failing = False
 
     async def refresh(self) -> None:
+        async with self._refreshing:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         from hub.service.catalogue import load_catalogue, load_organisations
 
         async with self.pool.acquire() as con:

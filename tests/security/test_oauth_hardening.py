@@ -19,6 +19,9 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from authz.repo import tokens as tokens_repo
 from hub import keys
 from hub.service import admin
 from tests.integration.authz_world import BASE, NAGANO, World
@@ -155,6 +158,43 @@ async def test_rotation_with_revoke_tokens_ends_the_live_tokens(w: World,
     resp = await w.http.get(BASE + "/entities?type=Gauge",
                             headers={"Authorization": f"Bearer {other}"})
     assert resp.status == 200
+
+
+async def test_a_refresh_begun_before_a_revocation_does_not_undo_it(
+        w: World, digest: Digest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The periodic refresh of the access state may be reading when a request revokes a
+    token and refreshes at once. Run side by side, the older one finished last and put
+    its list back: the token lived until the next round (this test's sibling above
+    failed so on a loaded machine). One refresh at a time, the revoking request's reads
+    after the older one is done."""
+    token = await w.login("leaky", NAGANO, ["read"])
+    await w.refresh()
+    state = w.http.app[keys.ACCESS]
+    reading, release = asyncio.Event(), asyncio.Event()
+    revoked_since = tokens_repo.revoked_since
+
+    async def slow(con: Any, since: Any) -> Any:
+        found = await revoked_since(con, since)
+        if not reading.is_set():  # the periodic round: it read before the revocation
+            reading.set()
+            await release.wait()
+        return found
+
+    monkeypatch.setattr(tokens_repo, "revoked_since", slow)
+    periodic = asyncio.create_task(state.refresh())
+    await reading.wait()
+    async with w.http.app[keys.POOL].acquire() as con:
+        found = await admin.clients_repo.get(con, w.clients["leaky"]["client_id"])
+        assert found is not None
+        await admin.rotate_client(con, found, revoke_tokens=True)
+    await digest.seal()
+    revoking = asyncio.create_task(state.refresh())
+    await asyncio.sleep(0.2)  # long enough for it to finish, were it not waiting
+    release.set()
+    await asyncio.gather(periodic, revoking)
+    resp = await w.http.get(BASE + "/entities?type=Gauge",
+                            headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 401, await resp.text()
 
 
 async def test_metadata_names_the_response_types_it_supports(w: World) -> None:
