@@ -191,6 +191,14 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
         return {"georel": f"near;maxDistance=={radius:.0f}", "geometry": "Point",
                 "coordinates": f"[{(x1 + x2) / 2:.5f},{(y1 + y2) / 2:.5f}]"}
 
+    def geo_count(s: float, r: random.Random) -> dict[str, str]:
+        # how many stations stand in the area, and a page of them: every match is read
+        return {**within(s, r), "count": "true"}
+
+    def geo_order(s: float, r: random.Random) -> dict[str, str]:
+        # the area's stations by a reading: every match is read, then sorted in SQL
+        return {**within(s, r), "orderBy": "occupancy"}
+
     def id_pattern(s: float, r: random.Random) -> dict[str, str]:
         # ids are ...:<i> for i < N: a random k-digit start d matches d, d0-d9, d00-d99...
         # (about 1.1 x 10**-k of 200,000 at k >= 2); PostgreSQL's regex engine runs an
@@ -232,7 +240,8 @@ def shapes() -> dict[str, Callable[[float, random.Random], dict[str, str]]]:
             "q either": either,
             "orderBy": order, "orderBy desc": order_desc, "orderBy 2 keys": order_two,
             "orderBy only": order_only, "count": count, "count only": count_only,
-            "geo within": within, "geo near": near, "idPattern": id_pattern,
+            "geo within": within, "geo near": near, "geo count": geo_count,
+            "geo orderBy": geo_order, "idPattern": id_pattern,
             "q pattern": pattern, "orderBy string": order_string,
             "orderBy q attr": order_bounded, "orderBy q string": order_bounded_string,
             "orderBy time": order_time}

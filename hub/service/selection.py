@@ -23,7 +23,7 @@ from hub.query.qlang_sql import compile_q_shared
 from hub.query.regex_literal import regex_condition, required_literal
 from hub.query.scopeq import compile_scope_q, parse_scope_q
 from hub.query.typeexpr import TypeExpr, compile_types, parse_types_expr
-from hub.store.entities import Filter
+from hub.store.entities import Filter, geo_gate
 
 __all__ = ["EntitySelector", "Selection", "build_filter", "check_id_pattern",
            "selection_from_body", "selection_from_query"]
@@ -196,6 +196,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             flt.add_fragment(probe, [attr, *bbox])
             flt.drivers.append(f"SELECT g.eid {source}")
             flt.probes[flt.drivers[-1]] = probe
+            flt.gates[flt.drivers[-1]] = geo_gate(source)
         else:
             flt.add(even_odds("e.attrs ? {}"), attr)
     if sel.access is not None:

@@ -38,6 +38,7 @@ __all__ = [
     "fetch_entities",
     "fetch_entity",
     "geo_candidates",
+    "geo_gate",
     "row_to_entity",
     "text_row_to_entity",
     "write_entities",
@@ -608,6 +609,10 @@ class Filter:
     # firm's grants, ``Selection.access_partial``): a count beyond the base candidate
     # bound joins the keys it passes (``count_entities``)
     access: str | None = None
+    # driver -> SQL true when its set may hold no more than ``{read}`` rows (an SQL
+    # integer written in), judged from a sample without reading the set (a geo driver's,
+    # ``SAMPLE``): where false, the set is taken to be larger than the bound unread
+    gates: dict[str, str] = field(default_factory=dict)
     #: a condition on a dataset column (given as ``v.dataset``, ``g.dataset``, ...) every
     #: index row of a match passes (``bind_datasets``): the drivers read only such rows,
     #: and a count's proof looks at only such shapes
@@ -628,6 +633,7 @@ class Filter:
         self.probes = {renamed.get(d, d): p for d, p in self.probes.items()}
         self.driver_attrs = {renamed.get(d, d): a for d, a in self.driver_attrs.items()}
         self.either_attrs = {renamed.get(d, d): a for d, a in self.either_attrs.items()}
+        self.gates = {renamed.get(d, d): g for d, g in self.gates.items()}
 
     def tagged(self, driver: str) -> str:
         """``driver`` as rows ``(eid, mine)`` of every dataset, ``mine`` its bound
@@ -775,29 +781,74 @@ def _driven(flt: Filter, branch: str, *, complete: bool = False, ctes: str = "")
         sets.append(f"pick AS MATERIALIZED (SELECT ARRAY(SELECT eid FROM c0 WHERE TRUE{others})"
                     " AS pks)")
         return head + ", ".join(sets) + " " + branch
+    cap = f"cap AS MATERIALIZED (SELECT {_candidate_cap(flt)} AS n)"
+    read = "(SELECT n FROM cap)"
+    gates, reads = _gates(flt, drivers, read)
     if len(drivers) == 1:
         # one pass over the driver, counting and collecting at once, instead of a
         # materialized CTE read twice (its count, then its rows): at 200,000 entities the
         # statement's execution went 1.5 -> 1.0 ms at 10 %, 0.77 -> 0.67 ms at 1 %
-        return (f"{head}cap AS MATERIALIZED (SELECT {_candidate_cap(flt)} AS n),"
-                f" pick AS MATERIALIZED (SELECT CASE WHEN count(*) <= (SELECT n FROM cap)"
+        (limit, ok), = reads
+        return (f"{head}{', '.join([cap, *gates])}, pick AS MATERIALIZED (SELECT CASE WHEN"
+                f" {_and(ok, f'count(*) <= {read}')}"
                 f" THEN coalesce(array_agg(eid), ARRAY[]::bigint[]) END AS pks"
-                f" FROM ({drivers[0]} LIMIT (SELECT n + 1 FROM cap)) AS c0) {branch}")
-    sets = [f"cap AS MATERIALIZED (SELECT {_candidate_cap(flt)} AS n)",
-            *_intersected(drivers, "(SELECT n FROM cap)", "TRUE")]
-    return head + ", ".join(sets) + " " + branch
+                f" FROM ({drivers[0]} LIMIT {limit}) AS c0) {branch}")
+    return head + ", ".join([cap, *gates, *_intersected(drivers, read, reads, "TRUE")]
+                            ) + " " + branch
 
 
-def _intersected(drivers: list[str], read: str, members: str) -> list[str]:
-    """The CTEs ``c0``, ``c1``, ... (each driver read up to ``read`` + 1 rows) and
+#: one geo row in this many (by entity pk) is in a partial GiST index of its own
+#: (migration 0108): a geo driver's sample (``geo_gate``)
+GEO_SAMPLE = 64
+
+
+def geo_gate(source: str) -> str:
+    """The gate (``Filter.gates``) of the geo driver reading ``source`` (``FROM
+    entity_geo g WHERE ...``): true unless the sample holds over twice its share of
+    ``{read}``. A GiST index returns ~2 rows a microsecond (R-tree pages overlap, and each
+    row is tested), so the 4,000 a dense box's read took before it gave up on them cost
+    more than the walk that followed (1.7 of 2.6 ms of PostgreSQL a page at 10 %); the
+    sample's ~125 rows cost ~0.1 ms. Twice, so that a set within the bound is almost never
+    taken for larger (one of 4,000 rows expects 62 sampled, with a standard deviation of
+    8): the walk of a sparse set is the expensive mistake."""
+    sample = f"SELECT {source} AND g.eid % {GEO_SAMPLE} = 0"
+    most = f"2 * {{read}} / {GEO_SAMPLE}"
+    return f"(SELECT count(*) FROM ({sample} LIMIT {most} + 1) AS s) <= {most}"
+
+
+def _gates(flt: Filter, drivers: list[str], read: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The CTEs of the drivers' gates (``Filter.gates``), and per driver (how many rows to
+    read of it: ``read`` + 1, or none where its gate found the set larger; the condition
+    that its gate let it be read, "TRUE" without one)."""
+    ctes: list[str] = []
+    reads: list[tuple[str, str]] = []
+    for i, driver in enumerate(drivers):
+        gate = flt.gates.get(driver)
+        if gate is None:
+            reads.append((f"{read} + 1", "TRUE"))
+            continue
+        ctes.append(f"g{i} AS MATERIALIZED (SELECT {gate.replace('{read}', read)} AS ok)")
+        ok = f"(SELECT ok FROM g{i})"
+        reads.append((f"(CASE WHEN {ok} THEN {read} + 1 ELSE 0 END)", ok))
+    return ctes, reads
+
+
+def _and(ok: str, cond: str) -> str:
+    return cond if ok == "TRUE" else f"{ok} AND {cond}"
+
+
+def _intersected(drivers: list[str], read: str, reads: list[tuple[str, str]],
+                 members: str) -> list[str]:
+    """The CTEs ``c0``, ``c1``, ... (each driver read as ``reads`` says, ``_gates``) and
     ``pick``: the members (``members``, a condition on a driver's row) of the first set
     whose read stopped short, that are in every other such set."""
-    upto = read.replace(" FROM cap)", " + 1 FROM cap)")
-    sets = [f"c{i} AS MATERIALIZED ({d} LIMIT {upto})" for i, d in enumerate(drivers)]
-    small = [f"(SELECT count(*) FROM c{i}) <= {read}" for i in range(len(drivers))]
+    sets = [f"c{i} AS MATERIALIZED ({d} LIMIT {limit})"
+            for i, (d, (limit, _)) in enumerate(zip(drivers, reads, strict=True))]
+    small = [f"({_and(ok, f'(SELECT count(*) FROM c{i}) <= {read}')})"
+             for i, (_, ok) in enumerate(reads)]
     whens = []
     for i in range(len(drivers)):
-        others = "".join(f" AND ({small[j].replace('<=', '>')} OR eid IN (SELECT eid FROM c{j}))"
+        others = "".join(f" AND (NOT {small[j]} OR eid IN (SELECT eid FROM c{j}))"
                          for j in range(len(drivers)) if j != i)
         whens.append(f"WHEN {small[i]} THEN ARRAY(SELECT eid FROM c{i} WHERE {members}{others})")
     return [*sets, f"pick AS MATERIALIZED (SELECT CASE {' '.join(whens)} END AS pks)"]
@@ -823,14 +874,17 @@ def _driven_own(flt: Filter, drivers: list[str], head: str, branch: str) -> str:
     # of the base bound, not of the one grown with the table: at 1,000,000 entities
     # 4 x 20,000 rows read before a dense page's walk cost 25,000 buffers, 32-41 ms
     read = f"(SELECT greatest(n, {OWN_READ * CANDIDATES}) FROM cap)"
-    upto = f"(SELECT greatest(n, {OWN_READ * CANDIDATES}) + 1 FROM cap)"
+    gates, reads = _gates(flt, drivers, read)
     if len(drivers) == 1:
-        return (f"{head}{cap}, pick AS MATERIALIZED (SELECT CASE WHEN count(*) <= {read}"
+        (limit, ok), = reads
+        return (f"{head}{', '.join([cap, *gates])}, pick AS MATERIALIZED (SELECT CASE WHEN"
+                f" {_and(ok, f'count(*) <= {read}')}"
                 f" AND count(*) FILTER (WHERE c0.mine) <= (SELECT n FROM cap)"
                 f" THEN coalesce(array_agg(c0.eid) FILTER (WHERE c0.mine),"
-                f" ARRAY[]::bigint[]) END AS pks FROM ({tagged[0]} LIMIT {upto}) AS c0)"
+                f" ARRAY[]::bigint[]) END AS pks FROM ({tagged[0]} LIMIT {limit}) AS c0)"
                 f" {branch}")
-    return head + ", ".join([cap, *_intersected(tagged, read, "mine")]) + " " + branch
+    return head + ", ".join([cap, *gates, *_intersected(tagged, read, reads, "mine")]
+                            ) + " " + branch
 
 
 def _branches(flt: Filter, select: str, tail: str, walk_bound: str = "", *,
@@ -1359,8 +1413,16 @@ async def geo_candidates(
     columns = (_COLUMNS.replace("e.attrs", "e.attrs::text AS attrs") + ", ") if rows else (
         "e.pk, ")
     select = f"SELECT {columns}e.attrs -> ${n + 1} AS geo FROM {schema}.entities e"
-    sql = (_branches(flt, select, extra + tail) if flt.drivers
-           else f"{select} WHERE {flt.where()}{extra}{tail}")
+    if not flt.drivers:
+        sql = f"{select} WHERE {flt.where()}{extra}{tail}"
+    elif limit is None:
+        # every match (a count, an order): the complete candidate sets, intersected. The
+        # walk in pk order that a page takes when they are large visits every entity of
+        # the tenant for this, each probed (10 % of 200,000: 870,000 buffers, 430 ms)
+        sql = _driven(flt, f"{select} WHERE {flt.where_among(complete=True)} AND e.pk = ANY("
+                           f"(SELECT pks FROM pick)::bigint[]){extra}{tail}", complete=True)
+    else:
+        sql = _branches(flt, select, extra + tail)
     found = await con.fetch(sql, *params)
     return [(r["pk"], r["geo"] or [], r if rows else None) for r in found]
 

@@ -21,8 +21,8 @@ from hub.store import entities as store
 from tests.integration.helpers import JSON
 
 __all__ = ["Walked", "answers", "bounded_walks_agree", "count_plan", "create", "create_analyzed",
-           "driven_plans_agree", "entities_read", "every_plan", "oracle", "page_plan",
-           "plan_nodes", "typed_q_filter"]
+           "driven_plans_agree", "entities_read", "every_plan", "geo_plan", "oracle",
+           "page_plan", "plan_nodes", "typed_q_filter"]
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 
@@ -244,6 +244,40 @@ def typed_q_filter(type_name: str, q: str) -> store.Filter:
     flt.drivers.extend(frag.drivers)
     flt.probes.update(frag.probes)
     return flt
+
+
+async def geo_plan(client: TestClient, get: Callable[[], Any], **read: Any
+                   ) -> list[dict[str, Any]]:
+    """The executed nodes of the first read of geo candidates (``store.geo_candidates``)
+    for the request ``get`` (a coroutine function) sends: for a page of 20, or as
+    ``read`` says (``limit=None``: every match, as a count reads them), the plan made
+    with sequential scans off (a test's few rows would be read whole)."""
+    seen: list[tuple[store.Filter, str]] = []
+    reading = store.geo_candidates
+
+    async def recording(con: Any, schema: str, flt: store.Filter, attr: str,
+                        **kw: Any) -> Any:
+        seen.append((flt, attr))
+        return await reading(con, schema, flt, attr, **kw)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(store, "geo_candidates", recording)
+        await get()
+    flt, attr = seen[0]
+    captured: list[tuple[str, tuple[Any, ...]]] = []
+
+    class Recording:
+        async def fetch(self, sql: str, *args: Any) -> list[Any]:
+            captured.append((sql, args))
+            return []
+
+    await store.geo_candidates(Recording(), '"ngsild"', flt, attr,  # type: ignore[arg-type]
+                               **(read or {"limit": 28, "rows": True}))
+    sql, args = captured[0]
+    async with client.app[keys.POOL].acquire() as con, con.transaction():
+        await con.execute("SET LOCAL enable_seqscan = off")
+        raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+    return [n for n in plan_nodes(raw) if n.get("Actual Loops")]
 
 
 def plan_nodes(raw: Any) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from hub import keys
 from hub.service.catalogue import DATASET_IRI, DATASET_PREFIX
 from hub.store import entities as store
 from tests.integration.authz_world import JSON, World, world
-from tests.integration.order_oracle import plan_nodes
+from tests.integration.order_oracle import geo_plan
 
 __all__ = ["world"]
 
@@ -114,7 +114,12 @@ async def test_the_firms_geo_driver_reads_its_own_rows(
     await _load(world)
     monkeypatch.setattr(store, "CANDIDATES", 10)
     for k, picked in ((8, True), (15, False)):
-        nodes = await _geo_plan(world, monkeypatch, _box(k))
+        async def get(k: int = k) -> None:
+            r = await world.http.get(E, params={"type": "Gauge", "limit": "20", **_box(k)},
+                                     headers=world.auth("firm"))
+            assert r.status == 200, await r.text()
+
+        nodes = await geo_plan(world.http, get)
         gist = [n for n in nodes if n.get("Index Name") == "entity_geo_bbox_attr_eid"]
         # index-only: the read of index rows (``_driven_own``) holds Ueda's k too, each
         # tagged by its dataset from the index
@@ -125,37 +130,3 @@ async def test_the_firms_geo_driver_reads_its_own_rows(
         scans = [n for n in nodes if "pk = ANY" in n.get("Index Cond", "")]
         assert sum(n.get("Actual Rows", 0) for n in scans) == (k if picked else 0), nodes
         assert sum(n.get("Rows Removed by Filter", 0) for n in scans) == 0, nodes
-
-
-async def _geo_plan(world: World, monkeypatch: pytest.MonkeyPatch,
-                    query: dict[str, str]) -> list[dict[str, Any]]:
-    """The executed nodes of the firm's first read of geo candidates for a page."""
-    seen: list[tuple[store.Filter, str]] = []
-    reading = store.geo_candidates
-
-    async def recording(con: Any, schema: str, flt: store.Filter, attr: str,
-                        **kw: Any) -> Any:
-        seen.append((flt, attr))
-        return await reading(con, schema, flt, attr, **kw)
-
-    with monkeypatch.context() as m:
-        m.setattr(store, "geo_candidates", recording)
-        r = await world.http.get(E, params={"type": "Gauge", "limit": "20", **query},
-                                 headers=world.auth("firm"))
-        assert r.status == 200, await r.text()
-    flt, attr = seen[0]
-    captured: list[tuple[str, tuple[Any, ...]]] = []
-
-    class Recording:
-        async def fetch(self, sql: str, *args: Any) -> list[Any]:
-            captured.append((sql, args))
-            return []
-
-    await store.geo_candidates(Recording(), '"ngsild"', flt, attr,  # type: ignore[arg-type]
-                               limit=28, rows=True)
-    sql, args = captured[0]
-    async with world.http.app[keys.POOL].acquire() as con, con.transaction():
-        # 120 gauges: PostgreSQL would read the table rather than its index
-        await con.execute("SET LOCAL enable_seqscan = off")
-        raw = await con.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
-    return [n for n in plan_nodes(raw) if n.get("Actual Loops")]

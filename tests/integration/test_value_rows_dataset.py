@@ -127,7 +127,7 @@ async def test_the_migration_fills_rows_written_before_it(client: TestClient) ->
         assert {r["relname"]: r["included"] for r in covered} == {
             "entity_values_eid": 0, "entity_values_marker": 1, "entity_values_num_eid": 1,
             "entity_values_txt_eid": 1, "entity_geo_attr": 0, "entity_geo_eid": 0,
-            "entity_geo_bbox_attr_eid": 3}
+            "entity_geo_bbox_attr_eid": 3, "entity_geo_sample": 1}
 
 
 async def test_the_bound_literal_is_the_datasets_it_names(client: TestClient) -> None:
