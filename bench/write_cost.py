@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.query_matrix import entity  # noqa: E402
 from bench.workload13 import _cpu  # noqa: E402
 from hub.db.migrations import apply_global, apply_tenant  # noqa: E402
-from hub.db.pool import _init_connection  # noqa: E402
+from hub.db.pool import init_connection  # noqa: E402
 from hub.store import entities as store  # noqa: E402
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
@@ -97,7 +97,7 @@ async def main() -> None:
                               " DROP SCHEMA IF EXISTS renkei CASCADE")
             await apply_global(con)
             await apply_tenant(con, "ngsild")
-            await _init_connection(con)  # the pool's codecs (jsonb from orjson)
+            await init_connection(con)  # the pool's codecs (jsonb from orjson)
             pid = await con.fetchval("SELECT pg_backend_pid()")
             rows["new"] += await phase(con, pid, args.batches, True, r)
             await con.execute("VACUUM ANALYZE ngsild.entities, ngsild.entity_values")

@@ -28,6 +28,7 @@ __all__ = [
     "HubPool",
     "PoolExhausted",
     "create_pool",
+    "init_connection",
     "is_connection_error",
     "is_database_trouble",
     "until_reachable",
@@ -207,7 +208,9 @@ def _jsonb_in(data: bytes) -> Any:
     return orjson.loads(memoryview(data)[1:])
 
 
-async def _init_connection(con: asyncpg.Connection) -> None:
+async def init_connection(con: asyncpg.Connection) -> None:
+    """The pool's codecs (jsonb and json through orjson), for a connection of one's own
+    that must read and write as the hub's do (``bench/write_cost.py``)."""
     await con.set_type_codec("jsonb", encoder=_jsonb_out, decoder=_jsonb_in,
                              schema="pg_catalog", format="binary")
     await con.set_type_codec("json", encoder=orjson.dumps, decoder=orjson.loads,
@@ -261,7 +264,7 @@ async def create_pool(
         max_size=max_size,
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
-        init=_init_connection,
+        init=init_connection,
         reset=_keep_session,
         loop=None,
         connection_class=asyncpg.Connection,
