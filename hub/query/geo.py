@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 import shapely
 from shapely.geometry import shape
@@ -20,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from hub.errors import BadRequestData
 
-__all__ = ["GeoQuery", "geojson_bbox", "parse_geo_query", "validate_geojson"]
+__all__ = ["GeoQuery", "geojson_bbox", "parse_geo_query", "plain_point", "validate_geojson"]
 
 _EARTH_RADIUS = 6_371_008.8
 _M_PER_DEG = math.pi * _EARTH_RADIUS / 180
@@ -142,6 +143,17 @@ def _haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
 
 
+def _haversine_many(lon1: float, lat1: float, lon2: np.ndarray, lat2: np.ndarray
+                    ) -> np.ndarray:
+    """``_haversine`` from one point to many: how a stored Point's distance is decided,
+    for one (``_point_matches``) or many (``GeoQuery.matching_points``) alike, so that a
+    page and a count never disagree by a rounding."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(lon2 - lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
 #: the georels GEOS decides on a stored point's coordinates, from the query's side:
 #: ``within`` is the query containing the point (``_point_matches``, ``matching``)
 _XY_TESTS = {"within": shapely.contains_xy, "intersects": shapely.intersects_xy}
@@ -191,13 +203,9 @@ class GeoQuery:
         return float(project(q).distance(project(other)))
 
     def matching(self, values: list[Any]) -> list[bool]:
-        """``matches`` of each value, with the stored Points of a ``within`` or
-        ``intersects`` query decided in one vectorized GEOS call: per value, the call's
-        own setup cost more than the test (~15 % of a geo query's hub CPU at 1 %,
-        ``bench/profile_query.py``)."""
-        test = _XY_TESTS.get(self.georel)
-        if test is None:
-            return [self.matches(v) for v in values]
+        """``matches`` of each value, the stored Points decided together
+        (``matching_points``): per value, a GEOS call's own setup cost more than the test
+        (~15 % of a geo query's hub CPU at 1 %, ``bench/profile_query.py``)."""
         out = [False] * len(values)
         at: list[int] = []
         xs: list[float] = []
@@ -211,10 +219,32 @@ class GeoQuery:
                 at.append(i)
                 xs.append(xy[0])
                 ys.append(xy[1])
-        if at:
-            for i, hit in zip(at, test(self.shape(), xs, ys).tolist(), strict=True):
-                out[i] = hit
+        for i, hit in zip(at, self.matching_points(xs, ys), strict=True):
+            out[i] = hit
         return out
+
+    def matching_points(self, xs: list[float], ys: list[float]) -> list[bool]:
+        """``matches`` of the stored Points (x, y): in one vectorized call where GEOS
+        (``within``, ``intersects``) or the haversine distance (``near`` a Point) decides
+        on coordinates, else one by one as ``matches`` would. A count reads the Points
+        from the geo index (``store.entities.geo_rows``), a page from the entities: both
+        come here."""
+        if not xs:
+            return []
+        q = self.shape()
+        if (test := _XY_TESTS.get(self.georel)) is not None:
+            return list(test(q, xs, ys).tolist())
+        if self.georel == "near" and self._point is not None:
+            d = _haversine_many(*self._point, np.asarray(xs, dtype=float),
+                                np.asarray(ys, dtype=float))
+            ok = np.ones(len(xs), dtype=bool)
+            if self.max_distance is not None:
+                ok &= ~(d > self.max_distance)
+            if self.min_distance is not None:
+                ok &= ~(d < self.min_distance)
+            return list(ok.tolist())
+        return [self._shape_matches({"type": "Point", "coordinates": [x, y]})
+                for x, y in zip(xs, ys, strict=True)]
 
     def matches(self, value: Any) -> bool:
         if not isinstance(value, dict):
@@ -235,10 +265,7 @@ class GeoQuery:
         if (test := _XY_TESTS.get(self.georel)) is not None:
             return bool(test(q, x, y))
         if self.georel == "near" and self._point is not None:
-            d = _haversine(*self._point, x, y)
-            if self.max_distance is not None and d > self.max_distance:
-                return False
-            return not (self.min_distance is not None and d < self.min_distance)
+            return self.matching_points([x], [y])[0]
         return None
 
     def _shape_matches(self, value: dict[str, Any]) -> bool:
@@ -267,6 +294,14 @@ class GeoQuery:
         if rel == "disjoint":
             return bool(other.disjoint(q))
         return bool(other.overlaps(q))
+
+
+def plain_point(value: Any) -> bool:
+    """Whether a stored geometry is a Point the exact tests read by its (x, y)
+    (``_point_xy``): its box in the geo index is then the geometry itself, and the index
+    row says so (``store.entities``), so that every match of a count can be tested
+    without reading its entity."""
+    return isinstance(value, dict) and _point_xy(value) is not None
 
 
 def _point_xy(value: dict[str, Any]) -> tuple[float, float] | None:

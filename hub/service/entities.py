@@ -9,6 +9,7 @@ version they read, and raise ``EntityChanged`` when it has changed since.
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any
 
 import asyncpg
@@ -18,6 +19,7 @@ from hub.jsonld.active import ActiveContext
 from hub.ngsild import merge as rules
 from hub.ngsild.attributes import DELETE, is_deletion
 from hub.ngsild.entity import EntityDoc
+from hub.query.geo import GeoQuery
 from hub.service import access
 from hub.service.ownership import WriteGuard, keep_provenance
 from hub.service.selection import Selection, build_filter
@@ -298,6 +300,8 @@ async def _geo_matches(
     geo = sel.geo
     attr = ctx.expand(geo.geoproperty) if geo.geoproperty else (
         "https://uri.etsi.org/ngsi-ld/location")
+    if wanted is None and flt.geo_driver is not None:
+        return [(pk, None) for pk in await _geo_match_all(con, schema, geo, flt, attr)]
     matching: list[tuple[int, asyncpg.Record | None]] = []
     chunk = None if wanted is None else wanted + max(GEO_MARGIN, wanted // 4)
     after: int | None = None
@@ -312,3 +316,22 @@ async def _geo_matches(
         if chunk is None or wanted is None or len(matching) >= wanted or len(rows) < chunk:
             return matching
         after, chunk = rows[-1][0], chunk * 2
+
+
+async def _geo_match_all(con: asyncpg.Connection, schema: str, geo: GeoQuery,
+                         flt: store.Filter, attr: str) -> list[int]:
+    """The pks of every match, in order: the Points tested together from their geo rows,
+    the entities with any other geometry in the box from their stored values
+    (``store.geo_rows``)."""
+    pks, xs, ys, others = await store.geo_rows(con, schema, flt, attr)
+    # in pk order already; an entity located twice has two rows
+    found = dict.fromkeys(compress(pks, geo.matching_points(xs, ys)))
+    rest = [pk for pk in others if pk not in found]
+    if not rest:
+        return list(found)
+    located = [(pk, i.get("value")) for pk, instances in
+               await store.geo_values(con, schema, attr, rest) for i in instances
+               if i.get("type") == "GeoProperty"]
+    hits = geo.matching([value for _, value in located])
+    found.update((pk, None) for (pk, _), hit in zip(located, hits, strict=True) if hit)
+    return sorted(found)

@@ -197,6 +197,7 @@ def build_filter(sel: Selection, ctx: ActiveContext, schema: str) -> Filter:
             flt.drivers.append(f"SELECT g.eid {source}")
             flt.probes[flt.drivers[-1]] = probe
             flt.gates[flt.drivers[-1]] = geo_gate(source)
+            flt.geo_driver = flt.drivers[-1]
         else:
             flt.add(even_odds("e.attrs ? {}"), attr)
     if sel.access is not None:

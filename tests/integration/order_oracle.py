@@ -246,14 +246,14 @@ def typed_q_filter(type_name: str, q: str) -> store.Filter:
     return flt
 
 
-async def geo_plan(client: TestClient, get: Callable[[], Any], **read: Any
+async def geo_plan(client: TestClient, get: Callable[[], Any], reader: str = "geo_candidates"
                    ) -> list[dict[str, Any]]:
-    """The executed nodes of the first read of geo candidates (``store.geo_candidates``)
-    for the request ``get`` (a coroutine function) sends: for a page of 20, or as
-    ``read`` says (``limit=None``: every match, as a count reads them), the plan made
-    with sequential scans off (a test's few rows would be read whole)."""
+    """The executed nodes of the first read of geo candidates for the request ``get`` (a
+    coroutine function) sends: ``store.geo_candidates`` for a page of 20, or
+    ``store.geo_rows`` (every match, as a count reads them), the plan made with
+    sequential scans off (a test's few rows would be read whole)."""
     seen: list[tuple[store.Filter, str]] = []
-    reading = store.geo_candidates
+    reading = getattr(store, reader)
 
     async def recording(con: Any, schema: str, flt: store.Filter, attr: str,
                         **kw: Any) -> Any:
@@ -261,7 +261,7 @@ async def geo_plan(client: TestClient, get: Callable[[], Any], **read: Any
         return await reading(con, schema, flt, attr, **kw)
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(store, "geo_candidates", recording)
+        m.setattr(store, reader, recording)
         await get()
     flt, attr = seen[0]
     captured: list[tuple[str, tuple[Any, ...]]] = []
@@ -271,8 +271,15 @@ async def geo_plan(client: TestClient, get: Callable[[], Any], **read: Any
             captured.append((sql, args))
             return []
 
-    await store.geo_candidates(Recording(), '"ngsild"', flt, attr,  # type: ignore[arg-type]
-                               **(read or {"limit": 28, "rows": True}))
+        async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any]:
+            captured.append((sql, args))
+            return {"pks": None, "xs": None, "ys": None, "others": None}
+
+    if reader == "geo_rows":
+        await store.geo_rows(Recording(), '"ngsild"', flt, attr)  # type: ignore[arg-type]
+    else:
+        await store.geo_candidates(Recording(), '"ngsild"', flt,  # type: ignore[arg-type]
+                                   attr, limit=28, rows=True)
     sql, args = captured[0]
     async with client.app[keys.POOL].acquire() as con, con.transaction():
         await con.execute("SET LOCAL enable_seqscan = off")

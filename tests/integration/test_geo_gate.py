@@ -37,7 +37,8 @@ def _entity(i: int) -> dict[str, Any]:
     x, y = _point(i)
     return {"id": f"urn:ngsi-ld:Gauge:g{i:05d}", "types": [VOCAB + "Gauge"], "scopes": None,
             "attrs": {LOCATION: [{"type": "GeoProperty",
-                                  "value": {"type": "Point", "coordinates": [x, y]}}]},
+                                  "value": {"type": "Point", "coordinates": [x, y]}}],
+                      VOCAB + "rain": [{"type": "Property", "value": i % 10}]},
             "createdAt": NOW, "modifiedAt": NOW}
 
 
@@ -85,15 +86,118 @@ async def test_a_dense_box_walks_without_reading_its_candidates(
         picked = [n for n in nodes if "pk = ANY" in n.get("Index Cond", "")]
         assert sum(n.get("Actual Rows", 0) for n in picked) == (28 if read else 0), nodes
 
-        # a count reads every match: the box's entities whatever their number, looked up
-        # by pk, never a walk of the tenant's (which probed all 3,600 here)
-        async def count(box: dict[str, str] = box) -> None:
-            resp = await client.get(E, params={"type": "Gauge", "limit": "0",
-                                               "count": "true", **box})
-            assert resp.status == 200, await resp.text()
-
-        nodes = await geo_plan(client, count, limit=None)
+        # a count reads every match: the box's entities whatever their number, from the
+        # geo index, never a walk of the tenant's (which probed all 3,600 here) nor a
+        # Point's entity row; every located entity is a Gauge (``entity_shapes``), so
+        # none is looked up for its type either
+        nodes = await geo_plan(client, _counting(client, box), "geo_rows")
+        assert "entities" not in {n.get("Relation Name") for n in nodes}, nodes
+    # a located Sensor: the type must now be looked up, in the primary key's index only
+    sensor = _entity(0)
+    sensor.update(id="urn:ngsi-ld:Sensor:s1", types=[VOCAB + "Sensor"])
+    async with client.app[keys.POOL].acquire() as con:
+        await store.write_entities(con, "ngsild", [sensor], create_only=True, history=False)
+        await con.execute("VACUUM ANALYZE ngsild.entities, ngsild.entity_geo")
+    for columns, rows in ((10, 10), (40, 45)):
+        inside = [i for i in range(SIDE * SIDE) if i % SIDE < columns and i // SIDE < rows]
+        nodes = await geo_plan(client, _counting(client, _box(columns, rows)), "geo_rows")
         looked = [n for n in nodes if n.get("Relation Name") == "entities"]
+        assert looked and all(n["Node Type"] == "Index Only Scan" for n in looked), nodes
         assert all("pk = ANY" in n.get("Index Cond", "") for n in looked), nodes
-        assert sum(n["Actual Rows"] + n.get("Rows Removed by Filter", 0)
-                   for n in looked) == len(inside), nodes
+        assert sum(n.get("Heap Fetches", 0) for n in looked) == 0, nodes
+        # the Sensor stands at the first Gauge's point: in both boxes, and dropped
+        assert sum(n["Actual Rows"] for n in looked) == len(inside), nodes
+        assert sum(n.get("Rows Removed by Filter", 0) for n in looked) == 1, nodes
+        r = await client.get(E, params={"type": "Gauge", "limit": "0", "count": "true",
+                                        **_box(columns, rows)})
+        assert r.headers["NGSILD-Results-Count"] == str(len(inside))
+
+
+def _counting(client: TestClient, box: dict[str, str]) -> Any:
+    async def count() -> None:
+        resp = await client.get(E, params={"type": "Gauge", "limit": "0", "count": "true",
+                                           **box})
+        assert resp.status == 200, await resp.text()
+    return count
+
+
+async def test_a_count_tests_points_from_the_index_and_the_rest_from_the_entities(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every match of a count (and of an ``orderBy``) is tested: a Point from its geo
+    row, any other geometry from its entity. Pages and counts agree with Python's for
+    within, intersects and near, with lines and polygons among the points, some inside,
+    some crossing the edge (their box overlaps, the geometry is not within), and an
+    entity with two locations (``datasetId``), only one of them inside."""
+    points = [_entity(i) for i in range(SIDE * SIDE)]
+    shapes = {
+        "inside-polygon": {"type": "Polygon", "coordinates": [[
+            [138.01, 36.01], [138.03, 36.01], [138.03, 36.03], [138.01, 36.01]]]},
+        "crossing-line": {"type": "LineString", "coordinates": [[138.05, 36.05],
+                                                                [138.5, 36.05]]},
+        "inside-line": {"type": "LineString", "coordinates": [[138.02, 36.02],
+                                                              [138.04, 36.06]]},
+    }
+    for name, geometry in shapes.items():
+        ent = _entity(0)
+        ent["id"] = f"urn:ngsi-ld:Gauge:{name}"
+        ent["attrs"][LOCATION] = [{"type": "GeoProperty", "value": geometry}]
+        points.append(ent)
+    two = _entity(0)
+    two["id"] = "urn:ngsi-ld:Gauge:two-places"
+    two["attrs"][LOCATION] = [
+        {"type": "GeoProperty", "datasetId": "urn:x:far",
+         "value": {"type": "Point", "coordinates": [139.5, 37.5]}},
+        {"type": "GeoProperty", "datasetId": "urn:x:near",
+         "value": {"type": "Point", "coordinates": [138.055, 36.055]}}]
+    points.append(two)
+    async with client.app[keys.POOL].acquire() as con:
+        await store.write_entities(con, "ngsild", points, create_only=True, history=False)
+        await con.execute("VACUUM ANALYZE ngsild.entities, ngsild.entity_geo")
+        marked = dict(await con.fetch(
+            "SELECT e.id, bool_and(g.point) FROM ngsild.entity_geo g"
+            " JOIN ngsild.entities e ON e.pk = g.eid GROUP BY e.id"))
+    assert marked["urn:ngsi-ld:Gauge:g00007"] and marked["urn:ngsi-ld:Gauge:two-places"]
+    assert not marked["urn:ngsi-ld:Gauge:inside-polygon"]
+    monkeypatch.setattr(store, "CANDIDATES", 320)
+    queries = [_box(10, 10), {**_box(10, 10), "georel": "intersects"},
+               {"georel": "near;maxDistance==5000", "geometry": "Point",
+                "coordinates": "[138.05,36.05]"},
+               {"georel": "near;minDistance==20000", "geometry": "Point",
+                "coordinates": "[138.05,36.05]"},
+               # with a term of q: its candidate set intersected with the box's
+               {**_box(10, 10), "q": "rain>=7"}, {**_box(60, 60), "q": "rain==3"}]
+    for query in queries:
+        # the page of every match in pk order, read in chunks (no count): the reference
+        pages: list[str] = []
+        while True:
+            r = await client.get(E, params={"type": "Gauge", "limit": "1000",
+                                            "offset": str(len(pages)), **query})
+            assert r.status == 200, await r.text()
+            got = [e["id"] for e in await r.json()]
+            pages += got
+            if len(got) < 1000:
+                break
+        r = await client.get(E, params={"type": "Gauge", "limit": "5", "count": "true",
+                                        **query})
+        assert r.status == 200, await r.text()
+        assert int(r.headers["NGSILD-Results-Count"]) == len(pages), query
+        assert [e["id"] for e in await r.json()] == pages[:5], query
+        r = await client.get(E, params={"type": "Gauge", "limit": "1000", "orderBy": "id",
+                                        **query})
+        assert r.status == 200, await r.text()
+        assert sorted(e["id"] for e in await r.json()) == sorted(pages)[:1000], query
+    within = await _ids(client, _box(10, 10))
+    assert "urn:ngsi-ld:Gauge:inside-polygon" in within
+    assert "urn:ngsi-ld:Gauge:inside-line" in within
+    assert "urn:ngsi-ld:Gauge:crossing-line" not in within
+    assert "urn:ngsi-ld:Gauge:two-places" in within
+    crossing = await _ids(client, {**_box(10, 10), "georel": "intersects"})
+    assert "urn:ngsi-ld:Gauge:crossing-line" in crossing
+
+
+async def _ids(client: TestClient, query: dict[str, str]) -> set[str]:
+    r = await client.get(E, params={"type": "Gauge", "limit": "1000", "count": "true",
+                                    **query})
+    assert r.status == 200, await r.text()
+    assert int(r.headers["NGSILD-Results-Count"]) <= 1000
+    return {e["id"] for e in await r.json()}

@@ -32,6 +32,7 @@ __all__ = ["world"]
 OPS = "/ngsi-ld/v1/entityOperations/upsert"
 E = "/ngsi-ld/v1/entities"
 N = 60
+VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 
 
@@ -130,3 +131,25 @@ async def test_the_firms_geo_driver_reads_its_own_rows(
         scans = [n for n in nodes if "pk = ANY" in n.get("Index Cond", "")]
         assert sum(n.get("Actual Rows", 0) for n in scans) == (k if picked else 0), nodes
         assert sum(n.get("Rows Removed by Filter", 0) for n in scans) == 0, nodes
+    # a located Sensor in Ueda's dataset: the firm's count still reads no entity, since
+    # every located entity of its own datasets is a Gauge (``store.geo_rows``' proof
+    # looks at the datasets it reads); the prefecture's looks the types up
+    sensor = {"id": "urn:ngsi-ld:Sensor:ueda-s1", "types": [VOCAB + "Sensor"],
+              "scopes": None, "createdAt": "2026-12-08T00:00:00Z",
+              "modifiedAt": "2026-12-08T00:00:00Z",
+              "attrs": {LOCATION: [{"type": "GeoProperty", "value": {
+                  "type": "Point", "coordinates": [138.01, 36.5]}}],
+                        DATASET_IRI: [{"type": "Relationship",
+                                       "object": DATASET_PREFIX + "ueda-rain"}]}}
+    async with world.http.app[keys.POOL].acquire() as con:
+        await store.write_entities(con, "ngsild", [sensor], create_only=True, history=False)
+    for who, reads in (("firm", False), ("pref", True)):
+        async def count(who: str = who) -> None:
+            r = await world.http.get(E, params={"type": "Gauge", "limit": "0",
+                                                "count": "true", **_box(15)},
+                                     headers=world.auth(who))
+            assert r.status == 200, await r.text()
+            assert r.headers["NGSILD-Results-Count"] == str(15 if who == "firm" else 30)
+
+        nodes = await geo_plan(world.http, count, "geo_rows")
+        assert ("entities" in {n.get("Relation Name") for n in nodes}) == reads, (who, nodes)

@@ -211,7 +211,8 @@ async def _assert_geo_rows(con: Any, pk: int, stored: dict[str, Any]) -> None:
     expected = store._geo_rows(stored)
     assert await con.fetchval("SELECT count(*) FROM ngsild.entity_geo WHERE eid = $1",
                               pk) == len(expected)
-    for attr, x1, y1, x2, y2 in expected:
+    for attr, x1, y1, x2, y2, point in expected:
         assert await con.fetchval(
             "SELECT count(*) FROM ngsild.entity_geo WHERE eid = $1 AND attr = $2"
-            " AND bbox ~= box(point($3, $4), point($5, $6))", pk, attr, x1, y1, x2, y2) == 1
+            " AND bbox ~= box(point($3, $4), point($5, $6)) AND point = $7",
+            pk, attr, x1, y1, x2, y2, point) == 1

@@ -112,13 +112,22 @@ async def test_the_migration_fills_rows_written_before_it(client: TestClient) ->
                                                    for i in range(6)],
                                    create_only=True, history=False)
         await con.execute("UPDATE ngsild.entity_values SET dataset = NULL")
-        await con.execute("UPDATE ngsild.entity_geo SET dataset = NULL")
+        polygon = _entity(9, "a")
+        polygon["attrs"][LOCATION] = [{"type": "GeoProperty", "value": {
+            "type": "Polygon", "coordinates": [[[138, 36], [138.1, 36], [138, 36.1], [138, 36]]]}}]
+        await store.write_entities(con, "ngsild", [polygon], create_only=True, history=False)
+        points = await con.fetch("SELECT eid, attr, point FROM ngsild.entity_geo ORDER BY 1, 2")
+        assert sum(r["point"] for r in points) == 6 and len(points) == 7, points
+        await con.execute("UPDATE ngsild.entity_geo SET dataset = NULL, point = false")
         assert {a[0] for a in await _astray(con)} == {"entity_values", "entity_geo"}
         for name in ("0104_value_rows_dataset.sql", "0106_geo_rows_dataset.sql"):
             sql = (resources.files("hub.db") / "migrations" / "tenant" / name
                    ).read_text("utf-8")
             await con.execute(sql.replace("{schema}", quote_ident("ngsild")))
         assert await _astray(con) == []
+        # the backfill marks the Points as the write statement does
+        assert await con.fetch(
+            "SELECT eid, attr, point FROM ngsild.entity_geo ORDER BY 1, 2") == points
         covered = await con.fetch(
             "SELECT c.relname, i.indnatts - i.indnkeyatts AS included FROM pg_index i"
             " JOIN pg_class c ON c.oid = i.indexrelid"
@@ -127,7 +136,7 @@ async def test_the_migration_fills_rows_written_before_it(client: TestClient) ->
         assert {r["relname"]: r["included"] for r in covered} == {
             "entity_values_eid": 0, "entity_values_marker": 1, "entity_values_num_eid": 1,
             "entity_values_txt_eid": 1, "entity_geo_attr": 0, "entity_geo_eid": 0,
-            "entity_geo_bbox_attr_eid": 3, "entity_geo_sample": 1}
+            "entity_geo_bbox_attr_eid": 4, "entity_geo_sample": 1}
 
 
 async def test_the_bound_literal_is_the_datasets_it_names(client: TestClient) -> None:
