@@ -618,7 +618,7 @@ class Filter:
     access: str | None = None
     # driver -> SQL true when its set may hold no more than ``{read}`` rows (an SQL
     # integer written in), judged from a sample without reading the set (a geo driver's,
-    # ``SAMPLE``): where false, the set is taken to be larger than the bound unread
+    # ``GEO_SAMPLE``): where false, the set is taken to be larger than the bound unread
     gates: dict[str, str] = field(default_factory=dict)
     # the driver of a geo-query's box (``SELECT g.eid FROM ... entity_geo g WHERE ...``)
     geo_driver: str | None = None
@@ -1475,12 +1475,15 @@ async def geo_rows(con: asyncpg.Connection, schema: str, flt: Filter, attr: str
         proof = (f"NOT EXISTS (SELECT FROM {schema}.entity_shapes e"
                  f" WHERE e.attr = ${len(params)}{within} AND ({keys}) IS NOT TRUE)")
         member = f"(({proof}){common.replace(' eid IN', ' gx.eid IN')} OR {member})"
-    # arrays: 180,000 rows decoded one by one took more of the hub than testing them
+    # arrays: 180,000 rows decoded one by one took more of the hub than testing them.
+    # Each sorted by the whole row, so that an entity located twice pairs each x with
+    # its own y
+    order = "ORDER BY gx.eid, (gx.bbox[0])[0], (gx.bbox[0])[1]"
     row = await con.fetchrow(
         f"WITH {', '.join(sets)} SELECT"
-        " array_agg(gx.eid ORDER BY gx.eid) FILTER (WHERE gx.point) AS pks,"
-        " array_agg((gx.bbox[0])[0] ORDER BY gx.eid) FILTER (WHERE gx.point) AS xs,"
-        " array_agg((gx.bbox[0])[1] ORDER BY gx.eid) FILTER (WHERE gx.point) AS ys,"
+        f" array_agg(gx.eid {order}) FILTER (WHERE gx.point) AS pks,"
+        f" array_agg((gx.bbox[0])[0] {order}) FILTER (WHERE gx.point) AS xs,"
+        f" array_agg((gx.bbox[0])[1] {order}) FILTER (WHERE gx.point) AS ys,"
         " array_agg(DISTINCT gx.eid) FILTER (WHERE NOT gx.point) AS others"
         f" FROM gx WHERE {member}", *params)
     assert row is not None

@@ -150,6 +150,15 @@ async def test_a_count_tests_points_from_the_index_and_the_rest_from_the_entitie
         {"type": "GeoProperty", "datasetId": "urn:x:near",
          "value": {"type": "Point", "coordinates": [138.055, 36.055]}}]
     points.append(two)
+    # located twice, each location outside the triangle below, which a location made of
+    # one's x and the other's y would be inside (Points come back as arrays of x and y)
+    crossed = _entity(0)
+    crossed["id"] = "urn:ngsi-ld:Gauge:crossed"
+    crossed["attrs"][LOCATION] = [
+        {"type": "GeoProperty", "datasetId": f"urn:x:{n}",
+         "value": {"type": "Point", "coordinates": xy}}
+        for n, xy in (("a", [138.02, 36.09]), ("b", [138.09, 36.03]))]
+    points.append(crossed)
     async with client.app[keys.POOL].acquire() as con:
         await store.write_entities(con, "ngsild", points, create_only=True, history=False)
         await con.execute("VACUUM ANALYZE ngsild.entities, ngsild.entity_geo")
@@ -164,6 +173,8 @@ async def test_a_count_tests_points_from_the_index_and_the_rest_from_the_entitie
                 "coordinates": "[138.05,36.05]"},
                {"georel": "near;minDistance==20000", "geometry": "Point",
                 "coordinates": "[138.05,36.05]"},
+               {"georel": "within", "geometry": "Polygon",
+                "coordinates": "[[[138,36],[138.1,36],[138,36.1],[138,36]]]"},
                # with a term of q: its candidate set intersected with the box's
                {**_box(10, 10), "q": "rain>=7"}, {**_box(60, 60), "q": "rain==3"}]
     for query in queries:
@@ -191,6 +202,8 @@ async def test_a_count_tests_points_from_the_index_and_the_rest_from_the_entitie
     assert "urn:ngsi-ld:Gauge:inside-line" in within
     assert "urn:ngsi-ld:Gauge:crossing-line" not in within
     assert "urn:ngsi-ld:Gauge:two-places" in within
+    triangle = await _ids(client, queries[4])
+    assert "urn:ngsi-ld:Gauge:crossed" not in triangle and len(triangle) > 20, triangle
     crossing = await _ids(client, {**_box(10, 10), "georel": "intersects"})
     assert "urn:ngsi-ld:Gauge:crossing-line" in crossing
 
