@@ -137,17 +137,15 @@ def geojson_bbox(value: Any) -> tuple[float, float, float, float] | None:
 
 
 def _haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
+    return float(_haversine_many(lon1, lat1, np.array([lon2]), np.array([lat2]))[0])
 
 
 def _haversine_many(lon1: float, lat1: float, lon2: np.ndarray, lat2: np.ndarray
                     ) -> np.ndarray:
-    """``_haversine`` from one point to many: how a stored Point's distance is decided,
-    for one (``_point_matches``) or many (``GeoQuery.matching_points``) alike, so that a
-    page and a count never disagree by a rounding."""
+    """The great-circle distance in metres from one point to many: the one formula for
+    a stored Point's distance, for one (``_point_matches``, ``distance``) or many
+    (``GeoQuery.matching_points``) alike, so that a page and a count never disagree by
+    a rounding."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(lon2 - lon1)
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2

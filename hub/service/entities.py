@@ -308,10 +308,7 @@ async def _geo_matches(
     while True:
         rows = await store.geo_candidates(con, schema, flt, attr, after=after, limit=chunk,
                                           rows=wanted is not None)
-        located = [(pk, i.get("value")) for pk, instances, _ in rows for i in instances
-                   if i.get("type") == "GeoProperty"]
-        hits = geo.matching([value for _, value in located])
-        found = {pk for (pk, _), hit in zip(located, hits, strict=True) if hit}
+        found = _geo_hits(geo, [(pk, instances) for pk, instances, _ in rows])
         matching.extend((pk, ent) for pk, _, ent in rows if pk in found)
         if chunk is None or wanted is None or len(matching) >= wanted or len(rows) < chunk:
             return matching
@@ -329,9 +326,14 @@ async def _geo_match_all(con: asyncpg.Connection, schema: str, geo: GeoQuery,
     rest = [pk for pk in others if pk not in found]
     if not rest:
         return list(found)
-    located = [(pk, i.get("value")) for pk, instances in
-               await store.geo_values(con, schema, attr, rest) for i in instances
+    found.update(dict.fromkeys(_geo_hits(geo, await store.geo_values(con, schema, attr, rest))))
+    return sorted(found)
+
+
+def _geo_hits(geo: GeoQuery, rows: list[tuple[int, list[dict[str, Any]]]]) -> set[int]:
+    """The pks among ``rows`` (pk, instances of the geo attribute) with an instance the
+    exact predicate holds for, tested together (``GeoQuery.matching``)."""
+    located = [(pk, i.get("value")) for pk, instances in rows for i in instances
                if i.get("type") == "GeoProperty"]
     hits = geo.matching([value for _, value in located])
-    found.update((pk, None) for (pk, _), hit in zip(located, hits, strict=True) if hit)
-    return sorted(found)
+    return {pk for (pk, _), hit in zip(located, hits, strict=True) if hit}

@@ -1351,6 +1351,27 @@ class _Shaped:
         return f"SELECT CASE WHEN {self.marked} THEN ({many}) ELSE ({once}) END"
 
 
+def _only_keys(flt: Filter, probes: list[str]) -> bool:
+    """Whether ``flt``'s conditions are its key conditions (``types``, ``dataset``) and
+    ``probes``, index checks every member of the candidate sets read passes."""
+    rest = " AND ".join(c for c in flt.conditions if c not in flt.key_conditions)
+    for probe in probes:
+        rest = rest.replace(probe, "TRUE")
+    return bool(_ALL_TRUE.fullmatch(rest))
+
+
+def _shapes_proof(flt: Filter, schema: str, attr: str) -> str:
+    """SQL true when every entity holding the attribute ``attr`` (a placeholder) passes
+    ``flt``'s key conditions, read from its ``entity_shapes`` rows: a superset of the
+    stored combinations, so a stale row can only fail it. Within the datasets the
+    drivers read when they are bound (``Filter.bind_datasets``): they hold no entity of
+    another."""
+    keys = " AND ".join(f"({c})" for c in flt.key_conditions) or "TRUE"
+    within = "" if flt.datasets is None else f" AND {flt.datasets('e.dataset')}"
+    return (f"NOT EXISTS (SELECT FROM {schema}.entity_shapes e WHERE e.attr = {attr}"
+            f"{within} AND ({keys}) IS NOT TRUE)")
+
+
 def _shaped_count(flt: Filter, schema: str) -> _Shaped | None:
     """A count from the value index alone, when ``entity_shapes`` proves it exact, or
     None when the filter is not of that form.
@@ -1374,22 +1395,17 @@ def _shaped_count(flt: Filter, schema: str) -> _Shaped | None:
              for d in drivers]
     if flt.lazy or not drivers or len(drivers) > _MAX_DRIVERS or not all(reads):
         return None
-    rest = " AND ".join(c for c in flt.conditions if c not in flt.key_conditions)
-    for probe in flt.implied(complete=True):
-        rest = rest.replace(probe, "TRUE")
-    if not _ALL_TRUE.fullmatch(rest):
+    if not _only_keys(flt, flt.implied(complete=True)):
         return None
     keys = " AND ".join(f"({c})" for c in flt.key_conditions) or "TRUE"
-    # drivers bound to some datasets (``Filter.bind_datasets``) hold no entity of another
-    within = "" if flt.datasets is None else f" AND {flt.datasets('e.dataset')}"
     attrs = [a for read in reads if read for a in read]
     first = len(flt.params) + 1
     numbers = iter(range(first, first + len(attrs)))
     # a conjunction's members hold every driver's attribute: one driver's proof will do;
     # a disjunction's members hold one of its items' attributes: each must pass
     proof = " OR ".join("(" + " AND ".join(
-        f"NOT EXISTS (SELECT FROM {schema}.entity_shapes e WHERE e.attr = ${next(numbers)}"
-        f"{within} AND ({keys}) IS NOT TRUE)" for _ in read) + ")" for read in reads if read)
+        _shapes_proof(flt, schema, f"${next(numbers)}") for _ in read) + ")"
+        for read in reads if read)
     if len(drivers) > 1:
         common = " INTERSECT ".join(f"SELECT eid FROM ({d}) AS c{i}"
                                     for i, d in enumerate(drivers))
@@ -1455,12 +1471,9 @@ async def geo_rows(con: asyncpg.Connection, schema: str, flt: Filter, attr: str
     geo = flt.geo_driver
     assert geo is not None
     others = [d for d in flt.drivers[:_MAX_DRIVERS] if d != geo]
-    where = flt.where()
-    rest = " AND ".join(c for c in flt.conditions if c not in flt.key_conditions) or "TRUE"
-    for driver in (geo, *others):  # every member of their complete sets passes these
-        if driver in flt.probes:
-            where = where.replace(flt.probes[driver], "TRUE")
-            rest = rest.replace(flt.probes[driver], "TRUE")
+    # every member of the complete sets read (the box's, the others') passes their probes
+    implied = [*flt.implied(complete=True), flt.probes[geo]]
+    where = flt.where_among(complete=True).replace(flt.probes[geo], "TRUE")
     params = [*flt.params, attr]
     boxes = geo.replace("SELECT g.eid FROM ", "SELECT g.eid, g.bbox, g.point FROM ", 1)
     sets = [f"gx AS MATERIALIZED ({boxes})",
@@ -1469,11 +1482,8 @@ async def geo_rows(con: asyncpg.Connection, schema: str, flt: Filter, attr: str
     sets.append(f"ok AS MATERIALIZED (SELECT e.pk FROM {schema}.entities e WHERE {where}"
                 f" AND e.pk = ANY(ARRAY(SELECT DISTINCT eid FROM gx WHERE TRUE{common})))")
     member = "gx.eid IN (SELECT pk FROM ok)"
-    if _ALL_TRUE.fullmatch(rest):
-        keys = " AND ".join(f"({c})" for c in flt.key_conditions) or "TRUE"
-        within = "" if flt.datasets is None else f" AND {flt.datasets('e.dataset')}"
-        proof = (f"NOT EXISTS (SELECT FROM {schema}.entity_shapes e"
-                 f" WHERE e.attr = ${len(params)}{within} AND ({keys}) IS NOT TRUE)")
+    if _only_keys(flt, implied):
+        proof = _shapes_proof(flt, schema, f"${len(params)}")
         member = f"(({proof}){common.replace(' eid IN', ' gx.eid IN')} OR {member})"
     # arrays: 180,000 rows decoded one by one took more of the hub than testing them.
     # Each sorted by the whole row, so that an entity located twice pairs each x with
